@@ -1,0 +1,111 @@
+"""dtypes with PyTorch's names, each backed by a NumPy dtype."""
+
+import numpy as np
+
+
+class dtype:
+    """A tensor element type: ``glassgrad.float32`` and friends.
+
+    Compares equal to itself and to the NumPy dtype behind it, so that
+    ``x.dtype == glassgrad.float32`` and ``x.numpy().dtype == x.dtype`` both hold.
+    """
+
+    __slots__ = ("name", "numpy", "is_floating_point", "itemsize")
+
+    def __init__(self, name, np_dtype):
+        self.name = name
+        self.numpy = np.dtype(np_dtype)
+        self.is_floating_point = self.numpy.kind == "f"
+        self.itemsize = self.numpy.itemsize
+
+    def __repr__(self):
+        return f"glassgrad.{self.name}"
+
+    def __eq__(self, other):
+        if isinstance(other, dtype):
+            return self.numpy == other.numpy
+        try:
+            return self.numpy == np.dtype(other)
+        except TypeError:
+            return False
+
+    def __hash__(self):
+        return hash(self.numpy)
+
+    def __reduce__(self):
+        return (to_dtype, (self.name,))
+
+
+float16 = dtype("float16", np.float16)
+float32 = dtype("float32", np.float32)
+float64 = dtype("float64", np.float64)
+uint8 = dtype("uint8", np.uint8)
+int8 = dtype("int8", np.int8)
+int16 = dtype("int16", np.int16)
+int32 = dtype("int32", np.int32)
+int64 = dtype("int64", np.int64)
+bool_ = dtype("bool", np.bool_)
+
+_BY_NUMPY = {d.numpy: d for d in (float16, float32, float64, uint8, int8, int16, int32, int64, bool_)}
+_BY_NAME = {
+    "float16": float16,
+    "half": float16,
+    "float32": float32,
+    "float": float32,
+    "float64": float64,
+    "double": float64,
+    "uint8": uint8,
+    "int8": int8,
+    "int16": int16,
+    "short": int16,
+    "int32": int32,
+    "int": int32,
+    "int64": int64,
+    "long": int64,
+    "bool": bool_,
+}
+
+_default_float = float32
+
+
+def to_dtype(value):
+    """Turn a glassgrad dtype, a NumPy dtype, a Python type or a name into a glassgrad dtype."""
+    if isinstance(value, dtype):
+        return value
+    if isinstance(value, str):
+        key = value.removeprefix("glassgrad.").removeprefix("torch.")
+        if key in _BY_NAME:
+            return _BY_NAME[key]
+        raise TypeError(f"unknown dtype {value!r}; use one of {sorted(_BY_NAME)}")
+    if value is float:
+        return _default_float
+    if value is int:
+        return int64
+    if value is bool:
+        return bool_
+    try:
+        return _BY_NUMPY[np.dtype(value)]
+    except (KeyError, TypeError):
+        raise TypeError(f"unsupported dtype {value!r}; glassgrad supports {sorted(_BY_NAME)}") from None
+
+
+def from_numpy_dtype(np_dtype):
+    """The glassgrad dtype of a NumPy dtype (fast path for Tensor.dtype)."""
+    try:
+        return _BY_NUMPY[np_dtype]
+    except KeyError:
+        raise TypeError(f"NumPy dtype {np_dtype} has no glassgrad equivalent") from None
+
+
+def get_default_dtype():
+    """The dtype that floating-point tensors get when none is given (float32)."""
+    return _default_float
+
+
+def set_default_dtype(d):
+    """Make ``d`` (float32 or float64) the default floating-point dtype."""
+    global _default_float
+    d = to_dtype(d)
+    if not d.is_floating_point:
+        raise TypeError(f"set_default_dtype: {d} is not a floating-point dtype")
+    _default_float = d

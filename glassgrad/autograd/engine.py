@@ -1,0 +1,76 @@
+"""The backward pass: an iterative walk of the graph in reverse topological order."""
+
+import numpy as np
+
+from glassgrad.autograd.function import AccumulateGrad, sum_to_shape
+
+
+def _dependencies(roots):
+    """Count, for every node reachable from ``roots``, how many edges lead into it.
+
+    An explicit stack instead of recursion, so a chain of 100,000 ops works.
+    """
+    counts = {}
+    stack = list(roots)
+    seen = set(map(id, roots))
+    while stack:
+        node = stack.pop()
+        for child in node.next_functions:
+            if child is None:
+                continue
+            counts[child] = counts.get(child, 0) + 1
+            if id(child) not in seen:
+                seen.add(id(child))
+                stack.append(child)
+    return counts
+
+
+def run_backward(roots, grads, retain_graph=False):
+    """Send ``grads`` (NumPy arrays) back from the ``roots`` nodes to every leaf.
+
+    A node runs once all nodes that feed it a gradient have run (Kahn's algorithm),
+    so each node's backward sees the full sum of its incoming gradients.
+    """
+    counts = _dependencies(roots)
+    buffers = {}
+    for node, grad in zip(roots, grads):
+        buffers[node] = buffers[node] + grad if node in buffers else grad
+    ready = [node for node in dict.fromkeys(roots) if counts.get(node, 0) == 0]
+    while ready:
+        node = ready.pop()
+        grad = buffers.pop(node, None)
+        if type(node) is AccumulateGrad:
+            if grad is not None:
+                node.accumulate(grad)
+            continue
+        if grad is not None:
+            for hook in node._pre_hooks if hasattr(node, "_pre_hooks") else ():
+                replaced = hook(grad)
+                if replaced is not None:
+                    grad = replaced
+            input_grads = node.backward(grad)
+            if type(input_grads) is not tuple:
+                input_grads = (input_grads,)
+            if not retain_graph:
+                node.release()
+        else:
+            input_grads = (None,) * len(node.next_functions)
+        for child, child_grad, meta in zip(node.next_functions, input_grads, node.input_meta):
+            if child is None:
+                continue
+            if child_grad is not None:
+                if type(child_grad) is not np.ndarray:
+                    child_grad = np.asarray(child_grad)
+                shape, dt = meta
+                if child_grad.shape != shape:
+                    child_grad = sum_to_shape(child_grad, shape)
+                if child_grad.dtype != dt:
+                    child_grad = child_grad.astype(dt)
+                if child in buffers:
+                    buffers[child] = buffers[child] + child_grad
+                else:
+                    buffers[child] = child_grad
+            remaining = counts[child] - 1
+            counts[child] = remaining
+            if remaining == 0:
+                ready.append(child)

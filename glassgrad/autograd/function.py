@@ -1,0 +1,173 @@
+"""Function: one node of the graph, with forward and backward on NumPy arrays side by side."""
+
+import numpy as np
+
+from glassgrad.autograd import grad_mode
+
+
+class Function:
+    """Base class of every differentiable operation.
+
+    A subclass writes ``forward(self, *inputs, **options)`` on NumPy arrays and
+    ``backward(self, grad)`` returning one gradient per positional input (or None
+    where an input needs none). ``apply`` turns Tensors into arrays, runs forward,
+    and, when any input requires grad, records the node so that the engine can call
+    backward later. The node is the ctx: forward stores on ``self`` what backward needs.
+
+    Gradients of broadcast inputs are summed back to each input's shape by the
+    engine, so an op's backward may return a gradient of the broadcast shape.
+    """
+
+    # (shape, NumPy dtype) of each positional input that needs a gradient; None elsewhere.
+    input_meta = ()
+    next_functions = ()
+    needs_input_grad = ()
+
+    def forward(self, *inputs, **options):
+        raise TypeError(f"{type(self).__name__} must define forward")
+
+    def backward(self, grad):
+        raise RuntimeError(f"{type(self).__name__} is not differentiable")
+
+    # -- saved arrays -------------------------------------------------------------
+
+    def save_for_backward(self, *arrays):
+        """Keep arrays for backward; in-place changes to them are detected."""
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self):
+        saved = getattr(self, "_saved", None)
+        if saved is None:
+            raise RuntimeError(
+                f"{type(self).__name__}: trying to backward through the graph a second time "
+                "(its saved arrays were freed after the first backward); "
+                "call .backward(retain_graph=True) the first time if you need to go back twice"
+            )
+        for tensor, version, position in getattr(self, "_saved_versions", ()):
+            if tensor._version != version:
+                raise RuntimeError(
+                    f"one of the tensors needed for gradient computation has been modified by an "
+                    f"in-place operation: {type(self).__name__}'s {position} of shape "
+                    f"{tuple(tensor.shape)} is at version {tensor._version}; expected version "
+                    f"{version}. Replace the in-place operation (add_, mul_, ...) by its "
+                    "out-of-place form, or .clone() the tensor before changing it"
+                )
+        return saved
+
+    def release(self):
+        """Free what forward saved; a later backward through this node raises a clear error."""
+        self._saved = None
+        self.__dict__.pop("_saved_versions", None)
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{type(self).__name__}Backward>"
+
+    # -- recording ----------------------------------------------------------------
+
+    @classmethod
+    def apply(cls, *inputs, **options):
+        """Run the op on Tensors (or plain numbers) and record it when a gradient is wanted."""
+        return cls._apply(inputs, options)[0]
+
+    @classmethod
+    def apply_with_node(cls, *inputs, **options):
+        """Like ``apply`` but also returns the node, for ops with extra outputs (indices)."""
+        return cls._apply(inputs, options)
+
+    @classmethod
+    def _apply(cls, inputs, options):
+        fn = cls()
+        arrays = []
+        needs = []
+        record = False
+        enabled = grad_mode._grad_enabled
+        for x in inputs:
+            if isinstance(x, Tensor):
+                arrays.append(x.array)
+                wants = enabled and x.requires_grad
+                needs.append(wants)
+                record = record or wants
+            else:
+                arrays.append(x)
+                needs.append(False)
+        fn.needs_input_grad = tuple(needs)
+        fn.requires_grad = record
+        out = fn.forward(*arrays, **options)
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        result = Tensor._wrap(out)
+        if not record:
+            return result, fn
+        fn.next_functions = tuple(
+            (x.grad_fn or x._grad_accumulator()) if wants else None for x, wants in zip(inputs, needs)
+        )
+        fn.input_meta = tuple((x.array.shape, x.array.dtype) if wants else None for x, wants in zip(inputs, needs))
+        result.requires_grad = True
+        result.grad_fn = fn
+        saved = getattr(fn, "_saved", None)
+        if saved:
+            fn._saved_versions = _watch_saved(saved, inputs, result)
+        return result, fn
+
+
+def _watch_saved(saved, inputs, output):
+    """Record the versions of the inputs and output whose arrays forward saved."""
+    watched = []
+    for array in saved:
+        if type(array) is not np.ndarray:
+            continue
+        if array is output.array:
+            watched.append((output, output._version, "output"))
+            continue
+        for position, x in enumerate(inputs):
+            if isinstance(x, Tensor) and array is x.array:
+                watched.append((x, x._version, f"input {position}"))
+                break
+    return watched
+
+
+class AccumulateGrad(Function):
+    """The node at a leaf tensor: adds the incoming gradient into ``tensor.grad``."""
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def __repr__(self):
+        return "<AccumulateGrad>"
+
+    def accumulate(self, grad):
+        tensor = self.variable
+        for hook in tensor._hooks:
+            replaced = hook(Tensor._wrap(grad))
+            if replaced is not None:
+                grad = replaced.array
+        dt = tensor.array.dtype
+        if tensor.grad is None:
+            # A copy, because the same array may flow to several leaves (e.g. a + b).
+            tensor.grad = Tensor._wrap(np.array(grad, dtype=dt, copy=True).reshape(tensor.array.shape))
+        else:
+            tensor.grad = Tensor._wrap(tensor.grad.array + grad.astype(dt, copy=False))
+
+
+def sum_to_shape(grad, shape):
+    """Sum a broadcast gradient back to ``shape`` (undo NumPy broadcasting)."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = list(range(extra))
+    for i, size in enumerate(shape):
+        if size == 1 and grad.shape[extra + i] != 1:
+            axes.append(extra + i)
+    if axes:
+        grad = grad.sum(axis=tuple(axes), keepdims=True)
+    if extra:
+        grad = grad.reshape(grad.shape[extra:])
+    return grad.reshape(shape)
+
+
+from glassgrad.tensor import Tensor  # noqa: E402  (Tensor's methods call ops, which need Function)

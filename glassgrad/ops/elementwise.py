@@ -1,0 +1,536 @@
+"""Elementwise operations: arithmetic, unary math, activations, comparisons.
+
+Binary ops broadcast like PyTorch; the engine sums each gradient back to its
+input's shape, so backward here may return broadcast-shaped gradients.
+"""
+
+import numpy as np
+
+from glassgrad import _dtype
+from glassgrad.autograd.function import Function
+from glassgrad.tensor import Tensor
+
+
+def _operand(x):
+    """A Tensor stays; a Python number stays a (weakly typed) scalar; anything else becomes an array."""
+    if isinstance(x, (Tensor, int, float, bool)):
+        return x
+    if isinstance(x, np.ndarray) or isinstance(x, (list, tuple)):
+        return Tensor(x)
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"unsupported operand of type {type(x).__name__}; use a Tensor or a number")
+
+
+def _fix_float(out, a, b):
+    """PyTorch keeps int tensors (op) Python floats in the default float dtype; NumPy would give float64."""
+    if out.dtype == np.float64:
+        for x in (a, b):
+            if isinstance(x, Tensor) and x.array.dtype == np.float64:
+                return out
+        return out.astype(_dtype.get_default_dtype().numpy)
+    return out
+
+
+def _binary(fn_class, a, b, **options):
+    a, b = _operand(a), _operand(b)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a)
+    out = fn_class.apply(a, b, **options)
+    fixed = _fix_float(out.array, a, b)
+    if fixed is not out.array:
+        out.array = fixed
+    return out
+
+
+def _broadcast_error(op, a, b):
+    return RuntimeError(
+        f"{op}: shapes {tuple(np.shape(a))} and {tuple(np.shape(b))} cannot be broadcast together "
+        "(sizes must match or be 1, aligned from the right)"
+    )
+
+
+class Add(Function):
+    def forward(self, a, b, alpha=1):
+        self.alpha = alpha
+        try:
+            return a + b if alpha == 1 else a + alpha * b
+        except ValueError:
+            raise _broadcast_error("add", a, b) from None
+
+    def backward(self, grad):
+        return grad, (grad if self.alpha == 1 else grad * self.alpha)
+
+
+class Sub(Function):
+    def forward(self, a, b, alpha=1):
+        self.alpha = alpha
+        try:
+            return a - b if alpha == 1 else a - alpha * b
+        except ValueError:
+            raise _broadcast_error("sub", a, b) from None
+
+    def backward(self, grad):
+        return grad, -grad if self.alpha == 1 else grad * -self.alpha
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a if self.needs_input_grad[1] else None, b if self.needs_input_grad[0] else None)
+        try:
+            return a * b
+        except ValueError:
+            raise _broadcast_error("mul", a, b) from None
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        return (
+            grad * b if self.needs_input_grad[0] else None,
+            grad * a if self.needs_input_grad[1] else None,
+        )
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a if self.needs_input_grad[1] else None, b)
+        try:
+            return a / b
+        except ValueError:
+            raise _broadcast_error("div", a, b) from None
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        grad_a = grad / b
+        grad_b = -grad_a * a / b if self.needs_input_grad[1] else None
+        return grad_a if self.needs_input_grad[0] else None, grad_b
+
+
+class Pow(Function):
+    def forward(self, a, b):
+        out = np.power(a, b)
+        self.save_for_backward(a, b, out)
+        return out
+
+    def backward(self, grad):
+        a, b, out = self.saved_tensors
+        grad_a = grad_b = None
+        if self.needs_input_grad[0]:
+            if isinstance(b, (int, float)):
+                grad_a = grad * b * (a ** (b - 1) if b != 2 else a)
+            else:
+                grad_a = grad * b * np.power(a, b - 1)
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_a = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
+            grad_b = grad * out * log_a
+        return grad_a, grad_b
+
+
+class Maximum(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        # Ties split the gradient evenly, as PyTorch does.
+        a_wins = (a > b) + 0.5 * (a == b)
+        return grad * a_wins, grad * (1 - a_wins)
+
+
+class Minimum(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        a_wins = (a < b) + 0.5 * (a == b)
+        return grad * a_wins, grad * (1 - a_wins)
+
+
+class Where(Function):
+    def forward(self, condition, a, b):
+        self.save_for_backward(condition)
+        return np.where(condition, a, b)
+
+    def backward(self, grad):
+        (condition,) = self.saved_tensors
+        zero = np.zeros((), dtype=grad.dtype)
+        return None, np.where(condition, grad, zero), np.where(condition, zero, grad)
+
+
+class Neg(Function):
+    def forward(self, a):
+        return np.negative(a)
+
+    def backward(self, grad):
+        return -grad
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return np.abs(a)
+
+    def backward(self, grad):
+        (a,) = self.saved_tensors
+        return grad * np.sign(a)
+
+
+class Exp(Function):
+    def forward(self, a):
+        out = np.exp(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        (out,) = self.saved_tensors
+        return grad * out
+
+
+class Log(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return np.log(a)
+
+    def backward(self, grad):
+        (a,) = self.saved_tensors
+        return grad / a
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        out = np.sqrt(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        (out,) = self.saved_tensors
+        return grad / (2 * out)
+
+
+class Rsqrt(Function):
+    def forward(self, a):
+        out = 1 / np.sqrt(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        (out,) = self.saved_tensors
+        return grad * -0.5 * out * out * out
+
+
+class Sin(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return np.sin(a)
+
+    def backward(self, grad):
+        (a,) = self.saved_tensors
+        return grad * np.cos(a)
+
+
+class Cos(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return np.cos(a)
+
+    def backward(self, grad):
+        (a,) = self.saved_tensors
+        return grad * -np.sin(a)
+
+
+class Tanh(Function):
+    def forward(self, a):
+        out = np.tanh(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        (out,) = self.saved_tensors
+        return grad * (1 - out * out)
+
+
+class Sigmoid(Function):
+    def forward(self, a):
+        # exp of a negative magnitude never overflows, whatever the sign of a.
+        e = np.exp(-np.abs(a))
+        out = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        (out,) = self.saved_tensors
+        return grad * out * (1 - out)
+
+
+class ReLU(Function):
+    def forward(self, a):
+        out = np.maximum(a, 0)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        (out,) = self.saved_tensors
+        return grad * (out > 0)
+
+
+class Clamp(Function):
+    def forward(self, a, low=None, high=None):
+        self.save_for_backward(a)
+        self.low, self.high = low, high
+        return np.clip(a, low, high)
+
+    def backward(self, grad):
+        (a,) = self.saved_tensors
+        inside = np.ones(a.shape, dtype=bool)
+        if self.low is not None:
+            inside &= a >= self.low
+        if self.high is not None:
+            inside &= a <= self.high
+        return grad * inside
+
+
+class Cast(Function):
+    def forward(self, a, dtype=None):
+        return a.astype(dtype)
+
+    def backward(self, grad):
+        return grad
+
+
+class Clone(Function):
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, grad):
+        return grad
+
+
+def add(a, b, alpha=1):
+    """a + alpha * b, broadcasting."""
+    return _binary(Add, a, b, alpha=alpha)
+
+
+def sub(a, b, alpha=1):
+    """a - alpha * b, broadcasting."""
+    return _binary(Sub, a, b, alpha=alpha)
+
+
+def mul(a, b):
+    """a * b, broadcasting."""
+    return _binary(Mul, a, b)
+
+
+def div(a, b):
+    """a / b (true division; integer inputs give floats), broadcasting."""
+    a, b = _operand(a), _operand(b)
+    if isinstance(a, Tensor) and a.array.dtype.kind != "f" and (not isinstance(b, Tensor) or b.array.dtype.kind != "f"):
+        a = cast(a, _dtype.get_default_dtype().numpy)
+    return _binary(Div, a, b)
+
+
+def pow(a, b):
+    """a ** b; a Python exponent keeps a's dtype."""
+    return _binary(Pow, a, b)
+
+
+def maximum(a, b):
+    return _binary(Maximum, a, b)
+
+
+def minimum(a, b):
+    return _binary(Minimum, a, b)
+
+
+def where(condition, a, b):
+    """Elements of a where condition holds, else of b (all three broadcast)."""
+    condition = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
+    a, b = _operand(a), _operand(b)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a)
+    out = Where.apply(condition.astype(bool, copy=False), a, b)
+    fixed = _fix_float(out.array, a, b)
+    if fixed is not out.array:
+        out.array = fixed
+    return out
+
+
+def neg(a):
+    return Neg.apply(a)
+
+
+def abs(a):
+    return Abs.apply(a)
+
+
+def _floating(a, op):
+    if a.array.dtype.kind != "f":
+        return cast(a, _dtype.get_default_dtype().numpy)
+    return a
+
+
+def exp(a):
+    return Exp.apply(_floating(a, "exp"))
+
+
+def log(a):
+    return Log.apply(_floating(a, "log"))
+
+
+def sqrt(a):
+    return Sqrt.apply(_floating(a, "sqrt"))
+
+
+def rsqrt(a):
+    return Rsqrt.apply(_floating(a, "rsqrt"))
+
+
+def sin(a):
+    return Sin.apply(_floating(a, "sin"))
+
+
+def cos(a):
+    return Cos.apply(_floating(a, "cos"))
+
+
+def tanh(a):
+    return Tanh.apply(_floating(a, "tanh"))
+
+
+def sigmoid(a):
+    return Sigmoid.apply(_floating(a, "sigmoid"))
+
+
+def relu(a):
+    return ReLU.apply(a)
+
+
+def clamp(a, min=None, max=None):
+    """Limit values to [min, max]; either bound may be None. The gradient passes inside the range."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = a
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    return Clamp.apply(a, low=min, high=max)
+
+
+clip = clamp
+
+
+def cast(a, dtype):
+    """a converted to a NumPy dtype; gradients flow back unchanged (converted by the engine)."""
+    return Cast.apply(a, dtype=np.dtype(dtype))
+
+
+def clone(a):
+    return Clone.apply(a)
+
+
+# -- without gradient ---------------------------------------------------------------
+
+
+def _no_grad_binary(np_fn, a, b):
+    a = a.array if isinstance(a, Tensor) else a
+    b = b.array if isinstance(b, Tensor) else b
+    try:
+        return Tensor._wrap(np.asarray(np_fn(a, b)))
+    except ValueError:
+        raise _broadcast_error(np_fn.__name__, a, b) from None
+
+
+def eq(a, b):
+    return _no_grad_binary(np.equal, a, b)
+
+
+def ne(a, b):
+    return _no_grad_binary(np.not_equal, a, b)
+
+
+def lt(a, b):
+    return _no_grad_binary(np.less, a, b)
+
+
+def le(a, b):
+    return _no_grad_binary(np.less_equal, a, b)
+
+
+def gt(a, b):
+    return _no_grad_binary(np.greater, a, b)
+
+
+def ge(a, b):
+    return _no_grad_binary(np.greater_equal, a, b)
+
+
+def logical_and(a, b):
+    return _no_grad_binary(np.logical_and, a, b) if _is_bool(a) else _no_grad_binary(np.bitwise_and, a, b)
+
+
+def logical_or(a, b):
+    return _no_grad_binary(np.logical_or, a, b) if _is_bool(a) else _no_grad_binary(np.bitwise_or, a, b)
+
+
+def logical_xor(a, b):
+    return _no_grad_binary(np.logical_xor, a, b) if _is_bool(a) else _no_grad_binary(np.bitwise_xor, a, b)
+
+
+def _is_bool(a):
+    return np.asarray(a.array if isinstance(a, Tensor) else a).dtype == np.bool_
+
+
+def logical_not(a):
+    array = a.array
+    return Tensor._wrap(np.logical_not(array) if array.dtype == np.bool_ else np.invert(array))
+
+
+def floor_divide(a, b):
+    return _no_grad_binary(np.floor_divide, a, b)
+
+
+def remainder(a, b):
+    return _no_grad_binary(np.remainder, a, b)
+
+
+def sign(a):
+    return Tensor._wrap(np.sign(a.array))
+
+
+def floor(a):
+    return Tensor._wrap(np.floor(a.array))
+
+
+def ceil(a):
+    return Tensor._wrap(np.ceil(a.array))
+
+
+def round(a, decimals=0):
+    return Tensor._wrap(np.round(a.array, decimals))
+
+
+def isnan(a):
+    return Tensor._wrap(np.isnan(a.array))
+
+
+def isinf(a):
+    return Tensor._wrap(np.isinf(a.array))
+
+
+def isfinite(a):
+    return Tensor._wrap(np.isfinite(a.array))
+
+
+def equal(a, b):
+    """True when both tensors have the same shape and elements."""
+    return a.array.shape == b.array.shape and bool(np.array_equal(a.array, b.array))
+
+
+def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
+    b = b.array if isinstance(b, Tensor) else b
+    return bool(np.allclose(a.array, b, rtol=rtol, atol=atol, equal_nan=equal_nan))

@@ -1,0 +1,132 @@
+"""Indexing: slicing, integer-array and boolean indices, gather, index_select.
+
+Backward of an index scatters the gradient with ``np.add.at`` wherever an index may
+repeat, so repeated indices accumulate, as they must.
+"""
+
+import numpy as np
+
+from glassgrad.autograd.function import Function
+from glassgrad.ops.reduction import _axes
+from glassgrad.tensor import Tensor
+
+
+def normalize_index(index):
+    """Turn Tensors inside an index into NumPy arrays; keep slices, ints, None and Ellipsis."""
+    if isinstance(index, tuple):
+        return tuple(_index_part(i) for i in index)
+    return _index_part(index)
+
+
+def _index_part(part):
+    if isinstance(part, Tensor):
+        part = part.array
+    if isinstance(part, list):
+        part = np.asarray(part)
+    if isinstance(part, np.ndarray) and part.dtype.kind not in "biu":
+        raise IndexError(f"tensors used as indices must be integer or bool, got {part.dtype}")
+    return part
+
+
+def _is_basic(index):
+    """True when NumPy indexing returns a view (no arrays in the index)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(not isinstance(p, np.ndarray) for p in parts)
+
+
+class GetItem(Function):
+    def forward(self, a, index=None):
+        self.shape, self.index = a.shape, index
+        self.basic = _is_basic(index)
+        try:
+            return a[index]
+        except IndexError as e:
+            raise IndexError(f"index {_describe(index)} is out of range for a tensor of shape {a.shape}: {e}") from None
+
+    def backward(self, grad):
+        out = np.zeros(self.shape, dtype=grad.dtype)
+        if self.basic:
+            out[self.index] = grad
+        else:
+            np.add.at(out, self.index, grad)
+        return out
+
+
+class IndexPut(Function):
+    """``a[index] = value`` as an out-of-place op, for assignments that need gradients."""
+
+    def forward(self, a, value, index=None):
+        self.index = index
+        self.value_shape = np.shape(value)
+        out = a.copy()
+        out[index] = value
+        return out
+
+    def backward(self, grad):
+        grad_a = grad.copy()
+        grad_a[self.index] = 0
+        grad_value = grad[self.index]
+        if grad_value.shape != self.value_shape:
+            grad_value = np.broadcast_to(grad_value, np.broadcast_shapes(grad_value.shape, self.value_shape))
+        return grad_a, grad_value
+
+
+class Gather(Function):
+    def forward(self, a, index=None, axis=0):
+        self.shape, self.index, self.axis = a.shape, index, axis
+        return np.take_along_axis(a, index, axis=axis)
+
+    def backward(self, grad):
+        out = np.zeros(self.shape, dtype=grad.dtype)
+        # Build full coordinate arrays so np.add.at accumulates repeated indices.
+        coords = list(np.indices(self.index.shape, sparse=True))
+        coords[self.axis] = self.index
+        np.add.at(out, tuple(coords), grad)
+        return out
+
+
+class IndexSelect(Function):
+    def forward(self, a, index=None, axis=0):
+        self.shape, self.index, self.axis = a.shape, index, axis
+        return np.take(a, index, axis=axis)
+
+    def backward(self, grad):
+        out = np.zeros(self.shape, dtype=grad.dtype)
+        moved = np.moveaxis(out, self.axis, 0)
+        np.add.at(moved, self.index, np.moveaxis(grad, self.axis, 0))
+        return out
+
+
+def _describe(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return "[" + ", ".join(f"array{p.shape}" if isinstance(p, np.ndarray) else repr(p) for p in parts) + "]"
+
+
+def getitem(a, index):
+    """``a[index]`` with basic slicing, integer arrays and boolean masks."""
+    return GetItem.apply(a, index=normalize_index(index))
+
+
+def index_put(a, index, value):
+    """A copy of ``a`` with ``a[index] = value``, differentiable in both."""
+    if not isinstance(value, Tensor):
+        value = Tensor(value)
+    return IndexPut.apply(a, value, index=normalize_index(index))
+
+
+def gather(a, dim, index):
+    """out[i][j] = a[index[i][j]][j] for dim=0 (and likewise for other dims)."""
+    (axis,) = _axes(dim, a.ndim, "gather")
+    idx = index.array if isinstance(index, Tensor) else np.asarray(index)
+    if idx.ndim != a.ndim:
+        raise RuntimeError(f"gather: index has {idx.ndim} dimensions but the input has {a.ndim}; they must match")
+    return Gather.apply(a, index=idx.astype(np.int64, copy=False), axis=axis)
+
+
+def index_select(a, dim, index):
+    """The entries of ``a`` at the 1-D ``index`` along ``dim``."""
+    (axis,) = _axes(dim, a.ndim, "index_select")
+    idx = index.array if isinstance(index, Tensor) else np.asarray(index)
+    if idx.ndim != 1:
+        raise RuntimeError(f"index_select: index must be 1-D, got shape {idx.shape}")
+    return IndexSelect.apply(a, index=idx.astype(np.int64, copy=False), axis=axis)

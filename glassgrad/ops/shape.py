@@ -1,0 +1,308 @@
+"""Shape operations: reshape, permute, squeeze, expand, repeat, cat, stack, split, pad.
+
+Where NumPy can, these return views, so they cost no copy forward.
+"""
+
+import builtins
+
+import numpy as np
+
+from glassgrad.autograd.function import Function
+from glassgrad.ops.reduction import _axes
+from glassgrad.tensor import Tensor
+
+
+def _resolve_shape(shape, numel, op, source):
+    shape = tuple(int(s) for s in shape)
+    unknown = [i for i, s in enumerate(shape) if s == -1]
+    if len(unknown) > 1:
+        raise RuntimeError(f"{op}: only one dimension can be -1, got shape {shape}")
+    known = 1
+    for s in shape:
+        if s != -1:
+            known *= s
+    if unknown:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"{op}: shape {shape} is invalid for a tensor of shape {source} ({numel} elements)")
+        shape = shape[: unknown[0]] + (numel // known,) + shape[unknown[0] + 1 :]
+    elif known != numel:
+        raise RuntimeError(f"{op}: shape {shape} is invalid for a tensor of shape {source} ({numel} elements)")
+    return shape
+
+
+class Reshape(Function):
+    def forward(self, a, shape=()):
+        self.shape = a.shape
+        return a.reshape(shape)
+
+    def backward(self, grad):
+        return grad.reshape(self.shape)
+
+
+class Permute(Function):
+    def forward(self, a, dims=()):
+        self.dims = dims
+        return a.transpose(dims)
+
+    def backward(self, grad):
+        return grad.transpose(np.argsort(self.dims))
+
+
+class Expand(Function):
+    def forward(self, a, shape=()):
+        return np.broadcast_to(a, shape)
+
+    def backward(self, grad):
+        return grad  # the engine sums it back to the input's shape
+
+
+class Repeat(Function):
+    def forward(self, a, repeats=()):
+        self.shape = a.shape
+        self.repeats = repeats
+        return np.tile(a, repeats)
+
+    def backward(self, grad):
+        # Split each axis into (repeat, size) and sum the repeats away.
+        lead = len(self.repeats) - len(self.shape)
+        shape = (1,) * lead + tuple(self.shape)
+        split = []
+        for r, s in zip(self.repeats, shape):
+            split += [r, s]
+        summed = grad.reshape(split).sum(axis=tuple(range(0, 2 * len(shape), 2)))
+        return summed.reshape(self.shape)
+
+
+class Concatenate(Function):
+    def forward(self, *arrays, axis=0):
+        self.axis = axis
+        self.bounds = np.cumsum([a.shape[axis] for a in arrays])[:-1]
+        return np.concatenate(arrays, axis=axis)
+
+    def backward(self, grad):
+        return tuple(np.split(grad, self.bounds, axis=self.axis))
+
+
+class Stack(Function):
+    def forward(self, *arrays, axis=0):
+        self.axis = axis
+        return np.stack(arrays, axis=axis)
+
+    def backward(self, grad):
+        return tuple(np.moveaxis(grad, self.axis, 0))
+
+
+class Pad(Function):
+    def forward(self, a, widths=(), value=0.0):
+        self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
+        return np.pad(a, widths, constant_values=value)
+
+    def backward(self, grad):
+        return grad[self.slices]
+
+
+def reshape(a, shape):
+    """The same elements in a new shape (one dimension may be -1); a view when possible."""
+    shape = _resolve_shape(shape, a.array.size, "reshape", tuple(a.shape))
+    if shape == a.array.shape:
+        return a
+    return Reshape.apply(a, shape=shape)
+
+
+def view(a, shape):
+    """Like reshape, but only where no copy is needed (as PyTorch's view requires)."""
+    shape = _resolve_shape(shape, a.array.size, "view", tuple(a.shape))
+    try:
+        probe = a.array.view()
+        probe.shape = shape
+    except AttributeError:
+        raise RuntimeError(
+            f"view: a tensor of shape {tuple(a.shape)} with these strides cannot be viewed as {shape} "
+            "without a copy; use .reshape(...) or call .contiguous() first"
+        ) from None
+    if shape == a.array.shape:
+        return a
+    return Reshape.apply(a, shape=shape)
+
+
+def flatten(a, start_dim=0, end_dim=-1):
+    """Merge dimensions start_dim..end_dim into one."""
+    if a.ndim == 0:
+        return reshape(a, (1,))
+    start, end = _axes((start_dim, end_dim), a.ndim, "flatten")
+    if start > end:
+        raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    shape = a.shape[:start] + (-1,) + a.shape[end + 1 :]
+    return reshape(a, shape)
+
+
+def unflatten(a, dim, sizes):
+    (axis,) = _axes(dim, a.ndim, "unflatten")
+    return reshape(a, a.shape[:axis] + tuple(sizes) + a.shape[axis + 1 :])
+
+
+def permute(a, dims):
+    """Reorder the dimensions: ``dims`` is a permutation of range(ndim)."""
+    axes = _axes(tuple(dims), a.ndim, "permute")
+    if sorted(axes) != list(range(a.ndim)):
+        raise RuntimeError(f"permute: {tuple(dims)} is not a permutation of the {a.ndim} dimensions")
+    return Permute.apply(a, dims=axes)
+
+
+def transpose(a, dim0, dim1):
+    """Swap two dimensions."""
+    if a.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return a
+    d0, d1 = _axes((dim0, dim1), a.ndim, "transpose")
+    dims = list(range(a.ndim))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return Permute.apply(a, dims=tuple(dims))
+
+
+def squeeze(a, dim=None):
+    """Remove dimensions of size 1 (all of them, or ``dim`` if it has size 1)."""
+    if dim is None:
+        shape = tuple(s for s in a.shape if s != 1)
+    else:
+        axes = _axes(dim, a.ndim, "squeeze")
+        shape = tuple(s for i, s in enumerate(a.shape) if not (i in axes and s == 1))
+    return reshape(a, shape)
+
+
+def unsqueeze(a, dim):
+    """Insert a dimension of size 1 at ``dim`` (negative counts from the end of the result)."""
+    (axis,) = _axes(dim, a.ndim + 1, "unsqueeze")
+    return Reshape.apply(a, shape=a.shape[:axis] + (1,) + a.shape[axis:])
+
+
+def expand(a, shape):
+    """Broadcast to ``shape`` without copying; -1 keeps a dimension's size."""
+    shape = tuple(shape)
+    lead = len(shape) - a.ndim
+    if lead < 0:
+        raise RuntimeError(f"expand: shape {shape} has fewer dimensions than the tensor {tuple(a.shape)}")
+    full = tuple(a.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+    for i, s in enumerate(a.shape):
+        if s != 1 and s != full[lead + i]:
+            raise RuntimeError(
+                f"expand: the size {s} of dimension {i} of {tuple(a.shape)} must match {full[lead + i]} "
+                f"in {shape}, or be 1"
+            )
+    if full == a.array.shape:
+        return a
+    return Expand.apply(a, shape=full)
+
+
+def repeat(a, repeats):
+    """Tile the tensor ``repeats[i]`` times along each dimension (a copy)."""
+    if len(repeats) < a.ndim:
+        raise RuntimeError(
+            f"repeat: {len(repeats)} repeat counts given for a tensor with {a.ndim} dimensions; "
+            "give at least one per dimension"
+        )
+    return Repeat.apply(a, repeats=tuple(repeats))
+
+
+def contiguous(a):
+    """A C-contiguous tensor: itself when already so, else a copy that keeps the graph."""
+    if a.array.flags.c_contiguous:
+        return a
+    from glassgrad.ops.elementwise import Clone
+
+    out = Clone.apply(a)
+    out.array = np.ascontiguousarray(out.array)
+    return out
+
+
+def _tensors(tensors, op):
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError(f"{op}: expected a non-empty list of tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: element {i} is a {type(t).__name__}, expected a Tensor")
+    return tensors
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dimension; all other sizes must agree."""
+    tensors = [t for t in _tensors(tensors, "cat") if not (t.ndim == 1 and t.shape[0] == 0)] or list(tensors)[:1]
+    (axis,) = _axes(dim, tensors[0].ndim, "cat")
+    first = tensors[0].shape
+    for i, t in enumerate(tensors[1:], 1):
+        if t.ndim != len(first) or any(t.shape[d] != first[d] for d in range(len(first)) if d != axis):
+            raise RuntimeError(
+                f"cat: tensor {i} has shape {tuple(t.shape)}, but tensor 0 has shape {tuple(first)}; "
+                f"all sizes except dimension {dim} must match"
+            )
+    if len(tensors) == 1:
+        return tensors[0]
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+concat = cat
+concatenate = cat
+
+
+def stack(tensors, dim=0):
+    """Join same-shaped tensors along a new dimension."""
+    tensors = _tensors(tensors, "stack")
+    first = tensors[0].shape
+    for i, t in enumerate(tensors[1:], 1):
+        if t.shape != first:
+            raise RuntimeError(f"stack: tensor {i} has shape {tuple(t.shape)}, but tensor 0 has {tuple(first)}")
+    (axis,) = _axes(dim, tensors[0].ndim + 1, "stack")
+    return Stack.apply(*tensors, axis=axis)
+
+
+def split(a, split_size_or_sections, dim=0):
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
+    from glassgrad.ops.indexing import getitem
+
+    (axis,) = _axes(dim, a.ndim, "split")
+    length = a.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0:
+            raise RuntimeError(f"split: split_size must be positive, got {size}")
+        sizes = [builtins.min(size, length - start) for start in range(0, length, size)] or [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins.sum(sizes) != length:
+            raise RuntimeError(
+                f"split: sizes {sizes} add up to {builtins.sum(sizes)}, not to the length {length} of dimension {dim}"
+            )
+    pieces, start = [], 0
+    for size in sizes:
+        index = (slice(None),) * axis + (slice(start, start + size),)
+        pieces.append(getitem(a, index))
+        start += size
+    return tuple(pieces)
+
+
+def chunk(a, chunks, dim=0):
+    """Split into ``chunks`` pieces of equal size (the last may be smaller)."""
+    (axis,) = _axes(dim, a.ndim, "chunk")
+    size = -(-a.shape[axis] // chunks)
+    return split(a, builtins.max(size, 1), dim)
+
+
+def unbind(a, dim=0):
+    """The slices along ``dim``, with that dimension removed."""
+    (axis,) = _axes(dim, a.ndim, "unbind")
+    return tuple(squeeze(p, axis) for p in split(a, 1, axis))
+
+
+def pad(a, pad, mode="constant", value=0.0):
+    """Pad the last dimensions: ``pad = (left, right, top, bottom, ...)``, last dimension first."""
+    if mode != "constant":
+        raise ValueError(f"pad: mode {mode!r} is not supported; glassgrad pads with mode='constant'")
+    if len(pad) % 2 or len(pad) // 2 > a.ndim:
+        raise RuntimeError(f"pad: {tuple(pad)} must hold pairs for at most {a.ndim} dimensions")
+    widths = [(0, 0)] * a.ndim
+    for i in range(len(pad) // 2):
+        lo, hi = pad[2 * i], pad[2 * i + 1]
+        if lo < 0 or hi < 0:
+            raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")
+        widths[a.ndim - 1 - i] = (lo, hi)
+    return Pad.apply(a, widths=tuple(widths), value=value)

@@ -1,0 +1,935 @@
+"""Tensor: a NumPy array, its gradient, and the node of the graph that made it."""
+
+import numpy as np
+
+from glassgrad import _dtype
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed.
+
+    ``array`` is the NumPy array behind the tensor (shared, not copied).
+    ``grad_fn`` is the Function node that produced it (None for leaves);
+    ``grad`` collects gradients of leaves that require them.
+    """
+
+    __slots__ = (
+        "array",
+        "requires_grad",
+        "grad",
+        "grad_fn",
+        "_version",
+        "_hooks",
+        "_accumulator",
+        "_retains_grad",
+        "__weakref__",
+    )
+
+    # NumPy defers to Tensor's reflected operators (np.float32(2) * t gives a Tensor).
+    __array_priority__ = 1000
+
+    def __init__(self, data, dtype=None, requires_grad=False):
+        if isinstance(data, Tensor):
+            data = data.array
+        self.array = _as_array(data, dtype)
+        self.requires_grad = False
+        self.grad = None
+        self.grad_fn = None
+        self._version = 0
+        self._hooks = []
+        self._accumulator = None
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array):
+        """A Tensor over ``array`` with no checks and no copy (the ops' fast path)."""
+        t = object.__new__(Tensor)
+        t.array = array
+        t.requires_grad = False
+        t.grad = None
+        t.grad_fn = None
+        t._version = 0
+        t._hooks = []
+        t._accumulator = None
+        t._retains_grad = False
+        return t
+
+    # -- what it is ---------------------------------------------------------------
+
+    @property
+    def shape(self):
+        return Size(self.array.shape)
+
+    def size(self, dim=None):
+        """The shape as a ``Size``, or the length of dimension ``dim``."""
+        if dim is None:
+            return Size(self.array.shape)
+        return self.array.shape[_check_dim(dim, self.array.ndim, "size")]
+
+    @property
+    def ndim(self):
+        return self.array.ndim
+
+    def dim(self):
+        return self.array.ndim
+
+    def numel(self):
+        return self.array.size
+
+    nelement = numel
+
+    @property
+    def dtype(self):
+        return _dtype.from_numpy_dtype(self.array.dtype)
+
+    @property
+    def device(self):
+        return _CPU
+
+    @property
+    def is_cuda(self):
+        return False
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    def is_floating_point(self):
+        return self.array.dtype.kind == "f"
+
+    def element_size(self):
+        return self.array.itemsize
+
+    def __len__(self):
+        if self.array.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.array.shape[0]
+
+    def __repr__(self):
+        body = np.array2string(self.array, separator=", ", prefix="tensor(", precision=4)
+        extras = []
+        if self.array.dtype not in (np.float32, np.int64, np.bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name}Backward>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    # -- conversions --------------------------------------------------------------
+
+    def numpy(self):
+        """The NumPy array behind the tensor (shares memory, like PyTorch's)."""
+        if self.requires_grad:
+            raise RuntimeError("can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()")
+        return self.array
+
+    def __array__(self, dtype=None, copy=None):
+        return self.array if dtype is None else self.array.astype(dtype)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.array.size != 1:
+            raise ValueError(
+                f"item(): only a one-element tensor can become a Python number, "
+                f"this one has shape {tuple(self.array.shape)}"
+            )
+        return self.array.reshape(()).item()
+
+    def tolist(self):
+        return self.array.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.array.size != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor with {self.array.size} elements is ambiguous; use .any() or .all()"
+            )
+        return bool(self.array.reshape(()).item())
+
+    def __index__(self):
+        if self.array.dtype.kind not in "iub" or self.array.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    def __hash__(self):
+        return id(self)
+
+    def to(self, *args, **kwargs):
+        """``to(dtype)``, ``to(device)``, ``to(other_tensor)`` or ``to(device, dtype)``."""
+        target = kwargs.get("dtype")
+        for a in list(args) + [kwargs.get("device")]:
+            if a is None:
+                continue
+            if isinstance(a, Tensor):
+                target = a.dtype
+            elif isinstance(a, (_dtype.dtype, np.dtype, type)):
+                target = a
+            else:
+                device(a)  # validates: only the CPU exists here
+        if target is None:
+            return self
+        return self.type(target)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return str(self.dtype)
+        target = _dtype.to_dtype(dtype).numpy
+        if target == self.array.dtype:
+            return self
+        return _ops.cast(self, target)
+
+    def float(self):
+        return self.type(_dtype.float32)
+
+    def double(self):
+        return self.type(_dtype.float64)
+
+    def half(self):
+        return self.type(_dtype.float16)
+
+    def long(self):
+        return self.type(_dtype.int64)
+
+    def int(self):
+        return self.type(_dtype.int32)
+
+    def bool(self):
+        return self.type(_dtype.bool_)
+
+    def byte(self):
+        return self.type(_dtype.uint8)
+
+    def cpu(self):
+        return self
+
+    def cuda(self, *args, **kwargs):
+        raise RuntimeError(
+            "glassgrad runs on the CPU only: glassgrad.cuda.is_available() is False; "
+            "use .to(device) with device = 'cuda' if glassgrad.cuda.is_available() else 'cpu'"
+        )
+
+    def pin_memory(self):
+        return self
+
+    def share_memory_(self):
+        return self
+
+    # -- autograd -----------------------------------------------------------------
+
+    def requires_grad_(self, requires_grad=True):
+        if not self.is_leaf:
+            if not requires_grad:
+                raise RuntimeError("requires_grad_(False) only works on leaf tensors; use .detach() for a non-leaf")
+            return self
+        if requires_grad and self.array.dtype.kind != "f":
+            raise RuntimeError(
+                f"only floating-point tensors can require gradients, this one is {self.dtype}; "
+                "convert it first with .float()"
+            )
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self):
+        """The same values, cut from the graph (shares memory)."""
+        return Tensor._wrap(self.array)
+
+    def detach_(self):
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    @property
+    def data(self):
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value):
+        self.array = value.array if isinstance(value, Tensor) else np.asarray(value)
+
+    def _grad_accumulator(self):
+        if self._accumulator is None:
+            self._accumulator = _AccumulateGrad(self)
+        return self._accumulator
+
+    def retain_grad(self):
+        """Keep ``.grad`` on a non-leaf tensor after backward."""
+        if self.is_leaf or self._retains_grad:
+            return
+        import weakref
+
+        ref = weakref.ref(self)
+
+        def store(grad):
+            tensor = ref()
+            if tensor is not None:
+                g = Tensor._wrap(np.array(grad, copy=True))
+                tensor.grad = g if tensor.grad is None else Tensor._wrap(tensor.grad.array + g.array)
+
+        self._retains_grad = True
+        self._pre_hooks().append(store)
+
+    def _pre_hooks(self):
+        node = self.grad_fn
+        if not hasattr(node, "_pre_hooks"):
+            node._pre_hooks = []
+        return node._pre_hooks
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient during backward; it may return a replacement."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.is_leaf:
+            self._hooks.append(hook)
+            hooks, item = self._hooks, hook
+        else:
+
+            def on_array(grad):
+                replaced = hook(Tensor._wrap(grad))
+                return None if replaced is None else _as_array(replaced, None)
+
+            hooks = self._pre_hooks()
+            # retain_grad's store must see the hooked gradient, so hooks go before it.
+            hooks.insert(len(hooks) - (1 if self._retains_grad else 0), on_array)
+            item = on_array
+        return _RemovableHandle(hooks, item)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Compute the gradient of this tensor with respect to the graph's leaves.
+
+        ``gradient`` is required unless the tensor holds a single element.
+        """
+        from glassgrad.autograd import backward
+
+        backward(self, gradient, retain_graph=retain_graph)
+
+    # -- in-place ops (optimizers need them) ----------------------------------------
+
+    def _check_inplace(self, op):
+        if grad_mode._grad_enabled and self.requires_grad and self.is_leaf:
+            raise RuntimeError(
+                f"{op}: a leaf tensor that requires grad is being changed in place; "
+                "wrap the update in `with glassgrad.no_grad():`"
+            )
+
+    def _inplace(self, op, result):
+        """Write ``result`` (a Tensor) into this tensor, taking over its history when recorded."""
+        self._check_inplace(op)
+        out = result.array
+        if out.shape != self.array.shape:
+            raise RuntimeError(
+                f"{op}: the result has shape {tuple(out.shape)} but the tensor being changed in "
+                f"place has shape {tuple(self.array.shape)}"
+            )
+        self.array[...] = out
+        self._version += 1
+        if result.grad_fn is not None and grad_mode._grad_enabled:
+            self.grad_fn = result.grad_fn
+            self.requires_grad = True
+        return self
+
+    def add_(self, other, alpha=1):
+        return self._inplace("add_", _ops.add(self, other, alpha=alpha))
+
+    def sub_(self, other, alpha=1):
+        return self._inplace("sub_", _ops.sub(self, other, alpha=alpha))
+
+    def mul_(self, other):
+        return self._inplace("mul_", _ops.mul(self, other))
+
+    def div_(self, other):
+        return self._inplace("div_", _ops.div(self, other))
+
+    def pow_(self, exponent):
+        return self._inplace("pow_", _ops.pow(self, exponent))
+
+    def clamp_(self, min=None, max=None):
+        return self._inplace("clamp_", _ops.clamp(self, min, max))
+
+    clip_ = clamp_
+
+    def addcmul_(self, tensor1, tensor2, value=1):
+        return self._inplace("addcmul_", _ops.add(self, _ops.mul(tensor1, tensor2), alpha=value))
+
+    def addcdiv_(self, tensor1, tensor2, value=1):
+        return self._inplace("addcdiv_", _ops.add(self, _ops.div(tensor1, tensor2), alpha=value))
+
+    def lerp_(self, end, weight):
+        return self._inplace("lerp_", _ops.add(self, _ops.mul(_ops.sub(end, self), weight)))
+
+    def sqrt_(self):
+        return self._inplace("sqrt_", _ops.sqrt(self))
+
+    def exp_(self):
+        return self._inplace("exp_", _ops.exp(self))
+
+    def relu_(self):
+        return self._inplace("relu_", _ops.relu(self))
+
+    def sigmoid_(self):
+        return self._inplace("sigmoid_", _ops.sigmoid(self))
+
+    def tanh_(self):
+        return self._inplace("tanh_", _ops.tanh(self))
+
+    def neg_(self):
+        return self._inplace("neg_", _ops.neg(self))
+
+    def abs_(self):
+        return self._inplace("abs_", _ops.abs(self))
+
+    def zero_(self):
+        self._check_inplace("zero_")
+        self.array[...] = 0
+        self._version += 1
+        return self
+
+    def fill_(self, value):
+        self._check_inplace("fill_")
+        self.array[...] = value.item() if isinstance(value, Tensor) else value
+        self._version += 1
+        return self
+
+    def copy_(self, src):
+        """Copy ``src`` (broadcast to this shape) into this tensor."""
+        if isinstance(src, Tensor) and src.requires_grad and grad_mode._grad_enabled:
+            return self._inplace("copy_", _ops.add(_ops.mul(self, 0), _ops.cast(src, self.array.dtype)))
+        self._check_inplace("copy_")
+        self.array[...] = src.array if isinstance(src, Tensor) else src
+        self._version += 1
+        return self
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from glassgrad import random
+
+        self._check_inplace("normal_")
+        self.array[...] = random.normal(mean, std, self.array.shape, generator)
+        self._version += 1
+        return self
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from glassgrad import random
+
+        self._check_inplace("uniform_")
+        self.array[...] = random.uniform(a, b, self.array.shape, generator)
+        self._version += 1
+        return self
+
+    def bernoulli_(self, p=0.5, generator=None):
+        from glassgrad import random
+
+        self._check_inplace("bernoulli_")
+        self.array[...] = random.uniform(0.0, 1.0, self.array.shape, generator) < p
+        self._version += 1
+        return self
+
+    def __setitem__(self, index, value):
+        index = _ops.normalize_index(index)
+        if isinstance(value, Tensor) and value.requires_grad and grad_mode._grad_enabled:
+            self._inplace("__setitem__", _ops.index_put(self, index, value))
+            return
+        self._check_inplace("__setitem__")
+        self.array[index] = value.array if isinstance(value, Tensor) else value
+        self._version += 1
+
+    # -- arithmetic operators ---------------------------------------------------------
+
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops.sub(other, self)
+
+    def __mul__(self, other):
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.div(other, self)
+
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __pow__(self, exponent):
+        return _ops.pow(self, exponent)
+
+    def __rpow__(self, base):
+        return _ops.pow(base, self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __eq__(self, other):
+        return _ops.eq(self, other)
+
+    def __ne__(self, other):
+        return _ops.ne(self, other)
+
+    def __lt__(self, other):
+        return _ops.lt(self, other)
+
+    def __le__(self, other):
+        return _ops.le(self, other)
+
+    def __gt__(self, other):
+        return _ops.gt(self, other)
+
+    def __ge__(self, other):
+        return _ops.ge(self, other)
+
+    def __invert__(self):
+        return _ops.logical_not(self)
+
+    def __and__(self, other):
+        return _ops.logical_and(self, other)
+
+    def __or__(self, other):
+        return _ops.logical_or(self, other)
+
+    def __xor__(self, other):
+        return _ops.logical_xor(self, other)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    def __iter__(self):
+        if self.array.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.array.shape[0]))
+
+    # -- methods that mirror glassgrad functions ------------------------------------
+
+    def add(self, other, alpha=1):
+        return _ops.add(self, other, alpha=alpha)
+
+    def sub(self, other, alpha=1):
+        return _ops.sub(self, other, alpha=alpha)
+
+    def mul(self, other):
+        return _ops.mul(self, other)
+
+    def div(self, other):
+        return _ops.div(self, other)
+
+    def pow(self, exponent):
+        return _ops.pow(self, exponent)
+
+    def matmul(self, other):
+        return _ops.matmul(self, other)
+
+    def mm(self, other):
+        return _ops.matmul(self, other)
+
+    def bmm(self, other):
+        return _ops.matmul(self, other)
+
+    def dot(self, other):
+        return _ops.matmul(self, other)
+
+    def neg(self):
+        return _ops.neg(self)
+
+    def abs(self):
+        return _ops.abs(self)
+
+    def exp(self):
+        return _ops.exp(self)
+
+    def log(self):
+        return _ops.log(self)
+
+    def sqrt(self):
+        return _ops.sqrt(self)
+
+    def rsqrt(self):
+        return _ops.rsqrt(self)
+
+    def sin(self):
+        return _ops.sin(self)
+
+    def cos(self):
+        return _ops.cos(self)
+
+    def tanh(self):
+        return _ops.tanh(self)
+
+    def sigmoid(self):
+        return _ops.sigmoid(self)
+
+    def relu(self):
+        return _ops.relu(self)
+
+    def sign(self):
+        return _ops.sign(self)
+
+    def floor(self):
+        return _ops.floor(self)
+
+    def ceil(self):
+        return _ops.ceil(self)
+
+    def round(self):
+        return _ops.round(self)
+
+    def clamp(self, min=None, max=None):
+        return _ops.clamp(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        return _ops.maximum(self, other)
+
+    def minimum(self, other):
+        return _ops.minimum(self, other)
+
+    def where(self, condition, other):
+        return _ops.where(condition, self, other)
+
+    def masked_fill(self, mask, value):
+        return _ops.where(mask, value, self)
+
+    def eq(self, other):
+        return _ops.eq(self, other)
+
+    def ne(self, other):
+        return _ops.ne(self, other)
+
+    def lt(self, other):
+        return _ops.lt(self, other)
+
+    def le(self, other):
+        return _ops.le(self, other)
+
+    def gt(self, other):
+        return _ops.gt(self, other)
+
+    def ge(self, other):
+        return _ops.ge(self, other)
+
+    def isnan(self):
+        return _ops.isnan(self)
+
+    def isinf(self):
+        return _ops.isinf(self)
+
+    def isfinite(self):
+        return _ops.isfinite(self)
+
+    def logical_not(self):
+        return _ops.logical_not(self)
+
+    def equal(self, other):
+        return _ops.equal(self, other)
+
+    def allclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False):
+        return _ops.allclose(self, other, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        return _ops.sum(self, dim, keepdim, dtype=dtype)
+
+    def mean(self, dim=None, keepdim=False, dtype=None):
+        return _ops.mean(self, dim, keepdim, dtype=dtype)
+
+    def prod(self, dim=None, keepdim=False):
+        return _ops.prod(self, dim, keepdim)
+
+    def max(self, dim=None, keepdim=False):
+        return _ops.max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        return _ops.min(self, dim, keepdim)
+
+    def amax(self, dim=None, keepdim=False):
+        return _ops.amax(self, dim, keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        return _ops.amin(self, dim, keepdim)
+
+    def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        return _ops.var(self, dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        return _ops.std(self, dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
+
+    def logsumexp(self, dim, keepdim=False):
+        return _ops.logsumexp(self, dim, keepdim)
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        return _ops.norm(self, p, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        return _ops.argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return _ops.argmin(self, dim, keepdim)
+
+    def any(self, dim=None, keepdim=False):
+        return _ops.any(self, dim, keepdim)
+
+    def all(self, dim=None, keepdim=False):
+        return _ops.all(self, dim, keepdim)
+
+    def softmax(self, dim):
+        return _ops.softmax(self, dim)
+
+    def log_softmax(self, dim):
+        return _ops.log_softmax(self, dim)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return _ops.topk(self, k, dim, largest, sorted)
+
+    def sort(self, dim=-1, descending=False):
+        return _ops.sort(self, dim, descending)
+
+    def argsort(self, dim=-1, descending=False):
+        return _ops.argsort(self, dim, descending)
+
+    def reshape(self, *shape):
+        return _ops.reshape(self, _shape_args(shape))
+
+    def view(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (_dtype.dtype, np.dtype)):
+            raise TypeError("view(dtype) is not supported; use .to(dtype)")
+        return _ops.view(self, _shape_args(shape))
+
+    def view_as(self, other):
+        return _ops.view(self, other.shape)
+
+    def reshape_as(self, other):
+        return _ops.reshape(self, other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return _ops.flatten(self, start_dim, end_dim)
+
+    def unflatten(self, dim, sizes):
+        return _ops.unflatten(self, dim, sizes)
+
+    def permute(self, *dims):
+        return _ops.permute(self, _shape_args(dims))
+
+    def transpose(self, dim0, dim1):
+        return _ops.transpose(self, dim0, dim1)
+
+    def t(self):
+        if self.array.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, got {self.array.ndim}")
+        return _ops.transpose(self, 0, 1) if self.array.ndim == 2 else self
+
+    @property
+    def T(self):
+        return _ops.permute(self, tuple(reversed(range(self.array.ndim))))
+
+    @property
+    def mT(self):
+        return _ops.transpose(self, -2, -1)
+
+    def squeeze(self, dim=None):
+        return _ops.squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        return _ops.unsqueeze(self, dim)
+
+    def expand(self, *sizes):
+        return _ops.expand(self, _shape_args(sizes))
+
+    def expand_as(self, other):
+        return _ops.expand(self, other.shape)
+
+    def repeat(self, *sizes):
+        return _ops.repeat(self, _shape_args(sizes))
+
+    def contiguous(self, memory_format=None):
+        return _ops.contiguous(self)
+
+    def is_contiguous(self, memory_format=None):
+        return self.array.flags.c_contiguous
+
+    def clone(self, memory_format=None):
+        return _ops.clone(self)
+
+    def split(self, split_size_or_sections, dim=0):
+        return _ops.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        return _ops.chunk(self, chunks, dim)
+
+    def unbind(self, dim=0):
+        return _ops.unbind(self, dim)
+
+    def gather(self, dim, index):
+        return _ops.gather(self, dim, index)
+
+    def index_select(self, dim, index):
+        return _ops.index_select(self, dim, index)
+
+    def new_tensor(self, data, dtype=None, requires_grad=False):
+        return Tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None):
+        return Tensor._wrap(np.zeros(_shape_args(size), dtype=_np_dtype(dtype, self.array.dtype)))
+
+    def new_ones(self, *size, dtype=None):
+        return Tensor._wrap(np.ones(_shape_args(size), dtype=_np_dtype(dtype, self.array.dtype)))
+
+    def new_full(self, size, fill_value, dtype=None):
+        return Tensor._wrap(np.full(tuple(size), fill_value, dtype=_np_dtype(dtype, self.array.dtype)))
+
+    def new_empty(self, *size, dtype=None):
+        return Tensor._wrap(np.empty(_shape_args(size), dtype=_np_dtype(dtype, self.array.dtype)))
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints like PyTorch's ``torch.Size``."""
+
+    def __repr__(self):
+        return f"glassgrad.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+class device:
+    """``glassgrad.device('cpu')``: the only device this build computes on."""
+
+    def __init__(self, type="cpu", index=None):
+        if isinstance(type, device):
+            type, index = type.type, type.index
+        name = str(type)
+        kind = name.split(":")[0]
+        if kind != "cpu":
+            raise RuntimeError(
+                f"device {name!r} is not available: glassgrad computes on the CPU only "
+                "(glassgrad.cuda.is_available() is False); use 'cpu'"
+            )
+        self.type = "cpu"
+        self.index = index
+
+    def __repr__(self):
+        return "device(type='cpu')"
+
+    def __str__(self):
+        return "cpu"
+
+    def __eq__(self, other):
+        return isinstance(other, (device, str)) and str(other).split(":")[0] == "cpu"
+
+    def __hash__(self):
+        return hash("cpu")
+
+
+_CPU = device("cpu")
+
+
+class _RemovableHandle:
+    def __init__(self, container, item):
+        self._container = container
+        self._item = item
+
+    def remove(self):
+        if self._item in self._container:
+            self._container.remove(self._item)
+
+
+def _np_dtype(dtype, default):
+    return default if dtype is None else _dtype.to_dtype(dtype).numpy
+
+
+def _as_array(data, dtype):
+    """Turn Python data or an array into a NumPy array with PyTorch's default dtypes."""
+    if dtype is not None:
+        np_dtype = _dtype.to_dtype(dtype).numpy
+        if isinstance(data, Tensor):
+            data = data.array
+        return np.array(data, dtype=np_dtype)
+    if isinstance(data, np.ndarray):
+        if data.dtype == np.float64 or data.dtype.kind != "O":
+            _dtype.from_numpy_dtype(data.dtype)  # raises on unsupported dtypes
+            return data
+    if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
+        data = [x.array if isinstance(x, Tensor) else x for x in data]
+    array = np.array(data)
+    if array.dtype.kind == "f":
+        return array.astype(_dtype.get_default_dtype().numpy, copy=False)
+    if array.dtype.kind in "iu" and array.dtype != np.uint8:
+        return array.astype(np.int64, copy=False)
+    if array.dtype.kind == "b":
+        return array
+    if array.dtype == np.uint8:
+        return array
+    raise TypeError(
+        f"cannot make a tensor from {type(data).__name__} with NumPy dtype {array.dtype}; "
+        "pass numbers, nested lists of numbers, or a numeric array"
+    )
+
+
+def _shape_args(args):
+    """Accept both ``f(2, 3)`` and ``f((2, 3))`` like PyTorch's shape arguments."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list, Size)):
+        return tuple(int(s) for s in args[0])
+    return tuple(int(s) for s in args)
+
+
+def _check_dim(dim, ndim, op):
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(
+            f"{op}: dimension {dim} is out of range for a tensor with {ndim} dimensions "
+            f"(expected {-max(ndim, 1)} to {max(ndim, 1) - 1})"
+        )
+    return dim % max(ndim, 1)
+
+
+# Imported last: these modules build on Tensor, which must exist before they load.
+from glassgrad import ops as _ops  # noqa: E402
+from glassgrad.autograd import grad_mode  # noqa: E402
+from glassgrad.autograd.function import AccumulateGrad as _AccumulateGrad  # noqa: E402
