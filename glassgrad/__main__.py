@@ -1,0 +1,5 @@
+import sys
+
+from glassgrad.cli import main
+
+sys.exit(main())
