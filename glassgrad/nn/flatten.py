@@ -1,0 +1,37 @@
+"""Flatten and Unflatten: reshape layers for moving between conv feature maps and vectors."""
+
+from glassgrad import ops
+from glassgrad.nn.module import Module
+
+
+class Flatten(Module):
+    """Flattens dimensions ``start_dim..end_dim`` into one.
+
+    Input: (N, *dims). Output: (N, prod(dims)) with the defaults start_dim=1, end_dim=-1.
+    """
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, input):
+        return ops.flatten(input, self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Splits dimension ``dim`` into ``unflattened_size``: (N, 12) -> (N, 3, 4) with dim=1, size (3, 4)."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim = dim
+        self.unflattened_size = tuple(unflattened_size)
+
+    def forward(self, input):
+        return ops.unflatten(input, self.dim, self.unflattened_size)
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
