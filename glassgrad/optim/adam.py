@@ -1,0 +1,115 @@
+"""Adam: adaptive moment estimation, with optional AMSGrad and decoupled weight decay."""
+
+import numpy as np
+
+from glassgrad.optim.optimizer import Optimizer
+from glassgrad.tensor import Tensor
+
+
+def _lerp_(start, end, weight):
+    """``start += weight * (end - start)`` in place, with PyTorch's two-sided lerp formula
+    (the form it uses for ``weight >= 0.5`` keeps ``end`` exact at ``weight == 1``)."""
+    weight = start.dtype.type(weight)  # PyTorch rounds the weight to the tensor's dtype first
+    if abs(weight) < 0.5:
+        start += weight * (end - start)
+    else:
+        np.subtract(end, (end - start) * (1 - weight), out=start)
+
+
+class Adam(Optimizer):
+    """Adam, PyTorch's formulation (Kingma and Ba, with eps added after the bias correction).
+
+    For step ``t`` and gradient ``g``::
+
+        g = g + weight_decay * p          (L2 penalty; AdamW decays p directly instead)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        v_max = max(v_max, v)             (amsgrad: the denominator uses v_max)
+        p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+    """
+
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        amsgrad=False,
+        *,
+        foreach=None,
+        maximize=False,
+        capturable=False,
+        differentiable=False,
+        fused=None,
+        decoupled_weight_decay=False,
+    ):
+        if isinstance(lr, Tensor):
+            lr = float(lr.item())
+        betas = tuple(float(b.item()) if isinstance(b, Tensor) else b for b in betas)
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "amsgrad": amsgrad,
+            "maximize": maximize,
+            "foreach": foreach,
+            "capturable": capturable,
+            "differentiable": differentiable,
+            "fused": fused,
+            "decoupled_weight_decay": decoupled_weight_decay,
+        }
+        super().__init__(params, defaults)
+
+    def _update(self, group):
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        weight_decay, amsgrad = group["weight_decay"], group["amsgrad"]
+        decoupled = group.get("decoupled_weight_decay", False)
+        for p, grad in self._grads(group):
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = self._new_step()
+                state["exp_avg"] = self._zeros_like(p)
+                state["exp_avg_sq"] = self._zeros_like(p)
+                if amsgrad:
+                    state["max_exp_avg_sq"] = self._zeros_like(p)
+            step = self._step_count(state)
+
+            if weight_decay != 0:
+                if decoupled:
+                    p.array *= 1 - lr * weight_decay
+                else:
+                    grad = grad + weight_decay * p.array
+
+            exp_avg, exp_avg_sq = state["exp_avg"].array, state["exp_avg_sq"].array
+            _lerp_(exp_avg, grad, 1 - beta1)
+            exp_avg_sq *= beta2
+            exp_avg_sq += (1 - beta2) * grad * grad
+
+            bias_correction1 = 1 - beta1**step
+            bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+            step_size = lr / bias_correction1
+            if amsgrad:
+                max_sq = state["max_exp_avg_sq"].array
+                np.maximum(max_sq, exp_avg_sq, out=max_sq)
+                state["max_exp_avg_sq"]._version += 1
+                denom = np.sqrt(max_sq)
+            else:
+                denom = np.sqrt(exp_avg_sq)
+            denom /= bias_correction2_sqrt
+            denom += eps
+            p.array += -step_size * exp_avg / denom
+            p._version += 1
+            state["exp_avg"]._version += 1
+            state["exp_avg_sq"]._version += 1

@@ -1,0 +1,79 @@
+"""SGD: stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
+
+import numpy as np
+
+from glassgrad.optim.optimizer import Optimizer
+from glassgrad.tensor import Tensor
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, PyTorch's formulation.
+
+    For each parameter ``p`` with gradient ``g`` (negated when ``maximize``)::
+
+        g = g + weight_decay * p
+        b = g                                   (first step)
+        b = momentum * b + (1 - dampening) * g  (later steps)
+        g = g + momentum * b  if nesterov else  b
+        p = p - lr * g
+
+    Momentum is applied to the gradient before the learning rate (unlike Sutskever et al.),
+    so changing ``lr`` mid-run rescales the whole step at once.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        momentum=0,
+        dampening=0,
+        weight_decay=0,
+        nesterov=False,
+        *,
+        maximize=False,
+        foreach=None,
+        differentiable=False,
+        fused=None,
+    ):
+        if isinstance(lr, Tensor):
+            lr = float(lr.item())
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+            "foreach": foreach,
+            "differentiable": differentiable,
+            "fused": fused,
+        }
+        super().__init__(params, defaults)
+
+    def _update(self, group):
+        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+        weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+        for p, grad in self._grads(group):
+            if weight_decay != 0:
+                grad = grad + weight_decay * p.array
+            if momentum != 0:
+                state = self.state[p]
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = Tensor._wrap(np.array(grad, copy=True))
+                else:
+                    b = buf.array
+                    b *= momentum
+                    b += (1 - dampening) * grad
+                    buf._version += 1
+                grad = grad + momentum * buf.array if nesterov else buf.array
+            p.array += -lr * grad
+            p._version += 1
