@@ -22,6 +22,7 @@ class Tensor:
         "_hooks",
         "_accumulator",
         "_retains_grad",
+        "_modified_by",  # the last in-place op, named in version-counter errors
         "__weakref__",
     )
 
@@ -278,7 +279,7 @@ class Tensor:
 
     def _pre_hooks(self):
         node = self.grad_fn
-        if not hasattr(node, "_pre_hooks"):
+        if "_pre_hooks" not in node.__dict__:
             node._pre_hooks = []
         return node._pre_hooks
 
@@ -308,7 +309,7 @@ class Tensor:
         """
         from glassgrad.autograd import backward
 
-        backward(self, gradient, retain_graph=retain_graph)
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     # -- in-place ops (optimizers need them) ----------------------------------------
 
@@ -323,16 +324,52 @@ class Tensor:
         """Write ``result`` (a Tensor) into this tensor, taking over its history when recorded."""
         self._check_inplace(op)
         out = result.array
-        if out.shape != self.array.shape:
+        target = self.array
+        if out.shape != target.shape:
             raise RuntimeError(
                 f"{op}: the result has shape {tuple(out.shape)} but the tensor being changed in "
-                f"place has shape {tuple(self.array.shape)}"
+                f"place has shape {tuple(target.shape)}; the other operand must broadcast to it"
             )
-        self.array[...] = out
-        self._version += 1
-        if result.grad_fn is not None and grad_mode._grad_enabled:
-            self.grad_fn = result.grad_fn
+        if out.dtype != target.dtype and not np.can_cast(out.dtype, target.dtype, "same_kind"):
+            raise RuntimeError(
+                f"{op}: the result type {_dtype.from_numpy_dtype(out.dtype)} can't be cast to the "
+                f"tensor's dtype {self.dtype}; use the out-of-place form, or convert first (e.g. .float())"
+            )
+        node = result.grad_fn
+        if node is not None and grad_mode._grad_enabled:
+            saved = getattr(node, "_saved", None)
+            if saved and any(a is target for a in saved):
+                # The op saved the old values of this very tensor, which are about to be
+                # overwritten: keep a private copy instead (PyTorch's "original self").
+                node._saved = tuple(a.copy() if a is target else a for a in saved)
+                node._saved_versions = [w for w in node._saved_versions if w[0] is not self]
+            target[...] = out
+            self.grad_fn = node
             self.requires_grad = True
+        else:
+            target[...] = out
+        self._version += 1
+        self._modified_by = op
+        return self
+
+    def _overwrite(self, op, values):
+        """Replace every element by ``values`` (broadcast); earlier values get a zero gradient."""
+        self._check_inplace(op)
+        recording = grad_mode._grad_enabled and (
+            self.requires_grad or (isinstance(values, Tensor) and values.requires_grad)
+        )
+        if recording:
+            return self._inplace(op, _ops.overwrite(self, values))
+        array = values.array if isinstance(values, Tensor) else values
+        try:
+            self.array[...] = array
+        except ValueError:
+            raise RuntimeError(
+                f"{op}: values of shape {tuple(np.shape(array))} cannot be broadcast to the "
+                f"tensor's shape {tuple(self.array.shape)}"
+            ) from None
+        self._version += 1
+        self._modified_by = op
         return self
 
     def add_(self, other, alpha=1):
@@ -386,58 +423,45 @@ class Tensor:
         return self._inplace("abs_", _ops.abs(self))
 
     def zero_(self):
-        self._check_inplace("zero_")
-        self.array[...] = 0
-        self._version += 1
-        return self
+        return self._overwrite("zero_", 0)
 
     def fill_(self, value):
-        self._check_inplace("fill_")
-        self.array[...] = value.item() if isinstance(value, Tensor) else value
-        self._version += 1
-        return self
+        return self._overwrite("fill_", value.item() if isinstance(value, Tensor) else value)
 
-    def copy_(self, src):
-        """Copy ``src`` (broadcast to this shape) into this tensor."""
-        if isinstance(src, Tensor) and src.requires_grad and grad_mode._grad_enabled:
-            return self._inplace("copy_", _ops.add(_ops.mul(self, 0), _ops.cast(src, self.array.dtype)))
-        self._check_inplace("copy_")
-        self.array[...] = src.array if isinstance(src, Tensor) else src
-        self._version += 1
-        return self
+    def copy_(self, src, non_blocking=False):
+        """Copy ``src`` (broadcast to this shape, converted to this dtype) into this tensor."""
+        return self._overwrite("copy_", src)
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from glassgrad import random
 
-        self._check_inplace("normal_")
-        self.array[...] = random.normal(mean, std, self.array.shape, generator)
-        self._version += 1
-        return self
+        return self._overwrite("normal_", random.normal(mean, std, self.array.shape, generator))
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from glassgrad import random
 
-        self._check_inplace("uniform_")
-        self.array[...] = random.uniform(a, b, self.array.shape, generator)
-        self._version += 1
-        return self
+        return self._overwrite("uniform_", random.uniform(a, b, self.array.shape, generator))
 
     def bernoulli_(self, p=0.5, generator=None):
         from glassgrad import random
 
-        self._check_inplace("bernoulli_")
-        self.array[...] = random.uniform(0.0, 1.0, self.array.shape, generator) < p
-        self._version += 1
-        return self
+        return self._overwrite("bernoulli_", random.uniform(0.0, 1.0, self.array.shape, generator) < p)
 
     def __setitem__(self, index, value):
         index = _ops.normalize_index(index)
-        if isinstance(value, Tensor) and value.requires_grad and grad_mode._grad_enabled:
+        if grad_mode._grad_enabled and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
             self._inplace("__setitem__", _ops.index_put(self, index, value))
             return
         self._check_inplace("__setitem__")
-        self.array[index] = value.array if isinstance(value, Tensor) else value
+        try:
+            self.array[index] = value.array if isinstance(value, Tensor) else value
+        except (IndexError, ValueError) as e:
+            raise IndexError(
+                f"__setitem__: cannot assign values of shape {tuple(np.shape(value))} at "
+                f"{_ops.describe_index(index)} of a tensor of shape {tuple(self.array.shape)}: {e}"
+            ) from None
         self._version += 1
+        self._modified_by = "__setitem__"
 
     # -- arithmetic operators ---------------------------------------------------------
 
@@ -508,9 +532,13 @@ class Tensor:
         return self.div_(other)
 
     def __eq__(self, other):
+        if other is None:
+            return False
         return _ops.eq(self, other)
 
     def __ne__(self, other):
+        if other is None:
+            return True
         return _ops.ne(self, other)
 
     def __lt__(self, other):
@@ -896,6 +924,10 @@ def _as_array(data, dtype):
         if data.dtype == np.float64 or data.dtype.kind != "O":
             _dtype.from_numpy_dtype(data.dtype)  # raises on unsupported dtypes
             return data
+    if isinstance(data, np.generic):
+        array = np.asarray(data)
+        _dtype.from_numpy_dtype(array.dtype)  # raises on unsupported dtypes
+        return array
     if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
         data = [x.array if isinstance(x, Tensor) else x for x in data]
     array = np.array(data)

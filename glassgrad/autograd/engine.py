@@ -12,24 +12,29 @@ def _dependencies(roots):
     """
     counts = {}
     stack = list(roots)
-    seen = set(map(id, roots))
+    seen = set(roots)
     while stack:
-        node = stack.pop()
-        for child in node.next_functions:
+        for child in stack.pop().next_functions:
             if child is None:
                 continue
-            counts[child] = counts.get(child, 0) + 1
-            if id(child) not in seen:
-                seen.add(id(child))
-                stack.append(child)
+            if child in counts:
+                counts[child] += 1
+            else:
+                counts[child] = 1
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
     return counts
 
 
-def run_backward(roots, grads, retain_graph=False):
+def run_backward(roots, grads, retain_graph=False, accumulate=None, capture=None):
     """Send ``grads`` (NumPy arrays) back from the ``roots`` nodes to every leaf.
 
     A node runs once all nodes that feed it a gradient have run (Kahn's algorithm),
     so each node's backward sees the full sum of its incoming gradients.
+    ``accumulate``: if given, the only AccumulateGrad nodes that write ``.grad``.
+    ``capture``: if given, a dict {node: None} whose values receive the gradient
+    arriving at each node (for ``autograd.grad``); leaves' ``.grad`` are then left alone.
     """
     counts = _dependencies(roots)
     buffers = {}
@@ -41,13 +46,19 @@ def run_backward(roots, grads, retain_graph=False):
         grad = buffers.pop(node, None)
         if type(node) is AccumulateGrad:
             if grad is not None:
-                node.accumulate(grad)
+                if capture is not None:
+                    if node in capture:
+                        capture[node] = node.hooked(grad)
+                elif accumulate is None or node in accumulate:
+                    node.accumulate(grad)
             continue
         if grad is not None:
-            for hook in node._pre_hooks if hasattr(node, "_pre_hooks") else ():
+            for hook in node._pre_hooks:
                 replaced = hook(grad)
                 if replaced is not None:
                     grad = replaced
+            if capture is not None and node in capture:
+                capture[node] = grad
             input_grads = node.backward(grad)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)

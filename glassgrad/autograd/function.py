@@ -1,5 +1,7 @@
 """Function: one node of the graph, with forward and backward on NumPy arrays side by side."""
 
+import weakref
+
 import numpy as np
 
 from glassgrad.autograd import grad_mode
@@ -22,6 +24,9 @@ class Function:
     input_meta = ()
     next_functions = ()
     needs_input_grad = ()
+    _saved_versions = ()
+    # Hooks on the gradient arriving at this node (register_hook/retain_grad of its output).
+    _pre_hooks = ()
 
     def forward(self, *inputs, **options):
         raise TypeError(f"{type(self).__name__} must define forward")
@@ -44,11 +49,17 @@ class Function:
                 "(its saved arrays were freed after the first backward); "
                 "call .backward(retain_graph=True) the first time if you need to go back twice"
             )
-        for tensor, version, position in getattr(self, "_saved_versions", ()):
+        for tensor, version, position in self._saved_versions:
+            if type(tensor) is not Tensor:  # a weak reference to the output
+                tensor = tensor()
+                if tensor is None:
+                    continue
             if tensor._version != version:
+                culprit = getattr(tensor, "_modified_by", None)
+                by = f" ({culprit})" if culprit else ""
                 raise RuntimeError(
                     f"one of the tensors needed for gradient computation has been modified by an "
-                    f"in-place operation: {type(self).__name__}'s {position} of shape "
+                    f"in-place operation{by}: {type(self).__name__}'s {position} of shape "
                     f"{tuple(tensor.shape)} is at version {tensor._version}; expected version "
                     f"{version}. Replace the in-place operation (add_, mul_, ...) by its "
                     "out-of-place form, or .clone() the tensor before changing it"
@@ -58,7 +69,7 @@ class Function:
     def release(self):
         """Free what forward saved; a later backward through this node raises a clear error."""
         self._saved = None
-        self.__dict__.pop("_saved_versions", None)
+        self._saved_versions = ()
 
     @property
     def name(self):
@@ -81,32 +92,41 @@ class Function:
 
     @classmethod
     def _apply(cls, inputs, options):
+        # The hot path of every op: kept to plain loops and attribute reads.
         fn = cls()
         arrays = []
-        needs = []
         record = False
-        enabled = grad_mode._grad_enabled
         for x in inputs:
             if isinstance(x, Tensor):
                 arrays.append(x.array)
-                wants = enabled and x.requires_grad
-                needs.append(wants)
-                record = record or wants
+                if x.requires_grad:
+                    record = True
             else:
                 arrays.append(x)
-                needs.append(False)
-        fn.needs_input_grad = tuple(needs)
-        fn.requires_grad = record
+        record = record and grad_mode._grad_enabled
+        if record:
+            needs, nexts, meta = [], [], []
+            for x in inputs:
+                if isinstance(x, Tensor) and x.requires_grad:
+                    needs.append(True)
+                    nexts.append(x.grad_fn or x._accumulator or x._grad_accumulator())
+                    array = x.array
+                    meta.append((array.shape, array.dtype))
+                else:
+                    needs.append(False)
+                    nexts.append(None)
+                    meta.append(None)
+            fn.needs_input_grad = tuple(needs)
+        else:
+            fn.needs_input_grad = (False,) * len(inputs)
         out = fn.forward(*arrays, **options)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         result = Tensor._wrap(out)
         if not record:
             return result, fn
-        fn.next_functions = tuple(
-            (x.grad_fn or x._grad_accumulator()) if wants else None for x, wants in zip(inputs, needs)
-        )
-        fn.input_meta = tuple((x.array.shape, x.array.dtype) if wants else None for x, wants in zip(inputs, needs))
+        fn.next_functions = tuple(nexts)
+        fn.input_meta = tuple(meta)
         result.requires_grad = True
         result.grad_fn = fn
         saved = getattr(fn, "_saved", None)
@@ -116,13 +136,17 @@ class Function:
 
 
 def _watch_saved(saved, inputs, output):
-    """Record the versions of the inputs and output whose arrays forward saved."""
+    """Record the versions of the inputs and output whose arrays forward saved.
+
+    The output is held through a weak reference: it holds this node as its grad_fn,
+    and a strong reference back would make every such graph a reference cycle.
+    """
     watched = []
     for array in saved:
         if type(array) is not np.ndarray:
             continue
         if array is output.array:
-            watched.append((output, output._version, "output"))
+            watched.append((weakref.ref(output), output._version, "output"))
             continue
         for position, x in enumerate(inputs):
             if isinstance(x, Tensor) and array is x.array:
@@ -140,12 +164,18 @@ class AccumulateGrad(Function):
     def __repr__(self):
         return "<AccumulateGrad>"
 
-    def accumulate(self, grad):
-        tensor = self.variable
-        for hook in tensor._hooks:
+    def hooked(self, grad):
+        """The gradient after the leaf's hooks (each may return a replacement)."""
+        for hook in self.variable._hooks:
             replaced = hook(Tensor._wrap(grad))
             if replaced is not None:
-                grad = replaced.array
+                grad = replaced.array if isinstance(replaced, Tensor) else np.asarray(replaced)
+        return grad
+
+    def accumulate(self, grad):
+        tensor = self.variable
+        if tensor._hooks:
+            grad = self.hooked(grad)
         dt = tensor.array.dtype
         if tensor.grad is None:
             # A copy, because the same array may flow to several leaves (e.g. a + b).

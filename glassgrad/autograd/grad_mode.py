@@ -39,14 +39,23 @@ class _GradMode:
         return ()
 
 
-class no_grad(_GradMode):
+class _BareDecoratable(_GradMode):
+    """Also usable as ``@no_grad`` without parentheses, as PyTorch allows."""
+
+    def __new__(cls, *args):
+        if len(args) == 1 and callable(args[0]) and not isinstance(args[0], bool):
+            return cls()(args[0])
+        return super().__new__(cls)
+
+
+class no_grad(_BareDecoratable):
     """Context manager and decorator under which no graph is recorded."""
 
     def __init__(self):
         super().__init__(False)
 
 
-class enable_grad(_GradMode):
+class enable_grad(_BareDecoratable):
     """Context manager and decorator that turns recording back on inside ``no_grad``."""
 
     def __init__(self):
@@ -81,8 +90,12 @@ class set_grad_enabled(_GradMode):
         return (self._mode,)
 
 
-class inference_mode(no_grad):
-    """Same as ``no_grad`` here (PyTorch's lighter variant of it)."""
+class inference_mode(_BareDecoratable):
+    """Same as ``no_grad`` here (PyTorch's lighter variant of it); ``inference_mode(False)`` records."""
 
     def __init__(self, mode=True):
+        self._inference = bool(mode)
         _GradMode.__init__(self, not mode)
+
+    def _ctor_args(self):
+        return (self._inference,)

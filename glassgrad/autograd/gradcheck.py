@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from glassgrad.autograd.grad_mode import enable_grad
+from glassgrad.autograd.grad_mode import enable_grad, no_grad
 from glassgrad.tensor import Tensor
 
 
@@ -34,7 +34,12 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
 
     def evaluate():
         out = fn(*inputs)
-        return out if isinstance(out, Tensor) else out[0]
+        out = out if isinstance(out, Tensor) else out[0]
+        if not isinstance(out, Tensor):
+            raise TypeError(
+                f"gradcheck: fn must return a Tensor (or a tuple starting with one), got {type(out).__name__}"
+            )
+        return out
 
     with enable_grad():
         out = evaluate()
@@ -53,13 +58,14 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
         flat = x.reshape(-1)  # a view, so writes reach the tensor
         if not np.shares_memory(flat, x):
             raise ValueError(f"gradcheck: input {i} must be contiguous")
-        for k in range(flat.size):
-            original = flat[k]
-            flat[k] = original + eps
-            plus = float((evaluate().array * projection).sum())
-            flat[k] = original - eps
-            minus = float((evaluate().array * projection).sum())
-            flat[k] = original
+        with no_grad():  # the perturbed evaluations need no graph
+            for k in range(flat.size):
+                original = flat[k]
+                flat[k] = original + eps
+                plus = float((evaluate().array * projection).sum())
+                flat[k] = original - eps
+                minus = float((evaluate().array * projection).sum())
+                flat[k] = original
             numeric.reshape(-1)[k] = (plus - minus) / (2 * eps)
         error = np.abs(analytic[slot] - numeric)
         bound = atol + rtol * np.abs(numeric)

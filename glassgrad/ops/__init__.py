@@ -34,6 +34,7 @@ from glassgrad.ops.elementwise import (
     mul,
     ne,
     neg,
+    overwrite,
     pow,
     relu,
     remainder,
@@ -47,7 +48,7 @@ from glassgrad.ops.elementwise import (
     tanh,
     where,
 )
-from glassgrad.ops.indexing import gather, getitem, index_put, index_select, normalize_index
+from glassgrad.ops.indexing import describe_index, gather, getitem, index_put, index_select, normalize_index
 from glassgrad.ops.linalg import matmul
 from glassgrad.ops.reduction import (
     all,

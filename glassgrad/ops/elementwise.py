@@ -106,23 +106,28 @@ class Div(Function):
 
 
 class Pow(Function):
+    """a ** b, broadcasting; d/da = b * a^(b-1) (0 where b == 0), d/db = a^b * log(a) (0 where a == 0)."""
+
     def forward(self, a, b):
         out = np.power(a, b)
-        self.save_for_backward(a, b, out)
+        self.save_for_backward(a if self.needs_input_grad[0] or self.needs_input_grad[1] else None, b, out)
         return out
 
     def backward(self, grad):
         a, b, out = self.saved_tensors
         grad_a = grad_b = None
-        if self.needs_input_grad[0]:
-            if isinstance(b, (int, float)):
-                grad_a = grad * b * (a ** (b - 1) if b != 2 else a)
-            else:
-                grad_a = grad * b * np.power(a, b - 1)
-        if self.needs_input_grad[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                log_a = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
-            grad_b = grad * out * log_a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.needs_input_grad[0]:
+                if isinstance(b, (int, float)):
+                    if b == 0:
+                        grad_a = np.zeros_like(grad)
+                    else:
+                        grad_a = grad * b * (a ** (b - 1) if b != 2 else a)
+                else:
+                    grad_a = np.where(b == 0, 0, grad * b * np.power(a, b - 1))
+            if self.needs_input_grad[1]:
+                # PyTorch's convention: the exponent's gradient is 0 where the base is 0.
+                grad_b = np.where(a == 0, 0, grad * out * np.log(np.where(a == 0, 1, a)))
         return grad_a, grad_b
 
 
@@ -300,6 +305,23 @@ class Cast(Function):
         return grad
 
 
+class Overwrite(Function):
+    """The values of ``src`` broadcast into ``a``'s shape and dtype: what ``a.copy_(src)``,
+    ``a.zero_()`` and ``a.fill_(v)`` record. The old values of ``a`` no longer matter,
+    so their gradient is zero; ``src`` receives the gradient (summed back to its shape)."""
+
+    def forward(self, a, src):
+        try:
+            return np.broadcast_to(src, a.shape).astype(a.dtype, copy=True)
+        except ValueError:
+            raise RuntimeError(
+                f"copy_: source of shape {tuple(np.shape(src))} cannot be broadcast to the tensor's shape {a.shape}"
+            ) from None
+
+    def backward(self, grad):
+        return np.zeros_like(grad) if self.needs_input_grad[0] else None, grad
+
+
 class Clone(Function):
     def forward(self, a):
         return a.copy()
@@ -427,6 +449,13 @@ clip = clamp
 def cast(a, dtype):
     """a converted to a NumPy dtype; gradients flow back unchanged (converted by the engine)."""
     return Cast.apply(a, dtype=np.dtype(dtype))
+
+
+def overwrite(a, src):
+    """A tensor shaped like ``a`` holding ``src`` (a Tensor, array or number), recorded for autograd."""
+    if not isinstance(src, Tensor):
+        src = np.asarray(src)
+    return Overwrite.apply(a, src)
 
 
 def clone(a):

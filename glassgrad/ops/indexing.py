@@ -34,21 +34,39 @@ def _is_basic(index):
     return all(not isinstance(p, np.ndarray) for p in parts)
 
 
+def _may_repeat(index):
+    """True when an integer array in the index could name an element twice."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, np.ndarray) and p.dtype != np.bool_ for p in parts)
+
+
 class GetItem(Function):
+    """``a[index]``: basic slicing gives a view; integer arrays and masks give a copy.
+
+    Backward scatters the gradient into zeros of the input's shape, accumulating
+    where an integer index repeats."""
+
     def forward(self, a, index=None):
         self.shape, self.index = a.shape, index
         self.basic = _is_basic(index)
         try:
-            return a[index]
+            out = a[index]
         except IndexError as e:
-            raise IndexError(f"index {_describe(index)} is out of range for a tensor of shape {a.shape}: {e}") from None
+            raise IndexError(f"index {describe_index(index)} does not fit a tensor of shape {a.shape}: {e}") from None
+        if self.basic and type(out) is not np.ndarray:
+            # A full integer index gives a NumPy scalar (a copy); with a trailing ``...``
+            # it gives a 0-d view, so in-place changes reach the indexed tensor as in PyTorch.
+            parts = index if isinstance(index, tuple) else (index,)
+            if not any(p is Ellipsis for p in parts):
+                out = a[parts + (Ellipsis,)]
+        return out
 
     def backward(self, grad):
         out = np.zeros(self.shape, dtype=grad.dtype)
-        if self.basic:
-            out[self.index] = grad
-        else:
+        if _may_repeat(self.index):
             np.add.at(out, self.index, grad)
+        else:
+            out[self.index] = grad
         return out
 
 
@@ -74,7 +92,14 @@ class IndexPut(Function):
 class Gather(Function):
     def forward(self, a, index=None, axis=0):
         self.shape, self.index, self.axis = a.shape, index, axis
-        return np.take_along_axis(a, index, axis=axis)
+        _check_range(index, a.shape[axis], "gather", axis)
+        try:
+            return np.take_along_axis(a, index, axis=axis)
+        except (IndexError, ValueError) as e:
+            raise RuntimeError(
+                f"gather: index of shape {index.shape} does not fit the input of shape {a.shape} "
+                f"along dimension {axis}: {e}"
+            ) from None
 
     def backward(self, grad):
         out = np.zeros(self.shape, dtype=grad.dtype)
@@ -88,6 +113,7 @@ class Gather(Function):
 class IndexSelect(Function):
     def forward(self, a, index=None, axis=0):
         self.shape, self.index, self.axis = a.shape, index, axis
+        _check_range(index, a.shape[axis], "index_select", axis)
         return np.take(a, index, axis=axis)
 
     def backward(self, grad):
@@ -97,7 +123,13 @@ class IndexSelect(Function):
         return out
 
 
-def _describe(index):
+def _check_range(index, size, op, axis):
+    if index.size and (index.min() < -size or index.max() >= size):
+        bad = index[(index < -size) | (index >= size)].flat[0]
+        raise IndexError(f"{op}: index {bad} is out of range for dimension {axis} of size {size}")
+
+
+def describe_index(index):
     parts = index if isinstance(index, tuple) else (index,)
     return "[" + ", ".join(f"array{p.shape}" if isinstance(p, np.ndarray) else repr(p) for p in parts) + "]"
 

@@ -129,7 +129,7 @@ class Var(Function):
     def backward(self, grad):
         (centered,) = self.saved_tensors
         grad = _unsqueeze_like(grad, self.axes, self.keepdim, centered.shape)
-        return grad * (2 / self.divisor) * centered
+        return grad * (2 / self.divisor if self.divisor else float("nan")) * centered
 
 
 class LogSumExp(Function):
