@@ -12,7 +12,7 @@ import sys
 import glassgrad
 
 # Subcommand modules, in the order `glassgrad --help` lists them.
-SUBCOMMANDS = []
+SUBCOMMANDS = ["explain", "lesson"]
 
 
 class CLIError(Exception):

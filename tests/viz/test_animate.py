@@ -1,0 +1,71 @@
+import json
+import re
+
+from PIL import Image
+
+from glassgrad.viz import animate
+from glassgrad.viz import expression as expr
+
+
+def _seed(tmp_path):
+    e = expr.evaluate("(a*x + b*y) * (c*z)", {"a": 2, "b": 5, "c": 1, "x": 1, "y": 2, "z": 1}, target=15)
+    return e, expr.write_animation(e, tmp_path / "e.html", tmp_path / "e.gif")
+
+
+def test_frames_go_forward_then_backward(tmp_path):
+    e, _ = _seed(tmp_path)
+    ids = {n.name: n.id for n in e.graph}
+    frames = animate.build_frames(e.graph, e.local, {ids[s.name]: s.formula for s in e.steps})
+    phases = [f.phase for f in frames]
+    assert phases[0] == "graph" and phases[-1] == "done"
+    assert phases.index("backward") > max(i for i, p in enumerate(phases) if p == "forward")
+    assert phases.count("local") == phases.count("chain") == 6
+    forward = [f.caption for f in frames if f.phase == "forward"]
+    assert "Forward: s = p + q = 2 + 10 = 12" in forward
+    chain = next(f.caption for f in frames if f.phase == "chain" and f.focus == ids["p"])
+    assert "dL/dp · dp/da = (-1) · 1 = -1" in chain
+    assert "grad-a" in frames[-1].shown and "grad-a" not in frames[len(forward)].shown
+
+
+def test_html_page_is_self_contained_and_well_formed(tmp_path):
+    from html.parser import HTMLParser
+
+    _, (html_path, _) = _seed(tmp_path)
+    page = html_path.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert not re.search(r"(src|href)=\"https?:", page), "the page must work offline"
+
+    class Checker(HTMLParser):
+        void = {"meta", "input", "br", "img", "path", "rect"}
+
+        def __init__(self):
+            super().__init__()
+            self.stack = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag not in self.void:
+                self.stack.append(tag)
+
+        def handle_startendtag(self, tag, attrs):
+            pass
+
+        def handle_endtag(self, tag):
+            if tag in self.void:
+                return
+            assert self.stack and self.stack[-1] == tag, f"</{tag}> closes {self.stack[-1:]}"
+            self.stack.pop()
+
+    checker = Checker()
+    checker.feed(page)
+    assert checker.stack == []
+    frames = json.loads(re.search(r'<script type="application/json" id="frames">(.*?)</script>', page, re.S)[1])
+    assert frames[-1]["phase"] == "done" and "grad-a" in frames[-1]["shown"]
+    assert 'id="grad-a"' in page and 'data-text="-1"' in page
+
+
+def test_gif_has_one_frame_per_step(tmp_path):
+    _, (_, gif_path) = _seed(tmp_path)
+    with Image.open(gif_path) as image:
+        assert image.format == "GIF" and image.is_animated
+        assert image.n_frames == 22
+        assert image.size[0] >= 640
