@@ -109,7 +109,14 @@ class Tensor:
         return self.array.shape[0]
 
     def __repr__(self):
-        body = np.array2string(self.array, separator=", ", prefix="tensor(", precision=4)
+        array = self.array
+        mode = "maxprec"
+        if array.dtype.kind == "f":
+            finite = array[np.isfinite(array)]
+            # PyTorch prints 4 decimals unless every value is a whole number (then "1.").
+            if finite.size and np.any(finite != np.round(finite)):
+                mode = "fixed"
+        body = np.array2string(array, separator=", ", prefix="tensor(", precision=4, floatmode=mode)
         extras = []
         if self.array.dtype not in (np.float32, np.int64, np.bool_):
             extras.append(f"dtype={self.dtype}")

@@ -1,0 +1,127 @@
+"""The Tensor object: what it is, how it converts, how it prints, and the CPU-only device API."""
+
+import numpy as np
+import pytest
+
+import glassgrad
+
+
+def test_shape_and_size():
+    t = glassgrad.zeros(2, 3, 4)
+    assert t.shape == (2, 3, 4) and isinstance(t.shape, glassgrad.Size)
+    assert repr(t.shape) == "glassgrad.Size([2, 3, 4])"
+    assert t.size() == (2, 3, 4) and t.size(1) == 3 and t.size(-1) == 4
+    assert t.ndim == 3 and t.dim() == 3
+    assert t.numel() == 24 and t.shape.numel() == 24 and glassgrad.numel(t) == 24
+    assert len(t) == 2
+    with pytest.raises(IndexError, match="dimension 3 is out of range for a tensor with 3 dimensions"):
+        t.size(3)
+    with pytest.raises(TypeError, match="len\\(\\) of a 0-d tensor"):
+        len(glassgrad.tensor(1.0))
+
+
+def test_item_tolist_numpy():
+    t = glassgrad.tensor([[1.5, 2.0]])
+    assert t.tolist() == [[1.5, 2.0]]
+    assert glassgrad.tensor([[3.25]]).item() == 3.25 and isinstance(glassgrad.tensor(2).item(), int)
+    assert float(glassgrad.tensor(2.5)) == 2.5 and int(glassgrad.tensor(7)) == 7
+    array = t.numpy()
+    array[0, 0] = 9.0  # shares memory, as in PyTorch
+    assert t[0, 0].item() == 9.0
+    with pytest.raises(ValueError, match=r"only a one-element tensor.*shape \(1, 2\)"):
+        t.item()
+    x = glassgrad.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"detach\(\)\.numpy\(\)"):
+        x.numpy()
+    assert x.detach().numpy().tolist() == [1.0, 1.0]
+    assert np.asarray(glassgrad.tensor([1, 2])).tolist() == [1, 2]
+
+
+def test_bool_and_index():
+    assert bool(glassgrad.tensor([1.0])) and not bool(glassgrad.tensor(0))
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(glassgrad.ones(2))
+    assert [10, 20, 30][glassgrad.tensor(1)] == 20
+
+
+def test_repr_matches_pytorch_layout():
+    assert repr(glassgrad.tensor([1.0, 2.0])) == "tensor([1., 2.])"
+    assert repr(glassgrad.tensor([1, 2])) == "tensor([1, 2])"
+    assert repr(glassgrad.tensor(2.5)) == "tensor(2.5000)"
+    assert repr(glassgrad.tensor([1.5, -2.0])) == "tensor([ 1.5000, -2.0000])"
+    assert repr(glassgrad.tensor([[1.25, 2.0], [3.0, 4.0]])) == "tensor([[1.2500, 2.0000],\n        [3.0000, 4.0000]])"
+    assert repr(glassgrad.tensor([1.0], dtype=glassgrad.float64)) == "tensor([1.], dtype=glassgrad.float64)"
+    x = glassgrad.tensor([1.0, 2.0], requires_grad=True)
+    assert repr(x) == "tensor([1., 2.], requires_grad=True)"
+    assert repr(x * 2) == "tensor([2., 4.], grad_fn=<MulBackward>)"
+
+
+def test_device_api_is_cpu_only():
+    cpu = glassgrad.device("cpu")
+    assert str(cpu) == "cpu" and repr(cpu) == "device(type='cpu')" and cpu.type == "cpu"
+    assert glassgrad.cuda.is_available() is False
+    assert glassgrad.cuda.device_count() == 0
+    device = glassgrad.device("cuda" if glassgrad.cuda.is_available() else "cpu")
+    x = glassgrad.ones(2)
+    assert x.to(device) is x and x.to("cpu") is x and x.cpu() is x
+    assert x.device == cpu and x.device == "cpu" and not x.is_cuda
+    y = x.to("cpu", glassgrad.float64)
+    assert y.dtype == glassgrad.float64
+    assert x.to(device=device, dtype=glassgrad.float64).dtype == glassgrad.float64
+    with pytest.raises(RuntimeError, match="CPU only"):
+        x.to("cuda")
+    with pytest.raises(RuntimeError, match="is_available"):
+        x.cuda()
+
+
+def test_comparisons_give_bool_tensors_without_grad():
+    x = glassgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    for result, expected in (
+        (x > 2, [False, False, True]),
+        (x >= 2, [False, True, True]),
+        (x < 2, [True, False, False]),
+        (x <= 2, [True, True, False]),
+        (x == 2, [False, True, False]),
+        (x != 2, [True, False, True]),
+    ):
+        assert result.dtype == glassgrad.bool and result.tolist() == expected
+        assert not result.requires_grad
+    assert ((x > 1) & (x < 3)).tolist() == [False, True, False]
+    assert ((x < 2) | (x > 2)).tolist() == [True, False, True]
+    assert (~(x > 2)).tolist() == [True, True, False]
+    assert (x == None) is False  # noqa: E711  (PyTorch code writes this)
+    with pytest.raises(RuntimeError, match=r"shapes \(3,\) and \(2,\) cannot be broadcast"):
+        _ = x > glassgrad.ones(2)
+
+
+def test_iteration_and_clone():
+    rows = list(glassgrad.tensor([[1, 2], [3, 4]]))
+    assert [r.tolist() for r in rows] == [[1, 2], [3, 4]]
+    x = glassgrad.tensor([1.0, 2.0])
+    y = x.clone()
+    y.add_(1)
+    assert x.tolist() == [1.0, 2.0] and y.tolist() == [2.0, 3.0]
+
+
+def test_indexing_a_single_element_shares_memory():
+    x = glassgrad.zeros(3)
+    x[1].add_(5)
+    assert x.tolist() == [0.0, 5.0, 0.0]
+
+
+def test_new_factories_keep_dtype():
+    x = glassgrad.ones(2, dtype=glassgrad.float64)
+    assert x.new_zeros(3).dtype == glassgrad.float64
+    assert x.new_ones((1, 2)).shape == (1, 2)
+    assert x.new_full((2,), 4).tolist() == [4.0, 4.0]
+    assert x.new_tensor([1, 2]).dtype == glassgrad.float64
+
+
+def test_setitem():
+    x = glassgrad.zeros(2, 3)
+    x[0] = 1.0
+    x[:, 2] = glassgrad.tensor([5.0, 6.0])
+    x[x == 0] = -1.0
+    assert x.tolist() == [[1.0, 1.0, 5.0], [-1.0, -1.0, 6.0]]
+    with pytest.raises(IndexError, match=r"shape \(4,\).*shape \(2, 3\)"):
+        x[0] = glassgrad.ones(4)
