@@ -66,7 +66,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
                 flat[k] = original - eps
                 minus = float((evaluate().array * projection).sum())
                 flat[k] = original
-            numeric.reshape(-1)[k] = (plus - minus) / (2 * eps)
+                numeric.reshape(-1)[k] = (plus - minus) / (2 * eps)
         error = np.abs(analytic[slot] - numeric)
         bound = atol + rtol * np.abs(numeric)
         if np.any(error > bound) or not np.all(np.isfinite(analytic[slot])):
