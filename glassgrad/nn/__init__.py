@@ -2,7 +2,53 @@
 
 from glassgrad.nn.parameter import Parameter  # noqa: I001  (Module needs Parameter first)
 from glassgrad.nn.module import Module
-from glassgrad.nn import functional, init
+from glassgrad.nn import functional, init, utils
+from glassgrad.nn.activation import (
+    CELU,
+    ELU,
+    GELU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LeakyReLU,
+    LogSigmoid,
+    LogSoftmax,
+    Mish,
+    PReLU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softmax2d,
+    Softmin,
+    Softplus,
+    Softsign,
+    Tanh,
+    Tanhshrink,
+    Threshold,
+)
 from glassgrad.nn.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from glassgrad.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from glassgrad.nn.flatten import Flatten, Unflatten
 from glassgrad.nn.linear import Identity, Linear
+from glassgrad.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from glassgrad.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    LayerNorm,
+    LocalResponseNorm,
+)

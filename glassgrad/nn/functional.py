@@ -1,6 +1,25 @@
-"""Functional forms of the layers (``import glassgrad.nn.functional as F``)."""
+"""Functional forms of the layers: ``import glassgrad.nn.functional as F``.
+
+Stateless: every tensor a layer would own (weights, running statistics) is an argument.
+Names, arguments and defaults are PyTorch's.
+"""
+
+import warnings
+
+import numpy as np
 
 from glassgrad import ops
+from glassgrad.ops import activation as _act
+from glassgrad.ops import dropout as _dropout
+from glassgrad.ops import loss as _loss
+from glassgrad.ops import normalization as _norm
+from glassgrad.ops.elementwise import sigmoid, tanh  # noqa: F401  (F.sigmoid, F.tanh)
+from glassgrad.ops.reduction import log_softmax as _log_softmax
+from glassgrad.ops.reduction import softmax as _softmax
+from glassgrad.ops.shape import pad as _pad
+from glassgrad.tensor import Tensor
+
+# -- linear -----------------------------------------------------------------------------
 
 
 def linear(input, weight, bias=None):
@@ -13,3 +32,418 @@ def linear(input, weight, bias=None):
         )
     out = ops.matmul(input, ops.transpose(weight, 0, 1))
     return out if bias is None else out + bias
+
+
+# -- activations ----------------------------------------------------------------------------
+
+
+def _result(input, out, inplace, name):
+    """For ``inplace=True``: write ``out`` into ``input`` (taking over its history) and return it."""
+    return input._inplace(name, out) if inplace else out
+
+
+def relu(input, inplace=False):
+    return _result(input, ops.relu(input), inplace, "relu_")
+
+
+def relu_(input):
+    return relu(input, inplace=True)
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return _result(input, _act.LeakyReLU.apply(input, negative_slope=negative_slope), inplace, "leaky_relu_")
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    return _result(input, _act.ELU.apply(input, alpha=alpha), inplace, "elu_")
+
+
+def selu(input, inplace=False):
+    alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+    return _result(input, _act.ELU.apply(input, alpha=alpha, scale=scale), inplace, "selu_")
+
+
+def celu(input, alpha=1.0, inplace=False):
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (it divides the input)")
+    return _result(input, _act.CELU.apply(input, alpha=alpha), inplace, "celu_")
+
+
+def gelu(input, approximate="none"):
+    """x * Phi(x) (Phi the normal CDF, through erf), or the tanh approximation with approximate='tanh'."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate={approximate!r} is not valid; use 'none' or 'tanh'")
+    return _act.GELU.apply(input, approximate=approximate)
+
+
+def silu(input, inplace=False):
+    return _result(input, _act.SiLU.apply(input), inplace, "silu_")
+
+
+def mish(input, inplace=False):
+    return _result(input, _act.Mish.apply(input), inplace, "mish_")
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    return _result(input, _act.Hardtanh.apply(input, min_val=min_val, max_val=max_val), inplace, "hardtanh_")
+
+
+def hardsigmoid(input, inplace=False):
+    return _result(input, _act.Hardsigmoid.apply(input), inplace, "hardsigmoid_")
+
+
+def hardswish(input, inplace=False):
+    return _result(input, _act.Hardswish.apply(input), inplace, "hardswish_")
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return _act.Softplus.apply(input, beta=beta, threshold=threshold)
+
+
+def softsign(input):
+    return _act.Softsign.apply(input)
+
+
+def logsigmoid(input):
+    return _act.LogSigmoid.apply(input)
+
+
+def threshold(input, threshold, value, inplace=False):
+    return _result(input, _act.Threshold.apply(input, threshold=threshold, value=value), inplace, "threshold_")
+
+
+def prelu(input, weight):
+    channels = input.shape[1] if input.ndim > 1 else (input.shape[0] if input.ndim else 1)
+    if weight.numel() not in (1, channels):
+        raise RuntimeError(
+            f"prelu: the weight has {weight.numel()} slopes but the input has {channels} channels "
+            f"(dimension 1 of shape {tuple(input.shape)}); use num_parameters=1 or ={channels}"
+        )
+    return _act.PReLU.apply(input, weight)
+
+
+def tanhshrink(input):
+    return input - tanh(input)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return _softmax(input, _implicit_dim(input, dim, "softmax"), dtype=dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return _log_softmax(input, _implicit_dim(input, dim, "log_softmax"), dtype=dtype)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    return _softmax(-input, _implicit_dim(input, dim, "softmin"), dtype=dtype)
+
+
+def _implicit_dim(input, dim, op):
+    if dim is not None:
+        return dim
+    # PyTorch's legacy rule when dim is left out, with its warning.
+    warnings.warn(
+        f"Implicit dimension choice for {op} has been deprecated. Change the call to include dim=X as an argument.",
+        stacklevel=3,
+    )
+    return 0 if input.ndim in (0, 1, 3) else 1
+
+
+# -- dropout ----------------------------------------------------------------------------------
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability p and scale the rest by 1/(1-p); identity unless training."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0:
+        return input
+    return _result(input, _dropout.dropout(input, p, tuple(input.shape)), inplace, "dropout_")
+
+
+def _feature_dropout(input, p, training, inplace, spatial, name):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (spatial + 1, spatial + 2):
+        raise RuntimeError(
+            f"{name}: expected a {spatial + 1}-D (unbatched) or {spatial + 2}-D (batched) input, "
+            f"got shape {tuple(input.shape)}"
+        )
+    if not training or p == 0:
+        return input
+    # One draw per channel: whole feature maps are dropped together.
+    channel_dims = input.ndim - spatial
+    mask_shape = tuple(input.shape[:channel_dims]) + (1,) * spatial
+    return _result(input, _dropout.dropout(input, p, mask_shape), inplace, name + "_")
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout(input, p, training, inplace, 1, "dropout1d")
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout(input, p, training, inplace, 2, "dropout2d")
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout(input, p, training, inplace, 3, "dropout3d")
+
+
+# -- normalisation -------------------------------------------------------------------------------
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Batch normalisation over all dimensions but 1. input (N, C, *); the rest (C).
+
+    In training the batch statistics normalise the input and, when running buffers
+    are given, update them in place: running = (1 - momentum) * running + momentum * batch,
+    with the unbiased batch variance for ``running_var`` (PyTorch's convention).
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of 2 or more dimensions (N, C, *), got {tuple(input.shape)}")
+    channels = input.shape[1]
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and t.numel() != channels:
+            raise RuntimeError(
+                f"batch_norm: {name} has {t.numel()} elements but the input has {channels} channels "
+                f"(shape {tuple(input.shape)}); num_features must equal the input's dimension 1"
+            )
+    if not training and (running_mean is None or running_var is None):
+        raise RuntimeError("batch_norm: running_mean and running_var must be given when training=False")
+    out, node = _norm.BatchNorm.apply_with_node(
+        input, weight, bias, running_mean, running_var, training=training, eps=eps
+    )
+    if training and running_mean is not None and running_var is not None:
+        m = momentum
+        unbiased = node.batch_var * (node.count / (node.count - 1))
+        for buffer, batch in ((running_mean, node.batch_mean), (running_var, unbiased)):
+            buffer.array[...] = (1 - m) * buffer.array + m * batch.astype(buffer.array.dtype, copy=False)
+            buffer._version += 1
+    return out
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the last len(normalized_shape) dimensions. input (*, *normalized_shape)."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(normalized_shape) :]) != normalized_shape:
+        raise RuntimeError(
+            f"layer_norm: the input's last dimensions {tuple(input.shape)} do not end with "
+            f"normalized_shape {normalized_shape}"
+        )
+    return _norm.LayerNorm.apply(input, weight, bias, n_dims=len(normalized_shape), eps=eps)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise groups of channels per sample. input (N, C, *), C divisible by num_groups."""
+    if input.ndim < 2 or input.shape[1] % num_groups:
+        raise RuntimeError(
+            f"group_norm: expected an input (N, C, *) with C divisible by num_groups={num_groups}, "
+            f"got shape {tuple(input.shape)}"
+        )
+    return _norm.GroupNorm.apply(input, weight, bias, num_groups=num_groups, eps=eps)
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """AlexNet's normalisation across channels. input (N, C, *) with 3 or more dimensions."""
+    if input.ndim < 3:
+        raise ValueError(
+            f"local_response_norm: expected 3D or higher dimensionality input (got {input.ndim} dimensions)"
+        )
+    if input.numel() == 0:
+        return input
+    return _norm.LocalResponseNorm.apply(input, size=size, alpha=alpha, beta=beta, k=k)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """input / max(||input||_p along dim, eps)."""
+    norm = ops.norm(input, p, dim, keepdim=True)
+    return input / ops.clamp(norm, min=eps)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 * x2) / max(||x1|| * ||x2||, eps) along ``dim``."""
+    dot = ops.sum(x1 * x2, dim)
+    n1 = ops.norm(x1, 2, dim)
+    n2 = ops.norm(x2, 2, dim)
+    return dot / ops.clamp(n1 * n2, min=eps)
+
+
+# -- shapes and encodings ---------------------------------------------------------------------------
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pad the last dimensions: pad = (left, right, top, bottom, ...), last dimension first."""
+    return _pad(input, pad, mode=mode, value=0.0 if value is None else value)
+
+
+def one_hot(tensor, num_classes=-1):
+    """Class indices (*) -> int64 (*, num_classes) with a 1 at each index."""
+    if tensor.array.dtype.kind not in "iu":
+        raise RuntimeError(f"one_hot is only applicable to index tensor (integer dtype), got {tensor.dtype}")
+    indices = tensor.array
+    if num_classes == -1:
+        num_classes = int(indices.max()) + 1 if indices.size else 0
+    if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
+        raise RuntimeError(f"one_hot: class values must be in [0, {num_classes - 1}] for num_classes={num_classes}")
+    out = np.zeros(indices.shape + (num_classes,), dtype=np.int64)
+    np.put_along_axis(out, indices[..., None].astype(np.int64), 1, axis=-1)
+    return Tensor._wrap(out)
+
+
+# -- losses -------------------------------------------------------------------------------------------
+
+
+def _legacy_reduction(size_average, reduce, reduction):
+    """PyTorch's deprecated size_average/reduce arguments, mapped to ``reduction``."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    warnings.warn("size_average and reduce args will be deprecated, please use reduction instead.", stacklevel=3)
+    if size_average and reduce:
+        return "mean"
+    return "sum" if reduce else "none"
+
+
+def _as_tensor(x, like):
+    if isinstance(x, Tensor):
+        return x
+    return Tensor(np.asarray(x, dtype=like.array.dtype))
+
+
+def _check_target_shape(input, target, op):
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(
+            f"{op}: Using a target size ({tuple(target.shape)}) that is different to the input size "
+            f"({tuple(input.shape)}). This will likely lead to incorrect results due to broadcasting. "
+            "Please ensure they have the same size.",
+            stacklevel=3,
+        )
+
+
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index=-100,
+    reduce=None,
+    reduction="mean",
+    label_smoothing=0.0,
+):
+    """Cross entropy between logits and targets (class indices or class probabilities).
+
+    input: (N, C), (N, C, d1, ...) or (C,) logits; target: (N), (N, d1, ...) or () int64
+    class indices, or float probabilities of the input's shape. weight: (C) per-class.
+    'mean' with class indices divides by the summed weights of the targets not ignored.
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _loss.check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    target = target if isinstance(target, Tensor) else Tensor(target)
+    if target.array.dtype.kind == "f":
+        if tuple(target.shape) != tuple(input.shape):
+            raise RuntimeError(
+                f"cross_entropy: a float target is read as class probabilities and must have the input's shape "
+                f"{tuple(input.shape)}, got {tuple(target.shape)}; for class indices pass an int64 tensor (.long())"
+            )
+        return _loss.CrossEntropyProbs.apply(
+            input, target, weight, reduction=reduction, label_smoothing=label_smoothing
+        )
+    return _loss.NLLFromLogProbs.apply(
+        input,
+        target,
+        weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        logits=True,
+    )
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """Negative log likelihood of class indices given log-probabilities (apply log_softmax first).
+    input (N, C) or (N, C, d1, ...); target (N) or (N, d1, ...) int64."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _loss.check_reduction(reduction, "nll_loss")
+    if target.array.dtype.kind not in "iu":
+        raise RuntimeError(f"nll_loss: expected class indices of an integer dtype (.long()), got {target.dtype}")
+    return _loss.NLLFromLogProbs.apply(
+        input, target, weight, ignore_index=ignore_index, reduction=reduction, logits=False
+    )
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _loss.check_reduction(reduction, "mse_loss")
+    _check_target_shape(input, target, "mse_loss")
+    return _loss.MSELoss.apply(input, _as_tensor(target, input), reduction=reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _loss.check_reduction(reduction, "l1_loss")
+    _check_target_shape(input, target, "l1_loss")
+    return _loss.L1Loss.apply(input, _as_tensor(target, input), reduction=reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _loss.check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    return _loss.HuberLoss.apply(input, _as_tensor(target, input), reduction=reduction, delta=beta, smooth_l1=True)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    _loss.check_reduction(reduction, "huber_loss")
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    return _loss.HuberLoss.apply(input, _as_tensor(target, input), reduction=reduction, delta=delta)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """BCE on probabilities in [0, 1]; each log is clamped at -100. input and target: same shape."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _loss.check_reduction(reduction, "binary_cross_entropy")
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"binary_cross_entropy: Using a target size ({tuple(target.shape)}) that is different to the input "
+            f"size ({tuple(input.shape)}) is deprecated. Please ensure they have the same size."
+        )
+    return _loss.BCELoss.apply(input, _as_tensor(target, input), weight, reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(
+    input, target, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None
+):
+    """BCE on logits, stable for any logit (log-sigmoid form). pos_weight weighs positives (per class)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _loss.check_reduction(reduction, "binary_cross_entropy_with_logits")
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"binary_cross_entropy_with_logits: Target size ({tuple(target.shape)}) must be the same as "
+            f"input size ({tuple(input.shape)})"
+        )
+    return _loss.BCEWithLogits.apply(input, _as_tensor(target, input), weight, pos_weight, reduction=reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """KL divergence with log-probabilities as input: sum target * (log target - input)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if reduction not in _loss.REDUCTIONS + ("batchmean",):
+        raise ValueError(f"kl_div: reduction={reduction!r} is not valid; use 'batchmean', 'mean', 'sum' or 'none'")
+    return _loss.KLDivLoss.apply(input, _as_tensor(target, input), reduction=reduction, log_target=log_target)

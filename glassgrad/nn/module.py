@@ -350,7 +350,7 @@ class Module:
             param.array = fn(param.array)
             if param.grad is not None:
                 param.grad = Tensor._wrap(fn(param.grad.array))
-        for name, buf in self._buffers.items():
+        for buf in self._buffers.values():
             if buf is not None:
                 buf.array = fn(buf.array)
         return self

@@ -1,0 +1,187 @@
+"""Normalisation: batch norm, layer norm, group norm, local response norm.
+
+Each is one Function whose backward is the closed form (no chain of small ops), e.g.
+for batch norm in training mode, with x_hat the normalised input and g' = g * weight:
+
+    dx = invstd * (g' - mean(g') - x_hat * mean(g' * x_hat))
+
+where the means run over the axes the statistics were taken over.
+"""
+
+import numpy as np
+
+from glassgrad.autograd.function import Function
+
+
+def _channel_shape(x):
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _normalized_backward(g_hat, x_hat, invstd, axes):
+    """dx of x_hat = (x - mean) * invstd with the mean and variance taken over ``axes``."""
+    mean_g = g_hat.mean(axis=axes, keepdims=True)
+    mean_gx = (g_hat * x_hat).mean(axis=axes, keepdims=True)
+    return invstd * (g_hat - mean_g - x_hat * mean_gx)
+
+
+class BatchNorm(Function):
+    """Batch normalisation over every dimension but the channels (dimension 1).
+
+    input: (N, C) or (N, C, *); weight, bias: (C) or None; running_mean, running_var: (C).
+    With ``training`` the batch statistics normalise the input (and are kept on the node
+    as ``batch_mean`` and ``batch_var``, biased, for the caller's running averages);
+    otherwise ``running_mean`` and ``running_var`` do. Output: the input's shape.
+    """
+
+    def forward(self, x, weight=None, bias=None, running_mean=None, running_var=None, training=True, eps=1e-5):
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = _channel_shape(x)
+        if training:
+            count = x.size // x.shape[1]
+            if count <= 1:
+                raise ValueError(
+                    f"batch_norm: expected more than 1 value per channel when training, got input size "
+                    f"{tuple(x.shape)}; use a batch of 2 or more, or call model.eval() first"
+                )
+            mean = x.mean(axis=axes, keepdims=True, dtype=x.dtype)
+            centered = x - mean
+            var = np.mean(centered * centered, axis=axes, keepdims=True, dtype=x.dtype)
+            self.batch_mean, self.batch_var, self.count = mean.reshape(-1), var.reshape(-1), count
+        else:
+            mean = running_mean.astype(x.dtype, copy=False).reshape(shape)
+            var = running_var.astype(x.dtype, copy=False).reshape(shape)
+            centered = x - mean
+        invstd = (1 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
+        x_hat = centered * invstd
+        out = x_hat
+        if weight is not None:
+            out = out * weight.reshape(shape)
+        if bias is not None:
+            out = out + bias.reshape(shape)
+        self.training, self.axes, self.shape = training, axes, shape
+        self.save_for_backward(x_hat, invstd, weight)
+        return out.astype(x.dtype, copy=False)
+
+    def backward(self, grad):
+        x_hat, invstd, weight = self.saved_tensors
+        g_hat = grad if weight is None else grad * weight.reshape(self.shape)
+        grad_x = grad_w = grad_b = None
+        if self.needs_input_grad[0]:
+            if self.training:
+                grad_x = _normalized_backward(g_hat, x_hat, invstd, self.axes)
+            else:
+                grad_x = g_hat * invstd
+        if len(self.needs_input_grad) > 1 and self.needs_input_grad[1]:
+            grad_w = (grad * x_hat).sum(axis=self.axes)
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+            grad_b = grad.sum(axis=self.axes)
+        return grad_x, grad_w, grad_b, None, None
+
+
+class LayerNorm(Function):
+    """Normalises over the last ``n_dims`` dimensions, then scales and shifts elementwise.
+
+    input: (*, *normalized_shape); weight, bias: normalized_shape or None. Output: input's shape.
+    """
+
+    def forward(self, x, weight=None, bias=None, n_dims=1, eps=1e-5):
+        axes = tuple(range(x.ndim - n_dims, x.ndim))
+        mean = x.mean(axis=axes, keepdims=True, dtype=x.dtype)
+        centered = x - mean
+        var = np.mean(centered * centered, axis=axes, keepdims=True, dtype=x.dtype)
+        invstd = (1 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
+        x_hat = centered * invstd
+        out = x_hat
+        if weight is not None:
+            out = out * weight
+        if bias is not None:
+            out = out + bias
+        self.axes = axes
+        self.lead = tuple(range(x.ndim - n_dims))
+        self.save_for_backward(x_hat, invstd, weight)
+        return out.astype(x.dtype, copy=False)
+
+    def backward(self, grad):
+        x_hat, invstd, weight = self.saved_tensors
+        g_hat = grad if weight is None else grad * weight
+        grad_x = _normalized_backward(g_hat, x_hat, invstd, self.axes) if self.needs_input_grad[0] else None
+        grad_w = (grad * x_hat).sum(axis=self.lead) if self.needs_input_grad[1] else None
+        grad_b = grad.sum(axis=self.lead) if self.needs_input_grad[2] else None
+        return grad_x, grad_w, grad_b
+
+
+class GroupNorm(Function):
+    """Normalises each of ``num_groups`` groups of channels per sample, then scales and shifts
+    per channel. input: (N, C, *); weight, bias: (C) or None. Output: the input's shape."""
+
+    def forward(self, x, weight=None, bias=None, num_groups=1, eps=1e-5):
+        n, c = x.shape[:2]
+        grouped = x.reshape(n, num_groups, -1)
+        mean = grouped.mean(axis=2, keepdims=True, dtype=x.dtype)
+        centered = grouped - mean
+        var = np.mean(centered * centered, axis=2, keepdims=True, dtype=x.dtype)
+        invstd = (1 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
+        x_hat = (centered * invstd).reshape(x.shape)
+        shape = _channel_shape(x)
+        out = x_hat
+        if weight is not None:
+            out = out * weight.reshape(shape)
+        if bias is not None:
+            out = out + bias.reshape(shape)
+        self.shape, self.groups = shape, num_groups
+        self.save_for_backward(x_hat, invstd, weight)
+        return out.astype(x.dtype, copy=False)
+
+    def backward(self, grad):
+        x_hat, invstd, weight = self.saved_tensors
+        n = x_hat.shape[0]
+        axes = (0,) + tuple(range(2, x_hat.ndim))
+        grad_x = grad_w = grad_b = None
+        if self.needs_input_grad[0]:
+            g_hat = grad if weight is None else grad * weight.reshape(self.shape)
+            grouped = _normalized_backward(
+                g_hat.reshape(n, self.groups, -1), x_hat.reshape(n, self.groups, -1), invstd, (2,)
+            )
+            grad_x = grouped.reshape(x_hat.shape)
+        if self.needs_input_grad[1]:
+            grad_w = (grad * x_hat).sum(axis=axes)
+        if self.needs_input_grad[2]:
+            grad_b = grad.sum(axis=axes)
+        return grad_x, grad_w, grad_b
+
+
+def _window_sum(a, before, after):
+    """out[:, c] = sum of a[:, c - before : c + after + 1] along the channels, zero outside."""
+    channels = a.shape[1]
+    widths = [(0, 0)] * a.ndim
+    widths[1] = (before, after)
+    padded = np.pad(a, widths)
+    out = padded[:, 0:channels].copy()
+    # One slice per window offset (the window is a handful of channels), never per element.
+    for offset in range(1, before + after + 1):
+        out += padded[:, offset : offset + channels]
+    return out
+
+
+class LocalResponseNorm(Function):
+    """b_c = a_c / (k + alpha / size * sum of a_j^2 over the ``size`` channels around c)^beta.
+
+    The window runs from c - size//2 to c + (size-1)//2, zero-padded at the ends, and
+    the sum is divided by ``size`` whatever the padding (PyTorch's average-pool form).
+    input: (N, C, *). Output: the input's shape.
+    """
+
+    def forward(self, x, size=5, alpha=1e-4, beta=0.75, k=1.0):
+        self.size, self.alpha, self.beta = size, alpha, beta
+        scale = x.dtype.type(alpha / size)
+        denom = x.dtype.type(k) + scale * _window_sum(x * x, size // 2, (size - 1) // 2)
+        factor = denom ** x.dtype.type(-beta)
+        self.save_for_backward(x, denom, factor)
+        return x * factor
+
+    def backward(self, grad):
+        x, denom, factor = self.saved_tensors
+        # d out_c / d a_j reaches every c whose window holds j: the window mirrored.
+        spread = _window_sum(grad * x * factor / denom, (self.size - 1) // 2, self.size // 2)
+        coeff = x.dtype.type(2 * self.beta * self.alpha / self.size)
+        return grad * factor - coeff * x * spread
