@@ -50,7 +50,7 @@ class Function:
                 "call .backward(retain_graph=True) the first time if you need to go back twice"
             )
         for tensor, version, position in self._saved_versions:
-            if type(tensor) is not Tensor:  # a weak reference to the output
+            if type(tensor) is weakref.ref:  # a weak reference to the output (Parameters are Tensors too)
                 tensor = tensor()
                 if tensor is None:
                     continue

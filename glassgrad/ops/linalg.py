@@ -30,16 +30,18 @@ class MatMul(Function):
         a, b = self.saved_tensors
         grad_a = grad_b = None
         if self.needs_input_grad[0]:
+            a_ndim = len(self.input_meta[0][0])  # a itself is not saved when b needs no gradient
             if b.ndim == 1:
-                grad_a = np.multiply.outer(grad, b) if a.ndim > 1 else grad * b
-            elif a.ndim == 1:
+                grad_a = np.multiply.outer(grad, b) if a_ndim > 1 else grad * b
+            elif a_ndim == 1:
                 grad_a = np.matmul(grad[..., None, :], np.swapaxes(b, -1, -2))[..., 0, :]
             else:
                 grad_a = np.matmul(grad, np.swapaxes(b, -1, -2))
         if self.needs_input_grad[1]:
+            b_ndim = len(self.input_meta[1][0])  # b itself is not saved when a needs no gradient
             if a.ndim == 1:
-                grad_b = grad * a if b.ndim == 1 else a[:, None] * grad[..., None, :]
-            elif b.ndim == 1:
+                grad_b = grad * a if b_ndim == 1 else a[:, None] * grad[..., None, :]
+            elif b_ndim == 1:
                 # grad has a's batch dims and rows; sum everything except b's axis.
                 grad_b = np.tensordot(grad, a, axes=(tuple(range(grad.ndim)), tuple(range(a.ndim - 1))))
             else:
