@@ -133,6 +133,7 @@ from glassgrad.ops import (
     where,
 )
 from glassgrad.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from glassgrad import nn
 
 mm = matmul
 bmm = matmul
