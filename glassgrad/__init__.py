@@ -134,6 +134,7 @@ from glassgrad.ops import (
 )
 from glassgrad.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from glassgrad import nn
+from glassgrad.io import load, save
 
 mm = matmul
 bmm = matmul

@@ -1,0 +1,314 @@
+"""glassgrad.save / glassgrad.load: checkpoints in an open, pickle-free format.
+
+The file is a safetensors file (so any safetensors reader can open its tensors)::
+
+    8 bytes      N, the header length (unsigned little-endian)
+    N bytes      JSON header, space-padded to a multiple of 8:
+                   {"<name>": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
+                    "__metadata__": {"format": "glassgrad", "glassgrad.version": "1",
+                                     "glassgrad.structure": "<JSON tree, see structure.py>",
+                                     "glassgrad.sha256": "<hex digest>"}}
+    data         the arrays' raw little-endian bytes, back to back, in offset order
+
+The sha256 covers a canonical form of the tensor table and the structure, then the data, so a
+flipped bit anywhere is caught. Loading reads bytes into preallocated arrays and parses JSON:
+nothing in a file can run code. Writes go to a temporary file in the same directory, are
+flushed and fsynced, and replace the target with ``os.replace``: a crash or kill during a save
+leaves the previous checkpoint intact (at worst a stray ``.<name>.*.tmp`` file beside it).
+"""
+
+import hashlib
+import json
+import os
+import struct
+import tempfile
+
+import numpy as np
+
+from glassgrad.io.structure import Decoder, Encoder
+
+FORMAT = "glassgrad"
+VERSION = "1"
+_MAX_HEADER = 256 * 1024 * 1024
+
+# safetensors dtype codes (little-endian by definition of the format).
+_CODES = {
+    "F64": np.float64,
+    "F32": np.float32,
+    "F16": np.float16,
+    "I64": np.int64,
+    "I32": np.int32,
+    "I16": np.int16,
+    "I8": np.int8,
+    "U64": np.uint64,
+    "U32": np.uint32,
+    "U16": np.uint16,
+    "U8": np.uint8,
+    "BOOL": np.bool_,
+}
+_CODE_OF = {np.dtype(v): k for k, v in _CODES.items()}
+
+
+class CheckpointError(RuntimeError, ValueError):
+    """A file that glassgrad.load cannot read: truncated, corrupted, or not a glassgrad checkpoint.
+
+    ``path`` is the file and ``problem`` says what is wrong with it.
+    """
+
+    def __init__(self, path, problem):
+        self.path = path
+        self.problem = problem
+        super().__init__(f"glassgrad.load: {path}: {problem}")
+
+
+def _code(dtype):
+    return _CODE_OF[np.dtype(dtype).newbyteorder("=")]
+
+
+def _digest(table, structure, arrays):
+    h = hashlib.sha256()
+    h.update(json.dumps({"tensors": table, "structure": structure}, sort_keys=True, separators=(",", ":")).encode())
+    for array in arrays:
+        h.update(memoryview(array).cast("B") if array.size else b"")
+    return h
+
+
+# -- save --------------------------------------------------------------------------------------
+
+
+def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_serialization=True, **kwargs):
+    """Save ``obj`` (nested dicts/lists/tuples of tensors, NumPy arrays, numbers, strings, bools,
+    None) to the path ``f`` atomically, or into the binary file object ``f``.
+
+    ``pickle_module`` and ``pickle_protocol`` are accepted for PyTorch compatibility and ignored:
+    glassgrad checkpoints never use pickle.
+    """
+    encoder = Encoder()
+    structure = json.dumps(encoder.encode(obj), allow_nan=False, separators=(",", ":"))
+    table = {}
+    offset = 0
+    for name, array in encoder.arrays:
+        table[name] = {
+            "dtype": _code(array.dtype),
+            "shape": list(array.shape),
+            "data_offsets": [offset, offset + array.nbytes],
+        }
+        offset += array.nbytes
+    arrays = [a for _, a in encoder.arrays]
+    digest = _digest(table, structure, arrays).hexdigest()
+    header = dict(table)
+    header["__metadata__"] = {
+        "format": FORMAT,
+        "glassgrad.version": VERSION,
+        "glassgrad.structure": structure,
+        "glassgrad.sha256": digest,
+    }
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+
+    if hasattr(f, "write"):
+        _write(f, text, arrays)
+        return
+    _atomic_write(os.fspath(f), text, arrays)
+
+
+def _write(f, header, arrays):
+    f.write(struct.pack("<Q", len(header)))
+    f.write(header)
+    for array in arrays:
+        if array.size:
+            f.write(memoryview(array).cast("B"))
+
+
+def _atomic_write(path, header, arrays):
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"glassgrad.save: the directory {directory} does not exist; create it first")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"glassgrad.save: {path} is a directory; give a file name such as {path}/model.pt")
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _write(out, header, arrays)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, _file_mode(path))
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def _file_mode(path):
+    # mkstemp makes 0600 files; a checkpoint gets the mode an ordinary open() would give it.
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _fsync_directory(directory):
+    # Makes the rename itself durable; not every platform lets a directory be opened.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# -- load --------------------------------------------------------------------------------------
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
+    """Load what ``save`` wrote, from a path or a binary file object.
+
+    Tensors come back as glassgrad Tensors (Parameters as Parameters) with their dtype and shape,
+    NumPy arrays as NumPy arrays. A plain safetensors file loads as a dict of name -> Tensor.
+    ``map_location``, ``weights_only``, ``mmap`` and pickle options are accepted for PyTorch
+    compatibility and ignored: there is only the CPU, and loading never unpickles anything.
+
+    Raises:
+        CheckpointError: the file is truncated, corrupted, or not a glassgrad/safetensors file.
+    """
+    if hasattr(f, "read"):
+        name = getattr(f, "name", "<file object>")
+        return _load_stream(f, str(name), _stream_size(f))
+    path = os.fspath(f)
+    with open(path, "rb") as stream:
+        return _load_stream(stream, path, os.fstat(stream.fileno()).st_size)
+
+
+def _stream_size(f):
+    here = f.tell()
+    f.seek(0, os.SEEK_END)
+    end = f.tell()
+    f.seek(here)
+    return end - here
+
+
+def _load_stream(f, path, size):
+    def fail(problem):
+        raise CheckpointError(path, problem)
+
+    head = f.read(8)
+    if len(head) < 8:
+        fail(f"the file is {size} bytes long, too short for a checkpoint (truncated or empty)")
+    _reject_foreign(head, fail)
+    (header_len,) = struct.unpack("<Q", head)
+    if header_len > size - 8 or header_len > _MAX_HEADER or header_len < 2:
+        fail(
+            f"truncated or not a glassgrad checkpoint: its first 8 bytes announce a {header_len}-byte header "
+            f"but the file has {size} bytes"
+        )
+    raw = f.read(header_len)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        fail(f"not a glassgrad checkpoint, or its header is corrupted: the header is not valid JSON ({error})")
+    if not isinstance(header, dict):
+        fail("not a glassgrad checkpoint: the header is not a JSON object")
+
+    metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict):
+        fail("corrupted header: __metadata__ is not an object")
+    entries = _check_table(header, size - 8 - header_len, fail)
+    arrays = {}
+    for name, (dtype, shape, _, _) in entries:
+        array = np.empty(shape, dtype=np.dtype(dtype).newbyteorder("<"))
+        if array.nbytes:
+            got = f.readinto(memoryview(array).cast("B"))
+            if got != array.nbytes:
+                fail(f"truncated: tensor {name!r} needs {array.nbytes} bytes, only {got} could be read")
+        arrays[name] = array
+
+    if metadata.get("format") != FORMAT:
+        # A plain safetensors file: its tensors, by name, in file order.
+        from glassgrad.tensor import Tensor
+
+        return {name: Tensor._wrap(arrays[name]) for name, _ in entries}
+
+    structure = metadata.get("glassgrad.structure")
+    expected = metadata.get("glassgrad.sha256")
+    if not isinstance(structure, str) or not isinstance(expected, str):
+        fail("corrupted header: the glassgrad metadata lacks its structure or checksum")
+    table = {name: header[name] for name, _ in sorted(entries, key=lambda e: e[1][2])}
+    digest = _digest(table, structure, [arrays[name] for name in table]).hexdigest()
+    if digest != expected:
+        fail(
+            f"checksum mismatch: the file is corrupted (sha256 of its contents is {digest[:16]}..., "
+            f"the header records {expected[:16]}...); restore it from a backup or re-save it"
+        )
+    try:
+        tree = json.loads(structure)
+    except json.JSONDecodeError as error:
+        fail(f"corrupted structure: {error}")
+    return Decoder(arrays, fail).decode(tree)
+
+
+def _reject_foreign(head, fail):
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        fail(
+            "this is a Python pickle, not a glassgrad checkpoint; glassgrad.load never unpickles "
+            "(a pickle can run arbitrary code). Convert it with PyTorch, in a process you trust, to "
+            "safetensors (safetensors.torch.save_file) and load that"
+        )
+    if head[:4] == b"PK\x03\x04":
+        fail(
+            "this is a zip archive (a torch.save file or a NumPy .npz), not a glassgrad checkpoint; "
+            "glassgrad.load never unpickles. Convert torch.save files to safetensors in a process you "
+            "trust (safetensors.torch.save_file), and load .npz files with numpy.load(allow_pickle=False)"
+        )
+    if head[:8] == b"\x89HDF\r\n\x1a\n":
+        fail("this is an HDF5 file (Keras/h5py), not a glassgrad checkpoint")
+
+
+def _check_table(header, data_len, fail):
+    """Validate the tensor table; returns [(name, (dtype, shape, begin, end))] in offset order."""
+    entries = []
+    for name, entry in header.items():
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            fail(f"corrupted header: the entry for tensor {name!r} is not {{dtype, shape, data_offsets}}")
+        code, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if code not in _CODES:
+            fail(f"tensor {name!r} has dtype {code!r}, which glassgrad cannot load (supported: {', '.join(_CODES)})")
+        if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+        ):
+            fail(f"corrupted header: tensor {name!r} has shape {shape!r}")
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+        ):
+            fail(f"corrupted header: tensor {name!r} has data_offsets {offsets!r}")
+        nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(_CODES[code]).itemsize
+        if offsets[1] - offsets[0] != nbytes:
+            fail(
+                f"corrupted header: tensor {name!r} of shape {shape} and dtype {code} spans {offsets}, not {nbytes} bytes"
+            )
+        entries.append((name, (_CODES[code], tuple(shape), offsets[0], offsets[1])))
+    entries.sort(key=lambda e: (e[1][2], e[1][3]))
+    position = 0
+    for name, (_, _, begin, end) in entries:
+        if begin != position:
+            fail(f"corrupted header: tensor {name!r} starts at byte {begin} of the data, expected {position}")
+        position = end
+    if position > data_len:
+        fail(
+            f"truncated: the header describes {position} bytes of tensor data but the file holds only "
+            f"{data_len} after the header (expected a file of {position - data_len} more bytes)"
+        )
+    if position < data_len:
+        fail(f"corrupted: {data_len - position} unexpected bytes follow the tensor data")
+    return entries
