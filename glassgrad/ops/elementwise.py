@@ -36,11 +36,24 @@ def _binary(fn_class, a, b, **options):
     a, b = _operand(a), _operand(b)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor(a)
-    out = fn_class.apply(a, b, **options)
+    try:
+        out = fn_class.apply(a, b, **options)
+    except ValueError:
+        _check_broadcast(fn_class.__name__.lower(), a, b)
+        raise
     fixed = _fix_float(out.array, a, b)
     if fixed is not out.array:
         out.array = fixed
     return out
+
+
+def _check_broadcast(op, a, b):
+    """Raise the readable broadcast error when that is what went wrong."""
+    a, b = (x.array if isinstance(x, Tensor) else x for x in (a, b))
+    try:
+        np.broadcast_shapes(np.shape(a), np.shape(b))
+    except ValueError:
+        raise _broadcast_error(op, a, b) from None
 
 
 def _broadcast_error(op, a, b):
@@ -372,7 +385,13 @@ def where(condition, a, b):
     a, b = _operand(a), _operand(b)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor(a)
-    out = Where.apply(condition.astype(bool, copy=False), a, b)
+    try:
+        out = Where.apply(condition.astype(bool, copy=False), a, b)
+    except ValueError:
+        _check_broadcast("where", condition, a)
+        _check_broadcast("where", condition, b)
+        _check_broadcast("where", a, b)
+        raise
     fixed = _fix_float(out.array, a, b)
     if fixed is not out.array:
         out.array = fixed
