@@ -1,0 +1,311 @@
+"""Convolution: im2col through a strided view, then one matrix product.
+
+Layout: the input is copied once into a zero-padded NHWC buffer. Its sliding windows,
+seen through ``as_strided`` as (N, H_out, W_out, groups, kh, kw, C/groups), copy into
+the column matrix with whole channel vectors contiguous, which is several times faster
+than gathering NCHW windows. The batch is folded into the rows, so forward, the weight
+gradient and the input gradient are each one float32 GEMM (one per group):
+
+    forward       out   (N*H_out*W_out, C_out)   = cols (M, kh*kw*C_in) @ weight (kh*kw*C_in, C_out)
+    grad_weight   (C_out, kh*kw*C_in)            = grad (M, C_out).T @ cols
+    grad_input    grad_cols (M, kh*kw*C_in)      = grad @ weight.T, then col2im
+
+col2im adds each kernel offset's slice of grad_cols into a padded NHWC buffer: a loop
+over the kh*kw offsets only, never over pixels. Backward recomputes the columns from the
+saved padded input (one fast copy) rather than keeping them: they are kh*kw times the
+size of the input, and a deep network would hold one such matrix per layer.
+"""
+
+import math
+import threading
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from glassgrad.autograd.function import Function
+from glassgrad.tensor import Tensor
+
+
+def _ntuple(value, n, name, op):
+    if isinstance(value, Tensor):
+        value = value.tolist()
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * n
+    value = tuple(int(v) for v in value)
+    if len(value) == 1:
+        return value * n
+    if len(value) != n:
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value}")
+    return value
+
+
+_scratch = threading.local()
+
+
+def _workspace(tag, shape, dtype):
+    """A scratch array reused from call to call (one per tag, dtype and thread).
+
+    The big temporaries (columns, their gradient, the col2im buffer) are tens of MB;
+    fresh memory costs a page fault per 4 KiB on first touch, which takes longer than
+    the copy itself. A workspace never leaves the op that asked for it.
+    """
+    pool = _scratch.__dict__.setdefault("pool", {})
+    size = math.prod(shape)
+    key = (tag, np.dtype(dtype))
+    buffer = pool.get(key)
+    if buffer is None or buffer.size < size:
+        pool[key] = buffer = np.empty(size, dtype=dtype)
+    return buffer[:size].reshape(shape)
+
+
+def _windows(xp, kernel, stride, dilation, out_hw, groups):
+    """The sliding windows of a padded NHWC array as a read-only view
+    (N, H_out, W_out, groups, kh, kw, C/groups); nothing is copied."""
+    n, _, _, c = xp.shape
+    s_n, s_h, s_w, s_c = xp.strides
+    cg = c // groups
+    shape = (n, out_hw[0], out_hw[1], groups, kernel[0], kernel[1], cg)
+    strides = (s_n, stride[0] * s_h, stride[1] * s_w, cg * s_c, dilation[0] * s_h, dilation[1] * s_w, s_c)
+    return as_strided(xp, shape, strides, writeable=False)
+
+
+def _im2col(xp, kernel, stride, dilation, out_hw, groups):
+    """Columns as (groups, M, kh*kw*C/groups) with M = N*H_out*W_out, in a workspace."""
+    windows = _windows(xp, kernel, stride, dilation, out_hw, groups)
+    cols = _workspace("cols", windows.shape, xp.dtype)
+    np.copyto(cols, windows)
+    cols = cols.reshape(xp.shape[0] * out_hw[0] * out_hw[1], groups, -1)
+    return cols.transpose(1, 0, 2)
+
+
+def _gemm(a, b, out=None):
+    """Batched over groups, with the single-group case as one plain 2-D product (one BLAS call)."""
+    if a.shape[0] == 1:
+        if out is None:
+            return np.matmul(a[0], b[0])[None]
+        np.matmul(a[0], b[0], out=out[0])
+        return out
+    return np.matmul(a, b, out=out)
+
+
+class Convolution(Function):
+    """2-D convolution (cross-correlation, as in PyTorch).
+
+    Shapes: input (N, C_in, H, W), weight (C_out, C_in/groups, kh, kw), bias (C_out,) or None
+    -> output (N, C_out, H_out, W_out) with H_out = (H + pad_top + pad_bottom - dilation*(kh-1) - 1) // stride + 1.
+    ``padding`` is ((top, bottom), (left, right)) of zeros.
+    """
+
+    def forward(self, x, weight, bias, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+        n, c, h, w = x.shape
+        c_out, cg, kh, kw = weight.shape
+        (pt, pb), (pl, pr) = padding
+        hp, wp = h + pt + pb, w + pl + pr
+        h_out = (hp - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+        w_out = (wp - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+        og = c_out // groups
+
+        # Zero-padded NHWC copy of the input: the one layout change on the way in.
+        xp = np.zeros((n, hp, wp, c), dtype=x.dtype)
+        xp[:, pt : pt + h, pl : pl + w, :] = x.transpose(0, 2, 3, 1)
+        cols = _im2col(xp, (kh, kw), stride, dilation, (h_out, w_out), groups)  # (groups, M, K)
+        wmat = _weight_matrix(weight, groups)  # (groups, og, K)
+        # Output channels as rows, (groups, og, M): its (C_out, N, H_out, W_out) order turns into
+        # NCHW by moving whole H_out*W_out planes, much cheaper than transposing NHWC.
+        m = n * h_out * w_out
+        out = _gemm(wmat, cols.transpose(0, 2, 1), out=_workspace("rows", (groups, og, m), x.dtype))
+        result = np.empty((n, c_out, h_out, w_out), dtype=x.dtype)
+        planes = out.reshape(c_out, n, h_out, w_out).transpose(1, 0, 2, 3)
+        if bias is None:
+            np.copyto(result, planes)
+        else:
+            np.add(planes, bias.reshape(1, c_out, 1, 1), out=result)
+
+        self.geometry = (x.shape, weight.shape, stride, padding, dilation, groups, (h_out, w_out))
+        self.save_for_backward(
+            xp if self.needs_input_grad[1] else None,
+            weight if self.needs_input_grad[0] else None,
+        )
+        return result
+
+    def backward(self, grad):
+        xp, weight = self.saved_tensors
+        (n, c, h, w), (c_out, cg, kh, kw), stride, padding, dilation, groups, (h_out, w_out) = self.geometry
+        og = c_out // groups
+        grad_x = grad_w = grad_b = None
+
+        if self.needs_input_grad[2]:
+            # Pairwise sums along the contiguous pixel axis first: more accurate than a long column sum.
+            grad_b = grad.reshape(n, c_out, h_out * w_out).sum(axis=2).sum(axis=0)
+        if not (self.needs_input_grad[0] or self.needs_input_grad[1]):
+            return grad_x, grad_w, grad_b
+
+        # The gradient with channels as rows, (groups, og, M): one plane-moving copy serves both products.
+        g = _workspace("rows", (c_out, n, h_out, w_out), grad.dtype)
+        np.copyto(g, grad.transpose(1, 0, 2, 3))
+        g = g.reshape(groups, og, n * h_out * w_out)
+
+        if self.needs_input_grad[1]:
+            cols = _im2col(xp, (kh, kw), stride, dilation, (h_out, w_out), groups)
+            gw = _gemm(g, cols)  # (groups, og, K)
+            grad_w = gw.reshape(groups, og, kh, kw, cg).transpose(0, 1, 4, 2, 3).reshape(c_out, cg, kh, kw)
+
+        if self.needs_input_grad[0]:
+            # (groups, K, M) with K in (kh, kw, cg) order: each kernel offset's gradient is one
+            # contiguous (C_in, N, H_out, W_out) block, which col2im adds with long inner runs.
+            wmat_t = _weight_matrix(weight, groups).transpose(0, 2, 1)
+            grad_cols = _gemm(wmat_t, g, out=_workspace("cols", (groups, wmat_t.shape[1], g.shape[2]), g.dtype))
+            grad_x = _col2im(grad_cols.reshape(groups, kh, kw, cg, n, h_out, w_out), (h, w), stride, padding, dilation)
+        return grad_x, grad_w, grad_b
+
+
+def _weight_matrix(weight, groups):
+    """(C_out, cg, kh, kw) -> (groups, og, kh*kw*cg), columns in the im2col (kh, kw, c) order."""
+    c_out, cg, kh, kw = weight.shape
+    return (
+        weight.reshape(groups, c_out // groups, cg, kh, kw)
+        .transpose(0, 1, 3, 4, 2)
+        .reshape(groups, c_out // groups, -1)
+    )
+
+
+def _col2im(grad_cols, hw, stride, padding, dilation):
+    """Sum the columns' gradients back onto the input: (groups, kh, kw, cg, N, H_out, W_out) -> NCHW."""
+    groups, kh, kw, cg, n, h_out, w_out = grad_cols.shape
+    h, w = hw
+    (pt, pb), (pl, pr) = padding
+    # (C, N, Hp, Wp), so that each offset's block adds without a transpose.
+    buffer = _workspace("col2im", (groups, cg, n, h + pt + pb, w + pl + pr), grad_cols.dtype)
+    buffer.fill(0)
+    h_span = stride[0] * (h_out - 1) + 1
+    w_span = stride[1] * (w_out - 1) + 1
+    for i in range(kh):
+        top = i * dilation[0]
+        for j in range(kw):
+            left = j * dilation[1]
+            buffer[:, :, :, top : top + h_span : stride[0], left : left + w_span : stride[1]] += grad_cols[:, i, j]
+    inner = buffer.reshape(groups * cg, n, h + pt + pb, w + pl + pr)[:, :, pt : pt + h, pl : pl + w]
+    # A copy even when the transpose happens to be contiguous: the workspace must not escape.
+    return inner.transpose(1, 0, 2, 3).copy()
+
+
+def _conv_padding(padding, kernel, stride, dilation, op):
+    """((top, bottom), (left, right)) from an int, a tuple, 'valid' or 'same'."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(
+                    f"{op}: padding='same' is not supported for strided convolutions (stride={stride}); "
+                    "use stride=1 or give the padding as numbers"
+                )
+            pads = []
+            for k, d in zip(kernel, dilation):
+                total = d * (k - 1)
+                # As PyTorch: an odd total puts the extra zero on the bottom/right.
+                pads.append((total // 2, total - total // 2))
+            return tuple(pads)
+        raise ValueError(f"{op}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
+    pads = _ntuple(padding, len(kernel), "padding", op)
+    if any(p < 0 for p in pads):
+        raise ValueError(f"{op}: padding must be non-negative, got {pads}")
+    return tuple((p, p) for p in pads)
+
+
+def _check_conv(x, weight, bias, stride, padding, dilation, groups, op):
+    xs, ws = tuple(x.shape), tuple(weight.shape)
+    c_out, cg = ws[0], ws[1]
+    kernel = ws[2:]
+    c = xs[1]
+    if any(s < 1 for s in stride):
+        raise ValueError(f"{op}: stride must be positive, got {stride}")
+    if any(d < 1 for d in dilation):
+        raise ValueError(f"{op}: dilation must be positive, got {dilation}")
+    if groups < 1 or c_out % groups:
+        raise ValueError(
+            f"{op}: out_channels ({c_out}, the weight's first dimension) must be divisible by groups ({groups})"
+        )
+    if c != cg * groups:
+        raise RuntimeError(
+            f"{op}: weight of shape {ws} (groups={groups}) expects an input with {cg * groups} channels, "
+            f"but the input of shape {xs} has {c}. Make in_channels match the input "
+            f"(e.g. Conv{len(kernel)}d({c}, {c_out}, ...)), or convert the input to {cg * groups} channels"
+        )
+    if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
+        dtypes = f"input {x.dtype}, weight {weight.dtype}" + ("" if bias is None else f", bias {bias.dtype}")
+        raise TypeError(f"{op}: input and parameters must have the same dtype ({dtypes}); use .float() or .double()")
+    if not x.is_floating_point():
+        raise TypeError(f"{op}: the input must be a floating-point tensor, got {x.dtype}; use .float()")
+    if bias is not None and tuple(bias.shape) != (c_out,):
+        raise RuntimeError(
+            f"{op}: bias of shape {tuple(bias.shape)} does not match out_channels {c_out}; expected ({c_out},)"
+        )
+    spatial = xs[2:]
+    for axis, (size, k, (lo, hi), d) in enumerate(zip(spatial, kernel, padding, dilation)):
+        span = d * (k - 1) + 1
+        if size + lo + hi < span:
+            raise RuntimeError(
+                f"{op}: kernel of size {tuple(kernel)} (dilation {tuple(dilation)}) spans {span} along spatial "
+                f"axis {axis}, but the padded input is only {size + lo + hi} there (input {xs}, padding "
+                f"{lo}+{hi}); use a smaller kernel, more padding or a larger input"
+            )
+
+
+def _batched(x, ndim, op, what):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: {what} must be a Tensor, got {type(x).__name__}")
+    if x.ndim == ndim - 1:
+        return x.unsqueeze(0), True
+    if x.ndim != ndim:
+        raise RuntimeError(
+            f"{op}: expected a {ndim}-D (batched) or {ndim - 1}-D (unbatched) input, got shape {tuple(x.shape)}"
+        )
+    return x, False
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution over (N, C_in, H, W) or unbatched (C_in, H, W) input, as ``torch.nn.functional.conv2d``.
+
+    weight: (C_out, C_in/groups, kh, kw); bias: (C_out,) or None. padding: int, (ph, pw),
+    'valid' or 'same' (zeros). Output: (N, C_out, H_out, W_out).
+    """
+    x, unbatched = _batched(input, 4, "conv2d", "input")
+    if not isinstance(weight, Tensor) or weight.ndim != 4:
+        raise RuntimeError(
+            f"conv2d: weight must be a 4-D tensor (C_out, C_in/groups, kh, kw), got shape "
+            f"{tuple(getattr(weight, 'shape', ()))}"
+        )
+    stride = _ntuple(stride, 2, "stride", "conv2d")
+    dilation = _ntuple(dilation, 2, "dilation", "conv2d")
+    pads = _conv_padding(padding, tuple(weight.shape[2:]), stride, dilation, "conv2d")
+    groups = int(groups)
+    _check_conv(x, weight, bias, stride, pads, dilation, groups, "conv2d")
+    out = Convolution.apply(x, weight, bias, stride=stride, padding=pads, dilation=dilation, groups=groups)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution over (N, C_in, L) or unbatched (C_in, L), as ``torch.nn.functional.conv1d``:
+    a 2-D convolution with a height of one. weight: (C_out, C_in/groups, k)."""
+    x, unbatched = _batched(input, 3, "conv1d", "input")
+    if not isinstance(weight, Tensor) or weight.ndim != 3:
+        raise RuntimeError(
+            f"conv1d: weight must be a 3-D tensor (C_out, C_in/groups, k), got shape "
+            f"{tuple(getattr(weight, 'shape', ()))}"
+        )
+    stride = _ntuple(stride, 1, "stride", "conv1d")
+    dilation = _ntuple(dilation, 1, "dilation", "conv1d")
+    pads = _conv_padding(padding, tuple(weight.shape[2:]), stride, dilation, "conv1d")
+    groups = int(groups)
+    _check_conv(x, weight, bias, stride, pads, dilation, groups, "conv1d")
+    out = Convolution.apply(
+        x.unsqueeze(2),
+        weight.unsqueeze(2),
+        bias,
+        stride=(1, stride[0]),
+        padding=((0, 0), pads[0]),
+        dilation=(1, dilation[0]),
+        groups=groups,
+    ).squeeze(2)
+    return out.squeeze(0) if unbatched else out

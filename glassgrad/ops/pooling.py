@@ -1,0 +1,426 @@
+"""Pooling: max and average over windows, fixed and adaptive.
+
+No loop runs over windows or pixels: every window of the output is handled at once by
+looping over the kh*kw offsets inside a window. Offset (i, j) of all windows is one
+strided view of the (padded) input, ``x[..., i*d :: s, j*d :: s]``; when the windows
+tile the input (kernel == stride, no padding) that view is plain reshape indexing of
+(N, C, H_out, kh, W_out, kw). Max pooling keeps, per output element, the offset of the
+first maximum in row-major window order, as PyTorch's kernel does (a NaN wins, the
+last one when several), and backward sends each gradient to that element only.
+"""
+
+import numpy as np
+
+from glassgrad.autograd.function import Function
+from glassgrad.ops.conv import _batched, _ntuple
+from glassgrad.tensor import Tensor
+
+
+def _out_size(size, k, s, p, d, ceil_mode):
+    """PyTorch's pooling output length, including the ceil_mode rule that the last window
+    must start inside the input or its left padding."""
+    numerator = size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
+    out = numerator // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _geometry(x_shape, kernel, stride, padding, dilation, ceil_mode, op, max_pad):
+    h, w = x_shape[-2:]
+    for name, value in (("kernel_size", kernel), ("stride", stride), ("dilation", dilation)):
+        if any(v < 1 for v in value):
+            raise ValueError(f"{op}: {name} must be positive, got {value}")
+    for p, k, d in zip(padding, kernel, dilation):
+        limit = max_pad(k, d)
+        if p < 0 or p > limit:
+            raise ValueError(
+                f"{op}: padding {tuple(padding)} must be between 0 and half the kernel "
+                f"(at most {limit} for kernel {tuple(kernel)}, dilation {tuple(dilation)}); use a larger kernel or less padding"
+            )
+    out = tuple(_out_size(n, k, s, p, d, ceil_mode) for n, k, s, p, d in zip((h, w), kernel, stride, padding, dilation))
+    if min(out) < 1:
+        raise RuntimeError(
+            f"{op}: input of shape {tuple(x_shape)} is too small for kernel {tuple(kernel)} "
+            f"(stride {tuple(stride)}, padding {tuple(padding)}, dilation {tuple(dilation)}): the output "
+            f"would be {out[0]}x{out[1]}; use a smaller kernel, padding, or ceil_mode=True"
+        )
+    return out
+
+
+def _padded(x, out_hw, kernel, stride, padding, dilation, fill):
+    """The input extended (with ``fill``) or cropped to exactly the rows and columns the windows
+    cover; ``x`` itself (no copy) when nothing needs adding."""
+    h, w = x.shape[-2:]
+    spans = [(o - 1) * s + d * (k - 1) + 1 for o, k, s, d in zip(out_hw, kernel, stride, dilation)]
+    (ph, pw), (sh, sw) = padding, spans
+    if ph == 0 and pw == 0 and sh <= h and sw <= w:
+        return x
+    buffer = np.full(x.shape[:-2] + (sh, sw), fill, dtype=x.dtype)
+    rows, cols = min(h, sh - ph), min(w, sw - pw)
+    buffer[..., ph : ph + rows, pw : pw + cols] = x[..., :rows, :cols]
+    return buffer
+
+
+def _offsets(xp, out_hw, kernel, stride, dilation):
+    """For each kernel offset (i, j) in row-major order, the (N, C, H_out, W_out) view of the
+    elements it picks in every window."""
+    (ho, wo), (kh, kw), (sh, sw), (dh, dw) = out_hw, kernel, stride, dilation
+    n_c = xp.shape[:-2]
+    if (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and xp.shape[-2] >= ho * kh and xp.shape[-1] >= wo * kw:
+        # The windows tile the input: a reshape shows them as (N, C, H_out, kh, W_out, kw).
+        tiles = xp[..., : ho * kh, : wo * kw].reshape(n_c + (ho, kh, wo, kw))
+        return [tiles[..., :, i, :, j] for i in range(kh) for j in range(kw)]
+    return [
+        xp[..., i * dh : i * dh + (ho - 1) * sh + 1 : sh, j * dw : j * dw + (wo - 1) * sw + 1 : sw]
+        for i in range(kh)
+        for j in range(kw)
+    ]
+
+
+def _overlapping(kernel, stride, dilation):
+    """Whether two (window, offset) pairs can pick the same input element, so that backward must add."""
+    return any(s < d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
+
+
+def _first_valid(out_size, size, k, s, p, d):
+    """Per output position along one axis: the first offset inside the unpadded input."""
+    starts = np.arange(out_size) * s - p
+    # the smallest i with starts + i*d >= 0
+    return np.maximum(0, -(starts // d))
+
+
+class MaxPool2DWithIndices(Function):
+    """Max pooling. Input (N, C, H, W) -> output (N, C, H_out, W_out); ``self.offsets`` holds,
+    per output element, the row-major offset i*kw + j of the chosen element in its window."""
+
+    def forward(self, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), ceil_mode=False, indices=False):
+        h, w = x.shape[-2:]
+        out_hw = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode, "max_pool2d", _max_pad)
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        xp = _padded(x, out_hw, kernel, stride, padding, dilation, fill)
+        views = _offsets(xp, out_hw, kernel, stride, dilation)
+        self.geometry = (x.shape, xp.shape, out_hw, kernel, stride, padding, dilation)
+        if not (self.needs_input_grad[0] or indices):
+            # Values only: np.maximum propagates NaN as PyTorch's max does.
+            out = views[0].copy()
+            for view in views[1:]:
+                np.maximum(out, view, out=out)
+            return out
+
+        out = views[0].copy()
+        small = np.int8 if len(views) < 128 else np.int32
+        if x.dtype.kind == "f" and np.isnan(x).any():
+            # PyTorch's rule is (val > max) || isnan(val): a later NaN replaces an earlier one.
+            offsets = np.zeros(out.shape, dtype=small)
+            better = np.empty(out.shape, dtype=bool)
+            for k, view in enumerate(views[1:], start=1):
+                np.greater(view, out, out=better)
+                better |= np.isnan(view)
+                np.copyto(out, view, where=better)
+                np.copyto(offsets, k, where=better)
+        else:
+            # The maximum first, then the first offset equal to it (scanning backwards so the
+            # earliest match is written last): fewer and cheaper passes than tracking as we go.
+            for view in views[1:]:
+                np.maximum(out, view, out=out)
+            offsets = np.full(out.shape, len(views) - 1, dtype=small)
+            for k in range(len(views) - 2, -1, -1):
+                offsets = np.where(views[k] == out, small(k), offsets)
+        if xp is not x and (padding[0] or padding[1]):
+            # Where offset 0 lies in the padding and nothing beat it (all real values -inf),
+            # PyTorch points at the first element inside the input instead.
+            fh = _first_valid(out_hw[0], h, kernel[0], stride[0], padding[0], dilation[0])
+            fw = _first_valid(out_hw[1], w, kernel[1], stride[1], padding[1], dilation[1])
+            first = fh[:, None] * kernel[1] + fw[None, :]
+            np.copyto(offsets, first.astype(offsets.dtype), where=(offsets == 0) & (first > 0))
+        self.offsets = offsets
+        return out
+
+    def backward(self, grad):
+        x_shape, xp_shape, out_hw, kernel, stride, padding, dilation = self.geometry
+        add = _overlapping(kernel, stride, dilation)
+        # When the windows tile the buffer exactly, every element is written once below and
+        # needs no zeroing first; elsewhere, elements no window covers must read zero.
+        tiled = (
+            kernel == stride and dilation == (1, 1) and xp_shape[-2:] == tuple(k * o for k, o in zip(kernel, out_hw))
+        )
+        grad_xp = np.empty(xp_shape, dtype=grad.dtype) if tiled else np.zeros(xp_shape, dtype=grad.dtype)
+        views = _offsets(grad_xp, out_hw, kernel, stride, dilation)
+        for k, view in enumerate(views):
+            if add:
+                view += grad * (self.offsets == k)
+            else:
+                # Every element of the view belongs to exactly one window: write, don't add.
+                np.multiply(grad, self.offsets == k, out=view)
+        return _unpad(grad_xp, x_shape, padding)
+
+    def flat_indices(self):
+        """PyTorch's indices: the position of each chosen element in its flattened H*W plane."""
+        x_shape, _, (ho, wo), (kh, kw), (sh, sw), (ph, pw), (dh, dw) = self.geometry
+        offsets = self.offsets.astype(np.int64)
+        rows = np.arange(ho)[:, None] * sh - ph + (offsets // kw) * dh
+        cols = np.arange(wo)[None, :] * sw - pw + (offsets % kw) * dw
+        return rows * x_shape[-1] + cols
+
+
+def _unpad(grad_xp, x_shape, padding):
+    """The gradient of the unpadded input from that of the padded (or cropped) one."""
+    h, w = x_shape[-2:]
+    if grad_xp.shape == tuple(x_shape):
+        return grad_xp
+    ph, pw = padding
+    inner = grad_xp[..., ph : ph + h, pw : pw + w]
+    if inner.shape == tuple(x_shape):
+        return np.ascontiguousarray(inner)
+    # The windows did not reach the last rows or columns: those get no gradient.
+    grad_x = np.zeros(x_shape, dtype=grad_xp.dtype)
+    grad_x[..., : inner.shape[-2], : inner.shape[-1]] = inner
+    return grad_x
+
+
+def _max_pad(k, d):
+    return (d * (k - 1) + 1) // 2
+
+
+def _avg_pad(k, d):
+    return k // 2
+
+
+class AvgPool2D(Function):
+    """Average pooling with zero padding. Input (N, C, H, W) -> output (N, C, H_out, W_out).
+    The divisor per output element follows PyTorch: the window clipped to the padded input
+    (count_include_pad=True) or to the input itself (False), unless divisor_override is given."""
+
+    def forward(
+        self,
+        x,
+        kernel=(2, 2),
+        stride=(2, 2),
+        padding=(0, 0),
+        ceil_mode=False,
+        count_include_pad=True,
+        divisor_override=None,
+    ):
+        h, w = x.shape[-2:]
+        ones = (1, 1)
+        out_hw = _geometry(x.shape, kernel, stride, padding, ones, ceil_mode, "avg_pool2d", _avg_pad)
+        xp = _padded(x, out_hw, kernel, stride, padding, ones, 0)
+        views = _offsets(xp, out_hw, kernel, stride, ones)
+        # Summed in row-major window order, as PyTorch's kernel does, so float32 rounding agrees.
+        out = views[0].copy()
+        for view in views[1:]:
+            out += view
+        if divisor_override is not None:
+            divisor = np.asarray(divisor_override, dtype=x.dtype)
+        else:
+            divisor = _divisor(out_hw, (h, w), kernel, stride, padding, count_include_pad).astype(x.dtype)
+        out /= divisor
+        self.geometry = (x.shape, xp.shape, out_hw, kernel, stride, padding)
+        self.divisor = divisor
+        return out
+
+    def backward(self, grad):
+        x_shape, xp_shape, out_hw, kernel, stride, padding = self.geometry
+        share = grad / self.divisor
+        grad_xp = np.zeros(xp_shape, dtype=grad.dtype)
+        views = _offsets(grad_xp, out_hw, kernel, stride, (1, 1))
+        add = _overlapping(kernel, stride, (1, 1))
+        for view in views:
+            if add:
+                view += share
+            else:
+                view[...] = share
+        return _unpad(grad_xp, x_shape, padding)
+
+
+def _divisor(out_hw, hw, kernel, stride, padding, count_include_pad):
+    """(H_out, W_out) window sizes: each axis' length, multiplied (windows are rectangles)."""
+    lengths = []
+    for o, n, k, s, p in zip(out_hw, hw, kernel, stride, padding):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
+        if count_include_pad:
+            lengths.append(end - start)
+        else:
+            lengths.append(np.minimum(end, n) - np.maximum(start, 0))
+    return lengths[0][:, None] * lengths[1][None, :]
+
+
+def _adaptive_bounds(size, out):
+    """PyTorch's adaptive windows along one axis: [floor(o*size/out), ceil((o+1)*size/out))."""
+    o = np.arange(out)
+    start = (o * size) // out
+    end = -((-(o + 1) * size) // out)
+    return start, end
+
+
+def _averaging_matrix(size, out, dtype):
+    """(out, size) matrix whose row o averages window o; adaptive average pooling is
+    P_h @ x @ P_w.T because each window is a rectangle."""
+    start, end = _adaptive_bounds(size, out)
+    positions = np.arange(size)
+    inside = (positions[None, :] >= start[:, None]) & (positions[None, :] < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+class AdaptiveAvgPool2D(Function):
+    """Adaptive average pooling for windows that do not tile the input (the tiling case goes
+    through AvgPool2D). Input (N, C, H, W) -> (N, C, H_out, W_out)."""
+
+    def forward(self, x, output_size=(1, 1)):
+        ph = _averaging_matrix(x.shape[-2], output_size[0], x.dtype)
+        pw = _averaging_matrix(x.shape[-1], output_size[1], x.dtype)
+        self.matrices = (ph, pw)
+        return np.matmul(ph, np.matmul(x, pw.T))
+
+    def backward(self, grad):
+        ph, pw = self.matrices
+        return np.matmul(ph.T, np.matmul(grad, pw))
+
+
+class AdaptiveMaxPool2D(Function):
+    """Adaptive max pooling for windows that do not tile the input. Each offset of the largest
+    window gathers one element per window (offsets past a shorter window repeat its last
+    element, which can never beat the first occurrence of the maximum)."""
+
+    def forward(self, x, output_size=(1, 1)):
+        h, w = x.shape[-2:]
+        (sh, eh), (sw, ew) = _adaptive_bounds(h, output_size[0]), _adaptive_bounds(w, output_size[1])
+        out = best = None
+        for i in range(int((eh - sh).max())):
+            rows = np.minimum(sh + i, eh - 1)
+            for j in range(int((ew - sw).max())):
+                cols = np.minimum(sw + j, ew - 1)
+                view = x[..., rows[:, None], cols[None, :]]
+                flat = np.broadcast_to(rows[:, None] * w + cols[None, :], view.shape)
+                if out is None:
+                    out, best = view.copy(), flat.copy()
+                    continue
+                better = (view > out) | np.isnan(view) if x.dtype.kind == "f" else view > out
+                np.copyto(out, view, where=better)
+                np.copyto(best, flat, where=better)
+        self.x_shape = x.shape
+        self.indices = best
+        return out
+
+    def backward(self, grad):
+        h, w = self.x_shape[-2:]
+        planes = int(np.prod(self.x_shape[:-2]))
+        grad_x = np.zeros((planes, h * w), dtype=grad.dtype)
+        rows = np.arange(planes)[:, None]
+        # Windows may overlap (and repeat when upsampling): add.at sums repeated targets.
+        np.add.at(grad_x, (rows, self.indices.reshape(planes, -1)), grad.reshape(planes, -1))
+        return grad_x.reshape(self.x_shape)
+
+    def flat_indices(self):
+        return self.indices.astype(np.int64)
+
+
+def _pool_args(kernel_size, stride, padding, dilation, op):
+    kernel = _ntuple(kernel_size, 2, "kernel_size", op)
+    if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0):
+        stride = kernel
+    return (
+        kernel,
+        _ntuple(stride, 2, "stride", op),
+        _ntuple(padding, 2, "padding", op),
+        _ntuple(dilation, 2, "dilation", op),
+    )
+
+
+def _pool_input(input, op, floating=True):
+    x, unbatched = _batched(input, 4, op, "input")
+    if floating and not x.is_floating_point():
+        raise TypeError(f"{op}: the input must be a floating-point tensor, got {x.dtype}; use .float()")
+    return x, unbatched
+
+
+def _indices_tensor(node, unbatched):
+    indices = Tensor._wrap(node.flat_indices())
+    return indices.squeeze(0) if unbatched else indices
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """2-D max pooling over (N, C, H, W) or (C, H, W), as ``torch.nn.functional.max_pool2d``.
+    Padding counts as -inf. With ``return_indices``, also the flat H*W index of each maximum."""
+    x, unbatched = _pool_input(input, "max_pool2d", floating=False)
+    kernel, stride, padding, dilation = _pool_args(kernel_size, stride, padding, dilation, "max_pool2d")
+    out, node = MaxPool2DWithIndices.apply_with_node(
+        x,
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        ceil_mode=bool(ceil_mode),
+        indices=bool(return_indices),
+    )
+    out = out.squeeze(0) if unbatched else out
+    if return_indices:
+        return out, _indices_tensor(node, unbatched)
+    return out
+
+
+def avg_pool2d(
+    input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
+):
+    """2-D average pooling over (N, C, H, W) or (C, H, W), as ``torch.nn.functional.avg_pool2d``."""
+    x, unbatched = _pool_input(input, "avg_pool2d")
+    kernel, stride, padding, _ = _pool_args(kernel_size, stride, padding, 1, "avg_pool2d")
+    if divisor_override is not None and int(divisor_override) == 0:
+        raise ValueError("avg_pool2d: divisor_override must be non-zero")
+    out = AvgPool2D.apply(
+        x,
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        ceil_mode=bool(ceil_mode),
+        count_include_pad=bool(count_include_pad),
+        divisor_override=divisor_override,
+    )
+    return out.squeeze(0) if unbatched else out
+
+
+def _adaptive_size(output_size, x, op):
+    if isinstance(output_size, (int, np.integer)) or output_size is None:
+        output_size = (output_size, output_size)
+    output_size = tuple(output_size)
+    if len(output_size) != 2:
+        raise ValueError(f"{op}: output_size must be an int or a pair, got {output_size}")
+    size = tuple(int(n) if o is None else int(o) for o, n in zip(output_size, x.shape[-2:]))
+    if min(size) < 1:
+        raise ValueError(f"{op}: output_size must be positive, got {output_size}")
+    if min(x.shape[-2:]) < 1:
+        raise RuntimeError(f"{op}: input of shape {tuple(x.shape)} has an empty spatial dimension")
+    return size
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling to a fixed (H_out, W_out) for any input size, as
+    ``torch.nn.functional.adaptive_avg_pool2d``; None in output_size keeps that input size."""
+    x, unbatched = _pool_input(input, "adaptive_avg_pool2d")
+    size = _adaptive_size(output_size, x, "adaptive_avg_pool2d")
+    h, w = x.shape[-2:]
+    if h % size[0] == 0 and w % size[1] == 0:
+        kernel = (h // size[0], w // size[1])
+        out = AvgPool2D.apply(x, kernel=kernel, stride=kernel, padding=(0, 0))
+    else:
+        out = AdaptiveAvgPool2D.apply(x, output_size=size)
+    return out.squeeze(0) if unbatched else out
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling to a fixed (H_out, W_out) for any input size, as
+    ``torch.nn.functional.adaptive_max_pool2d``."""
+    x, unbatched = _pool_input(input, "adaptive_max_pool2d", floating=False)
+    size = _adaptive_size(output_size, x, "adaptive_max_pool2d")
+    h, w = x.shape[-2:]
+    if h % size[0] == 0 and w % size[1] == 0:
+        kernel = (h // size[0], w // size[1])
+        out, node = MaxPool2DWithIndices.apply_with_node(x, kernel=kernel, stride=kernel, indices=bool(return_indices))
+    else:
+        out, node = AdaptiveMaxPool2D.apply_with_node(x, output_size=size)
+    out = out.squeeze(0) if unbatched else out
+    if return_indices:
+        return out, _indices_tensor(node, unbatched)
+    return out
