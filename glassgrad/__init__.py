@@ -135,6 +135,8 @@ from glassgrad.ops import (
 from glassgrad.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from glassgrad import nn
 from glassgrad.io import load, save
+from glassgrad import optim
+from glassgrad.summary import summary
 
 mm = matmul
 bmm = matmul
