@@ -181,6 +181,9 @@ def expand(a, shape):
     lead = len(shape) - a.ndim
     if lead < 0:
         raise RuntimeError(f"expand: shape {shape} has fewer dimensions than the tensor {tuple(a.shape)}")
+    for i in range(lead):
+        if shape[i] == -1:
+            raise RuntimeError(f"expand: -1 is not allowed for the new leading dimension {i} of {shape}; give its size")
     full = tuple(a.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
     for i, s in enumerate(a.shape):
         if s != 1 and s != full[lead + i]:
