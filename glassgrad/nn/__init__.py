@@ -29,6 +29,7 @@ from glassgrad.nn.activation import (
     Tanhshrink,
     Threshold,
 )
+from glassgrad.nn.conv import Conv1d, Conv2d
 from glassgrad.nn.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from glassgrad.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from glassgrad.nn.flatten import Flatten, Unflatten
@@ -44,6 +45,7 @@ from glassgrad.nn.loss import (
     NLLLoss,
     SmoothL1Loss,
 )
+from glassgrad.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 from glassgrad.nn.normalization import (
     BatchNorm1d,
     BatchNorm2d,

@@ -13,7 +13,14 @@ from glassgrad.ops import activation as _act
 from glassgrad.ops import dropout as _dropout
 from glassgrad.ops import loss as _loss
 from glassgrad.ops import normalization as _norm
+from glassgrad.ops.conv import conv1d, conv2d  # noqa: F401  (F.conv2d, F.conv1d)
 from glassgrad.ops.elementwise import sigmoid, tanh  # noqa: F401  (F.sigmoid, F.tanh)
+from glassgrad.ops.pooling import (  # noqa: F401  (F.max_pool2d and friends)
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool2d,
+    max_pool2d,
+)
 from glassgrad.ops.reduction import log_softmax as _log_softmax
 from glassgrad.ops.reduction import softmax as _softmax
 from glassgrad.ops.shape import pad as _pad
