@@ -131,7 +131,16 @@ def _check_range(index, size, op, axis):
 
 def describe_index(index):
     parts = index if isinstance(index, tuple) else (index,)
-    return "[" + ", ".join(f"array{p.shape}" if isinstance(p, np.ndarray) else repr(p) for p in parts) + "]"
+    return "[" + ", ".join(_describe_part(p) for p in parts) + "]"
+
+
+def _describe_part(part):
+    if isinstance(part, np.ndarray):
+        kind = "bool mask" if part.dtype == np.bool_ else "index tensor"
+        return f"<{kind} of shape {part.shape}>"
+    if isinstance(part, slice):
+        return ":".join("" if v is None else str(v) for v in (part.start, part.stop, part.step)).rstrip(":") or ":"
+    return "..." if part is Ellipsis else repr(part)
 
 
 def getitem(a, index):
