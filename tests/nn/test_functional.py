@@ -1,0 +1,42 @@
+"""nn.functional helpers that are not layers: linear, one_hot, pad, normalize, cosine_similarity."""
+
+import numpy as np
+import pytest
+
+import glassgrad
+import glassgrad.nn.functional as F
+from glassgrad.autograd import gradcheck
+
+
+def _t(array, grad=True):
+    return glassgrad.tensor(array, dtype=glassgrad.float64, requires_grad=grad)
+
+
+def test_linear_values_gradcheck_and_shape_error(rng):
+    x, w, b = rng.normal(size=(2, 3, 4)), rng.normal(size=(5, 4)), rng.normal(size=5)
+    np.testing.assert_allclose(F.linear(_t(x, False), _t(w, False), _t(b, False)).array, x @ w.T + b, rtol=1e-12)
+    assert gradcheck(F.linear, (_t(x), _t(w), _t(b)))
+    assert gradcheck(lambda w: F.linear(_t(x, False), w), (_t(w),))
+    with pytest.raises(RuntimeError, match="in_features"):
+        F.linear(glassgrad.ones(2, 3), glassgrad.ones(5, 4))
+
+
+def test_one_hot():
+    out = F.one_hot(glassgrad.tensor([[0, 2], [1, 0]]))
+    assert out.dtype == glassgrad.int64 and out.shape == (2, 2, 3)
+    np.testing.assert_array_equal(out.array[0], [[1, 0, 0], [0, 0, 1]])
+    assert F.one_hot(glassgrad.tensor([1]), num_classes=5).shape == (1, 5)
+    with pytest.raises(RuntimeError, match="class values"):
+        F.one_hot(glassgrad.tensor([3]), num_classes=2)
+
+
+def test_pad_and_normalize(rng):
+    x = _t(rng.normal(size=(2, 3)))
+    padded = F.pad(x, (1, 2), value=0.5)
+    assert padded.shape == (2, 6) and padded.array[0, 0] == 0.5
+    n = F.normalize(x, dim=1)
+    np.testing.assert_allclose(np.linalg.norm(n.array, axis=1), 1.0, rtol=1e-12)
+    assert gradcheck(lambda x: F.normalize(x, dim=0), (x,))
+    y = _t(rng.normal(size=(2, 3)))
+    expected = (x.array * y.array).sum(1) / np.linalg.norm(x.array, axis=1) / np.linalg.norm(y.array, axis=1)
+    np.testing.assert_allclose(F.cosine_similarity(x, y).array, expected, rtol=1e-12)
