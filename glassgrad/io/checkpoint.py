@@ -19,6 +19,7 @@ leaves the previous checkpoint intact (at worst a stray ``.<name>.*.tmp`` file b
 
 import hashlib
 import json
+import math
 import os
 import struct
 import tempfile
@@ -214,6 +215,8 @@ def _load_stream(f, path, size):
     raw = f.read(header_len)
     try:
         header = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        fail("corrupted or hostile header: its JSON is nested too deeply")
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         fail(f"not a glassgrad checkpoint, or its header is corrupted: the header is not valid JSON ({error})")
     if not isinstance(header, dict):
@@ -250,10 +253,11 @@ def _load_stream(f, path, size):
             f"the header records {expected[:16]}...); restore it from a backup or re-save it"
         )
     try:
-        tree = json.loads(structure)
+        return Decoder(arrays, fail).decode(json.loads(structure))
     except json.JSONDecodeError as error:
         fail(f"corrupted structure: {error}")
-    return Decoder(arrays, fail).decode(tree)
+    except RecursionError:
+        fail("the saved structure is nested too deeply to rebuild")
 
 
 def _reject_foreign(head, fail):
@@ -292,7 +296,7 @@ def _check_table(header, data_len, fail):
             or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
         ):
             fail(f"corrupted header: tensor {name!r} has data_offsets {offsets!r}")
-        nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(_CODES[code]).itemsize
+        nbytes = math.prod(shape) * np.dtype(_CODES[code]).itemsize  # exact: no int64 wrap-around
         if offsets[1] - offsets[0] != nbytes:
             fail(
                 f"corrupted header: tensor {name!r} of shape {shape} and dtype {code} spans {offsets}, not {nbytes} bytes"

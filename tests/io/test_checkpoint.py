@@ -427,3 +427,38 @@ def test_sigkill_during_a_save_leaves_the_older_checkpoint_loadable(tmp_path):
         for name in os.listdir(tmp_path):  # the killed save's temporary, if any, is left beside it
             if name != "live.pt":
                 os.unlink(tmp_path / name)
+
+
+def _file_with_header(header, data=b""):
+    text = json.dumps(header).encode() if isinstance(header, dict) else header
+    return struct.pack("<Q", len(text)) + text + data
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (_file_with_header(b"[" * 100_000 + b"]" * 100_000), "nested too deeply"),
+        (_file_with_header({"w": {"dtype": "F32", "shape": [2**32, 2**32], "data_offsets": [0, 0]}}), "spans"),
+        (_file_with_header({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, b"abcd"), "shape"),
+        (
+            _file_with_header({"w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, b"abcdefgh"),
+            "starts at byte 4",
+        ),
+        (
+            _file_with_header(
+                {
+                    "a": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]},
+                    "__metadata__": {"format": "glassgrad", "glassgrad.structure": '{"tensor":"b"}'},
+                },
+                b"x",
+            ),
+            "lacks its structure or checksum",
+        ),
+    ],
+    ids=["deep-json", "overflowing-shape", "negative-shape", "hole", "no-checksum"],
+)
+def test_hostile_headers_raise_checkpoint_errors(tmp_path, content, message):
+    path = tmp_path / "hostile.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message):
+        glassgrad.load(path)

@@ -259,3 +259,40 @@ def test_scheduler_state_dict_matches_pytorch_keys():
     gsd, tsd = gg_s.state_dict(), th_s.state_dict()
     for key in ("last_epoch", "base_lrs", "_last_lr", "_step_count", "total_steps", "_schedule_phases"):
         assert gsd[key] == tsd[key], key
+
+
+def _to_glassgrad(value):
+    if isinstance(value, torch.Tensor):
+        return glassgrad.tensor(value.detach().numpy().copy())
+    if isinstance(value, dict):
+        return {k: _to_glassgrad(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_glassgrad(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("config", [c for c in CONFIGS if c[0] in ("SGD", "Adam", "RMSprop", "Adagrad")][::2], ids=_ids)
+def test_a_pytorch_optimizer_state_continues_in_glassgrad(config):
+    # Train 10 steps in PyTorch, move weights and optimizer state across, continue in both.
+    name, options = config
+    start, target, noise = _problem(np.float32)
+    th_params = [torch.nn.Parameter(torch.tensor(a.copy())) for a in start]
+    th_opt = getattr(torch.optim, name)(th_params, **options)
+
+    def th_step(step):
+        for i, tp in enumerate(th_params):
+            tp.grad = torch.tensor(_grad(tp.detach().numpy(), target[i], noise[step][i]))
+        th_opt.step()
+
+    for step in range(10):
+        th_step(step)
+    gg_params = [Parameter(glassgrad.tensor(tp.detach().numpy().copy())) for tp in th_params]
+    gg_opt = getattr(optim, name)(gg_params, **options)
+    gg_opt.load_state_dict(_to_glassgrad(th_opt.state_dict()))
+    for step in range(10, STEPS):
+        th_step(step)
+        for i, gp in enumerate(gg_params):
+            gp.grad = glassgrad.tensor(_grad(gp.array, target[i], noise[step][i]))
+        gg_opt.step()
+    for gp, tp in zip(gg_params, th_params):
+        np.testing.assert_allclose(gp.array, tp.detach().numpy(), rtol=1e-4, atol=1e-6)
