@@ -122,10 +122,11 @@ class Convolution(Function):
             np.add(planes, bias.reshape(1, c_out, 1, 1), out=result)
 
         self.geometry = (x.shape, weight.shape, stride, padding, dilation, groups, (h_out, w_out))
-        self.save_for_backward(
-            xp if self.needs_input_grad[1] else None,
-            weight if self.needs_input_grad[0] else None,
-        )
+        if any(self.needs_input_grad):  # under no_grad, or for constants, keep nothing alive
+            self.save_for_backward(
+                xp if self.needs_input_grad[1] else None,
+                weight if self.needs_input_grad[0] else None,
+            )
         return result
 
     def backward(self, grad):

@@ -1,0 +1,271 @@
+"""conv2d/conv1d: a naive loop reference against the im2col version, gradcheck for every option,
+errors, saved arrays, the reused workspaces, and the Conv modules' shapes and initialisation."""
+
+import math
+
+import numpy as np
+import pytest
+
+import glassgrad
+from glassgrad import nn
+from glassgrad.autograd import gradcheck
+from glassgrad.nn import functional as F
+from glassgrad.ops.conv import Convolution, conv1d, conv2d
+
+
+def naive_conv2d(x, w, b, stride, padding, dilation, groups):
+    """Test-only reference: the definition, one output element at a time (float64)."""
+    (sh, sw), (dh, dw) = stride, dilation
+    (pt, pb), (pl, pr) = padding
+    n, c, h, wd = x.shape
+    c_out, cg, kh, kw = w.shape
+    xp = np.zeros((n, c, h + pt + pb, wd + pl + pr))
+    xp[:, :, pt : pt + h, pl : pl + wd] = x
+    ho = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+    wo = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    og = c_out // groups
+    out = np.zeros((n, c_out, ho, wo))
+    for i in range(n):
+        for o in range(c_out):
+            g = o // og
+            for y in range(ho):
+                for z in range(wo):
+                    total = 0.0 if b is None else b[o]
+                    for ci in range(cg):
+                        for p in range(kh):
+                            for q in range(kw):
+                                total += xp[i, g * cg + ci, y * sh + p * dh, z * sw + q * dw] * w[o, ci, p, q]
+                    out[i, o, y, z] = total
+    return out
+
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+# (input shape, weight shape, stride, padding, dilation, groups, bias)
+CASES = [
+    ((2, 3, 5, 5), (4, 3, 3, 3), 1, 0, 1, 1, True),
+    ((2, 3, 6, 5), (4, 3, 3, 3), 1, 1, 1, 1, False),
+    ((1, 2, 7, 6), (3, 2, 3, 2), 2, 1, 1, 1, True),
+    ((2, 2, 7, 8), (2, 2, 2, 3), (2, 3), (1, 2), 1, 1, True),
+    ((1, 2, 8, 7), (3, 2, 3, 3), 1, 2, 2, 1, True),
+    ((1, 2, 9, 9), (2, 2, 2, 3), (1, 2), 0, (3, 2), 1, False),
+    ((2, 4, 5, 6), (6, 2, 3, 3), 1, 1, 1, 2, True),
+    ((1, 4, 6, 6), (4, 1, 3, 3), 2, 1, 1, 4, True),
+    ((2, 3, 4, 4), (5, 3, 1, 1), 1, 0, 1, 1, True),
+    ((1, 2, 4, 5), (2, 2, 4, 5), 1, 0, 1, 1, True),
+]
+
+
+def padding_pairs(padding):
+    ph, pw = pair(padding)
+    return ((ph, ph), (pw, pw))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_matches_naive_loops(case, rng):
+    xs, ws, stride, padding, dilation, groups, bias = case
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    b = rng.standard_normal(ws[0]) if bias else None
+    out = conv2d(
+        glassgrad.tensor(x),
+        glassgrad.tensor(w),
+        None if b is None else glassgrad.tensor(b),
+        stride,
+        padding,
+        dilation,
+        groups,
+    )
+    expected = naive_conv2d(x, w, b, pair(stride), padding_pairs(padding), pair(dilation), groups)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_gradcheck(case, rng):
+    xs, ws, stride, padding, dilation, groups, bias = case
+    x = glassgrad.tensor(rng.standard_normal(xs), requires_grad=True)
+    w = glassgrad.tensor(rng.standard_normal(ws), requires_grad=True)
+    b = glassgrad.tensor(rng.standard_normal(ws[0]), requires_grad=True) if bias else None
+    inputs = (x, w) if b is None else (x, w, b)
+    assert gradcheck(
+        lambda *t: conv2d(t[0], t[1], t[2] if len(t) > 2 else None, stride, padding, dilation, groups), inputs
+    )
+
+
+@pytest.mark.parametrize("kernel,dilation", [(3, 1), (2, 1), ((2, 3), (1, 2)), (4, 2)])
+def test_padding_same_keeps_size_and_matches_explicit_padding(kernel, dilation, rng):
+    x = rng.standard_normal((1, 2, 6, 7))
+    w = rng.standard_normal((3, 2) + pair(kernel))
+    out = conv2d(glassgrad.tensor(x), glassgrad.tensor(w), padding="same", dilation=dilation)
+    assert out.shape == (1, 3, 6, 7)
+    # PyTorch's rule: total padding d*(k-1), the odd one out goes to the bottom/right.
+    pads = []
+    for k, d in zip(pair(kernel), pair(dilation)):
+        total = d * (k - 1)
+        pads.append((total // 2, total - total // 2))
+    expected = naive_conv2d(x, w, None, (1, 1), tuple(pads), pair(dilation), 1)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-12)
+    xt = glassgrad.tensor(x, requires_grad=True)
+    wt = glassgrad.tensor(w, requires_grad=True)
+    assert gradcheck(lambda a, b: conv2d(a, b, padding="same", dilation=dilation), (xt, wt))
+
+
+def test_padding_valid_is_zero_padding(rng):
+    x, w = glassgrad.tensor(rng.standard_normal((1, 2, 5, 5))), glassgrad.tensor(rng.standard_normal((3, 2, 3, 3)))
+    np.testing.assert_array_equal(conv2d(x, w, padding="valid").numpy(), conv2d(x, w).numpy())
+
+
+def test_unbatched_input(rng):
+    x = glassgrad.tensor(rng.standard_normal((2, 5, 5)), requires_grad=True)
+    w = glassgrad.tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
+    out = conv2d(x, w, padding=1)
+    assert out.shape == (3, 5, 5)
+    np.testing.assert_allclose(out.detach().numpy(), conv2d(x.detach()[None], w.detach(), padding=1).numpy()[0])
+    assert gradcheck(lambda a, b: conv2d(a, b, padding=1), (x, w))
+
+
+def test_float32_end_to_end(rng):
+    x = glassgrad.tensor(rng.standard_normal((2, 3, 6, 6)).astype(np.float32), requires_grad=True)
+    w = glassgrad.tensor(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), requires_grad=True)
+    b = glassgrad.tensor(rng.standard_normal(4).astype(np.float32), requires_grad=True)
+    out = conv2d(x, w, b, padding=1)
+    assert out.dtype == glassgrad.float32
+    out.sum().backward()
+    assert x.grad.dtype == w.grad.dtype == b.grad.dtype == glassgrad.float32
+    expected = naive_conv2d(
+        x.detach().numpy().astype(np.float64),
+        w.detach().numpy(),
+        b.detach().numpy(),
+        (1, 1),
+        ((1, 1), (1, 1)),
+        (1, 1),
+        1,
+    )
+    np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-4, atol=1e-5)
+    # d(sum)/d(bias) is the number of output pixels per channel
+    np.testing.assert_allclose(b.grad.numpy(), np.full(4, 2 * 36, dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "xs,ws,stride,padding,dilation,groups",
+    [((2, 3, 9), (4, 3, 3), 1, 1, 1, 1), ((1, 4, 11), (2, 2, 2), 2, 0, 3, 2), ((2, 2, 6), (3, 2, 3), 1, "same", 2, 1)],
+)
+def test_conv1d_is_conv2d_of_height_one(xs, ws, stride, padding, dilation, groups, rng):
+    x = glassgrad.tensor(rng.standard_normal(xs), requires_grad=True)
+    w = glassgrad.tensor(rng.standard_normal(ws), requires_grad=True)
+    b = glassgrad.tensor(rng.standard_normal(ws[0]), requires_grad=True)
+    out = conv1d(x, w, b, stride, padding, dilation, groups)
+    pad2 = "same" if padding == "same" else (0, padding)
+    expected = conv2d(
+        x.detach()[:, :, None], w.detach()[:, :, None], b.detach(), (1, stride), pad2, (1, dilation), groups
+    )
+    np.testing.assert_allclose(out.detach().numpy(), expected.numpy()[:, :, 0], rtol=1e-12)
+    assert gradcheck(lambda a, c, d: conv1d(a, c, d, stride, padding, dilation, groups), (x, w, b))
+
+
+def test_conv1d_unbatched(rng):
+    x = glassgrad.tensor(rng.standard_normal((2, 7)))
+    w = glassgrad.tensor(rng.standard_normal((3, 2, 3)))
+    out = conv1d(x, w)
+    assert out.shape == (3, 5)
+    np.testing.assert_allclose(out.numpy(), conv1d(x[None], w).numpy()[0])
+
+
+def test_error_names_both_shapes_and_the_fix():
+    x = glassgrad.randn(1, 1, 28, 28)
+    w = glassgrad.randn(64, 3, 3, 3)
+    with pytest.raises(RuntimeError) as info:
+        conv2d(x, w)
+    message = str(info.value)
+    assert "(64, 3, 3, 3)" in message and "(1, 1, 28, 28)" in message
+    assert "3 channels" in message and "Conv2d(1, 64" in message
+
+
+def test_error_kernel_larger_than_padded_input():
+    with pytest.raises(RuntimeError, match=r"padded input is only 4"):
+        conv2d(glassgrad.randn(1, 1, 2, 2), glassgrad.randn(1, 1, 5, 5), padding=1)
+
+
+def test_other_errors():
+    x = glassgrad.randn(1, 4, 5, 5)
+    with pytest.raises(ValueError, match="strided"):
+        conv2d(x, glassgrad.randn(2, 4, 3, 3), stride=2, padding="same")
+    with pytest.raises(ValueError, match="divisible by groups"):
+        conv2d(x, glassgrad.randn(3, 2, 3, 3), groups=2)
+    with pytest.raises(TypeError, match="same dtype"):
+        conv2d(x, glassgrad.randn(2, 4, 3, 3).double())
+    with pytest.raises(RuntimeError, match="4-D"):
+        conv2d(x, glassgrad.randn(2, 4, 3))
+    with pytest.raises(RuntimeError, match="3-D \\(unbatched\\)"):
+        conv2d(glassgrad.randn(4, 5), glassgrad.randn(2, 4, 3, 3))
+    with pytest.raises(ValueError, match="padding must be"):
+        conv2d(x, glassgrad.randn(2, 4, 3, 3), padding="full")
+    with pytest.raises(RuntimeError, match="bias of shape"):
+        conv2d(x, glassgrad.randn(2, 4, 3, 3), glassgrad.randn(3))
+
+
+def test_saves_only_what_backward_needs(rng):
+    x = glassgrad.tensor(rng.standard_normal((1, 2, 5, 5)), requires_grad=True)
+    w = glassgrad.tensor(rng.standard_normal((3, 2, 3, 3)))
+    _, node = Convolution.apply_with_node(x, w, None, padding=((1, 1), (1, 1)))
+    padded_input, weight = node.saved_tensors
+    assert padded_input is None and weight is w.array  # input grad needs only the weight
+    with glassgrad.no_grad():
+        _, node = Convolution.apply_with_node(x, w, None)
+    assert getattr(node, "_saved", None) is None
+
+
+def test_results_do_not_share_the_reused_workspaces(rng):
+    # One input and one output channel without padding: the cases where a copy could be skipped.
+    x1 = glassgrad.tensor(rng.standard_normal((3, 1, 4, 4)), requires_grad=True)
+    x2 = glassgrad.tensor(rng.standard_normal((3, 1, 4, 4)), requires_grad=True)
+    w = glassgrad.tensor(rng.standard_normal((1, 1, 2, 2)), requires_grad=True)
+    y1 = conv2d(x1, w)
+    first = y1.detach().numpy().copy()
+    y1.sum().backward()
+    grad1 = x1.grad.numpy().copy()
+    y2 = conv2d(x2, w)
+    (y2 * 3).sum().backward()
+    np.testing.assert_array_equal(y1.detach().numpy(), first)
+    np.testing.assert_array_equal(x1.grad.numpy(), grad1)
+    assert not np.shares_memory(y1.detach().numpy(), y2.detach().numpy())
+    assert not np.shares_memory(x1.grad.numpy(), x2.grad.numpy())
+
+
+def test_conv2d_module_shapes_init_and_repr():
+    glassgrad.manual_seed(0)
+    conv = nn.Conv2d(6, 8, (3, 5), stride=2, padding=1, groups=2)
+    assert conv.weight.shape == (8, 3, 3, 5) and conv.bias.shape == (8,)
+    bound = 1 / math.sqrt(3 * 3 * 5)  # kaiming_uniform_(a=sqrt(5)) on fan_in = 45
+    weight, bias = conv.weight.detach().numpy(), conv.bias.detach().numpy()
+    assert np.abs(weight).max() <= bound and np.abs(weight).max() > 0.9 * bound
+    assert np.abs(bias).max() <= bound
+    assert weight.dtype == np.float32
+    assert repr(conv) == "Conv2d(6, 8, kernel_size=(3, 5), stride=(2, 2), padding=(1, 1), groups=2)"
+    assert [name for name, _ in conv.named_parameters()] == ["weight", "bias"]
+    x = glassgrad.randn(2, 6, 9, 9)
+    out = conv(x)
+    assert out.shape == (2, 8, 5, 4)
+    expected = naive_conv2d(x.numpy().astype(np.float64), weight, bias, (2, 2), ((1, 1), (1, 1)), (1, 1), 2)
+    np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(
+        out.detach().numpy(), F.conv2d(x, conv.weight, conv.bias, 2, 1, 1, 2).detach().numpy()
+    )
+
+
+def test_conv_module_options():
+    assert repr(nn.Conv2d(1, 2, 3, bias=False, padding="same")) == (
+        "Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 1), padding=same, bias=False)"
+    )
+    assert nn.Conv2d(1, 2, 3, bias=False).bias is None
+    assert repr(nn.Conv1d(2, 4, 3, dilation=2)) == "Conv1d(2, 4, kernel_size=(3,), stride=(1,), dilation=(2,))"
+    with pytest.raises(ValueError, match="in_channels"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ValueError, match="strided"):
+        nn.Conv2d(3, 4, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="padding_mode"):
+        nn.Conv2d(3, 4, 3, padding_mode="mirror")
+    out = nn.Conv1d(2, 4, 3)(glassgrad.randn(5, 2, 10))
+    assert out.shape == (5, 4, 8)
