@@ -40,7 +40,12 @@ _BINARY = {
 # Expressions the seeds work through, with the names the seeds give their intermediate
 # results, keyed by the shape of the expression (every variable written as V).
 SEED_NAMES = {
+    # seed 000: f = (ax + by) * cz
     "(V*V+V*V)*(V*V)": ["p", "q", "s", "r", "t"],
+    # seed 001: the 2-2-1 sigmoid network and its squared error, L = (y - y_hat)^2
+    "(V-(V*sigmoid(V*V+V*V)+V*sigmoid(V*V+V*V)))**2": [
+        *("w1x1", "w3x2", "z1", "a1", "w5a1", "w2x1", "w4x2", "z2", "a2", "w6a2", "y_hat", "e", "L"),
+    ],
 }
 
 _NAME_POOL = "pqrstuvwhkmn"

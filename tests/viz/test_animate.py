@@ -1,19 +1,22 @@
 import json
 import re
 
+import pytest
 from PIL import Image
 
 from glassgrad.viz import animate
 from glassgrad.viz import expression as expr
 
 
-def _seed(tmp_path):
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("animate")
     e = expr.evaluate("(a*x + b*y) * (c*z)", {"a": 2, "b": 5, "c": 1, "x": 1, "y": 2, "z": 1}, target=15)
-    return e, expr.write_animation(e, tmp_path / "e.html", tmp_path / "e.gif")
+    return e, expr.write_animation(e, folder / "e.html", folder / "e.gif")
 
 
-def test_frames_go_forward_then_backward(tmp_path):
-    e, _ = _seed(tmp_path)
+def test_frames_go_forward_then_backward(seed):
+    e, _ = seed
     ids = {n.name: n.id for n in e.graph}
     frames = animate.build_frames(e.graph, e.local, {ids[s.name]: s.formula for s in e.steps})
     phases = [f.phase for f in frames]
@@ -27,10 +30,10 @@ def test_frames_go_forward_then_backward(tmp_path):
     assert "grad-a" in frames[-1].shown and "grad-a" not in frames[len(forward)].shown
 
 
-def test_html_page_is_self_contained_and_well_formed(tmp_path):
+def test_html_page_is_self_contained_and_well_formed(seed):
     from html.parser import HTMLParser
 
-    _, (html_path, _) = _seed(tmp_path)
+    _, (html_path, _) = seed
     page = html_path.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert not re.search(r"(src|href)=\"https?:", page), "the page must work offline"
@@ -63,8 +66,8 @@ def test_html_page_is_self_contained_and_well_formed(tmp_path):
     assert 'id="grad-a"' in page and 'data-text="-1"' in page
 
 
-def test_gif_has_one_frame_per_step(tmp_path):
-    _, (_, gif_path) = _seed(tmp_path)
+def test_gif_has_one_frame_per_step(seed):
+    _, (_, gif_path) = seed
     with Image.open(gif_path) as image:
         assert image.format == "GIF" and image.is_animated
         assert image.n_frames == 22

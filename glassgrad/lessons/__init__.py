@@ -1,0 +1,16 @@
+"""The seeds' lessons as functions that compute, return their results and write their figures.
+
+Each lesson module has ``run(out, seed=0, **options)`` returning a result with a
+``figures`` list of the files it wrote, ``describe(result)`` giving the lines the
+``glassgrad lesson`` command prints, and ``OPTIONS``, the options ``run`` accepts.
+"""
+
+import os
+
+LESSONS = ("gradient_descent", "numerical_gradient", "backprop", "xor", "convolution", "sigmoid_cnn")
+
+
+def output_folder(out):
+    """Create the figures folder (and its parents) and return it."""
+    os.makedirs(out, exist_ok=True)
+    return out
