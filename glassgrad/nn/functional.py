@@ -453,4 +453,10 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction not in _loss.REDUCTIONS + ("batchmean",):
         raise ValueError(f"kl_div: reduction={reduction!r} is not valid; use 'batchmean', 'mean', 'sum' or 'none'")
+    if reduction == "mean":
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the support size. "
+            "'batchmean' divides only by the batch size, and aligns with the KL div math definition.",
+            stacklevel=2,
+        )
     return _loss.KLDivLoss.apply(input, _as_tensor(target, input), reduction=reduction, log_target=log_target)

@@ -183,7 +183,7 @@ def test_repr_like_pytorch():
         "Net(\n"
         "  (block): Block(\n"
         "    (fc): Linear(in_features=3, out_features=4, bias=True)\n"
-        "    (bn): BatchNorm1d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)\n"
+        "    (bn): BatchNorm1d(4, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)\n"
         "  )\n"
         "  (head): Sequential(\n"
         "    (0): ReLU()\n"

@@ -113,7 +113,10 @@ def test_local_response_norm_values_and_gradcheck(rng, size):
 
 
 def test_reprs_and_state_dict_names():
-    assert repr(nn.BatchNorm2d(8)) == "BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+    assert (
+        repr(nn.BatchNorm2d(8))
+        == "BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"
+    )
     assert list(nn.BatchNorm2d(8).state_dict()) == [
         "weight",
         "bias",
@@ -122,4 +125,4 @@ def test_reprs_and_state_dict_names():
         "num_batches_tracked",
     ]
     assert repr(nn.LocalResponseNorm(5)) == "LocalResponseNorm(5, alpha=0.0001, beta=0.75, k=1.0)"
-    assert repr(nn.LayerNorm(4)) == "LayerNorm((4,), eps=1e-05, elementwise_affine=True)"
+    assert repr(nn.LayerNorm(4)) == "LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)"
