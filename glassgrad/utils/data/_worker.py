@@ -82,33 +82,59 @@ def fetch(dataset, indices, collate_fn, auto_collation):
     return collate_fn(samples)
 
 
+# Arrays at least this large travel through a file in shared memory (/dev/shm) instead of the
+# result pipe: one copy in, one copy out, instead of pickling through a 64 KiB pipe buffer.
+SHM_MIN_BYTES = 1 << 16
+
+
 class _Boxed:
-    """A Tensor's array on its way between processes (Tensors carry graph fields that need not travel)."""
+    """A Tensor or array on its way between processes: inline, or as a file in ``shm_dir``."""
 
-    __slots__ = ("array",)
+    __slots__ = ("array", "path", "dtype", "shape", "is_tensor")
 
-    def __init__(self, array):
-        self.array = array
+    def __init__(self, array, path, dtype, shape, is_tensor):
+        self.array, self.path, self.dtype, self.shape, self.is_tensor = array, path, dtype, shape, is_tensor
 
     def __reduce__(self):
-        return _Boxed, (self.array,)
+        return _Boxed, (self.array, self.path, self.dtype, self.shape, self.is_tensor)
 
 
-def box(obj):
+_file_counter = 0
+
+
+def _box_array(array, is_tensor, shm_dir):
+    global _file_counter
+    if shm_dir is None or array.nbytes < SHM_MIN_BYTES or array.dtype.hasobject:
+        return _Boxed(array, None, None, None, is_tensor)
+    _file_counter += 1
+    path = os.path.join(shm_dir, f"{os.getpid()}-{_file_counter}")
+    array.tofile(path)
+    return _Boxed(None, path, array.dtype.str, array.shape, is_tensor)
+
+
+def box(obj, shm_dir=None):
+    """Replace the Tensors and arrays in a batch by ``_Boxed`` leaves, ready to pickle."""
     if isinstance(obj, Tensor):
-        return _Boxed(obj.array)
+        return _box_array(obj.array, True, shm_dir)
+    if isinstance(obj, np.ndarray):
+        return _box_array(obj, False, shm_dir)
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):
-        return type(obj)(*(box(o) for o in obj))
+        return type(obj)(*(box(o, shm_dir) for o in obj))
     if isinstance(obj, (tuple, list)):
-        return type(obj)(box(o) for o in obj)
+        return type(obj)(box(o, shm_dir) for o in obj)
     if isinstance(obj, dict):
-        return {k: box(v) for k, v in obj.items()}
+        return {k: box(v, shm_dir) for k, v in obj.items()}
     return obj
 
 
 def unbox(obj):
+    """The batch a worker boxed, with its Tensors and arrays back (their shared-memory files removed)."""
     if isinstance(obj, _Boxed):
-        return Tensor._wrap(obj.array)
+        array = obj.array
+        if obj.path is not None:
+            array = np.fromfile(obj.path, np.dtype(obj.dtype)).reshape(obj.shape)
+            os.unlink(obj.path)
+        return Tensor._wrap(array) if obj.is_tensor else array
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):
         return type(obj)(*(unbox(o) for o in obj))
     if isinstance(obj, (tuple, list)):
@@ -116,6 +142,19 @@ def unbox(obj):
     if isinstance(obj, dict):
         return {k: unbox(v) for k, v in obj.items()}
     return obj
+
+
+def discard(obj):
+    """Remove the shared-memory files of a boxed batch nobody will read."""
+    if isinstance(obj, _Boxed):
+        if obj.path is not None and os.path.exists(obj.path):
+            os.unlink(obj.path)
+    elif isinstance(obj, (tuple, list)):
+        for o in obj:
+            discard(o)
+    elif isinstance(obj, dict):
+        for o in obj.values():
+            discard(o)
 
 
 class ExceptionWrapper:
@@ -141,7 +180,7 @@ class IterableEnd:
 
 def worker_loop(
     dataset, index_queue, result_queue, done_event, collate_fn, auto_collation, batch_size, drop_last, seed,
-    init_fn, worker_id, num_workers, parent_pid, is_iterable,
+    init_fn, worker_id, num_workers, parent_pid, is_iterable, shm_dir=None,
 ):  # fmt: skip
     """Serve tasks until told to stop: ``(iteration, position, seed, indices)`` -> ``(iteration, position, batch)``."""
     global _worker_info
@@ -178,10 +217,10 @@ def worker_loop(
                 if indices == "reset":
                     stream = iter(dataset)
                     continue
-                batch = _next_stream_batch(stream, batch_size, drop_last, collate_fn, auto_collation)
+                batch = _next_stream_batch(stream, batch_size, drop_last, collate_fn, auto_collation, shm_dir)
             else:
                 with seeded_rngs(task_seed):
-                    batch = box(fetch(dataset, indices, collate_fn, auto_collation))
+                    batch = box(fetch(dataset, indices, collate_fn, auto_collation), shm_dir)
         except Exception:
             batch = ExceptionWrapper(sys.exc_info(), f"in DataLoader worker {worker_id} (pid {os.getpid()})")
         result_queue.put((iteration, position, batch))
@@ -189,10 +228,10 @@ def worker_loop(
     _worker_info = None
 
 
-def _next_stream_batch(stream, batch_size, drop_last, collate_fn, auto_collation):
+def _next_stream_batch(stream, batch_size, drop_last, collate_fn, auto_collation, shm_dir=None):
     if not auto_collation:
         try:
-            return box(collate_fn(next(stream)))
+            return box(collate_fn(next(stream)), shm_dir)
         except StopIteration:
             return IterableEnd()
     samples = []
@@ -202,4 +241,4 @@ def _next_stream_batch(stream, batch_size, drop_last, collate_fn, auto_collation
             break
     if not samples or (drop_last and len(samples) < batch_size):
         return IterableEnd()
-    return box(collate_fn(samples))
+    return box(collate_fn(samples), shm_dir)

@@ -4,7 +4,9 @@ import itertools
 import multiprocessing
 import os
 import queue
+import shutil
 import sys
+import tempfile
 import time
 
 from glassgrad import random as _random
@@ -14,6 +16,16 @@ from glassgrad.utils.data.dataset import IterableDataset
 from glassgrad.utils.data.sampler import BatchSampler, RandomSampler, SequentialSampler
 
 _POLL_S = 5.0
+
+
+def _shared_memory_dir():
+    """A private folder in RAM (/dev/shm) for the batches workers hand over, or None where there is none."""
+    if not os.path.isdir("/dev/shm") or not os.access("/dev/shm", os.W_OK):
+        return None
+    try:
+        return tempfile.mkdtemp(prefix="glassgrad-loader-", dir="/dev/shm")
+    except OSError:
+        return None
 
 
 class _InfiniteConstantSampler:
@@ -207,6 +219,7 @@ class _MultiProcessIter:
         ctx = loader._mp_context()
         self._result_queue = ctx.Queue()
         self._done_event = ctx.Event()
+        self._shm_dir = _shared_memory_dir()
         self._index_queues = []
         self._workers = []
         for worker_id in range(self._num_workers):
@@ -218,7 +231,7 @@ class _MultiProcessIter:
                 args=(
                     loader.dataset, index_queue, self._result_queue, self._done_event, loader.collate_fn,
                     loader._auto_collation, loader.batch_size, loader.drop_last, (base_seed + worker_id) % 2**63,
-                    loader.worker_init_fn, worker_id, self._num_workers, os.getpid(), self._is_iterable,
+                    loader.worker_init_fn, worker_id, self._num_workers, os.getpid(), self._is_iterable, self._shm_dir,
                 ),
                 daemon=True,
             )  # fmt: skip
@@ -305,7 +318,8 @@ class _MultiProcessIter:
                     raise StopIteration
             iteration, position, batch = self._receive()
             if iteration != self._iteration or position not in self._pending:
-                continue  # left over from an epoch that was abandoned
+                _worker.discard(batch)  # left over from an epoch that was abandoned
+                continue
             worker_id = self._pending.pop(position)
             if isinstance(batch, _worker.IterableEnd):
                 self._active[worker_id] = False
@@ -353,6 +367,8 @@ class _MultiProcessIter:
             for q in [*self._index_queues, self._result_queue]:
                 q.cancel_join_thread()
                 q.close()
+            if self._shm_dir is not None:
+                shutil.rmtree(self._shm_dir, ignore_errors=True)
         except Exception:
             # Shutting down during interpreter exit: the daemonic workers die with us anyway.
             pass

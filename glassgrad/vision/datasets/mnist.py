@@ -1,0 +1,168 @@
+"""MNIST and Fashion-MNIST from the official IDX files, gzipped or not.
+
+IDX: two zero bytes, a type byte (0x08 for unsigned bytes), the number of dimensions, each
+dimension as a big-endian int32, then the values. Headers and sizes are checked before any
+value is used, so a truncated or foreign file is reported, never half-read.
+"""
+
+import gzip
+import os
+import zlib
+
+import numpy as np
+
+from glassgrad.tensor import Tensor
+from glassgrad.vision.datasets import utils
+from glassgrad.vision.datasets.vision import ImageArrayDataset
+
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path, ndim=None):
+    """The array stored in the IDX file ``path`` (``.gz`` is decompressed), after checking its header."""
+    try:
+        if path.endswith(".gz"):
+            with gzip.open(path, "rb") as f:
+                raw = f.read()
+        else:
+            with open(path, "rb") as f:
+                raw = f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise ValueError(
+            f"read_idx: {path} is a truncated or corrupted gzip file ({error}); delete it and fetch it again"
+        ) from error
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise ValueError(
+            f"read_idx: {path} is not an IDX file (magic bytes {raw[:4].hex() or 'missing'}); is it the right file?"
+        )
+    dims_count = raw[3]
+    if ndim is not None and dims_count != ndim:
+        raise ValueError(
+            f"read_idx: {path} holds a {dims_count}-d array but a {ndim}-d one was expected (images 3, labels 1)"
+        )
+    header = 4 + 4 * dims_count
+    if len(raw) < header:
+        raise ValueError(
+            f"read_idx: {path} is truncated inside its header ({len(raw)} bytes); delete it and fetch it again"
+        )
+    shape = tuple(int(d) for d in np.frombuffer(raw, ">i4", dims_count, 4))
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    found = len(raw) - header
+    if found != expected:
+        problem = "truncated" if found < expected else "longer than its header says"
+        raise ValueError(
+            f"read_idx: {path} is {problem}: the header announces shape {shape} = {expected} bytes of data, "
+            f"the file holds {found}; delete it and fetch it again"
+        )
+    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+class MNIST(ImageArrayDataset):
+    """MNIST handwritten digits: 60,000 training and 10,000 test images, 28x28 grey.
+
+    The four IDX files (``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``,
+    ``t10k-...``) are looked for in ``root/<ClassName>/raw`` (torchvision's layout),
+    ``root/<ClassName>``, ``root``, ``$GLASSGRAD_DATA/<name>`` and the system folders where
+    operating systems install them (``/usr/share/datasets/<name>``, e.g. Debian's
+    ``dataset-fashion-mnist`` package). ``download=True`` fetches the missing files into
+    ``root/<ClassName>/raw`` and checks their published MD5.
+
+    ``data`` is a uint8 Tensor (N, 28, 28), ``targets`` an int64 Tensor, ``dataset[i]`` is
+    ``(PIL image mode L, label)`` before ``transform``.
+    """
+
+    mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
+    resources = [
+        ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+        ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+        ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+        ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
+    ]
+    classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"]  # fmt: skip
+    system_name = "mnist"
+
+    def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
+        super().__init__(root, transform=transform, target_transform=target_transform)
+        self.train = train
+        prefix = "train" if train else "t10k"
+        wanted = [f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"]
+        found = self._find(wanted)
+        if found is None and download:
+            self.download()
+            found = self._find(wanted)
+        if found is None:
+            places = ", ".join(self._search_dirs())
+            raise utils.DatasetNotFoundError(
+                f"{type(self).__name__}: dataset not found. Wanted {wanted[0]}[.gz] and {wanted[1]}[.gz]; looked in "
+                f"{places}. Pass download=True (needs network), or place the official files by hand in "
+                f"{self.raw_folder} (from {self.mirrors[0]}), or set GLASSGRAD_DATA to a folder with {self.system_name}/"
+            )
+        images = read_idx(found[0], ndim=3)
+        labels = read_idx(found[1], ndim=1).astype(np.int64)
+        if len(images) != len(labels):
+            raise ValueError(
+                f"{type(self).__name__}: {found[0]} holds {len(images)} images but {found[1]} holds {len(labels)} "
+                "labels; the files do not belong together"
+            )
+        if labels.size and (labels.min() < 0 or labels.max() >= len(self.classes)):
+            raise ValueError(f"{type(self).__name__}: {found[1]} has labels outside 0..{len(self.classes) - 1}")
+        self.files = found
+        self._images = np.ascontiguousarray(images.astype(np.uint8, copy=False))
+        self._labels = labels
+        self.data = Tensor._wrap(self._images)
+        self.targets = Tensor._wrap(self._labels)
+
+    @property
+    def raw_folder(self):
+        return os.path.join(self.root, type(self).__name__, "raw")
+
+    def _search_dirs(self):
+        name = type(self).__name__
+        dirs = [self.raw_folder, os.path.join(self.root, name), self.root]
+        if utils.data_dir():
+            dirs.append(os.path.join(utils.data_dir(), self.system_name))
+        dirs += [os.path.join(p, self.system_name) for p in ("/usr/share/datasets", "/usr/local/share/datasets")]
+        return dirs
+
+    def _find(self, stems):
+        for folder in self._search_dirs():
+            paths = []
+            for stem in stems:
+                path = next((os.path.join(folder, stem + s) for s in ("", ".gz") if os.path.isfile(os.path.join(folder, stem + s))), None)  # fmt: skip
+                paths.append(path)
+            if all(paths):
+                return paths
+        return None
+
+    def download(self):
+        """Fetch the four files into ``raw_folder``, trying each mirror, and check their MD5."""
+        for filename, md5 in self.resources:
+            if utils.check_integrity(os.path.join(self.raw_folder, filename), md5):
+                continue
+            errors = []
+            for mirror in self.mirrors:
+                try:
+                    utils.download_url(mirror + filename, self.raw_folder, filename, md5, type(self).__name__)
+                    break
+                except (utils.DatasetNotFoundError, RuntimeError) as error:
+                    errors.append(str(error))
+            else:
+                raise utils.DatasetNotFoundError(
+                    f"{type(self).__name__}: could not download {filename} from any mirror; wanted it in "
+                    f"{self.raw_folder}.\n" + "\n".join(errors)
+                )
+
+
+class FashionMNIST(MNIST):
+    """Fashion-MNIST (Zalando): 28x28 grey images of 10 kinds of clothing, same files and layout as MNIST."""
+
+    mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
+    resources = [
+        ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+        ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+        ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+        ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
+    ]
+    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    system_name = "fashion-mnist"
