@@ -139,6 +139,9 @@ SCHEDULERS = [
     ("OneCycleLR", {"max_lr": [0.5, 0.2], "total_steps": 90, "anneal_strategy": "linear"}, 90),
     ("OneCycleLR", {"max_lr": 0.3, "epochs": 7, "steps_per_epoch": 11, "three_phase": True}, 77),
     ("OneCycleLR", {"max_lr": 0.3, "total_steps": 50, "cycle_momentum": False, "pct_start": 0.45}, 50),
+    ("PolynomialLR", {"total_iters": 15, "power": 2.0}, 25),
+    ("CosineAnnealingWarmRestarts", {"T_0": 7}, 40),
+    ("CosineAnnealingWarmRestarts", {"T_0": 3, "T_mult": 2, "eta_min": 0.001}, 60),
 ]
 
 
@@ -197,6 +200,31 @@ def test_cosine_recursive_form_drifts_from_closed_form_like_pytorch():
         closed = 0.1 * (1 + math.cos(math.pi * epoch / 30)) / 2
         drift = max(drift, abs(gg_s.get_last_lr()[0] - closed))
     assert drift > 0  # the recursion is not the closed form, and glassgrad follows the recursion
+
+
+def test_chained_scheduler_matches_pytorch():
+    gg_opt, th_opt = _two_group_pair()
+    gg_s, th_s = [
+        mod.ChainedScheduler([mod.ConstantLR(opt, factor=0.5, total_iters=4), mod.ExponentialLR(opt, gamma=0.9)])
+        for mod, opt in ((lr_scheduler, gg_opt), (torch.optim.lr_scheduler, th_opt))
+    ]
+    for step in range(20):
+        assert gg_s.get_last_lr() == th_s.get_last_lr(), f"step {step}"
+        gg_opt.step()
+        th_opt.step()
+        gg_s.step()
+        th_s.step()
+
+
+def test_warm_restarts_with_fractional_epochs_match_pytorch():
+    gg_opt, th_opt = _two_group_pair()
+    gg_s = lr_scheduler.CosineAnnealingWarmRestarts(gg_opt, T_0=4, T_mult=2)
+    th_s = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(th_opt, T_0=4, T_mult=2)
+    for i in range(60):
+        epoch = i * 0.37
+        gg_s.step(epoch)
+        th_s.step(epoch)
+        assert gg_s.get_last_lr() == th_s.get_last_lr(), f"epoch {epoch}"
 
 
 def test_sequential_lr_matches_pytorch():
