@@ -462,3 +462,13 @@ def test_hostile_headers_raise_checkpoint_errors(tmp_path, content, message):
     path.write_bytes(content)
     with pytest.raises(CheckpointError, match=message):
         glassgrad.load(path)
+
+
+def test_rng_state_round_trip_repeats_the_random_stream(tmp_path):
+    glassgrad.manual_seed(1234)
+    glassgrad.randn(10)
+    glassgrad.save({"rng": glassgrad.get_rng_state(), "epoch": 2}, tmp_path / "rng.pt")
+    expected = glassgrad.randn(5).array.copy()
+    glassgrad.randn(100)  # move on
+    glassgrad.set_rng_state(glassgrad.load(tmp_path / "rng.pt")["rng"])
+    np.testing.assert_array_equal(glassgrad.randn(5).array, expected)
