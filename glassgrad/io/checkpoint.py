@@ -18,6 +18,7 @@ leaves the previous checkpoint intact (at worst a stray ``.<name>.*.tmp`` file b
 """
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -183,8 +184,10 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         CheckpointError: the file is truncated, corrupted, or not a glassgrad/safetensors file.
     """
     if hasattr(f, "read"):
-        name = getattr(f, "name", "<file object>")
-        return _load_stream(f, str(name), _stream_size(f))
+        name = str(getattr(f, "name", "<file object>"))
+        if not (hasattr(f, "seekable") and f.seekable()):
+            f = io.BytesIO(f.read())  # a pipe or socket: its size is known only once read
+        return _load_stream(f, name, _stream_size(f))
     path = os.fspath(f)
     with open(path, "rb") as stream:
         return _load_stream(stream, path, os.fstat(stream.fileno()).st_size)

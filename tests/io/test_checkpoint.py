@@ -472,3 +472,11 @@ def test_rng_state_round_trip_repeats_the_random_stream(tmp_path):
     glassgrad.randn(100)  # move on
     glassgrad.set_rng_state(glassgrad.load(tmp_path / "rng.pt")["rng"])
     np.testing.assert_array_equal(glassgrad.randn(5).array, expected)
+
+
+def test_load_from_a_non_seekable_stream(tmp_path):
+    obj = {"w": glassgrad.randn(3, 3), "name": "net"}
+    glassgrad.save(obj, tmp_path / "s.pt")
+    with subprocess.Popen(["cat", str(tmp_path / "s.pt")], stdout=subprocess.PIPE) as cat:
+        loaded = glassgrad.load(cat.stdout)
+    _assert_same(obj, loaded)
