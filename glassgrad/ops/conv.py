@@ -58,6 +58,11 @@ def _workspace(tag, shape, dtype):
     return buffer[:size].reshape(shape)
 
 
+def clear_workspaces():
+    """Free this thread's convolution workspaces (they are kept at the largest size used so far)."""
+    _scratch.__dict__.pop("pool", None)
+
+
 def _windows(xp, kernel, stride, dilation, out_hw, groups):
     """The sliding windows of a padded NHWC array as a read-only view
     (N, H_out, W_out, groups, kh, kw, C/groups); nothing is copied."""
@@ -72,8 +77,11 @@ def _windows(xp, kernel, stride, dilation, out_hw, groups):
 def _im2col(xp, kernel, stride, dilation, out_hw, groups):
     """Columns as (groups, M, kh*kw*C/groups) with M = N*H_out*W_out, in a workspace."""
     windows = _windows(xp, kernel, stride, dilation, out_hw, groups)
-    cols = _workspace("cols", windows.shape, xp.dtype)
-    np.copyto(cols, windows)
+    if windows.flags.c_contiguous:
+        cols = windows  # a 1x1 kernel with stride 1: the NHWC input already is the column matrix
+    else:
+        cols = _workspace("cols", windows.shape, xp.dtype)
+        np.copyto(cols, windows)
     cols = cols.reshape(xp.shape[0] * out_hw[0] * out_hw[1], groups, -1)
     return cols.transpose(1, 0, 2)
 

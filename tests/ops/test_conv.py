@@ -269,3 +269,16 @@ def test_conv_module_options():
         nn.Conv2d(3, 4, 3, padding_mode="mirror")
     out = nn.Conv1d(2, 4, 3)(glassgrad.randn(5, 2, 10))
     assert out.shape == (5, 4, 8)
+
+
+def test_clear_workspaces_then_convolve_again(rng):
+    from glassgrad.ops.conv import clear_workspaces
+
+    x = glassgrad.tensor(rng.standard_normal((2, 2, 5, 5)), requires_grad=True)
+    w = glassgrad.tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
+    before = conv2d(x, w, padding=1).detach().numpy().copy()
+    clear_workspaces()
+    out = conv2d(x, w, padding=1)
+    np.testing.assert_array_equal(out.detach().numpy(), before)
+    out.sum().backward()
+    assert x.grad.shape == (2, 2, 5, 5)
