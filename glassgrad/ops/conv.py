@@ -157,7 +157,8 @@ class Convolution(Function):
         if self.needs_input_grad[1]:
             cols = _im2col(xp, (kh, kw), stride, dilation, (h_out, w_out), groups)
             gw = _gemm(g, cols)  # (groups, og, K)
-            grad_w = gw.reshape(groups, og, kh, kw, cg).transpose(0, 1, 4, 2, 3).reshape(c_out, cg, kh, kw)
+            grad_w = np.ascontiguousarray(gw.reshape(groups, og, kh, kw, cg).transpose(0, 1, 4, 2, 3))
+            grad_w = grad_w.reshape(c_out, cg, kh, kw)
 
         if self.needs_input_grad[0]:
             # (groups, K, M) with K in (kh, kw, cg) order: each kernel offset's gradient is one

@@ -282,3 +282,14 @@ def test_clear_workspaces_then_convolve_again(rng):
     np.testing.assert_array_equal(out.detach().numpy(), before)
     out.sum().backward()
     assert x.grad.shape == (2, 2, 5, 5)
+
+
+def test_non_contiguous_input_and_weight(rng):
+    x = rng.standard_normal((2, 3, 6, 5))
+    w = rng.standard_normal((4, 3, 3, 2))
+    x_view = glassgrad.tensor(np.ascontiguousarray(x.transpose(0, 1, 3, 2))).transpose(2, 3)
+    w_view = glassgrad.tensor(np.ascontiguousarray(w.transpose(1, 0, 2, 3))).transpose(0, 1)
+    assert not x_view.numpy().flags.c_contiguous
+    out = conv2d(x_view, w_view, padding=1, stride=(2, 1))
+    expected = naive_conv2d(x, w, None, (2, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-12)
