@@ -119,6 +119,28 @@ def test_losses_match_pytorch_step_by_step(name, options):
         )
 
 
+@pytest.mark.parametrize("name, options", [OPTIMIZERS[0], OPTIMIZERS[3]], ids=["SGD", "AdamW"])
+def test_training_in_eval_mode_matches_pytorch(name, options):
+    """Steps taken with the network in eval mode (BatchNorm normalises with its running statistics
+    and does not update them): the gradients flow through the frozen statistics."""
+    th_net, gg_net = _pair()
+    th_net.eval()
+    gg_net.eval()
+    th_opt = getattr(torch.optim, name)(th_net.parameters(), **options)
+    gg_opt = getattr(glassgrad.optim, name)(gg_net.parameters(), **options)
+    for step, (x, y) in enumerate(_batches()):
+        losses = []
+        for net, opt, lib in ((th_net, th_opt, torch), (gg_net, gg_opt, glassgrad)):
+            opt.zero_grad()
+            loss = lib.nn.functional.cross_entropy(net(lib.tensor(x)), lib.tensor(y))
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        assert _rel(losses[1], losses[0]) <= 1e-4, f"step {step}: loss {losses[1]} vs PyTorch {losses[0]}"
+    running = gg_net.state_dict()["block.bn1.running_mean"].array
+    np.testing.assert_array_equal(running, np.zeros_like(running))  # eval mode left the statistics alone
+
+
 def test_checkpoint_mid_training_resumes_identically(tmp_path):
     """Save model + optimizer + scheduler mid-run with glassgrad.save, resume in a fresh process state."""
     batches = _batches()
