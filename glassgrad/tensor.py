@@ -37,7 +37,7 @@ class Tensor:
         self.grad = None
         self.grad_fn = None
         self._version = 0
-        self._hooks = []
+        self._hooks = ()  # a list once a hook is registered
         self._accumulator = None
         self._retains_grad = False
         if requires_grad:
@@ -52,7 +52,7 @@ class Tensor:
         t.grad = None
         t.grad_fn = None
         t._version = 0
-        t._hooks = []
+        t._hooks = ()
         t._accumulator = None
         t._retains_grad = False
         return t
@@ -295,6 +295,8 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.is_leaf:
+            if not self._hooks:
+                self._hooks = []
             self._hooks.append(hook)
             hooks, item = self._hooks, hook
         else:

@@ -75,7 +75,7 @@ def run_backward(roots, grads, retain_graph=False, accumulate=None, capture=None
                 shape, dt = meta
                 if child_grad.shape != shape:
                     child_grad = sum_to_shape(child_grad, shape)
-                if child_grad.dtype != dt:
+                if child_grad.dtype is not dt and child_grad.dtype != dt:
                     child_grad = child_grad.astype(dt)
                 if child in buffers:
                     buffers[child] = buffers[child] + child_grad

@@ -22,28 +22,37 @@ def _operand(x):
     raise TypeError(f"unsupported operand of type {type(x).__name__}; use a Tensor or a number")
 
 
+_FLOAT64 = np.dtype(np.float64)
+
+
 def _fix_float(out, a, b):
     """PyTorch keeps int tensors (op) Python floats in the default float dtype; NumPy would give float64."""
-    if out.dtype == np.float64:
+    if out.dtype == _FLOAT64:
         for x in (a, b):
-            if isinstance(x, Tensor) and x.array.dtype == np.float64:
+            if isinstance(x, Tensor) and x.array.dtype == _FLOAT64:
                 return out
         return out.astype(_dtype.get_default_dtype().numpy)
     return out
 
 
 def _binary(fn_class, a, b, **options):
-    a, b = _operand(a), _operand(b)
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = Tensor(a)
+    # The hot path of every arithmetic operator: exact type checks first, the general case after.
+    if type(a) is not Tensor:
+        a = _operand(a)
+    if type(b) is not Tensor:
+        b = _operand(b)
+        if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+            a = Tensor(a)
     try:
         out = fn_class.apply(a, b, **options)
     except ValueError:
         _check_broadcast(fn_class.__name__.lower(), a, b)
         raise
-    fixed = _fix_float(out.array, a, b)
-    if fixed is not out.array:
-        out.array = fixed
+    array = out.array
+    if array.dtype is _FLOAT64:  # NumPy's native dtypes are singletons, so `is` suffices
+        fixed = _fix_float(array, a, b)
+        if fixed is not array:
+            out.array = fixed
     return out
 
 
@@ -72,7 +81,9 @@ class Add(Function):
             raise _broadcast_error("add", a, b) from None
 
     def backward(self, grad):
-        return grad, (grad if self.alpha == 1 else grad * self.alpha)
+        if self.alpha == 1 or not self.needs_input_grad[1]:
+            return grad, grad
+        return grad, grad * self.alpha
 
 
 class Sub(Function):
@@ -84,6 +95,8 @@ class Sub(Function):
             raise _broadcast_error("sub", a, b) from None
 
     def backward(self, grad):
+        if not self.needs_input_grad[1]:
+            return grad, None
         return grad, -grad if self.alpha == 1 else grad * -self.alpha
 
 
@@ -267,7 +280,10 @@ class Tanh(Function):
 
     def backward(self, grad):
         (out,) = self.saved_tensors
-        return grad * (1 - out * out)
+        # One temporary instead of three: large tensors are bound by memory traffic.
+        local = np.multiply(out, out, out=np.empty_like(out))  # out= keeps 0-d results arrays
+        np.subtract(1, local, out=local)
+        return np.multiply(local, grad, out=local)
 
 
 class Sigmoid(Function):
@@ -280,7 +296,9 @@ class Sigmoid(Function):
 
     def backward(self, grad):
         (out,) = self.saved_tensors
-        return grad * out * (1 - out)
+        local = np.subtract(1, out, out=np.empty_like(out))
+        np.multiply(local, out, out=local)
+        return np.multiply(local, grad, out=local)
 
 
 class ReLU(Function):
