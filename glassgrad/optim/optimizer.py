@@ -13,10 +13,6 @@ import numpy as np
 from glassgrad.autograd.grad_mode import enable_grad
 from glassgrad.tensor import Tensor
 
-# Group options that select PyTorch's kernels (foreach/fused/...): kept in the groups so the
-# layout and repr match PyTorch's, but glassgrad has one NumPy implementation of each rule.
-_KERNEL_OPTIONS = ("foreach", "fused", "capturable", "differentiable")
-
 
 class Optimizer:
     """Base class of the optimizers: holds ``param_groups`` and ``state``.
@@ -25,6 +21,10 @@ class Optimizer:
         params: an iterable of Tensors, of ``(name, Tensor)`` pairs (``named_parameters()``),
             or of dicts each defining a parameter group (``{'params': [...], 'lr': ...}``).
         defaults: the options a group takes when it does not set them itself.
+
+    Options that pick PyTorch's kernels (foreach, fused, capturable, differentiable) are kept in
+    the groups so that state dicts and reprs match PyTorch's; glassgrad has one NumPy
+    implementation of each rule, equal to PyTorch's default (for-loop) one.
     """
 
     def __init__(self, params, defaults):
