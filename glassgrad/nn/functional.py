@@ -11,6 +11,7 @@ import numpy as np
 from glassgrad import ops
 from glassgrad.ops import activation as _act
 from glassgrad.ops import dropout as _dropout
+from glassgrad.ops import linear as _linear
 from glassgrad.ops import loss as _loss
 from glassgrad.ops import normalization as _norm
 from glassgrad.ops.conv import conv1d, conv2d  # noqa: F401  (F.conv2d, F.conv1d)
@@ -37,8 +38,15 @@ def linear(input, weight, bias=None):
             f"but the weight expects {weight.shape[-1]} (weight shape {tuple(weight.shape)}); "
             "check in_features, or flatten the input first (nn.Flatten())"
         )
-    out = ops.matmul(input, ops.transpose(weight, 0, 1))
-    return out if bias is None else out + bias
+    if weight.ndim != 2 or input.ndim == 0 or (bias is not None and tuple(bias.shape) not in ((weight.shape[0],), ())):
+        out = ops.matmul(input, ops.transpose(weight, 0, 1))
+        return out if bias is None else out + bias
+    if input.array.dtype != weight.array.dtype:
+        raise RuntimeError(
+            f"linear: mat1 and mat2 must have the same dtype, but got {input.dtype} and {weight.dtype}; "
+            "convert the input (x.float()) or the layer (model.double())"
+        )
+    return _linear.Linear.apply(input, weight, bias)
 
 
 # -- activations ----------------------------------------------------------------------------

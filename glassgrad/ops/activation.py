@@ -28,6 +28,8 @@ def _erfc_positive(x):
     for n in range(1, 60):
         term *= two_x2 / (2 * n + 1)
         total += term
+        if n % 8 == 0 and not np.any(term > 1e-17 * total):
+            break
     out[small] = 1 - (2 / math.sqrt(math.pi)) * np.exp(-xs * xs) * total
     # From 2 up the continued fraction of erfc converges fast and keeps tiny tails exact.
     xl = x[~small]
@@ -103,27 +105,55 @@ class CELU(Function):
 class GELU(Function):
     """x * Phi(x), with Phi the standard normal CDF (``approximate='none'``), or its tanh
     approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (``approximate='tanh'``).
-    Computed in float64 and returned in the input's dtype."""
+
+    float64 inputs get Phi to ~1e-14 (series and continued fraction); float32 inputs a
+    rational approximation of erfc with relative error ~1e-7, computed in float32."""
 
     def forward(self, a, approximate="none"):
         self.approximate = approximate
-        x = a.astype(np.float64)
-        self.save_for_backward(a)
         if approximate == "tanh":
-            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
-            return _like(0.5 * x * (1 + t), a)
-        return _like(x * normal_cdf(x), a)
+            t = np.tanh(a.dtype.type(_SQRT_2_OVER_PI) * (a + a.dtype.type(0.044715) * a * a * a))
+            self.save_for_backward(a, t)
+            return _like(0.5 * a * (1 + t), a)
+        cdf = _like(normal_cdf(a) if a.dtype == np.float64 else _normal_cdf_fast(a.astype(np.float32)), a)
+        self.save_for_backward(a, cdf)
+        return a * cdf
 
     def backward(self, grad):
-        (a,) = self.saved_tensors
-        x = a.astype(np.float64)
+        a, saved = self.saved_tensors
         if self.approximate == "tanh":
-            inner = _SQRT_2_OVER_PI * (x + 0.044715 * x**3)
-            t = np.tanh(inner)
-            slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+            t = saved
+            inner_slope = a.dtype.type(_SQRT_2_OVER_PI) * (1 + a.dtype.type(3 * 0.044715) * a * a)
+            slope = 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * inner_slope
         else:
-            slope = normal_cdf(x) + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+            slope = saved + a * a.dtype.type(_INV_SQRT_2PI) * np.exp(-0.5 * a * a)
         return _like(grad * slope, grad)
+
+
+# Numerical Recipes' Chebyshev fit of erfc: erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2),
+# relative error below 1.2e-7 for every z >= 0, ten multiply-adds, no branches.
+_ERFC_FIT = (
+    -1.26551223,
+    1.00002368,
+    0.37409196,
+    0.09678418,
+    -0.18628806,
+    0.27886807,
+    -1.13520398,
+    1.48851587,
+    -0.82215223,
+    0.17087277,
+)
+
+
+def _normal_cdf_fast(x):
+    z = np.abs(x) * x.dtype.type(_SQRT_HALF)
+    t = 1 / (1 + x.dtype.type(0.5) * z)
+    poly = x.dtype.type(_ERFC_FIT[-1])
+    for c in _ERFC_FIT[-2::-1]:
+        poly = poly * t + x.dtype.type(c)
+    tail = 0.5 * t * np.exp(poly - z * z)  # = Phi(-|x|)
+    return np.where(x >= 0, 1 - tail, tail)
 
 
 def _sigmoid(a):

@@ -111,3 +111,16 @@ def test_reprs():
     assert repr(nn.GELU("tanh")) == "GELU(approximate='tanh')"
     assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"
     assert repr(nn.Hardtanh()) == "Hardtanh(min_val=-1.0, max_val=1.0)"
+
+
+def test_gelu_float32_fast_path_is_accurate():
+    x = np.linspace(-8, 8, 4001)
+    exact = F.gelu(glassgrad.tensor(x, dtype=glassgrad.float64)).array
+    fast = F.gelu(glassgrad.tensor(x, dtype=glassgrad.float32))
+    assert fast.dtype == glassgrad.float32
+    np.testing.assert_allclose(fast.array, exact, rtol=2e-6, atol=1e-7)
+    xs = glassgrad.tensor(x, dtype=glassgrad.float32, requires_grad=True)
+    F.gelu(xs).sum().backward()
+    xd = glassgrad.tensor(x, dtype=glassgrad.float64, requires_grad=True)
+    F.gelu(xd).sum().backward()
+    np.testing.assert_allclose(xs.grad.array, xd.grad.array, rtol=2e-6, atol=1e-6)

@@ -17,6 +17,9 @@ def test_linear_values_gradcheck_and_shape_error(rng):
     np.testing.assert_allclose(F.linear(_t(x, False), _t(w, False), _t(b, False)).array, x @ w.T + b, rtol=1e-12)
     assert gradcheck(F.linear, (_t(x), _t(w), _t(b)))
     assert gradcheck(lambda w: F.linear(_t(x, False), w), (_t(w),))
+    assert gradcheck(F.linear, (_t(x[0, 0]), _t(w)))  # unbatched (in,) -> (out,)
+    with pytest.raises(RuntimeError, match="same dtype"):
+        F.linear(glassgrad.ones(2, 4), _t(w, False))
     with pytest.raises(RuntimeError, match="in_features"):
         F.linear(glassgrad.ones(2, 3), glassgrad.ones(5, 4))
 
