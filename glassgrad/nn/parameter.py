@@ -17,5 +17,15 @@ class Parameter(Tensor):
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
 
+    def __deepcopy__(self, memo):
+        # copy.deepcopy(model) (a snapshot of the best weights) copies arrays, never pickles.
+        if id(self) in memo:
+            return memo[id(self)]
+        result = Parameter(Tensor._wrap(self.array.copy()), self.requires_grad)
+        if self.grad is not None:
+            result.grad = Tensor._wrap(self.grad.array.copy())
+        memo[id(self)] = result
+        return result
+
     def __reduce_ex__(self, protocol):
         raise TypeError("glassgrad tensors are saved with glassgrad.save (no pickle)")

@@ -319,3 +319,20 @@ def test_flatten_unflatten_identity():
     assert nn.Flatten(0, 1)(x).shape == (6, 4)
     assert nn.Unflatten(1, (3, 4))(nn.Flatten()(x)).shape == (2, 3, 4)
     assert nn.Identity(5, key=1)(x) is x
+
+
+def test_deepcopy_makes_an_independent_model():
+    import copy
+
+    net = Net()
+    net(glassgrad.randn(4, 3)).sum().backward()
+    twin = copy.deepcopy(net)
+    assert isinstance(twin.block.fc.weight, nn.Parameter) and twin.block.fc.weight.requires_grad
+    assert twin.block.fc.weight is not net.block.fc.weight
+    np.testing.assert_array_equal(twin.block.fc.weight.grad.array, net.block.fc.weight.grad.array)
+    with glassgrad.no_grad():
+        twin.block.fc.weight.fill_(0.0)
+    assert np.any(net.block.fc.weight.array != 0)
+    shared = nn.Linear(2, 2)
+    pair = copy.deepcopy(nn.Sequential(shared, shared))
+    assert pair[0] is pair[1] and len(list(pair.parameters())) == 2
