@@ -169,3 +169,15 @@ def get_num_threads():
     from glassgrad import _threads
 
     return _threads.get_num_threads()
+
+
+def __getattr__(name):
+    # Loaded on first use: `glassgrad.doctor` (the training doctor) and `glassgrad.viz` pull in
+    # matplotlib and the training package, which plain tensor code never needs.
+    if name in ("doctor", "viz"):
+        import importlib
+
+        module = importlib.import_module("glassgrad.train.doctor" if name == "doctor" else "glassgrad.viz")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'glassgrad' has no attribute {name!r}")

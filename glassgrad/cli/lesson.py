@@ -1,6 +1,7 @@
 """`glassgrad lesson NAME`: run one of the seeds' lessons, print what it shows and write its figures."""
 
 import importlib
+import inspect
 
 from glassgrad.cli import CLIError
 
@@ -26,7 +27,12 @@ def register(subparsers):
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (xor, sigmoid-cnn)")
     parser.add_argument("--limit", type=int, default=None, help="use only this many training images (sigmoid-cnn)")
     parser.add_argument("--steps", type=int, default=None, help="descent steps (gradient-descent)")
-    parser.add_argument("--data", default=None, help="dataset folder (sigmoid-cnn; default: $GLASSGRAD_DATA)")
+    parser.add_argument(
+        "--data", default=None, help="folder holding cifar10-jpeg.tar.gz (sigmoid-cnn; default: $GLASSGRAD_DATA)"
+    )
+    parser.add_argument(
+        "--dataset", default=None, choices=["cifar10", "digits"], help="sigmoid-cnn: cifar10 (default) or digits"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.set_defaults(handler=run)
 
@@ -39,12 +45,14 @@ def run(args):
         return 0
     module = importlib.import_module(f"glassgrad.lessons.{LESSONS[args.name]}")
     options = {"out": args.out or f"lesson-{args.name}", "seed": args.seed}
-    for key in ("epochs", "limit", "steps", "data"):
+    for key in ("epochs", "limit", "steps", "data", "dataset"):
         value = getattr(args, key)
         if value is not None:
             if key not in module.OPTIONS:
                 raise CLIError(f"lesson {args.name} has no --{key}; its options: {', '.join(module.OPTIONS) or 'none'}")
             options[key] = value
+    if "progress" in inspect.signature(module.run).parameters:
+        options["progress"] = lambda line: print(line, flush=True)
     try:
         result = module.run(**options)
     except (FileNotFoundError, ValueError) as error:
