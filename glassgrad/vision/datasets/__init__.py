@@ -1,7 +1,7 @@
 """torchvision.datasets for glassgrad: readers of the official file formats, and the embedded digits."""
 
 from glassgrad.vision.datasets import utils
-from glassgrad.vision.datasets.cifar import CIFAR10, CIFAR100, RestrictedUnpickler, restricted_load
+from glassgrad.vision.datasets.cifar import CIFAR10, CIFAR100, RestrictedUnpickler, UnsafePickleError, restricted_load
 from glassgrad.vision.datasets.cifar_jpeg import CIFAR10JPEG, find_cifar10_jpeg, load_cifar10_jpeg
 from glassgrad.vision.datasets.digits import Digits
 from glassgrad.vision.datasets.folder import IMG_EXTENSIONS, DatasetFolder, ImageFolder, default_loader, pil_loader

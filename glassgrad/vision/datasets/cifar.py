@@ -34,6 +34,10 @@ def _numpy_core(submodule):
         return importlib.import_module(f"numpy.core.{submodule}")
 
 
+class UnsafePickleError(pickle.UnpicklingError):
+    """A pickle asked for something outside what a dataset file may contain."""
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """An unpickler that builds only plain containers and NumPy arrays."""
 
@@ -44,7 +48,7 @@ class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         target = _ALLOWED.get((module, name))
         if target is None:
-            raise pickle.UnpicklingError(
+            raise UnsafePickleError(
                 f"{self.source}: refusing to load {module}.{name}: this file asks for an object that a dataset "
                 "batch never contains (only plain containers and NumPy arrays are admitted), so it may be "
                 "booby-trapped to run code. Delete it and download the dataset again from its official address"
@@ -58,9 +62,9 @@ def restricted_load(path, what="pickle"):
     with open(path, "rb") as f:
         try:
             return RestrictedUnpickler(f, source=f"{what}: {path}", encoding="latin1").load()
-        except pickle.UnpicklingError:
+        except UnsafePickleError:
             raise
-        except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError) as error:
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError) as error:
             raise ValueError(
                 f"{what}: {path} is truncated or corrupted ({type(error).__name__}: {error}); delete it and "
                 "download the dataset again"

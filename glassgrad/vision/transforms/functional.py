@@ -249,7 +249,7 @@ def pad(img, padding, fill=0, padding_mode="constant"):
         raise ValueError(f"pad: negative padding {pads} is not supported; use crop")
     if _is_pil(img):
         if padding_mode == "constant":
-            return ImageOps.expand(img, border=pads, fill=fill)
+            return ImageOps.expand(img, border=pads, fill=_pil_fill(fill, img))
         a = np.asarray(img)
         a = pad_array(a, HWC if a.ndim == 3 else HW, pads, fill, padding_mode)
         out = Image.fromarray(a)
@@ -258,6 +258,19 @@ def pad(img, padding, fill=0, padding_mode="constant"):
         return out
     a, lay, wrap = _split(img, "pad")
     return wrap(pad_array(a, lay, pads, fill, padding_mode))
+
+
+def _pil_fill(fill, img):
+    # Pillow reads one number as a packed colour on multi-band images ((7, 0, 0) for RGB); repeat it per band.
+    bands = len(img.getbands())
+    if isinstance(fill, numbers.Number):
+        return tuple([fill] * bands) if bands > 1 else fill
+    fill = tuple(fill)
+    if bands == 1 and len(fill) == 1:
+        return fill[0]
+    if len(fill) != bands:
+        raise ValueError(f"pad: fill has {len(fill)} values but the image has {bands} channels")
+    return fill
 
 
 def pad_array(a, lay, pads, fill, padding_mode):
