@@ -138,6 +138,7 @@ from glassgrad.ops.pooling import max_pool2d
 from glassgrad import nn
 from glassgrad.io import load, save
 from glassgrad import optim
+from glassgrad import utils
 from glassgrad.summary import summary
 
 mm = matmul
