@@ -18,12 +18,8 @@ NAMES = (
     "relu",
     "relu_backward",
     "tanh_backward",
-    "nchw_to_padded_nhwc",
-    "nhwc_to_nchw",
-    "nchw_to_nhwc",
-    "col2im_nhwc",
-    "max_pool2d",
-    "max_pool2d_backward",
+    "max_pool2d_2x2",
+    "max_pool2d_2x2_backward",
 )
 
 
