@@ -23,6 +23,7 @@ class Tensor:
         "_accumulator",
         "_retains_grad",
         "_modified_by",  # the last in-place op, named in version-counter errors
+        "_base",  # for a view: the tensor that owns the memory (and the version counter)
         "__weakref__",
     )
 
@@ -246,8 +247,10 @@ class Tensor:
         return self
 
     def detach(self):
-        """The same values, cut from the graph (shares memory)."""
-        return Tensor._wrap(self.array)
+        """The same values, cut from the graph (shares memory and, as in PyTorch, the version counter)."""
+        t = Tensor._wrap(self.array)
+        t._base = _root(self)
+        return t
 
     def detach_(self):
         self.grad_fn = None
@@ -346,6 +349,12 @@ class Tensor:
             )
         node = result.grad_fn
         if node is not None and grad_mode._grad_enabled:
+            if getattr(self, "_base", None) is not None:
+                raise RuntimeError(
+                    f"{op}: in-place change of a view (slice, reshape, transpose, ...) while gradients are "
+                    "recorded; glassgrad cannot send gradients through it. Change the whole tensor instead "
+                    "(base[index] = value works), or .clone() the view first"
+                )
             saved = getattr(node, "_saved", None)
             if saved and any(a is target for a in saved):
                 # The op saved the old values of this very tensor, which are about to be
@@ -357,9 +366,17 @@ class Tensor:
             self.requires_grad = True
         else:
             target[...] = out
+        self._bump_version(op)
+        return self
+
+    def _bump_version(self, op):
+        """Count an in-place change; views share their base's counter, as in PyTorch."""
         self._version += 1
         self._modified_by = op
-        return self
+        base = getattr(self, "_base", None)
+        if base is not None:
+            base._version += 1
+            base._modified_by = op
 
     def _overwrite(self, op, values):
         """Replace every element by ``values`` (broadcast); earlier values get a zero gradient."""
@@ -377,8 +394,7 @@ class Tensor:
                 f"{op}: values of shape {tuple(np.shape(array))} cannot be broadcast to the "
                 f"tensor's shape {tuple(self.array.shape)}"
             ) from None
-        self._version += 1
-        self._modified_by = op
+        self._bump_version(op)
         return self
 
     def add_(self, other, alpha=1):
@@ -469,8 +485,7 @@ class Tensor:
                 f"__setitem__: cannot assign values of shape {tuple(np.shape(value))} at "
                 f"{_ops.describe_index(index)} of a tensor of shape {tuple(self.array.shape)}: {e}"
             ) from None
-        self._version += 1
-        self._modified_by = "__setitem__"
+        self._bump_version("__setitem__")
 
     # -- arithmetic operators ---------------------------------------------------------
 
@@ -916,6 +931,12 @@ class _RemovableHandle:
     def remove(self):
         if self._item in self._container:
             self._container.remove(self._item)
+
+
+def _root(tensor):
+    """The tensor owning the memory of ``tensor`` (itself unless it is a view)."""
+    base = getattr(tensor, "_base", None)
+    return tensor if base is None else base
 
 
 def _np_dtype(dtype, default):

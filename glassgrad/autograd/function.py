@@ -25,6 +25,8 @@ class Function:
     next_functions = ()
     needs_input_grad = ()
     _saved_versions = ()
+    # True for ops whose output may share memory with input 0 (reshape, permute, slicing, ...).
+    is_view = False
     # Hooks on the gradient arriving at this node (register_hook/retain_grad of its output).
     _pre_hooks = ()
 
@@ -49,7 +51,7 @@ class Function:
                 "(its saved arrays were freed after the first backward); "
                 "call .backward(retain_graph=True) the first time if you need to go back twice"
             )
-        for tensor, version, position in self._saved_versions:
+        for tensor, version, position, shape in self._saved_versions:
             if type(tensor) is weakref.ref:  # a weak reference to the output (Parameters are Tensors too)
                 tensor = tensor()
                 if tensor is None:
@@ -60,7 +62,7 @@ class Function:
                 raise RuntimeError(
                     f"one of the tensors needed for gradient computation has been modified by an "
                     f"in-place operation{by}: {type(self).__name__}'s {position} of shape "
-                    f"{tuple(tensor.shape)} is at version {tensor._version}; expected version "
+                    f"{shape} is at version {tensor._version}; expected version "
                     f"{version}. Replace the in-place operation (add_, mul_, ...) by its "
                     "out-of-place form, or .clone() the tensor before changing it"
                 )
@@ -124,6 +126,10 @@ class Function:
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         result = Tensor._wrap(out)
+        if fn.is_view:
+            base = out.base
+            if base is not None and (base is arrays[0] or base is arrays[0].base):
+                result._base = _root(inputs[0])
         if not record:
             return result, fn
         fn.next_functions = tuple(nexts)
@@ -136,22 +142,31 @@ class Function:
         return result, fn
 
 
+def _root(tensor):
+    base = getattr(tensor, "_base", None)
+    return tensor if base is None else base
+
+
 def _watch_saved(saved, inputs, output):
     """Record the versions of the inputs and output whose arrays forward saved.
 
-    The output is held through a weak reference: it holds this node as its grad_fn,
-    and a strong reference back would make every such graph a reference cycle.
+    A view is watched through the tensor owning its memory, whose version counter all
+    its views share. The output is held through a weak reference: it holds this node as
+    its grad_fn, and a strong reference back would make every such graph a reference cycle.
     """
     watched = []
     for array in saved:
         if type(array) is not np.ndarray:
             continue
         if array is output.array:
-            watched.append((weakref.ref(output), output._version, "output"))
+            owner = _root(output)
+            ref = weakref.ref(output) if owner is output else owner
+            watched.append((ref, owner._version, "output", array.shape))
             continue
         for position, x in enumerate(inputs):
             if isinstance(x, Tensor) and array is x.array:
-                watched.append((x, x._version, f"input {position}"))
+                owner = _root(x)
+                watched.append((owner, owner._version, f"input {position}", array.shape))
                 break
     return watched
 

@@ -46,6 +46,8 @@ class GetItem(Function):
     Backward scatters the gradient into zeros of the input's shape, accumulating
     where an integer index repeats."""
 
+    is_view = True
+
     def forward(self, a, index=None):
         self.shape, self.index = a.shape, index
         self.basic = _is_basic(index)

@@ -31,6 +31,8 @@ def _resolve_shape(shape, numel, op, source):
 
 
 class Reshape(Function):
+    is_view = True
+
     def forward(self, a, shape=()):
         self.shape = a.shape
         return a.reshape(shape)
@@ -40,6 +42,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    is_view = True
+
     def forward(self, a, dims=()):
         self.dims = dims
         return a.transpose(dims)
@@ -49,6 +53,8 @@ class Permute(Function):
 
 
 class Expand(Function):
+    is_view = True
+
     def forward(self, a, shape=()):
         return np.broadcast_to(a, shape)
 

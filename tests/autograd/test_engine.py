@@ -393,3 +393,44 @@ def test_custom_function_and_broadcast_reduction_by_the_engine():
     b = leaf([[1.0], [2.0]])
     (glassgrad.ones(2, 3) * b).sum().backward()
     assert b.grad.tolist() == [[3.0], [3.0]]
+
+
+# -- views share a version counter with their base ------------------------------------------
+
+
+def test_changing_a_view_is_caught_through_its_base():
+    x = leaf([1.0, 2.0, 3.0])
+    y = x.exp()
+    z = y * 2
+    with glassgrad.no_grad():
+        y[0:2].mul_(3)
+    with pytest.raises(RuntimeError, match=r"\(mul_\): Exp's output of shape \(3,\)"):
+        z.sum().backward()
+
+
+def test_changing_the_base_is_caught_through_a_saved_view():
+    x = leaf([1.0, 2.0, 3.0])
+    y = x * 1
+    w = y.view(3, 1).sin()
+    with glassgrad.no_grad():
+        y.add_(1)
+    with pytest.raises(RuntimeError, match=r"\(add_\): Sin's input 0 of shape \(3, 1\)"):
+        w.sum().backward()
+
+
+def test_detach_shares_the_version_counter():
+    x = leaf([1.0, 2.0])
+    y = x.exp()
+    y.detach().zero_()
+    with pytest.raises(RuntimeError, match=r"\(zero_\): Exp's output"):
+        y.sum().backward()
+
+
+def test_recorded_in_place_change_of_a_view_is_refused():
+    x = leaf([1.0, 2.0, 3.0])
+    y = x * 2
+    with pytest.raises(RuntimeError, match=r"mul_: in-place change of a view.*base\[index\] = value"):
+        y[0:2].mul_(3)
+    y[0:2] = y[0:2] * 3  # the supported spelling
+    y.sum().backward()
+    assert x.grad.tolist() == [6.0, 6.0, 2.0]

@@ -64,3 +64,13 @@ def test_errors_name_both_shapes():
         glassgrad.tensor(2.0) @ glassgrad.ones(2)
     with pytest.raises(TypeError, match="both arguments must be tensors"):
         glassgrad.matmul(glassgrad.ones(2), 3.0)
+
+
+@pytest.mark.parametrize(
+    "a_shape, b_shape", [((3, 4), (4, 2)), ((4,), (4, 2)), ((3, 4), (4,)), ((4,), (4,)), ((2, 3, 4), (4, 2))]
+)
+@pytest.mark.parametrize("which", [0, 1])
+def test_gradient_when_only_one_operand_requires_it(a_shape, b_shape, which):
+    a, b = leaf(a_shape), leaf(b_shape, 1)
+    (b if which == 0 else a).requires_grad_(False)
+    assert gradcheck(glassgrad.matmul, (a, b))

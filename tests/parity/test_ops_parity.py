@@ -164,3 +164,18 @@ def test_every_core_op_of_the_issue_has_a_parity_case():
         "flatten permute transpose T squeeze unsqueeze expand repeat contiguous index cat stack split chunk pad"
     ).split():
         assert op in covered, op
+
+
+@pytest.mark.parametrize("name", sorted(n for n, case in CASES.items() if len(case[1]) > 1))
+@pytest.mark.parametrize("which", [0, 1])
+def test_gradient_when_only_one_input_requires_it(name, which):
+    fn, shapes, domain = CASES[name]
+    arrays = make_inputs(shapes, domain, seed=7)
+    ours = [glassgrad.tensor(a, requires_grad=i == which) for i, a in enumerate(arrays)]
+    theirs = [torch.tensor(a, requires_grad=i == which) for i, a in enumerate(arrays)]
+    out, ref = fn(glassgrad, *ours), fn(torch, *theirs)
+    upstream = np.random.default_rng(2).standard_normal(tuple(ref.shape))
+    out.backward(glassgrad.tensor(upstream))
+    ref.backward(torch.tensor(upstream))
+    assert relative_error(ours[which].grad.numpy(), theirs[which].grad.numpy()) < TOLERANCE["float64"]
+    assert all(x.grad is None for i, x in enumerate(ours) if i != which)
