@@ -101,7 +101,8 @@ class NLLFromLogProbs(Function):
             # A weighted mean: divided by the weights of the targets, as PyTorch does
             # (with no weight, the number of targets that are not ignored).
             self.denominator = w_t.sum(dtype=x.dtype)
-            out = loss.sum(dtype=x.dtype) / self.denominator
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = loss.sum(dtype=x.dtype) / self.denominator  # NaN when every target is ignored
         elif reduction == "sum":
             out = loss.sum(dtype=x.dtype)
         else:
@@ -115,10 +116,12 @@ class NLLFromLogProbs(Function):
         if self.reduction == "none":
             g = grad.reshape(-1)
         elif self.reduction == "mean":
-            g = np.full(logp.shape[0], grad / self.denominator, dtype=logp.dtype)
+            # Every target ignored: the loss is NaN but, as in PyTorch, the gradient is zero.
+            scale = grad / self.denominator if self.denominator != 0 else 0
+            g = np.full(logp.shape[0], scale, dtype=logp.dtype)
         else:
             g = np.full(logp.shape[0], grad, dtype=logp.dtype)
-        g = g * valid
+        g = np.where(valid, g, 0)
         # The loss of row i is -sum_c q_ic logp_ic with q_i = (1 - eps) w_t onehot + eps/C w.
         q = np.zeros_like(logp)
         rows = np.arange(logp.shape[0])

@@ -184,3 +184,11 @@ def test_legacy_size_average_reduce():
     with pytest.warns(UserWarning, match="deprecated"):
         layer = nn.MSELoss(size_average=False)
     assert layer.reduction == "sum"
+
+
+def test_cross_entropy_with_every_target_ignored_is_nan_with_zero_gradient():
+    x = glassgrad.ones(3, 4, requires_grad=True)
+    loss = F.cross_entropy(x, glassgrad.tensor([-100, -100, -100]), label_smoothing=0.1)
+    loss.backward()
+    assert np.isnan(loss.item())
+    np.testing.assert_array_equal(x.grad.array, 0)
