@@ -341,6 +341,11 @@ def test_state_dict_layout_equals_pytorch_and_weights_load_across():
         np.testing.assert_allclose(ours.state_dict()[key].array, value.numpy(), rtol=1e-5, atol=1e-6)
     # And back: PyTorch loads what glassgrad holds.
     theirs.load_state_dict({k: torch.tensor(v.array.copy()) for k, v in ours.state_dict().items()})
+    # PyTorch's tensors themselves are accepted too (read through the array protocol).
+    fresh = _tree(glassgrad)
+    fresh.load_state_dict(theirs.state_dict())
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_array_equal(fresh.state_dict()[key].array, value.numpy())
 
 
 def test_strict_load_reports_the_same_keys_as_pytorch():
