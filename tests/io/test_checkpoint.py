@@ -480,3 +480,47 @@ def test_load_from_a_non_seekable_stream(tmp_path):
     with subprocess.Popen(["cat", str(tmp_path / "s.pt")], stdout=subprocess.PIPE) as cat:
         loaded = glassgrad.load(cat.stdout)
     _assert_same(obj, loaded)
+
+
+def _leaves():
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+
+    arrays = hnp.arrays(
+        st.sampled_from([np.float16, np.float32, np.float64, np.int8, np.int64, np.uint8, np.bool_]),
+        hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4),
+    )
+    return st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**80), max_value=2**80),
+        st.floats(allow_nan=False),
+        st.text(max_size=8),
+        arrays,
+        arrays.map(glassgrad.from_numpy),
+    )
+
+
+def test_random_nested_structures_round_trip(tmp_path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    keys = st.one_of(st.text(max_size=6), st.integers(-5, 5))
+    tree = st.recursive(
+        _leaves(),
+        lambda children: st.one_of(
+            st.lists(children, max_size=4),
+            st.tuples(children, children),
+            st.dictionaries(keys, children, max_size=4),
+        ),
+        max_leaves=12,
+    )
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(tree)
+    def check(obj):
+        path = tmp_path / "h.pt"
+        glassgrad.save(obj, path)
+        _assert_same(obj, glassgrad.load(path))
+
+    check()
