@@ -10,12 +10,14 @@ class dtype:
     ``x.dtype == glassgrad.float32`` and ``x.numpy().dtype == x.dtype`` both hold.
     """
 
-    __slots__ = ("name", "numpy", "is_floating_point", "itemsize")
+    __slots__ = ("name", "numpy", "is_floating_point", "is_complex", "is_signed", "itemsize")
 
     def __init__(self, name, np_dtype):
         self.name = name
         self.numpy = np.dtype(np_dtype)
         self.is_floating_point = self.numpy.kind == "f"
+        self.is_complex = False
+        self.is_signed = self.numpy.kind in "fi"
         self.itemsize = self.numpy.itemsize
 
     def __repr__(self):

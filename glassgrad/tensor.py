@@ -127,6 +127,33 @@ class Tensor:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
+    def __format__(self, spec):
+        # f"{loss:.4f}" works on one-element tensors, as in PyTorch.
+        if self.array.ndim == 0:
+            return format(self.array.item(), spec)
+        if not spec:
+            return repr(self)
+        raise TypeError(
+            f"format spec {spec!r} needs a 0-d tensor, this one has shape {tuple(self.array.shape)}; "
+            "use .item() on a single element or .tolist()"
+        )
+
+    def __deepcopy__(self, memo):
+        # A copy of a leaf: its values, requires_grad and grad (a graph is not copied, as in PyTorch).
+        if not self.is_leaf:
+            raise RuntimeError(
+                "only tensors created by the user (graph leaves) support copy.deepcopy; "
+                "call .detach() first to copy the values of a computed tensor"
+            )
+        if id(self) in memo:
+            return memo[id(self)]
+        result = Tensor._wrap(self.array.copy())
+        result.requires_grad = self.requires_grad
+        if self.grad is not None:
+            result.grad = Tensor._wrap(self.grad.array.copy())
+        memo[id(self)] = result
+        return result
+
     # -- conversions --------------------------------------------------------------
 
     def numpy(self):

@@ -91,3 +91,10 @@ def test_unsupported_dtypes_are_named():
 def test_only_floating_point_tensors_require_grad():
     with pytest.raises(RuntimeError, match=r"only floating-point.*\.float\(\)"):
         glassgrad.tensor([1, 2], requires_grad=True)
+
+
+def test_dtype_attributes_like_pytorch():
+    assert glassgrad.float64.itemsize == 8 and glassgrad.int32.itemsize == 4
+    assert glassgrad.int64.is_signed and not glassgrad.uint8.is_signed and not glassgrad.bool.is_signed
+    assert not glassgrad.float32.is_complex
+    assert glassgrad.ones(2, dtype=glassgrad.float16).element_size() == 2

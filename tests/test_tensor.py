@@ -125,3 +125,21 @@ def test_setitem():
     assert x.tolist() == [[1.0, 1.0, 5.0], [-1.0, -1.0, 6.0]]
     with pytest.raises(IndexError, match=r"shape \(4,\).*shape \(2, 3\)"):
         x[0] = glassgrad.ones(4)
+
+
+def test_format_and_deepcopy():
+    import copy
+
+    loss = glassgrad.tensor(0.123456)
+    assert f"{loss:.3f}" == "0.123" and f"{glassgrad.tensor(3):d}" == "3"
+    assert f"{glassgrad.tensor([1.0])}" == "tensor([1.])"
+    with pytest.raises(TypeError, match=r"needs a 0-d tensor.*\.item\(\)"):
+        f"{glassgrad.ones(2):.2f}"
+    w = glassgrad.tensor([1.0, 2.0], requires_grad=True)
+    (w * 2).sum().backward()
+    c = copy.deepcopy(w)
+    assert c is not w and c.requires_grad and c.tolist() == [1.0, 2.0] and c.grad.tolist() == [2.0, 2.0]
+    c.detach().zero_()
+    assert w.tolist() == [1.0, 2.0]
+    with pytest.raises(RuntimeError, match="detach"):
+        copy.deepcopy(w * 2)
