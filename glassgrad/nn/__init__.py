@@ -46,6 +46,7 @@ from glassgrad.nn.loss import (
     SmoothL1Loss,
 )
 from glassgrad.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
+from glassgrad.nn.sparse import Embedding
 from glassgrad.nn.normalization import (
     BatchNorm1d,
     BatchNorm2d,

@@ -11,6 +11,7 @@ import numpy as np
 from glassgrad import ops
 from glassgrad.ops import activation as _act
 from glassgrad.ops import dropout as _dropout
+from glassgrad.ops import embedding as _embedding
 from glassgrad.ops import linear as _linear
 from glassgrad.ops import loss as _loss
 from glassgrad.ops import normalization as _norm
@@ -293,6 +294,35 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     n1 = ops.norm(x1, 2, dim)
     n2 = ops.norm(x2, 2, dim)
     return dot / ops.clamp(n1 * n2, min=eps)
+
+
+# -- embeddings -------------------------------------------------------------------------------------
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+    """Rows of ``weight`` (num_embeddings, dim) picked by int64 ``input`` (*) -> (*, dim).
+
+    ``padding_idx``'s row gets no gradient; with ``max_norm`` the rows looked up are first
+    rescaled in place to a ``norm_type`` norm of at most ``max_norm`` (PyTorch's renorm).
+    """
+    if sparse:
+        raise ValueError("embedding: sparse gradients are not available in glassgrad; use sparse=False")
+    n = weight.shape[0]
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise ValueError(f"embedding: padding_idx must be within num_embeddings ({n}), got {padding_idx}")
+        padding_idx %= n
+    indices = input.array if isinstance(input, Tensor) else np.asarray(input)
+    if max_norm is not None and indices.size:
+        rows = np.unique(indices.reshape(-1) % n)
+        picked = weight.array[rows]
+        norms = np.linalg.norm(picked, ord=norm_type, axis=1, keepdims=True)
+        scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1).astype(picked.dtype)
+        weight.array[rows] = picked * scale
+        weight._version += 1
+    return _embedding.Embedding.apply(
+        weight, Tensor._wrap(indices), padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq
+    )
 
 
 # -- shapes and encodings ---------------------------------------------------------------------------

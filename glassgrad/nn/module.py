@@ -498,12 +498,16 @@ class Module:
             self._forward_pre_hooks, hook, prepend, self._forward_pre_hooks_with_kwargs if with_kwargs else None, True
         )
 
-    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
         """``hook(module, args, output)`` runs after ``forward``; it may return a replacement output.
-        With ``with_kwargs``: ``hook(module, args, kwargs, output)``."""
-        return _add_hook(
+        With ``with_kwargs``: ``hook(module, args, kwargs, output)``. With ``always_call`` it runs
+        even when ``forward`` raises (with ``output=None``), before the exception goes on."""
+        handle = _add_hook(
             self._forward_hooks, hook, prepend, self._forward_hooks_with_kwargs if with_kwargs else None, True
         )
+        if always_call:
+            self.__dict__.setdefault("_forward_hooks_always_called", {})[handle.id] = True
+        return handle
 
     def register_full_backward_pre_hook(self, hook, prepend=False):
         """``hook(module, grad_output)`` runs when the gradients of the module's outputs are known;
@@ -536,7 +540,17 @@ class Module:
         if (self._backward_hooks or self._backward_pre_hooks) and grad_mode.is_grad_enabled():
             tracker = _BackwardHookTracker(self)
             args = tracker.wrap_inputs(args)
-        output = self.forward(*args, **kwargs)
+        try:
+            output = self.forward(*args, **kwargs)
+        except Exception:
+            always = self.__dict__.get("_forward_hooks_always_called", {})
+            for hook_id, hook in list(self._forward_hooks.items()):
+                if hook_id in always:
+                    if hook_id in self._forward_hooks_with_kwargs:
+                        hook(self, args, kwargs, None)
+                    else:
+                        hook(self, args, None)
+            raise
         for hook_id, hook in list(self._forward_hooks.items()):
             if hook_id in self._forward_hooks_with_kwargs:
                 result = hook(self, args, kwargs, output)

@@ -336,3 +336,13 @@ def test_deepcopy_makes_an_independent_model():
     shared = nn.Linear(2, 2)
     pair = copy.deepcopy(nn.Sequential(shared, shared))
     assert pair[0] is pair[1] and len(list(pair.parameters())) == 2
+
+
+def test_always_called_forward_hook_runs_when_forward_raises():
+    lin = nn.Linear(2, 2)
+    calls = []
+    lin.register_forward_hook(lambda m, a, out: calls.append(out), always_call=True)
+    lin.register_forward_hook(lambda m, a, out: calls.append("not always"))
+    with pytest.raises(RuntimeError, match="in_features"):
+        lin(glassgrad.ones(1, 3))
+    assert calls == [None]

@@ -426,3 +426,20 @@ def test_clip_grad_norm_matches_pytorch():
         np.testing.assert_allclose(total_ours.item(), total_theirs.item(), rtol=1e-5)
         for p, q in zip(ours, theirs):
             np.testing.assert_allclose(p.grad.array, q.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"padding_idx": 1}, {"scale_grad_by_freq": True}, {"max_norm": 1.5}])
+def test_embedding(kwargs):
+    rng = np.random.default_rng(0)
+    theirs = torch.nn.Embedding(6, 4, **kwargs)
+    ours = nn.Embedding(6, 4, **kwargs)
+    _copy_weights(ours, theirs)
+    idx = rng.integers(0, 6, (3, 5))
+    g_out, t_out = ours(glassgrad.tensor(idx)), theirs(torch.tensor(idx))
+    _close(g_out, t_out, np.float32)
+    up = rng.standard_normal(t_out.shape).astype(np.float32)
+    (g_out * glassgrad.tensor(up)).sum().backward()
+    (t_out * torch.tensor(up)).sum().backward()
+    _close(ours.weight.grad, theirs.weight.grad, np.float32)
+    _close(ours.weight, theirs.weight, np.float32)
+    assert repr(ours) == repr(theirs)
