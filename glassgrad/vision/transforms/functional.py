@@ -159,7 +159,11 @@ def normalize(tensor, mean, std, inplace=False):
         raise TypeError(f"normalize: expected a float tensor, got {tensor.dtype}; convert with ToTensor() or .float()")
     if a.ndim < 3:
         raise ValueError(f"normalize: expected a tensor image (..., C, H, W), got shape {tuple(a.shape)}")
-    mean_a, std_a = _channel_stats(mean, std, a.shape[-3], a.dtype)
+    return _normalize_with(tensor, *_channel_stats(mean, std, a.shape[-3], a.dtype), inplace)
+
+
+def _normalize_with(tensor, mean_a, std_a, inplace):
+    a = tensor.array
     if tensor.requires_grad:
         return (tensor - Tensor._wrap(mean_a)) / Tensor._wrap(std_a)
     out = a if inplace else np.empty_like(a)

@@ -17,6 +17,7 @@ import numbers
 import numpy as np
 
 from glassgrad import random as _random
+from glassgrad.tensor import Tensor
 from glassgrad.vision.transforms import functional as F
 from glassgrad.vision.transforms.functional import InterpolationMode
 
@@ -118,15 +119,25 @@ class Normalize:
         self.mean = mean
         self.std = std
         self.inplace = inplace
+        self._stats = {}
+
+    def _stats_for(self, channels, dtype):
+        key = (channels, dtype)
+        if key not in self._stats:
+            self._stats[key] = F._channel_stats(self.mean, self.std, channels, dtype)
+        return self._stats[key]
 
     def __call__(self, tensor):
-        return F.normalize(tensor, self.mean, self.std, self.inplace)
+        a = tensor.array if isinstance(tensor, Tensor) else None
+        if a is None or a.dtype.kind != "f" or a.ndim < 3:
+            return F.normalize(tensor, self.mean, self.std, self.inplace)  # raises the right error
+        return F._normalize_with(tensor, *self._stats_for(a.shape[-3], a.dtype), self.inplace)
 
     def _draw(self, h, w):
         return None
 
     def _batch(self, a, lay, params, owned):
-        mean, std = F._channel_stats(self.mean, self.std, a.shape[1], a.dtype)
+        mean, std = self._stats_for(a.shape[1], a.dtype)
         out = a if owned else np.empty_like(a)
         np.subtract(a, mean, out=out)
         np.divide(out, std, out=out)
