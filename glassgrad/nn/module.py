@@ -448,6 +448,13 @@ class Module:
                     f"the shape in current model is {_size(target.array.shape)}."
                 )
                 continue
+            if local_metadata.get("assign_to_params_buffers", False):
+                # assign=True: the module takes the state dict's tensor itself (its dtype too).
+                if name in self._parameters:
+                    self._parameters[name] = Parameter(Tensor._wrap(array), target.requires_grad)
+                else:
+                    self._buffers[name] = value if isinstance(value, Tensor) else Tensor._wrap(array)
+                continue
             with grad_mode.no_grad():
                 target.copy_(Tensor._wrap(array))
         if strict:
@@ -463,14 +470,16 @@ class Module:
 
         Returns ``(missing_keys, unexpected_keys)``. With ``strict`` (the default) any
         missing or unexpected key raises a RuntimeError that lists them; a shape that
-        differs from the module's always raises.
+        differs from the module's always raises. With ``assign`` the module takes the state
+        dict's tensors (and their dtypes) instead of copying into its own.
         """
         if not isinstance(state_dict, dict):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
         missing, unexpected, errors = [], [], []
 
         def load(module, prefix):
-            module._load_from_state_dict(state_dict, prefix, {}, True, missing, unexpected, errors)
+            metadata = {"assign_to_params_buffers": assign}
+            module._load_from_state_dict(state_dict, prefix, metadata, True, missing, unexpected, errors)
             for name, child in module._modules.items():
                 if child is not None:
                     load(child, prefix + name + ".")

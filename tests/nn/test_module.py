@@ -346,3 +346,16 @@ def test_always_called_forward_hook_runs_when_forward_raises():
     with pytest.raises(RuntimeError, match="in_features"):
         lin(glassgrad.ones(1, 3))
     assert calls == [None]
+
+
+def test_load_state_dict_assign_takes_the_tensors():
+    lin = nn.Linear(2, 3)
+    weight = glassgrad.ones(3, 2, dtype=glassgrad.float64)
+    lin.load_state_dict({"weight": weight, "bias": glassgrad.zeros(3)}, assign=True)
+    assert isinstance(lin.weight, nn.Parameter) and lin.weight.requires_grad
+    assert lin.weight.dtype == glassgrad.float64
+    assert np.shares_memory(lin.weight.array, weight.array)
+    bn = nn.BatchNorm1d(3)
+    running = glassgrad.full((3,), 2.0)
+    bn.load_state_dict(dict(bn.state_dict(), running_var=running), assign=True)
+    assert bn.running_var is running
