@@ -76,6 +76,7 @@ from glassgrad.ops.shape import (
     cat,
     chunk,
     concat,
+    concatenate,
     contiguous,
     expand,
     flatten,

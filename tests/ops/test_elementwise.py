@@ -171,3 +171,13 @@ def test_broadcast_errors_name_the_op_and_both_shapes(op):
 def test_unsupported_operand_is_named():
     with pytest.raises(TypeError, match="unsupported operand of type str"):
         glassgrad.ones(2) + "a"
+
+
+def test_integer_and_logical_functions():
+    assert glassgrad.remainder(glassgrad.tensor([5, -7]), 3).tolist() == [2, 2]  # sign of the divisor
+    assert glassgrad.floor_divide(glassgrad.tensor([5, -7]), 2).tolist() == [2, -4]
+    a, b = glassgrad.tensor([True, False, True]), glassgrad.tensor([True, True, False])
+    assert glassgrad.logical_xor(a, b).tolist() == [False, True, True]
+    assert glassgrad.logical_and(a, b).tolist() == [True, False, False]
+    assert glassgrad.logical_not(a).tolist() == [False, True, False]
+    assert glassgrad.concatenate([glassgrad.ones(1), glassgrad.zeros(1)]).tolist() == [1.0, 0.0]
