@@ -2,6 +2,7 @@
 
 import gc
 import os
+import signal
 import time
 
 import numpy as np
@@ -227,3 +228,25 @@ def test_timeout_names_the_wait():
     loader = DataLoader(Slow(), batch_size=1, num_workers=1, timeout=0.3)
     with pytest.raises(RuntimeError, match="timed out after 0.3 seconds"):
         next(iter(loader))
+
+
+class Killed(Dataset):
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        if i == 5:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return i
+
+
+def test_a_killed_worker_is_reported_not_waited_for():
+    with pytest.raises(RuntimeError, match=r"exited unexpectedly \(pid \d+ exit code -9\)"):
+        list(DataLoader(Killed(), batch_size=2, num_workers=2))
+
+
+def test_spawned_workers_work_too():
+    loader = DataLoader(
+        TensorDataset(glassgrad.arange(6)), batch_size=4, num_workers=1, multiprocessing_context="spawn"
+    )
+    assert [b[0].tolist() for b in loader] == [[0, 1, 2, 3], [4, 5]]

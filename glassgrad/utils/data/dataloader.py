@@ -8,6 +8,7 @@ import shutil
 import sys
 import tempfile
 import time
+import weakref
 
 from glassgrad import random as _random
 from glassgrad.utils.data import _worker
@@ -15,7 +16,7 @@ from glassgrad.utils.data.collate import default_collate, default_convert
 from glassgrad.utils.data.dataset import IterableDataset
 from glassgrad.utils.data.sampler import BatchSampler, RandomSampler, SequentialSampler
 
-_POLL_S = 5.0
+_POLL_S = 1.0  # how often a waiting main process checks that its workers are alive
 
 
 def _shared_memory_dir():
@@ -220,6 +221,9 @@ class _MultiProcessIter:
         self._result_queue = ctx.Queue()
         self._done_event = ctx.Event()
         self._shm_dir = _shared_memory_dir()
+        if self._shm_dir is not None:
+            # Removed at garbage collection or at interpreter exit, whichever comes first.
+            weakref.finalize(self, shutil.rmtree, self._shm_dir, True)
         self._index_queues = []
         self._workers = []
         for worker_id in range(self._num_workers):
@@ -340,8 +344,8 @@ class _MultiProcessIter:
             if dead:
                 codes = ", ".join(f"pid {w.pid} exit code {w.exitcode}" for w in dead)
                 raise RuntimeError(
-                    f"DataLoader worker(s) exited unexpectedly ({codes}); a negative code is the signal that "
-                    "killed it (-9: out of memory). Run with num_workers=0 to see the error in this process"
+                    f"DataLoader worker(s) exited unexpectedly ({codes}); a negative code is the signal that killed "
+                    "it (-9, SIGKILL, is often the out-of-memory killer). Run with num_workers=0 to see the error here"
                 )
             if self._timeout and waited >= self._timeout:
                 raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds waiting for a batch")
