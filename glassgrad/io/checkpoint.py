@@ -208,14 +208,21 @@ def _load_stream(f, path, size):
     head = f.read(8)
     if len(head) < 8:
         fail(f"the file is {size} bytes long, too short for a checkpoint (truncated or empty)")
-    _reject_foreign(head, fail)
     (header_len,) = struct.unpack("<Q", head)
-    if header_len > size - 8 or header_len > _MAX_HEADER or header_len < 2:
+    raw = f.read(min(header_len, size - 8, _MAX_HEADER))
+    if header_len > size - 8 or header_len > _MAX_HEADER or header_len < 2 or raw[:1] != b"{":
+        # Not a plausible header: name the foreign format when it is a known one. (Only then: a
+        # real header length can begin with a pickle's bytes, e.g. 640 = 80 02 00 ... .)
+        _reject_foreign(head, fail)
+        if raw[:1] == b"{":
+            fail(
+                f"truncated or not a glassgrad checkpoint: its first 8 bytes announce a {header_len}-byte header "
+                f"but the file has {size} bytes"
+            )
         fail(
-            f"truncated or not a glassgrad checkpoint: its first 8 bytes announce a {header_len}-byte header "
-            f"but the file has {size} bytes"
+            f"truncated or not a glassgrad checkpoint: it does not start with an 8-byte header length and a "
+            f"JSON header (first bytes: {head!r})"
         )
-    raw = f.read(header_len)
     try:
         header = json.loads(raw.decode("utf-8"))
     except RecursionError:
