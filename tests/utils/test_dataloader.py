@@ -250,3 +250,22 @@ def test_spawned_workers_work_too():
         TensorDataset(glassgrad.arange(6)), batch_size=4, num_workers=1, multiprocessing_context="spawn"
     )
     assert [b[0].tolist() for b in loader] == [[0, 1, 2, 3], [4, 5]]
+
+
+def test_keyboard_interrupt_while_waiting_stops_the_workers():
+    loader = DataLoader(Slow(), batch_size=1, num_workers=2)
+    it = iter(loader)
+    workers = list(it._workers)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            next(it)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not any(w.is_alive() for w in workers)
