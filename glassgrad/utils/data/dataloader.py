@@ -246,6 +246,8 @@ class _MultiProcessIter:
         self._reset(loader, base_seed)
 
     def _reset(self, loader, base_seed):
+        for early in getattr(self, "_ready", {}).values():
+            _worker.discard(early)  # from an epoch abandoned half-way (persistent workers)
         self._loader = loader
         self._base_seed = base_seed
         self._iteration += 1
