@@ -106,6 +106,7 @@ from glassgrad.ops import (
     mul,
     ne,
     neg,
+    nonzero,
     norm,
     permute,
     pow,

@@ -796,11 +796,14 @@ class Tensor:
     def all(self, dim=None, keepdim=False):
         return _ops.all(self, dim, keepdim)
 
-    def softmax(self, dim):
-        return _ops.softmax(self, dim)
+    def softmax(self, dim, dtype=None):
+        return _ops.softmax(self, dim, dtype=dtype)
 
-    def log_softmax(self, dim):
-        return _ops.log_softmax(self, dim)
+    def log_softmax(self, dim, dtype=None):
+        return _ops.log_softmax(self, dim, dtype=dtype)
+
+    def nonzero(self, as_tuple=False):
+        return _ops.nonzero(self, as_tuple=as_tuple)
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
         return _ops.topk(self, k, dim, largest, sorted)

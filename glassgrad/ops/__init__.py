@@ -34,6 +34,7 @@ from glassgrad.ops.elementwise import (
     mul,
     ne,
     neg,
+    nonzero,
     overwrite,
     pow,
     relu,

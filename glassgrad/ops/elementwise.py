@@ -397,9 +397,16 @@ def minimum(a, b):
     return _binary(Minimum, a, b)
 
 
-def where(condition, a, b):
-    """Elements of a where condition holds, else of b (all three broadcast)."""
+def where(condition, a=None, b=None):
+    """Elements of a where condition holds, else of b (all three broadcast).
+
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``.
+    """
     condition = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
+    if a is None and b is None:
+        return tuple(Tensor._wrap(i.astype(np.int64, copy=False)) for i in np.nonzero(condition))
+    if a is None or b is None:
+        raise TypeError("where: give both a and b (or neither, for the indices where condition holds)")
     a, b = _operand(a), _operand(b)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor(a)
@@ -414,6 +421,14 @@ def where(condition, a, b):
     if fixed is not out.array:
         out.array = fixed
     return out
+
+
+def nonzero(a, as_tuple=False):
+    """Indices of the non-zero elements: an (n, ndim) int64 tensor, or a tuple of ndim index tensors."""
+    indices = np.nonzero(a.array)
+    if as_tuple:
+        return tuple(Tensor._wrap(i.astype(np.int64, copy=False)) for i in indices)
+    return Tensor._wrap(np.stack(indices, axis=1).astype(np.int64, copy=False))
 
 
 def neg(a):

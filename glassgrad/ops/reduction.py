@@ -238,6 +238,13 @@ def amin(a, dim=None, keepdim=False):
     return MaxMin.apply(a, axes=_axes(dim, a.ndim, "amin"), keepdim=keepdim, largest=False)
 
 
+def _bool_first(dim, unbiased):
+    """``x.var(False)`` means unbiased=False, as in PyTorch, not dim=0."""
+    if isinstance(dim, bool):
+        return None, dim
+    return dim, unbiased
+
+
 def _correction(unbiased, correction):
     if correction is not None:
         return correction
@@ -246,11 +253,13 @@ def _correction(unbiased, correction):
 
 def var(a, dim=None, unbiased=None, keepdim=False, correction=None):
     """Variance over ``dim``; unbiased (divides by N - 1) unless ``unbiased=False`` or ``correction=0``."""
+    dim, unbiased = _bool_first(dim, unbiased)
     return Var.apply(a, axes=_axes(dim, a.ndim, "var"), keepdim=keepdim, correction=_correction(unbiased, correction))
 
 
 def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
     """Standard deviation: the square root of ``var`` with the same arguments."""
+    dim, unbiased = _bool_first(dim, unbiased)
     from glassgrad.ops.elementwise import sqrt
 
     return sqrt(var(a, dim, unbiased=unbiased, keepdim=keepdim, correction=correction))

@@ -71,6 +71,7 @@ CASES = {
     "var": (lambda m, a: a.var(), [(3, 4)], "any"),
     "var_dim_biased": (lambda m, a: m.var(a, dim=1, unbiased=False), [(3, 4)], "any"),
     "std": (lambda m, a: a.std(dim=0, keepdim=True), [(3, 4)], "any"),
+    "std_positional_unbiased": (lambda m, a: a.std(False), [(3, 4)], "any"),
     "logsumexp": (lambda m, a: m.logsumexp(a * 10, dim=1), [(3, 4)], "any"),
     "softmax": (lambda m, a: m.softmax(a * 10, dim=-1), [(3, 5)], "any"),
     "log_softmax": (lambda m, a: m.log_softmax(a * 10, dim=1), [(2, 4, 3)], "any"),
@@ -107,6 +108,8 @@ NO_GRAD_CASES = {
     "gt": (lambda m, a, b: a > b, [(3, 4), (4,)]),
     "eq": (lambda m, a, b: a == b, [(3, 4), (3, 4)]),
     "le": (lambda m, a, b: a <= b, [(3, 1), (4,)]),
+    "nonzero": (lambda m, a: (a > 0).nonzero(), [(3, 4)]),
+    "where_indices": (lambda m, a: m.where(a > 0)[1], [(3, 4)]),
 }
 
 
