@@ -209,12 +209,12 @@ def _load_stream(f, path, size):
     if len(head) < 8:
         fail(f"the file is {size} bytes long, too short for a checkpoint (truncated or empty)")
     (header_len,) = struct.unpack("<Q", head)
-    raw = f.read(min(header_len, size - 8, _MAX_HEADER))
-    if header_len > size - 8 or header_len > _MAX_HEADER or header_len < 2 or raw[:1] != b"{":
+    first = f.read(1)  # peek: a foreign file's "header length" can be huge, so read no more yet
+    if header_len > size - 8 or header_len > _MAX_HEADER or header_len < 2 or first != b"{":
         # Not a plausible header: name the foreign format when it is a known one. (Only then: a
         # real header length can begin with a pickle's bytes, e.g. 640 = 80 02 00 ... .)
         _reject_foreign(head, fail)
-        if raw[:1] == b"{":
+        if first == b"{":
             fail(
                 f"truncated or not a glassgrad checkpoint: its first 8 bytes announce a {header_len}-byte header "
                 f"but the file has {size} bytes"
@@ -223,6 +223,7 @@ def _load_stream(f, path, size):
             f"truncated or not a glassgrad checkpoint: it does not start with an 8-byte header length and a "
             f"JSON header (first bytes: {head!r})"
         )
+    raw = first + f.read(header_len - 1)
     try:
         header = json.loads(raw.decode("utf-8"))
     except RecursionError:
@@ -245,7 +246,10 @@ def _load_stream(f, path, size):
                 fail(f"truncated: tensor {name!r} needs {array.nbytes} bytes, only {got} could be read")
         arrays[name] = array
 
-    if metadata.get("format") != FORMAT:
+    ours = metadata.get("format") == FORMAT or any(str(k).startswith("glassgrad.") for k in metadata)
+    if ours and metadata.get("format") != FORMAT:
+        fail(f"corrupted header: glassgrad metadata with format {metadata.get('format')!r}")
+    if not ours:
         # A plain safetensors file: its tensors, by name, in file order.
         from glassgrad.tensor import Tensor
 

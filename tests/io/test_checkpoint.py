@@ -536,3 +536,12 @@ def test_a_header_length_that_starts_like_a_pickle_still_loads(tmp_path):
             _assert_same(obj, glassgrad.load(tmp_path / "p.pt"))
             return
     raise AssertionError("no padding produced a 640-byte header")
+
+
+def test_a_damaged_format_field_is_not_mistaken_for_plain_safetensors(good_file, tmp_path):
+    raw = good_file.read_bytes()
+    damaged = raw.replace(b'"format":"glassgrad"', b'"format":"glassgrab"')
+    assert damaged != raw
+    (tmp_path / "d.pt").write_bytes(damaged)
+    with pytest.raises(CheckpointError, match="format 'glassgrab'"):
+        glassgrad.load(tmp_path / "d.pt")
