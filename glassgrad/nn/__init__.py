@@ -45,6 +45,7 @@ from glassgrad.nn.loss import (
     NLLLoss,
     SmoothL1Loss,
 )
+from glassgrad.nn.padding import ConstantPad1d, ConstantPad2d, ConstantPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d
 from glassgrad.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 from glassgrad.nn.sparse import Embedding
 from glassgrad.nn.normalization import (

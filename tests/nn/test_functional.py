@@ -5,6 +5,7 @@ import pytest
 
 import glassgrad
 import glassgrad.nn.functional as F
+from glassgrad import nn
 from glassgrad.autograd import gradcheck
 
 
@@ -43,3 +44,17 @@ def test_pad_and_normalize(rng):
     y = _t(rng.normal(size=(2, 3)))
     expected = (x.array * y.array).sum(1) / np.linalg.norm(x.array, axis=1) / np.linalg.norm(y.array, axis=1)
     np.testing.assert_allclose(F.cosine_similarity(x, y).array, expected, rtol=1e-12)
+
+
+def test_padding_layers(rng):
+    x = _t(rng.normal(size=(1, 2, 3, 3)))
+    out = nn.ZeroPad2d((1, 0, 2, 1))(x)
+    assert out.shape == (1, 2, 6, 4)
+    np.testing.assert_array_equal(out.array[..., 2:5, 1:], x.array)
+    assert out.array[..., :2, :].sum() == 0
+    assert gradcheck(nn.ConstantPad2d(1, 3.0), (x,))
+    assert nn.ConstantPad1d((2, 1), -1.0)(glassgrad.zeros(2, 3)).array[0].tolist() == [-1, -1, 0, 0, 0, -1]
+    assert repr(nn.ZeroPad2d(1)) == "ZeroPad2d((1, 1, 1, 1))"
+    assert repr(nn.ConstantPad1d((1, 2), 3.5)) == "ConstantPad1d(padding=(1, 2), value=3.5)"
+    with pytest.raises(ValueError, match="4 ints"):
+        nn.ZeroPad2d((1, 2))
