@@ -40,6 +40,8 @@ class Optimizer:
             )
         self.state = defaultdict(dict)
         self.param_groups = []
+        self._step_pre_hooks = {}
+        self._step_post_hooks = {}
         if isinstance(params, Tensor):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors or dicts, "
@@ -63,6 +65,8 @@ class Optimizer:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self.__dict__.setdefault("_step_pre_hooks", {})
+        self.__dict__.setdefault("_step_post_hooks", {})
 
     def __repr__(self):
         lines = [type(self).__name__ + " ("]
@@ -149,13 +153,30 @@ class Optimizer:
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
         self._opt_called = True  # lets a scheduler warn when it is stepped before the optimizer
+        args, kwargs = ((closure,) if closure is not None else ()), {}
+        for hook in list(self._step_pre_hooks.values()):
+            result = hook(self, args, kwargs)
+            if result is not None:
+                args, kwargs = result
+        closure = args[0] if args else kwargs.get("closure")
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
             self._update(group)
+        for hook in list(self._step_post_hooks.values()):
+            hook(self, args, kwargs)
         return loss
+
+    def register_step_pre_hook(self, hook):
+        """Call ``hook(optimizer, args, kwargs)`` before each step; it may return new ``(args, kwargs)``.
+        Returns a handle whose ``remove()`` unregisters it."""
+        return _HookHandle(self._step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook):
+        """Call ``hook(optimizer, args, kwargs)`` after each step. Returns a handle with ``remove()``."""
+        return _HookHandle(self._step_post_hooks, hook)
 
     def _update(self, group):
         raise TypeError(f"{type(self).__name__} does not define an update rule (_update)")
@@ -276,3 +297,24 @@ def _cast_state(param, key, value):
     if isinstance(value, (list, tuple)):
         return type(value)(_cast_state(param, None, v) for v in value)
     return value
+
+
+class _HookHandle:
+    """Removes a hook from the dict it was registered in."""
+
+    _next_id = 0
+
+    def __init__(self, hooks, hook):
+        self._hooks = hooks
+        self.id = _HookHandle._next_id
+        _HookHandle._next_id += 1
+        hooks[self.id] = hook
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()

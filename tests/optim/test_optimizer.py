@@ -218,3 +218,18 @@ def test_training_a_quadratic_with_autograd_converges():
 def test_repr_lists_each_group():
     text = repr(optim.SGD(_params(), lr=0.1, momentum=0.9))
     assert text.startswith("SGD (\nParameter Group 0\n") and "    momentum: 0.9" in text and text.endswith(")")
+
+
+def test_step_hooks_run_around_the_update_and_can_be_removed():
+    p = Parameter(glassgrad.tensor([1.0]))
+    opt = optim.SGD([p], lr=0.5)
+    seen = []
+    pre = opt.register_step_pre_hook(lambda o, args, kwargs: seen.append(("pre", float(p.array[0]))))
+    post = opt.register_step_post_hook(lambda o, args, kwargs: seen.append(("post", float(p.array[0]))))
+    p.grad = glassgrad.tensor([1.0])
+    opt.step()
+    assert seen == [("pre", 1.0), ("post", 0.5)]
+    pre.remove()
+    post.remove()
+    opt.step()
+    assert len(seen) == 2 and float(p.array[0]) == 0.0
