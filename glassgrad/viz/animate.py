@@ -165,12 +165,18 @@ def layout(graph):
                 stack.extend((c, False) for c in reversed(node.inputs))
 
     place(graph.root)
+    # Leaves take rows in turn and ops the mean of their inputs' rows, so two nodes of one column
+    # can land on the same row: keep each column's order but push nodes apart by one row.
+    for column in set(depth.values()):
+        ids = sorted((n.id for n in graph if depth[n.id] == column), key=lambda i: row.get(i, 0))
+        for above, below in zip(ids, ids[1:]):
+            row[below] = max(row.get(below, 0), row[above] + 1)
     positions = {
         node.id: (MARGIN + BOX_W / 2 + depth[node.id] * COLUMN_WIDTH, MARGIN + 24 + row.get(node.id, 0) * ROW_HEIGHT)
         for node in graph
     }
     width = int(MARGIN * 2 + BOX_W + max(depth.values()) * COLUMN_WIDTH)
-    height = int(MARGIN * 2 + 24 + max(next_row[0] - 1, 0) * ROW_HEIGHT + BOX_H + CAPTION_H)
+    height = int(MARGIN * 2 + 24 + max(max(row.values(), default=0), 0) * ROW_HEIGHT + BOX_H + CAPTION_H)
     return positions, max(width, 640), height
 
 
@@ -373,30 +379,27 @@ def render_frames(graph, frames, local=None):
 
     local = local or {}
     positions, width, height, items = _scene(graph, local)
-    font, small, bold = _font(13), _font(11), _font(13)
+    font, small = _font(13), _font(11)
     caption_lines = max(len(_wrap(f.caption, width // 7)) for f in frames)
     height = height - CAPTION_H + 16 + 17 * caption_lines
+    # What every frame shares (edges, boxes, titles) is drawn once.
+    base = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(base)
+    for src, dst in graph.edges():
+        x0, y0, x1, y1 = _edge_points(positions, src, dst)
+        draw.line([(x0, y0), (x1, y1)], fill=(136, 136, 136), width=2)
+        angle = np.arctan2(y1 - y0, x1 - x0)
+        tip = [(x1, y1)] + [(x1 - 9 * np.cos(angle + s), y1 - 9 * np.sin(angle + s)) for s in (0.45, -0.45)]
+        draw.polygon(tip, fill=(136, 136, 136))
+    for node in graph:
+        _draw_box(draw, node, positions[node.id], font, focus=False)
     images = []
     for frame in frames:
-        image = Image.new("RGB", (width, height), "white")
+        image = base.copy()
         draw = ImageDraw.Draw(image)
-        for src, dst in graph.edges():
-            x0, y0, x1, y1 = _edge_points(positions, src, dst)
-            draw.line([(x0, y0), (x1, y1)], fill=(136, 136, 136), width=2)
-            angle = np.arctan2(y1 - y0, x1 - x0)
-            tip = [(x1, y1)] + [(x1 - 9 * np.cos(angle + s), y1 - 9 * np.sin(angle + s)) for s in (0.45, -0.45)]
-            draw.polygon(tip, fill=(136, 136, 136))
-        for node in graph:
-            x, y = positions[node.id]
-            focus = node.id == frame.focus
-            draw.rounded_rectangle(
-                [x - BOX_W / 2, y - BOX_H / 2, x + BOX_W / 2, y + BOX_H / 2],
-                radius=BOX_H / 2 if node.kind == "input" else 8,
-                fill=(244, 244, 244) if node.kind == "input" else (238, 243, 253),
-                outline=(232, 113, 10) if focus else (74, 111, 181),
-                width=4 if focus else 2,
-            )
-            draw.text((x, y - 12), _node_title(node), fill="black", font=bold, anchor="mm")
+        if frame.focus is not None:
+            node = graph.by_id[frame.focus]
+            _draw_box(draw, node, positions[node.id], font, focus=True)
         shown = set(frame.shown)
         for kind, item_id, x, y, text in items:
             if item_id in shown and text:
@@ -410,9 +413,21 @@ def render_frames(graph, frames, local=None):
     return images
 
 
+def _draw_box(draw, node, position, font, focus):
+    x, y = position
+    draw.rounded_rectangle(
+        [x - BOX_W / 2, y - BOX_H / 2, x + BOX_W / 2, y + BOX_H / 2],
+        radius=BOX_H / 2 if node.kind == "input" else 8,
+        fill=(244, 244, 244) if node.kind == "input" else (238, 243, 253),
+        outline=(232, 113, 10) if focus else (74, 111, 181),
+        width=4 if focus else 2,
+    )
+    draw.text((x, y - 12), _node_title(node), fill="black", font=font, anchor="mm")
+
+
 def write_gif(graph, frames, path, local=None, duration_ms=1400):
     """Write the animated GIF (loops forever; the last frame stays three times longer)."""
-    images = render_frames(graph, frames, local)
-    durations = [duration_ms] * (len(images) - 1) + [duration_ms * 3]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0, optimize=False)
+    from glassgrad.viz import plots
+
+    plots.save_gif(render_frames(graph, frames, local), path, duration_ms, hold_last=3)
     return path

@@ -203,9 +203,11 @@ def evaluate(source, values, target=None, dtype=None):
 
     used = set(names)
 
+    reserved = {"L"} if target is not None else set()
+
     def fresh_name():
         for name in pool:
-            if name not in used and name != "L":
+            if name not in used and name not in reserved:
                 return name
         return next(n for n in fallback if n not in used)
 
