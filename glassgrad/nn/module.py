@@ -529,6 +529,11 @@ class Module:
         replacement ``grad_input`` tuple."""
         return _add_hook(self._backward_hooks, hook, prepend)
 
+    def register_backward_hook(self, hook):
+        """PyTorch's deprecated spelling; glassgrad gives it the full hook's well-defined
+        gradients (those of the module's inputs and outputs, not of its last op)."""
+        return self.register_full_backward_hook(hook)
+
     def __call__(self, *args, **kwargs):
         if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks):
             return self.forward(*args, **kwargs)
