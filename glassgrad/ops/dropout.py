@@ -11,11 +11,13 @@ class MaskScale(Function):
     channel for dropout2d). The gradient goes through the same mask and scale."""
 
     def forward(self, x, mask=None, scale=1.0):
-        self.mask = (mask * x.dtype.type(scale)).astype(x.dtype, copy=False)
-        return x * self.mask
+        scaled = (mask * x.dtype.type(scale)).astype(x.dtype, copy=False)
+        self.save_for_backward(scaled)
+        return x * scaled
 
     def backward(self, grad):
-        return grad * self.mask
+        (scaled,) = self.saved_tensors
+        return grad * scaled
 
 
 def dropout_mask(shape, p, generator=None):
