@@ -5,9 +5,11 @@ does (its recursive forms drift from the closed forms in the last bits; glassgra
 way, so learning rates agree with PyTorch's to the last bit). ``step(epoch)`` uses the closed form.
 """
 
+import functools
 import math
 import types
 import warnings
+import weakref
 from bisect import bisect_right
 from collections import Counter
 
@@ -47,6 +49,24 @@ def _per_group(name, optimizer, value):
     return [value] * len(optimizer.param_groups)
 
 
+def _track_step_calls(optimizer):
+    """Wrap ``optimizer.step`` (also a user's override) so that it records being called, letting
+    ``scheduler.step()`` warn when it comes first. A weak reference avoids a reference cycle."""
+    step = optimizer.step
+    if getattr(step, "_tracks_calls", False) or not hasattr(step, "__func__"):
+        return
+    func, ref = step.__func__, weakref.ref(optimizer)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        opt = ref()
+        opt._opt_called = True
+        return func(opt, *args, **kwargs)
+
+    wrapper._tracks_calls = True
+    optimizer.step = wrapper
+
+
 class LRScheduler:
     """Base class: sets ``group['lr']`` of each param group from ``get_lr()`` at every ``step()``.
 
@@ -70,6 +90,7 @@ class LRScheduler:
                     )
         self.base_lrs = _group_lrs(optimizer, "initial_lr")
         self.last_epoch = last_epoch
+        _track_step_calls(optimizer)
         self._initial_step()
 
     def _initial_step(self):

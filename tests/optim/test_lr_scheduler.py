@@ -179,3 +179,26 @@ def test_resuming_needs_initial_lr():
         lr_scheduler.StepLR(_opt(), step_size=2, last_epoch=3)
     with pytest.raises(TypeError, match="is not an Optimizer"):
         lr_scheduler.StepLR(object(), step_size=2)
+
+
+def test_a_user_optimizer_overriding_step_does_not_trigger_the_order_warning():
+    class PlainSGD(optim.Optimizer):
+        def __init__(self, params, lr):
+            super().__init__(params, {"lr": lr})
+
+        @glassgrad.no_grad()
+        def step(self, closure=None):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.add_(p.grad, alpha=-group["lr"])
+
+    p = Parameter(glassgrad.tensor([1.0]))
+    opt = PlainSGD([p], lr=0.5)
+    sched = lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    p.grad = glassgrad.tensor([1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt.step()
+        sched.step()
+    assert float(p.array[0]) == 0.5 and opt.param_groups[0]["lr"] == 0.25
