@@ -6,6 +6,7 @@ import pytest
 import glassgrad
 import glassgrad.nn.functional as F
 from glassgrad import nn
+from glassgrad.autograd import gradcheck
 
 
 def test_dropout_scales_survivors_and_gradient():
@@ -50,3 +51,17 @@ def test_dropout2d_drops_whole_channels():
         F.dropout2d(glassgrad.ones(2, 3), 0.5)
     out1 = nn.Dropout1d(0.5)(glassgrad.ones(3, 4, 5)).array
     assert np.all((out1 == 0).all(-1) | (out1 == 2.0).all(-1))
+
+
+def test_dropout_gradcheck_with_a_fixed_mask():
+    x = glassgrad.tensor(np.random.default_rng(0).normal(size=(3, 4, 2, 2)), requires_grad=True)
+
+    def seeded(fn):
+        def run(x):
+            glassgrad.manual_seed(5)  # the same mask at every evaluation
+            return fn(x)
+
+        return run
+
+    assert gradcheck(seeded(lambda x: F.dropout(x, 0.4)), (x,))
+    assert gradcheck(seeded(lambda x: F.dropout2d(x, 0.5)), (x,))
