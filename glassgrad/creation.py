@@ -6,6 +6,14 @@ from glassgrad import _dtype, random
 from glassgrad.tensor import Tensor, _shape_args
 
 
+def _size(size, op):
+    """``f(2, 3)`` or ``f((2, 3))`` as a shape tuple, refusing negative sizes by name."""
+    shape = _shape_args(size)
+    if any(s < 0 for s in shape):
+        raise RuntimeError(f"{op}: negative dimension in size {shape}; sizes must be >= 0")
+    return shape
+
+
 def _float(dtype):
     return (_dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()).numpy
 
@@ -44,15 +52,15 @@ def from_numpy(array):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return _made(np.zeros(_shape_args(size), dtype=_float(dtype)), requires_grad)
+    return _made(np.zeros(_size(size, "zeros"), dtype=_float(dtype)), requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _made(np.ones(_shape_args(size), dtype=_float(dtype)), requires_grad)
+    return _made(np.ones(_size(size, "ones"), dtype=_float(dtype)), requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
-    return _made(np.empty(_shape_args(size), dtype=_float(dtype)), requires_grad)
+    return _made(np.empty(_size(size, "empty"), dtype=_float(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -99,6 +107,8 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     """Values from ``start`` up to (not including) ``end`` by ``step``; int64 unless a bound is a float."""
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
     if dtype is None:
         floats = any(isinstance(v, float) for v in (start, end, step))
         np_dtype = _dtype.get_default_dtype().numpy if floats else np.int64
@@ -121,19 +131,21 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform samples in [0, 1) from the global (or given) generator."""
-    return _made(random.random(_shape_args(size), generator, dtype=_float(dtype)), requires_grad)
+    return _made(random.random(_size(size, "rand"), generator, dtype=_float(dtype)), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal samples from the global (or given) generator."""
-    return _made(random.standard_normal(_shape_args(size), generator, dtype=_float(dtype)), requires_grad)
+    return _made(random.standard_normal(_size(size, "randn"), generator, dtype=_float(dtype)), requires_grad)
 
 
 def randint(low, high=None, size=None, generator=None, dtype=None, device=None):
     """Integers in [low, high); ``randint(high, size)`` starts at 0."""
     if size is None:
         low, high, size = 0, low, high
-    array = random.integers(low, high, tuple(size), generator)
+    if low >= high:
+        raise RuntimeError(f"randint: low ({low}) must be less than high ({high}); values are drawn from [low, high)")
+    array = random.integers(low, high, _size(tuple(size), "randint"), generator)
     return Tensor._wrap(array if dtype is None else array.astype(_dtype.to_dtype(dtype).numpy))
 
 

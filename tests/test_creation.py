@@ -105,3 +105,14 @@ def test_rng_fixture_seeds_both_generators(rng):
     glassgrad.manual_seed(0)
     np.random.seed(0)
     assert (glassgrad.rand(2).tolist(), np.random.rand(2).tolist()) == first[:2]
+
+
+def test_bad_arguments_explain():
+    with pytest.raises(RuntimeError, match=r"zeros: negative dimension in size \(2, -1\)"):
+        glassgrad.zeros(2, -1)
+    with pytest.raises(RuntimeError, match=r"randint: low \(5\) must be less than high \(2\)"):
+        glassgrad.randint(5, 2, (3,))
+    with pytest.raises(RuntimeError, match="arange: step must be nonzero"):
+        glassgrad.arange(0, 3, 0)
+    with pytest.raises(RuntimeError, match="chunk: chunks must be positive"):
+        glassgrad.ones(4).chunk(0)

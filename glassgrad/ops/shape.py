@@ -292,6 +292,8 @@ def split(a, split_size_or_sections, dim=0):
 def chunk(a, chunks, dim=0):
     """Split into ``chunks`` pieces of equal size (the last may be smaller)."""
     (axis,) = _axes(dim, a.ndim, "chunk")
+    if chunks <= 0:
+        raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
     size = -(-a.shape[axis] // chunks)
     return split(a, builtins.max(size, 1), dim)
 
