@@ -116,7 +116,10 @@ class CIFAR10(ImageArrayDataset):
                 except utils.DatasetNotFoundError as error:
                     if self._use_jpeg_copy(str(error)):
                         return
-                    raise
+                    raise utils.DatasetNotFoundError(
+                        f"{error}. Looked for the extracted files {', '.join(files)} in {folder} and for the "
+                        f"archive at {archive}; either one placed by hand works (the archive is checked and extracted)"
+                    ) from error
                 self._extract(archive)
             elif self._use_jpeg_copy(None):
                 return

@@ -146,6 +146,8 @@ class CIFAR10JPEG(ImageArrayDataset):
             ``$GLASSGRAD_DATA``.
         train: the 50,000 training images, else the 10,000 test images.
         cache: keep the decoded arrays as .npy under ``GLASSGRAD_CACHE`` (default ``~/.cache/glassgrad``).
+        download: accepted for the common dataset signature; the archive has no public address, so a
+            missing archive is an error that says where it was looked for.
 
     Same interface as ``CIFAR10``: ``data`` uint8 (N, 32, 32, 3), ``targets`` list of ints,
     ``classes`` (airplane ... truck), ``dataset[i]`` is ``(PIL image, label)``, and DataLoader batches

@@ -149,7 +149,8 @@ class MNIST(ImageArrayDataset):
                     errors.append(str(error))
             else:
                 raise utils.DatasetNotFoundError(
-                    f"{type(self).__name__}: could not download {filename} from any mirror; wanted it in "
+                    f"{type(self).__name__}: could not download {filename} from any mirror. Looked for the IDX "
+                    f"files (.gz or not) in {', '.join(self._search_dirs())}; place the official file by hand in "
                     f"{self.raw_folder}.\n" + "\n".join(errors)
                 )
 
