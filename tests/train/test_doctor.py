@@ -155,3 +155,18 @@ def test_diagnoses_the_sigmoid_cnn_on_cifar10_images():
     assert data[0].shape == (128, 3, 32, 32) and len(set(data[1].tolist())) == 10
     doctor = _train_cnn(sigmoid_cnn.NETWORKS[0], data)
     assert doctor.report()[0].kind == "vanishing-gradients" and doctor.gradient_ratio() < 1e-2
+
+
+def test_glassgrad_train_doctor_flag(tmp_path, capsys):
+    from glassgrad.cli import build_parser, main
+
+    try:
+        build_parser().parse_args(["train", "--doctor"])
+    except (SystemExit, ImportError):
+        pytest.skip("glassgrad train has no --doctor flag in this checkout")
+    args = ["train", "--activation", "sigmoid", "--batch-norm", "off", "--optimizer", "sgd", "--lr", "0.01"]
+    args += ["--momentum", "0", "--weight-decay", "0", "--schedule", "none", "--epochs", "1", "--limit", "64"]
+    assert main([*args, "--batch-size", "8", "--doctor", "--quiet", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "doctor: " in out and "Vanishing gradients" in out
+    assert (tmp_path / "doctor_gradient_norms.png").exists()
