@@ -17,7 +17,9 @@ size of the input, and a deep network would hold one such matrix per layer.
 """
 
 import math
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -96,6 +98,81 @@ def _gemm(a, b, out=None):
     return np.matmul(a, b, out=out)
 
 
+# -- the products, shared out among threads ----------------------------------------------------
+#
+# OpenBLAS threads one product by having its threads meet at a barrier after every block of
+# the shared dimension. On a machine whose cores are also busy with other work (DataLoader
+# workers, other processes) a thread that is descheduled stalls the others at each barrier:
+# the weight-gradient product, whose shared dimension is N*H_out*W_out, then runs 5 to 30
+# times slower with two threads than with one. So each product is cut into one part per
+# thread along N*H_out*W_out and every part runs single-threaded BLAS, with no barrier in
+# between; on an idle machine this is as fast as OpenBLAS's own threading.
+
+_pool = None
+_pool_key = None
+_blas_limiter = None
+
+
+def _parts():
+    from glassgrad import _threads
+
+    return _threads.get_num_threads()
+
+
+def _run_parts(jobs):
+    """Run callables on the thread pool (the first in this thread) with BLAS single-threaded."""
+    global _pool, _pool_key, _blas_limiter
+    key = (os.getpid(), len(jobs))  # a forked child must not reuse its parent's (absent) threads
+    if _pool_key != key:
+        _pool = ThreadPoolExecutor(max_workers=len(jobs) - 1, thread_name_prefix="glassgrad-gemm")
+        _pool_key = key
+    if _blas_limiter is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas_limiter = ThreadpoolController()
+    with _blas_limiter.limit(limits=1, user_api="blas"):
+        futures = [_pool.submit(job) for job in jobs[1:]]
+        results = [jobs[0]()]
+        results.extend(f.result() for f in futures)
+    return results
+
+
+def _can_split(length):
+    if length < 4096 or _parts() < 2:
+        return False
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _bounds(length):
+    edges = np.linspace(0, length, _parts() + 1).astype(int)
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def _matmul_columns(a, b, out):
+    """out[..., :, j] = a @ b[..., :, j] for column slices j of M, one per thread."""
+    if not _can_split(b.shape[-1]):
+        return _gemm(a, b, out=out)
+    _run_parts([lambda lo=lo, hi=hi: _gemm(a, b[..., lo:hi], out=out[..., lo:hi]) for lo, hi in _bounds(b.shape[-1])])
+    return out
+
+
+def _matmul_inner(a, b):
+    """a @ b summed over the shared dimension M in one slice per thread."""
+    if not _can_split(a.shape[-1]):
+        return _gemm(a, b)
+    partials = _run_parts(
+        [lambda lo=lo, hi=hi: _gemm(a[..., lo:hi], b[..., lo:hi, :]) for lo, hi in _bounds(a.shape[-1])]
+    )
+    total = partials[0]
+    for partial in partials[1:]:
+        total += partial
+    return total
+
+
 class Convolution(Function):
     """2-D convolution (cross-correlation, as in PyTorch).
 
@@ -121,7 +198,7 @@ class Convolution(Function):
         # Output channels as rows, (groups, og, M): its (C_out, N, H_out, W_out) order turns into
         # NCHW by moving whole H_out*W_out planes, much cheaper than transposing NHWC.
         m = n * h_out * w_out
-        out = _gemm(wmat, cols.transpose(0, 2, 1), out=_workspace("rows", (groups, og, m), x.dtype))
+        out = _matmul_columns(wmat, cols.transpose(0, 2, 1), _workspace("rows", (groups, og, m), x.dtype))
         result = np.empty((n, c_out, h_out, w_out), dtype=x.dtype)
         planes = out.reshape(c_out, n, h_out, w_out).transpose(1, 0, 2, 3)
         if bias is None:
@@ -156,7 +233,7 @@ class Convolution(Function):
 
         if self.needs_input_grad[1]:
             cols = _im2col(xp, (kh, kw), stride, dilation, (h_out, w_out), groups)
-            gw = _gemm(g, cols)  # (groups, og, K)
+            gw = _matmul_inner(g, cols)  # (groups, og, K)
             grad_w = np.ascontiguousarray(gw.reshape(groups, og, kh, kw, cg).transpose(0, 1, 4, 2, 3))
             grad_w = grad_w.reshape(c_out, cg, kh, kw)
 
@@ -164,7 +241,7 @@ class Convolution(Function):
             # (groups, K, M) with K in (kh, kw, cg) order: each kernel offset's gradient is one
             # contiguous (C_in, N, H_out, W_out) block, which col2im adds with long inner runs.
             wmat_t = _weight_matrix(weight, groups).transpose(0, 2, 1)
-            grad_cols = _gemm(wmat_t, g, out=_workspace("cols", (groups, wmat_t.shape[1], g.shape[2]), g.dtype))
+            grad_cols = _matmul_columns(wmat_t, g, _workspace("cols", (groups, wmat_t.shape[1], g.shape[2]), g.dtype))
             grad_x = _col2im(grad_cols.reshape(groups, kh, kw, cg, n, h_out, w_out), (h, w), stride, padding, dilation)
         return grad_x, grad_w, grad_b
 

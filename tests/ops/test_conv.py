@@ -293,3 +293,21 @@ def test_non_contiguous_input_and_weight(rng):
     out = conv2d(x_view, w_view, padding=1, stride=(2, 1))
     expected = naive_conv2d(x, w, None, (2, 1), ((1, 1), (1, 1)), (1, 1), 1)
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_products_split_among_threads_match_one_product(parts, groups, rng, monkeypatch):
+    import glassgrad.ops.conv as conv_module
+
+    x = rng.standard_normal((8, 4, 24, 24))  # N*H*W = 4608: large enough to be split
+    w = rng.standard_normal((6, 4 // groups, 3, 3))
+    results = []
+    for n in (1, parts):
+        monkeypatch.setattr(conv_module, "_parts", lambda n=n: n)
+        xt, wt = glassgrad.tensor(x, requires_grad=True), glassgrad.tensor(w, requires_grad=True)
+        out = conv2d(xt, wt, padding=1, groups=groups)
+        (out * out).sum().backward()
+        results.append((out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()))
+    for single, split in zip(*results):
+        np.testing.assert_allclose(split, single, rtol=1e-12, atol=1e-10)

@@ -25,6 +25,8 @@ CASES = [
     ((1, 2, 9, 9), (3, 2, 3, 3), 1, "same", (2, 1), 1, False),
     ((2, 3, 5, 5), (2, 3, 5, 5), 1, "valid", 1, 1, True),
     ((4, 16, 12, 12), (32, 16, 3, 3), 1, 1, 1, 1, True),  # big enough for a real GEMM
+    ((8, 8, 24, 24), (16, 8, 3, 3), 1, 1, 1, 1, True),  # N*H*W >= 4096: products split among threads
+    ((8, 8, 24, 24), (8, 4, 3, 3), 2, 1, 1, 2, False),
 ]
 
 
@@ -40,14 +42,24 @@ def run_both(xs, ws, bias, dtype, rng, g_fn, t_fn):
     upstream = rng.standard_normal(tuple(t_out.shape)).astype(dtype)
     g_out.backward(glassgrad.tensor(upstream))
     t_out.backward(torch.tensor(upstream))
-    tol = TOL[dtype]
     assert tuple(g_out.shape) == tuple(t_out.shape)
     assert g_out.dtype == gx.grad.dtype == gw.grad.dtype == glassgrad.tensor(x).dtype
-    np.testing.assert_allclose(g_out.detach().numpy(), t_out.detach().numpy(), **tol)
-    np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), **tol)
-    np.testing.assert_allclose(gw.grad.numpy(), tw.grad.numpy(), **tol)
+    close(g_out.detach().numpy(), t_out.detach().numpy(), dtype)
+    close(gx.grad.numpy(), tx.grad.numpy(), dtype)
+    close(gw.grad.numpy(), tw.grad.numpy(), dtype)
     if bias:
-        np.testing.assert_allclose(gb.grad.numpy(), tb.grad.numpy(), **tol)
+        close(gb.grad.numpy(), tb.grad.numpy(), dtype)
+
+
+def close(actual, expected, dtype):
+    """Relative tolerance per element, plus an absolute floor scaled to the array: a weight
+    gradient sums thousands of float32 products, and for the few elements where they nearly
+    cancel two correct summation orders differ by more than 1e-4 of the small result."""
+    tol = TOL[dtype]
+    floor = tol["rtol"] * float(np.abs(expected).max())
+    np.testing.assert_allclose(
+        actual, expected, rtol=tol["rtol"], atol=max(tol["atol"], floor if dtype == np.float32 else 0)
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
