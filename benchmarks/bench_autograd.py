@@ -1,6 +1,6 @@
 """Autograd dispatch overhead: a 1,000-op elementwise chain, forward + backward, against PyTorch.
 
-Run: python benchmarks/bench_autograd.py [--repeat 10] [--large 1000000]
+Run: python benchmarks/bench_autograd.py [--repeat 10] [--large 1000000] [--threads N]
 
 For a small tensor (16 elements) the time is almost all per-op overhead (building the
 graph, walking it back); for a large one (1M elements) it is almost all arithmetic, so the
@@ -93,7 +93,12 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=10, help="timed repetitions per case (median taken)")
     parser.add_argument("--small", type=int, default=16, help="elements of the small tensor")
     parser.add_argument("--large", type=int, default=1_000_000, help="elements of the large tensor")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="glassgrad.set_num_threads(n) first (PyTorch follows)"
+    )
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        glassgrad.set_num_threads(args.threads)
 
     print(machine_line())
     try:
