@@ -80,10 +80,16 @@ class NLLFromLogProbs(Function):
         n_classes = x.shape[1] if x.ndim > 1 else x.shape[0]
         flat = _classes_last(x)
         t = target.reshape(-1).astype(np.int64, copy=False)
-        if t.shape[0] != flat.shape[0]:
+        expected = (x.shape[:1] + x.shape[2:]) if x.ndim > 1 else ()
+        if target.shape != expected:
             raise ValueError(
-                f"{op}: expected a target of shape {(x.shape[:1] + x.shape[2:]) if x.ndim > 1 else ()} "
-                f"for an input of shape {x.shape}, got target shape {target.shape}"
+                f"{op}: expected a target of shape {expected} (one class index per sample) for an input of "
+                f"shape {x.shape}, got target shape {target.shape}"
+                + (
+                    "; squeeze the extra dimension (target.squeeze(1))"
+                    if target.size == t.size == flat.shape[0]
+                    else ""
+                )
             )
         valid = _check_targets(t, n_classes, ignore_index, op)
         logp = _log_softmax(flat, 1) if logits else flat

@@ -192,3 +192,10 @@ def test_cross_entropy_with_every_target_ignored_is_nan_with_zero_gradient():
     loss.backward()
     assert np.isnan(loss.item())
     np.testing.assert_array_equal(x.grad.array, 0)
+
+
+def test_cross_entropy_target_shape_is_checked():
+    with pytest.raises(ValueError, match=r"expected a target of shape \(4,\).*squeeze"):
+        F.cross_entropy(glassgrad.zeros(4, 3), glassgrad.zeros(4, 1, dtype=glassgrad.int64))
+    with pytest.raises(ValueError, match="expected a target of shape"):
+        F.nll_loss(glassgrad.zeros(4, 3), glassgrad.zeros(5, dtype=glassgrad.int64))
