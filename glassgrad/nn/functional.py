@@ -248,6 +248,44 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return out
 
 
+def instance_norm(
+    input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True, momentum=0.1, eps=1e-5
+):
+    """Normalise each channel of each sample over its spatial positions. input (N, C, *).
+
+    Computed as batch norm of the input folded to (1, N * C, *); the running buffers (C),
+    when given and ``use_input_stats``, move towards the mean over the batch of the
+    per-instance statistics (unbiased variance), as PyTorch's do.
+    """
+    if input.ndim < 3:
+        raise ValueError(
+            f"instance_norm: expected an input (N, C, *) with 3 or more dimensions, got {tuple(input.shape)}"
+        )
+    n, c = input.shape[:2]
+    if use_input_stats and input.numel() // (n * c) <= 1:
+        raise ValueError(
+            f"instance_norm: expected more than 1 spatial element when training, got input size {tuple(input.shape)}"
+        )
+    folded = ops.reshape(input, (1, n * c) + tuple(input.shape[2:]))
+    w = None if weight is None else ops.repeat(weight, (n,))
+    b = None if bias is None else ops.repeat(bias, (n,))
+    if use_input_stats:
+        out, node = _norm.BatchNorm.apply_with_node(folded, w, b, training=True, eps=eps)
+        if running_mean is not None and running_var is not None:
+            unbiased = node.batch_var * (node.count / (node.count - 1))
+            for buffer, batch in ((running_mean, node.batch_mean), (running_var, unbiased)):
+                batch = batch.reshape(n, c).mean(axis=0).astype(buffer.array.dtype, copy=False)
+                buffer.array[...] = (1 - momentum) * buffer.array + momentum * batch
+                buffer._version += 1
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("instance_norm: running_mean and running_var must be given when use_input_stats=False")
+        tiled_mean = Tensor._wrap(np.tile(running_mean.array, n))
+        tiled_var = Tensor._wrap(np.tile(running_var.array, n))
+        out = _norm.BatchNorm.apply(folded, w, b, tiled_mean, tiled_var, training=False, eps=eps)
+    return ops.reshape(out, tuple(input.shape))
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the last len(normalized_shape) dimensions. input (*, *normalized_shape)."""
     if isinstance(normalized_shape, int):

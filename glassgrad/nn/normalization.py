@@ -140,6 +140,57 @@ class BatchNorm3d(_BatchNorm):
     _expected_dims = (5,)
 
 
+class _InstanceNorm(_BatchNorm):
+    """Shared by InstanceNorm1d/2d/3d: statistics per sample and channel over the spatial
+    positions. No affine parameters and no running statistics unless asked for; in
+    eval mode with ``track_running_stats`` the running averages normalise."""
+
+    def __init__(
+        self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None
+    ):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        unbatched = input.ndim == self._expected_dims[0]
+        if unbatched:
+            input = input.unsqueeze(0)
+        if input.shape[1] != self.num_features and self.affine:
+            raise ValueError(
+                f"{type(self).__name__}: expected input's size at dim=1 to match num_features "
+                f"({self.num_features}), but got: {input.shape[1]}."
+            )
+        out = F.instance_norm(
+            input,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training or not self.track_running_stats,
+            self.momentum if self.momentum is not None else 0.0,
+            self.eps,
+        )
+        return out.squeeze(0) if unbatched else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Input: (N, C, L) or unbatched (C, L)."""
+
+    _expected_dims = (2, 3)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Input: (N, C, H, W) or unbatched (C, H, W)."""
+
+    _expected_dims = (3, 4)
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Input: (N, C, D, H, W) or unbatched (C, D, H, W)."""
+
+    _expected_dims = (4, 5)
+
+
 class LayerNorm(Module):
     """Normalises over the last dimensions ``normalized_shape``, per sample.
 

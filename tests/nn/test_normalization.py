@@ -126,3 +126,22 @@ def test_reprs_and_state_dict_names():
     ]
     assert repr(nn.LocalResponseNorm(5)) == "LocalResponseNorm(5, alpha=0.0001, beta=0.75, k=1.0)"
     assert repr(nn.LayerNorm(4)) == "LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)"
+
+
+def test_instance_norm_values_running_stats_and_gradcheck(rng):
+    x = rng.normal(1.0, 2.0, (3, 2, 4, 4))
+    layer = nn.InstanceNorm2d(2, affine=True, track_running_stats=True, momentum=0.5).double()
+    out = layer(_t(x, False))
+    mean, var = x.mean((2, 3), keepdims=True), x.var((2, 3), keepdims=True)
+    np.testing.assert_allclose(out.array, (x - mean) / np.sqrt(var + 1e-5), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.running_mean.array, 0.5 * x.mean((2, 3)).mean(0), rtol=1e-12)
+    np.testing.assert_allclose(layer.running_var.array, 0.5 + 0.5 * x.var((2, 3), ddof=1).mean(0), rtol=1e-12)
+    assert layer.num_batches_tracked.item() == 0  # PyTorch's instance norm does not count batches
+    assert layer(_t(x[0], False)).shape == (2, 4, 4)  # unbatched input
+    w, b = _affine(rng, 2)
+    assert gradcheck(lambda x, w, b: F.instance_norm(x, weight=w, bias=b), (_t(x[:2, :, :2, :3]), w, b))
+    rm, rv = _t(rng.normal(size=2), False), _t(rng.uniform(0.5, 2, 2), False)
+    assert gradcheck(lambda x, w: F.instance_norm(x, rm, rv, w, None, use_input_stats=False), (_t(x[:2]), w))
+    assert list(nn.InstanceNorm1d(3).state_dict()) == []
+    with pytest.raises(ValueError, match="more than 1 spatial element"):
+        F.instance_norm(glassgrad.ones(2, 3, 1))

@@ -443,3 +443,35 @@ def test_embedding(kwargs):
     _close(ours.weight.grad, theirs.weight.grad, np.float32)
     _close(ours.weight, theirs.weight, np.float32)
     assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "cls, shape, kwargs",
+    [
+        ("InstanceNorm1d", (3, 4, 6), {}),
+        ("InstanceNorm2d", (3, 4, 3, 3), {"affine": True, "track_running_stats": True, "momentum": 0.3}),
+        ("InstanceNorm2d", (4, 3, 3), {"affine": True}),
+    ],
+)
+def test_instance_norm(cls, shape, kwargs, dtype):
+    ours, theirs = getattr(nn, cls)(4, **kwargs), getattr(torch.nn, cls)(4, **kwargs)
+    if dtype == np.float64:
+        ours.double()
+        theirs.double()
+    if kwargs.get("affine"):
+        with torch.no_grad():
+            theirs.weight.uniform_(0.5, 1.5)
+            theirs.bias.uniform_(-1, 1)
+    _copy_weights(ours, theirs)
+    rng = np.random.default_rng(0)
+    for step in range(3):
+        ours.zero_grad()
+        theirs.zero_grad()
+        _check_layer(ours, theirs, (rng.standard_normal(shape) * (step + 1)).astype(dtype), dtype)
+    for (name, buf), (_, tbuf) in zip(ours.named_buffers(), theirs.named_buffers()):
+        assert np.allclose(buf.array, tbuf.numpy(), rtol=1e-5), name
+    ours.eval()
+    theirs.eval()
+    _check_layer(ours, theirs, rng.standard_normal(shape).astype(dtype), dtype)
+    assert repr(ours) == repr(theirs)
