@@ -84,7 +84,7 @@ def _im2col(xp, kernel, stride, dilation, out_hw, groups):
     else:
         cols = _workspace("cols", windows.shape, xp.dtype)
         np.copyto(cols, windows)
-    cols = cols.reshape(xp.shape[0] * out_hw[0] * out_hw[1], groups, -1)
+    cols = cols.reshape(xp.shape[0] * out_hw[0] * out_hw[1], groups, kernel[0] * kernel[1] * (xp.shape[3] // groups))
     return cols.transpose(1, 0, 2)
 
 

@@ -310,7 +310,8 @@ class AdaptiveMaxPool2D(Function):
         grad_x = np.zeros((planes, h * w), dtype=grad.dtype)
         rows = np.arange(planes)[:, None]
         # Windows may overlap (and repeat when upsampling): add.at sums repeated targets.
-        np.add.at(grad_x, (rows, self.indices.reshape(planes, -1)), grad.reshape(planes, -1))
+        per_plane = self.indices.shape[-2] * self.indices.shape[-1]
+        np.add.at(grad_x, (rows, self.indices.reshape(planes, per_plane)), grad.reshape(planes, per_plane))
         return grad_x.reshape(self.x_shape)
 
     def flat_indices(self):

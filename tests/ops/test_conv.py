@@ -311,3 +311,13 @@ def test_products_split_among_threads_match_one_product(parts, groups, rng, monk
         results.append((out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()))
     for single, split in zip(*results):
         np.testing.assert_allclose(split, single, rtol=1e-12, atol=1e-10)
+
+
+def test_empty_batch():
+    x = glassgrad.randn(0, 3, 8, 8, requires_grad=True)
+    w = glassgrad.randn(4, 3, 3, 3, requires_grad=True)
+    out = conv2d(x, w, padding=1)
+    assert out.shape == (0, 4, 8, 8)
+    out.sum().backward()
+    assert x.grad.shape == (0, 3, 8, 8)
+    np.testing.assert_array_equal(w.grad.numpy(), np.zeros((4, 3, 3, 3), dtype=np.float32))

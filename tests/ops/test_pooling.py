@@ -271,3 +271,21 @@ def test_modules():
     out, idx = nn.AdaptiveMaxPool2d((2, 4), return_indices=True)(x)
     assert out.shape == idx.shape == (2, 3, 2, 4)
     assert list(nn.MaxPool2d(2).parameters()) == []
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda a: max_pool2d(a, 2),
+        lambda a: max_pool2d(a, 3, 2, 1),
+        lambda a: avg_pool2d(a, 2),
+        lambda a: adaptive_avg_pool2d(a, 3),
+        lambda a: adaptive_max_pool2d(a, 3),
+    ],
+)
+def test_empty_batch(fn):
+    x = glassgrad.randn(0, 3, 8, 8, requires_grad=True)
+    out = fn(x)
+    assert out.shape[:2] == (0, 3)
+    out.sum().backward()
+    assert x.grad.shape == (0, 3, 8, 8)
