@@ -136,7 +136,7 @@ class Function:
         fn.input_meta = tuple(meta)
         result.requires_grad = True
         result.grad_fn = fn
-        saved = getattr(fn, "_saved", None)
+        saved = fn.__dict__.get("_saved")
         if saved:
             fn._saved_versions = _watch_saved(saved, inputs, result)
         return result, fn

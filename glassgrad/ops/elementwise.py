@@ -44,7 +44,7 @@ def _binary(fn_class, a, b, **options):
         if not isinstance(a, Tensor) and not isinstance(b, Tensor):
             a = Tensor(a)
     try:
-        out = fn_class.apply(a, b, **options)
+        out = fn_class._apply((a, b), options)[0]
     except ValueError:
         _check_broadcast(fn_class.__name__.lower(), a, b)
         raise
