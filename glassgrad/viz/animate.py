@@ -327,7 +327,7 @@ def write_html(graph, frames, path, local=None, title="glassgrad: forward and ba
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title><style>{_CSS}</style></head>
 <body>
 <h2>{esc(title)}</h2>
-<div><button id="reset">⏮ start</button><button id="prev">◀ back</button><button id="next">next ▶</button>
+<div><button id="reset">« start</button><button id="prev">◀ back</button><button id="next">next ▶</button>
 <button id="play">play / pause</button><input id="slider" type="range" min="0" max="{len(frames) - 1}" value="0">
 <span id="counter">1 / {len(frames)}</span></div>
 <div id="caption">{esc(frames[0].caption)}</div>

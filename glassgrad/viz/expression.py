@@ -252,6 +252,8 @@ def evaluate(source, values, target=None, dtype=None):
     output, _ = build(tree.body)
     if not isinstance(output, glassgrad.Tensor):
         raise ValueError(f"expression {source!r} has no variables: nothing to differentiate")
+    if not steps and target is None:
+        raise ValueError(f"expression {source!r} has no operation to explain; write one, e.g. a * x, or give --target")
     loss = None
     if target is not None:
         top = steps[-1].name if steps else output_name(variables, output)
@@ -313,6 +315,13 @@ def explanation(expression):
         if not paths:
             continue
         chains = [chain_terms(e, path) for path in paths]
+        if len(chains) > 8:  # a shared input can be reached along very many paths
+            total = sum(chain_product(terms) for terms in chains)
+            lines.append(f"  d{top}/d{name} = sum over {len(chains)} paths = {format_number(total)}")
+            continue
+        if len(chains) == 1 and len(chains[0]) == 1:  # a direct input of the top: nothing to chain
+            lines.append(f"  d{top}/d{name} = {format_number(chains[0][0][1])}")
+            continue
         symbols = " + ".join(" · ".join(label for label, _ in terms) for terms in chains)
         numbers = " + ".join(" · ".join(_paren(v) for _, v in terms) for terms in chains)
         total = sum(chain_product(terms) for terms in chains)

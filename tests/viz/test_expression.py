@@ -68,3 +68,10 @@ def test_anything_but_arithmetic_is_rejected_without_eval(source):
 def test_missing_value_names_the_fix():
     with pytest.raises(ValueError, match="no value for y; give one with --set"):
         expr.evaluate("x * y", {"x": 1})
+
+
+def test_bare_variable_needs_an_operation_or_a_target():
+    with pytest.raises(ValueError, match="no operation to explain"):
+        expr.evaluate("a", {"a": 2})
+    e = expr.evaluate("a", {"a": 2}, target=5)
+    assert e.value("L") == 3 and e.grad("a") == -1 and "  dL/da = -1" in expr.explanation(e)
