@@ -48,6 +48,7 @@ from glassgrad.nn.loss import (
 from glassgrad.nn.padding import ConstantPad1d, ConstantPad2d, ConstantPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d
 from glassgrad.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 from glassgrad.nn.sparse import Embedding
+from glassgrad.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from glassgrad.nn.normalization import (
     BatchNorm1d,
     BatchNorm2d,

@@ -12,6 +12,7 @@ from glassgrad import ops
 from glassgrad.ops import activation as _act
 from glassgrad.ops import dropout as _dropout
 from glassgrad.ops import embedding as _embedding
+from glassgrad.ops import interpolate as _interp
 from glassgrad.ops import linear as _linear
 from glassgrad.ops import loss as _loss
 from glassgrad.ops import normalization as _norm
@@ -369,6 +370,57 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 def pad(input, pad, mode="constant", value=None):
     """Pad the last dimensions: pad = (left, right, top, bottom, ...), last dimension first."""
     return _pad(input, pad, mode=mode, value=0.0 if value is None else value)
+
+
+_MODE_DIMS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+
+
+def interpolate(
+    input,
+    size=None,
+    scale_factor=None,
+    mode="nearest",
+    align_corners=None,
+    recompute_scale_factor=None,
+    antialias=False,
+):
+    """Resize the spatial dimensions of (N, C, *spatial) to ``size`` or by ``scale_factor``.
+
+    Modes: 'nearest', 'nearest-exact', 'area' (any of 1-3 spatial dimensions), 'linear'
+    (N, C, L), 'bilinear' and 'bicubic' (N, C, H, W), 'trilinear' (N, C, D, H, W);
+    ``align_corners`` as in PyTorch (False when left out) for the last four.
+    """
+    modes = ("nearest", "nearest-exact", "area", "linear", "bilinear", "bicubic", "trilinear")
+    if mode not in modes:
+        raise ValueError(f"interpolate: mode {mode!r} is not one of {modes}")
+    if input.ndim not in (3, 4, 5):
+        raise ValueError(f"interpolate: expected a 3-D, 4-D or 5-D input (N, C, *spatial), got {tuple(input.shape)}")
+    if mode in _MODE_DIMS and input.ndim != _MODE_DIMS[mode]:
+        raise ValueError(
+            f"interpolate: mode {mode!r} needs a {_MODE_DIMS[mode]}-D input, got shape {tuple(input.shape)}"
+        )
+    if align_corners is not None and mode not in _MODE_DIMS:
+        raise ValueError(
+            "align_corners option can only be set with the interpolating modes: linear | bilinear | bicubic | trilinear"
+        )
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor")
+    if antialias:
+        raise ValueError("interpolate: antialias=True is not available in glassgrad; use antialias=False")
+    in_sizes = tuple(input.shape[2:])
+    out_sizes, factors = _interp.output_size(in_sizes, size, scale_factor)
+    if recompute_scale_factor or mode == "area":
+        factors = (None,) * len(in_sizes)
+    dtype = input.array.dtype
+    matrices = tuple(
+        _interp.interpolation_matrix(i, o, mode, bool(align_corners), f, dtype)
+        for i, o, f in zip(in_sizes, out_sizes, factors)
+    )
+    return _interp.Resize.apply(input, matrices=matrices)
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    return interpolate(input, size, scale_factor, mode, align_corners)
 
 
 def one_hot(tensor, num_classes=-1):

@@ -475,3 +475,29 @@ def test_instance_norm(cls, shape, kwargs, dtype):
     theirs.eval()
     _check_layer(ours, theirs, rng.standard_normal(shape).astype(dtype), dtype)
     assert repr(ours) == repr(theirs)
+
+
+INTERPOLATE_CASES = [
+    ((2, 3, 5), {"scale_factor": 2, "mode": "nearest"}),
+    ((2, 3, 5), {"size": 7, "mode": "linear"}),
+    ((2, 3, 5), {"size": 3, "mode": "linear", "align_corners": True}),
+    ((1, 2, 4, 5), {"scale_factor": 1.7, "mode": "bilinear"}),
+    ((1, 2, 4, 5), {"size": (7, 3), "mode": "bilinear", "align_corners": True}),
+    ((1, 2, 4, 5), {"size": (9, 11), "mode": "bicubic"}),
+    ((1, 2, 4, 5), {"scale_factor": 2.5, "mode": "bicubic", "align_corners": True}),
+    ((1, 2, 6, 9), {"size": (4, 4), "mode": "area"}),
+    ((1, 2, 5, 5), {"scale_factor": 0.6, "mode": "nearest"}),
+    ((1, 2, 5, 5), {"size": (8, 3), "mode": "nearest-exact"}),
+    ((1, 2, 3, 4, 5), {"scale_factor": 2, "mode": "trilinear"}),
+    ((1, 2, 7, 7), {"scale_factor": 1 / 3, "mode": "nearest"}),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, kwargs", INTERPOLATE_CASES)
+def test_interpolate(shape, kwargs, dtype):
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    ours = nn.Upsample(**kwargs)
+    theirs = torch.nn.Upsample(**kwargs)
+    _check_layer(ours, theirs, x, dtype)
+    assert repr(ours) == repr(theirs)
