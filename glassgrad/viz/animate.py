@@ -431,3 +431,18 @@ def write_gif(graph, frames, path, local=None, duration_ms=1400):
 
     plots.save_gif(render_frames(graph, frames, local), path, duration_ms, hold_last=3)
     return path
+
+
+def save(graph, html_path=None, gif_path=None, local=None, title=None):
+    """Write the step-by-step page and/or GIF of any :class:`~glassgrad.viz.graph.Graph`.
+
+    ``local`` (from ``local_derivatives``, computed before backward) labels the edges of scalar
+    nodes; array-valued nodes show their shape and statistics. Returns the paths written.
+    """
+    frames = build_frames(graph, local, title=title)
+    written = []
+    if html_path:
+        written.append(write_html(graph, frames, html_path, local, title=title or "glassgrad: graph, step by step"))
+    if gif_path:
+        written.append(write_gif(graph, frames, gif_path, local))
+    return written

@@ -72,3 +72,24 @@ def test_gif_has_one_frame_per_step(seed):
         assert image.format == "GIF" and image.is_animated
         assert image.n_frames == 22
         assert image.size[0] >= 640
+
+
+def test_animate_any_traced_graph_with_arrays(tmp_path):
+    import numpy as np
+
+    import glassgrad
+    from glassgrad import nn, viz
+
+    glassgrad.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+    x = glassgrad.randn(5, 3)
+    with viz.trace() as recorded:
+        loss = model(x).pow(2).mean()
+    loss.backward()
+    g = viz.graph(loss, names={"w1": model[0].weight}, trace=recorded)
+    page, gif = viz.animate.save(g, tmp_path / "mlp.html", tmp_path / "mlp.gif")
+    text = page.read_text(encoding="utf-8")
+    assert 'id="grad-w1"' in text and "[4x3] mean" in text
+    with Image.open(gif) as image:
+        assert image.n_frames > 10
+    assert np.allclose(g["w1"].grad, model[0].weight.grad.numpy())
