@@ -271,7 +271,7 @@ def instance_norm(
     w = None if weight is None else ops.repeat(weight, (n,))
     b = None if bias is None else ops.repeat(bias, (n,))
     if use_input_stats:
-        out, node = _norm.BatchNorm.apply_with_node(folded, w, b, training=True, eps=eps)
+        out, node = _norm.BatchNorm.apply_with_node(folded, w, b, None, None, training=True, eps=eps)
         if running_mean is not None and running_var is not None:
             unbiased = node.batch_var * (node.count / (node.count - 1))
             for buffer, batch in ((running_mean, node.batch_mean), (running_var, unbiased)):
