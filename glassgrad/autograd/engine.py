@@ -27,6 +27,17 @@ def _dependencies(roots):
     return counts
 
 
+def _fit(grad, shape, node):
+    """Sum a broadcast gradient back to its input's shape, or say which op got it wrong."""
+    try:
+        return sum_to_shape(grad, shape)
+    except ValueError:
+        raise RuntimeError(
+            f"{node.name}.backward returned a gradient of shape {grad.shape} for an input of shape "
+            f"{shape}; it must have the input's shape or broadcast to the output's"
+        ) from None
+
+
 def run_backward(roots, grads, retain_graph=False, accumulate=None, capture=None):
     """Send ``grads`` (NumPy arrays) back from the ``roots`` nodes to every leaf.
 
@@ -62,6 +73,12 @@ def run_backward(roots, grads, retain_graph=False, accumulate=None, capture=None
             input_grads = node.backward(grad)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
+            if len(input_grads) < len(node.next_functions):  # extra trailing gradients are ignored
+                raise RuntimeError(
+                    f"{node.name}.backward returned {len(input_grads)} gradients for "
+                    f"{len(node.next_functions)} inputs; return one per positional input of forward "
+                    "(None where an input needs none)"
+                )
             if not retain_graph:
                 node.release()
         else:
@@ -74,7 +91,7 @@ def run_backward(roots, grads, retain_graph=False, accumulate=None, capture=None
                     child_grad = np.asarray(child_grad)
                 shape, dt = meta
                 if child_grad.shape != shape:
-                    child_grad = sum_to_shape(child_grad, shape)
+                    child_grad = _fit(child_grad, shape, node)
                 if child_grad.dtype is not dt and child_grad.dtype != dt:
                     child_grad = child_grad.astype(dt)
                 if child in buffers:

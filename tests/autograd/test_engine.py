@@ -434,3 +434,30 @@ def test_recorded_in_place_change_of_a_view_is_refused():
     y[0:2] = y[0:2] * 3  # the supported spelling
     y.sum().backward()
     assert x.grad.tolist() == [6.0, 6.0, 2.0]
+
+
+class TooFewGradients(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, grad):
+        return grad
+
+
+class WrongShapeGradient(Function):
+    def forward(self, a):
+        return a.sum()
+
+    def backward(self, grad):
+        return np.ones(7)
+
+
+def test_a_wrong_backward_is_named():
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    with pytest.raises(RuntimeError, match=r"TooFewGradients.backward returned 1 gradients for 2 inputs"):
+        TooFewGradients.apply(a, b).sum().backward()
+    with pytest.raises(
+        RuntimeError,
+        match=r"WrongShapeGradient.backward returned a gradient of shape \(7,\) for an input of shape \(2,\)",
+    ):
+        WrongShapeGradient.apply(a).backward()
