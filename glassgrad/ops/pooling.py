@@ -83,7 +83,7 @@ def _overlapping(kernel, stride, dilation):
     return any(s < d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
 
 
-def _first_valid(out_size, size, k, s, p, d):
+def _first_valid(out_size, s, p, d):
     """Per output position along one axis: the first offset inside the unpadded input."""
     starts = np.arange(out_size) * s - p
     # the smallest i with starts + i*d >= 0
@@ -95,7 +95,6 @@ class MaxPool2DWithIndices(Function):
     per output element, the row-major offset i*kw + j of the chosen element in its window."""
 
     def forward(self, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), ceil_mode=False, indices=False):
-        h, w = x.shape[-2:]
         out_hw = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode, "max_pool2d", _max_pad)
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         xp = _padded(x, out_hw, kernel, stride, padding, dilation, fill)
@@ -130,8 +129,8 @@ class MaxPool2DWithIndices(Function):
         if xp is not x and (padding[0] or padding[1]):
             # Where offset 0 lies in the padding and nothing beat it (all real values -inf),
             # PyTorch points at the first element inside the input instead.
-            fh = _first_valid(out_hw[0], h, kernel[0], stride[0], padding[0], dilation[0])
-            fw = _first_valid(out_hw[1], w, kernel[1], stride[1], padding[1], dilation[1])
+            fh = _first_valid(out_hw[0], stride[0], padding[0], dilation[0])
+            fw = _first_valid(out_hw[1], stride[1], padding[1], dilation[1])
             first = fh[:, None] * kernel[1] + fw[None, :]
             np.copyto(offsets, first.astype(offsets.dtype), where=(offsets == 0) & (first > 0))
         self.offsets = offsets
