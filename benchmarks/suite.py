@@ -191,7 +191,7 @@ def chain_cases(gg, torch):
 
 
 _MEMORY_CHILD = """
-import json, resource, sys
+import json, sys
 sys.path.insert(0, {here!r})
 import numpy as np
 import {fw} as fw
@@ -202,12 +202,31 @@ model = suite._library_model({name!r}) if {fw!r} == "glassgrad" else bench_model
 optimizer = fw.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 x, y = suite._batch(fw)
 step = suite._step_fn(fw, model, optimizer, x, y)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = suite._rss_kib("VmRSS")
+suite._reset_peak_rss()
 for _ in range(3):
     step()
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"before_mib": before / 1024, "peak_mib": after / 1024}}))
+print(json.dumps({{"before_mib": before / 1024, "peak_mib": suite._rss_kib("VmHWM") / 1024}}))
 """
+
+
+def _rss_kib(field):
+    """VmRSS (now) or VmHWM (peak) of this process in KiB, from /proc/self/status.
+
+    Not ru_maxrss: a child started by fork keeps its parent's maximum, even across exec.
+    """
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field} line")
+
+
+def _reset_peak_rss():
+    """Start VmHWM afresh at the current RSS (Linux: write 5 to clear_refs), so that a peak
+    reached while importing or building does not hide the step's."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
 
 
 def memory_cases(gg, names):
@@ -253,7 +272,10 @@ def data_case(gg, reps):
             transforms.Normalize((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
         ]
     )
-    dataset = datasets.CIFAR10(root, train=True, transform=augment)
+    if os.path.isdir(os.path.join(root, "cifar-10-batches-py")):
+        dataset = datasets.CIFAR10(root, train=True, transform=augment)
+    else:  # the JPEG copy in the shared datasets folder (decoded once, then cached)
+        dataset = datasets.CIFAR10JPEG(root, train=True, transform=augment)
     loader = DataLoader(dataset, batch_size=BATCH, shuffle=True, num_workers=2, drop_last=True)
     model = _library_model("simplecnn_relu")
     optimizer = gg.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)

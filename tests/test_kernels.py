@@ -178,3 +178,45 @@ def test_numba_is_chosen_when_installed_and_loaded_only_on_first_use():
     code = "import sys, glassgrad; print('numba' in sys.modules)"
     lazy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert lazy.stdout.strip() == "False"
+
+
+# -- the GEMM orientation ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "m, k, n",
+    [(128, 2048, 256), (256, 128, 2048), (32, 27, 500), (64, 300, 40), (5, 64, 6), (1, 70, 3), (3, 1, 2)],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul2d_equals_matmul_in_either_orientation(m, k, n, dtype):
+    from glassgrad.backend import matmul2d
+
+    rng = np.random.default_rng(9)
+    a, b = _rand(rng, (m, k), dtype), _rand(rng, (k, n), dtype)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    for left, right in ((a, b), (np.asfortranarray(a), b), (a, b.T.copy().T)):
+        got = matmul2d(left, right)
+        assert got.shape == (m, n) and got.dtype == dtype and got.flags.c_contiguous
+        tolerance = 1e-4 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance * np.sqrt(k))
+
+
+def test_kernels_from_many_threads_at_once():
+    """The backend serialises compiled kernels, so concurrent callers get correct results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from glassgrad import backend
+
+    rng = np.random.default_rng(10)
+    xs = [_rand(rng, (64, 1024)) for _ in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(backend.relu, xs))
+    for x, got in zip(xs, results):
+        assert np.array_equal(got, ref.relu(x))
+
+
+def test_matmul2d_rejects_batches():
+    from glassgrad.backend import matmul2d
+
+    with pytest.raises(ValueError, match="2-D"):
+        matmul2d(np.ones((2, 3, 4)), np.ones((4, 5)))
