@@ -1,19 +1,22 @@
-"""Convolution: im2col through a strided view, then one matrix product.
+"""Convolution: im2col through a strided view, then one matrix product per pass.
 
 Layout: the input is copied once into a zero-padded NHWC buffer. Its sliding windows,
 seen through ``as_strided`` as (N, H_out, W_out, groups, kh, kw, C/groups), copy into
-the column matrix with whole channel vectors contiguous, which is several times faster
-than gathering NCHW windows. The batch is folded into the rows, so forward, the weight
-gradient and the input gradient are each one float32 GEMM (one per group):
+the column matrix ``cols`` (M, K) with M = N*H_out*W_out and K = kh*kw*C_in in (kh, kw, c)
+order: whole channel vectors stay contiguous, several times faster than gathering NCHW
+windows. The batch is folded into M, so each pass is one float32 product (one per group):
 
-    forward       out   (N*H_out*W_out, C_out)   = cols (M, kh*kw*C_in) @ weight (kh*kw*C_in, C_out)
-    grad_weight   (C_out, kh*kw*C_in)            = grad (M, C_out).T @ cols
-    grad_input    grad_cols (M, kh*kw*C_in)      = grad @ weight.T, then col2im
+    forward       out (C_out, M)       = weight (C_out, K) @ cols.T
+    grad_weight   (C_out, K)           = grad (C_out, M) @ cols
+    grad_input    grad_cols (K, M)     = weight.T @ grad (C_out, M), then col2im
 
-col2im adds each kernel offset's slice of grad_cols into a padded NHWC buffer: a loop
-over the kh*kw offsets only, never over pixels. Backward recomputes the columns from the
-saved padded input (one fast copy) rather than keeping them: they are kh*kw times the
-size of the input, and a deep network would hold one such matrix per layer.
+Output channels go in the rows because (C_out, N, H_out, W_out) becomes NCHW by moving
+whole H_out*W_out planes, far cheaper than transposing NHWC. For the same reason grad_cols
+is (kh, kw, C_in, N, H_out, W_out): col2im adds each kernel offset's contiguous block into a
+padded (C_in, N, H, W) buffer, a loop over the kh*kw offsets only, never over pixels.
+Backward recomputes the columns from the saved padded input (one fast copy) rather than
+keeping them: they are kh*kw times the size of the input, and a deep network would hold
+one such matrix per layer.
 """
 
 import math
