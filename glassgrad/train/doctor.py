@@ -16,7 +16,8 @@ What it looks at:
     and the first layer (and op inside it) whose output holds NaN or Inf;
   * tensor hooks on each layer's output: the gradient flowing back into it, and the first layer
     where that gradient stops being finite;
-  * at ``observe``: the loss, each layer's weight-gradient norm, and the update-to-weight ratio
+  * at ``observe``: the loss, each layer's weight-gradient norm (vanishing: first against last
+    layer; exploding: growing over the steps), and the update-to-weight ratio
     ||W_after - W_before|| / ||W|| of the step just taken.
 
 It can also be handed to ``Trainer(callbacks=[doctor])``: it attaches itself at the start of ``fit``.
@@ -265,6 +266,7 @@ class Doctor(Callback):
                         "a smaller learning rate, He initialisation, LeakyReLU, or batch norm before the ReLU",
                     )
                 )
+        findings += self._exploding_gradients()
         findings += self._learning_rate()
         stuck = self._stuck()
         if stuck:
@@ -313,6 +315,23 @@ class Doctor(Callback):
                     )
                 )
         return findings
+
+    def _exploding_gradients(self):
+        for name in self.order:
+            norms = [n for n in self.layers[name].grad_norms if math.isfinite(n)]
+            if len(norms) < MIN_STEPS:
+                continue
+            quarter = max(len(norms) // 4, 2)
+            early, late = float(np.median(norms[:quarter])), float(np.median(norms[-quarter:]))
+            if late > 100 * max(early, 1e-12) and late > 10:
+                return [
+                    Finding(
+                        "exploding-gradients",
+                        f"Exploding gradients: the gradient norm of {name} grew from {early:.3g} to {late:.3g}.",
+                        "a smaller learning rate, gradient clipping (nn.utils.clip_grad_norm_), or batch norm",
+                    )
+                ]
+        return []
 
     def _learning_rate(self):
         ratios = {name: self.layers[name].update_ratios for name in self.order if self.layers[name].update_ratios}

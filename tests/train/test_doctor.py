@@ -170,3 +170,17 @@ def test_glassgrad_train_doctor_flag(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "doctor: " in out and "Vanishing gradients" in out
     assert (tmp_path / "doctor_gradient_norms.png").exists()
+
+
+def test_exploding_gradients():
+    model = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 2))
+    doctor = Doctor(num_classes=2).attach(model)
+    model(glassgrad.randn(4, 3))  # the doctor learns the layer order from a forward pass
+    for step in range(12):
+        for p in model.parameters():
+            p.grad = glassgrad.full(tuple(p.shape), 10.0**step)
+        doctor.observe(step, 0.1)
+    findings = doctor.report()
+    # the weights never move here (no optimizer), which the doctor also notices
+    assert [f.kind for f in findings] == ["exploding-gradients", "lr-too-small"]
+    assert "gradient norm of 0 grew from" in findings[0].message
