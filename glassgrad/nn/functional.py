@@ -412,11 +412,13 @@ def interpolate(
     if recompute_scale_factor or mode == "area":
         factors = (None,) * len(in_sizes)
     dtype = input.array.dtype
-    matrices = tuple(
-        _interp.interpolation_matrix(i, o, mode, bool(align_corners), f, dtype)
+    plans = tuple(
+        ("matrix", _interp.area_matrix(i, o, dtype))
+        if mode == "area"
+        else ("taps", _interp.interpolation_taps(i, o, mode, bool(align_corners), f, dtype))
         for i, o, f in zip(in_sizes, out_sizes, factors)
     )
-    return _interp.Resize.apply(input, matrices=matrices)
+    return _interp.Resize.apply(input, plans=plans)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

@@ -1,10 +1,10 @@
-"""Resizing (``F.interpolate``) as products with small interpolation matrices.
+"""Resizing (``F.interpolate``), one spatial axis at a time.
 
 Every mode PyTorch offers is separable: along each spatial axis, output position ``o``
-is a fixed weighted sum of a few input positions. Writing those weights as a matrix
-A (out x in) per axis, resizing is ``x @ A^T`` along each axis and its gradient is
-``g @ A`` along each axis: exact, vectorised, and the same code for every mode.
-The source coordinates follow ATen's formulas (``area_pixel_compute_source_index``).
+is a fixed weighted sum of a few input positions (1 for nearest, 2 for linear, 4 for
+bicubic, a window for area). Those "taps" are computed once from the sizes, with the
+source coordinates of ATen's formulas (``area_pixel_compute_source_index``); the
+forward pass gathers and weighs, the backward pass sums the same weights back.
 """
 
 import math
@@ -35,56 +35,98 @@ def _cubic_weights(t):
     return (far(t + 1), near(t), near(1 - t), far(2 - t))
 
 
-def interpolation_matrix(in_size, out_size, mode, align_corners, scale_factor, dtype):
-    """The (out_size, in_size) matrix of one axis; coordinates in ``dtype`` as ATen computes them."""
+def interpolation_taps(in_size, out_size, mode, align_corners, scale_factor, dtype):
+    """One axis as taps: a list of (source index (out,), weight (out,) or None) whose weighted
+    sum gives each output position; coordinates computed in the dtype ATen uses."""
     ft = np.float32 if mode in ("nearest", "nearest-exact") else np.dtype(dtype).type
     dst = np.arange(out_size, dtype=ft)
-    matrix = np.zeros((out_size, in_size), dtype=np.float64)
-    rows = np.arange(out_size)
     if mode in ("nearest", "nearest-exact"):
         scale = ft(1.0 / scale_factor if scale_factor else in_size / out_size)
         offset = ft(0.5) if mode == "nearest-exact" else ft(0.0)
-        src = np.minimum(np.floor((dst + offset) * scale).astype(np.int64), in_size - 1)
-        matrix[rows, src] = 1.0
-    elif mode == "area":
-        start = (rows * in_size) // out_size
-        end = -((-(rows + 1) * in_size) // out_size)
-        cols = np.arange(in_size)
-        inside = (cols[None, :] >= start[:, None]) & (cols[None, :] < end[:, None])
-        matrix = inside / (end - start)[:, None]
-    else:
-        scale = ft(_source_scale(in_size, out_size, align_corners, scale_factor))
-        src = dst * scale if align_corners else scale * (dst + ft(0.5)) - ft(0.5)
-        if mode == "bicubic":
-            base = np.floor(src)
-            t = (src - base).astype(np.float64)
-            base = base.astype(np.int64)
-            for k, weight in enumerate(_cubic_weights(t)):
-                np.add.at(matrix, (rows, np.clip(base - 1 + k, 0, in_size - 1)), weight)
-        else:
-            src = np.maximum(src, 0) if not align_corners else src
-            low = src.astype(np.int64)
-            lam = (src - low).astype(np.float64)
-            high = np.where(low < in_size - 1, low + 1, low)
-            np.add.at(matrix, (rows, low), 1 - lam)
-            np.add.at(matrix, (rows, high), lam)
+        return [(np.minimum(np.floor((dst + offset) * scale).astype(np.int64), in_size - 1), None)]
+    scale = ft(_source_scale(in_size, out_size, align_corners, scale_factor))
+    src = dst * scale if align_corners else scale * (dst + ft(0.5)) - ft(0.5)
+    if mode == "bicubic":
+        base = np.floor(src)
+        t = src - base
+        base = base.astype(np.int64)
+        return [(np.clip(base - 1 + k, 0, in_size - 1), w.astype(dtype)) for k, w in enumerate(_cubic_weights(t))]
+    src = np.maximum(src, 0) if not align_corners else src
+    low = src.astype(np.int64)
+    lam = (src - low).astype(dtype)
+    high = np.where(low < in_size - 1, low + 1, low)
+    return [(low, 1 - lam), (high, lam)]
+
+
+def area_matrix(in_size, out_size, dtype):
+    """Adaptive average pooling of one axis as an (out_size, in_size) matrix."""
+    rows = np.arange(out_size)
+    start = (rows * in_size) // out_size
+    end = -((-(rows + 1) * in_size) // out_size)
+    cols = np.arange(in_size)
+    inside = (cols[None, :] >= start[:, None]) & (cols[None, :] < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def interpolation_matrix(in_size, out_size, mode, align_corners, scale_factor, dtype):
+    """The (out_size, in_size) matrix of one axis (taps written densely), for inspection and tests."""
+    if mode == "area":
+        return area_matrix(in_size, out_size, dtype)
+    matrix = np.zeros((out_size, in_size), dtype=np.float64)
+    rows = np.arange(out_size)
+    for index, weight in interpolation_taps(in_size, out_size, mode, align_corners, scale_factor, dtype):
+        np.add.at(matrix, (rows, index), 1.0 if weight is None else weight)
     return matrix.astype(dtype)
 
 
-class Resize(Function):
-    """input: (N, C, *spatial). ``matrices``: one (out_d, in_d) matrix per spatial axis.
-    Output: (N, C, *out)."""
+def _along(values, axis, ndim):
+    shape = [1] * ndim
+    shape[axis] = -1
+    return values.reshape(shape)
 
-    def forward(self, x, matrices=()):
-        self.matrices = matrices
+
+class Resize(Function):
+    """input: (N, C, *spatial); ``plans``: per spatial axis, ("taps", taps) or ("matrix", A).
+    Output: (N, C, *out).
+
+    Taps gather the few source positions of each output (``np.take``); their gradient
+    sums each tap's contributions back with ``np.add.reduceat``, which works because
+    every mode's source indices never decrease along the axis. Area mode is a matrix.
+    """
+
+    def forward(self, x, plans=()):
+        self.plans, self.in_shapes = plans, []
         out = x
-        for axis, a in enumerate(matrices, start=2):
-            out = np.moveaxis(np.moveaxis(out, axis, -1) @ np.ascontiguousarray(a.T), -1, axis)
+        for axis, (kind, plan) in enumerate(plans, start=2):
+            self.in_shapes.append(out.shape)
+            if kind == "matrix":
+                out = np.moveaxis(np.moveaxis(out, axis, -1) @ np.ascontiguousarray(plan.T), -1, axis)
+                continue
+            total = None
+            for index, weight in plan:
+                picked = np.take(out, index, axis=axis)
+                if weight is not None:
+                    picked = picked * _along(weight, axis, out.ndim)
+                total = picked if total is None else total + picked
+            out = total
         return np.ascontiguousarray(out)
 
     def backward(self, grad):
-        for axis, a in enumerate(self.matrices, start=2):
-            grad = np.moveaxis(np.moveaxis(grad, axis, -1) @ a, -1, axis)
+        for axis, (kind, plan), in_shape in reversed(
+            list(zip(range(2, 2 + len(self.plans)), self.plans, self.in_shapes))
+        ):
+            if kind == "matrix":
+                grad = np.moveaxis(np.moveaxis(grad, axis, -1) @ plan, -1, axis)
+                continue
+            result = np.zeros(in_shape, dtype=grad.dtype)
+            for index, weight in plan:
+                g = grad if weight is None else grad * _along(weight, axis, grad.ndim)
+                targets, starts = np.unique(index, return_index=True)
+                sums = np.add.reduceat(g, starts, axis=axis)
+                where = [slice(None)] * grad.ndim
+                where[axis] = targets
+                result[tuple(where)] += sums
+            grad = result
         return np.ascontiguousarray(grad)
 
 
