@@ -86,19 +86,42 @@ for _name in NAMES:
 del _name
 
 
-def matmul2d(a, b):
-    """``a @ b`` for 2-D arrays, C-contiguous, in the orientation OpenBLAS runs fastest.
+# Products between these sizes (in multiply-adds) run on one BLAS thread; see matmul2d.
+SINGLE_THREAD_GEMM = (1 << 19, 1 << 28)
+_blas = None
 
-    Measured on OpenBLAS 0.3 (Haswell kernel, 2 threads): when the output has fewer rows than
-    columns, computing its transpose ``b.T @ a.T`` costs 2 to 9 times less CPU for the shapes
-    of a network's backward pass (Linear(2048, 256) forward: 64 ms -> 8 ms; a conv weight
-    gradient (64, 32768) @ (32768, 288): 220 ms -> 25 ms). With a short inner dimension
-    (under 64) the plain order is faster, so it stays. Same values up to float rounding.
+
+def _blas_controller():
+    """threadpoolctl's controller, found once (it scans the loaded libraries); False without it."""
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _blas = ThreadpoolController()
+        except ImportError:
+            _blas = False
+    return _blas
+
+
+def matmul2d(a, b):
+    """``a @ b`` for 2-D arrays; mid-sized products on a single BLAS thread.
+
+    OpenBLAS threads a product by having its threads meet at a barrier after each block; on a
+    machine whose cores are busy with other work, one descheduled thread stalls the other at
+    every barrier. Measured on this project's 2-core machine with other processes running,
+    Linear(2048, 256)'s products at batch 128 (34 M multiply-adds) took 25-190 ms with two
+    threads and 2-9 ms with one. On an idle machine one thread costs at most a millisecond
+    or two at this size. Large products keep all threads; tiny ones run single-threaded in
+    OpenBLAS anyway. Without threadpoolctl this is plain ``np.dot``.
     """
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"matmul2d: expects 2-D arrays, got shapes {a.shape} and {b.shape}")
-    m, k = a.shape
-    n = b.shape[1]
-    if m < n and k >= 64:
-        return np.ascontiguousarray(np.matmul(b.T, a.T).T)
-    return np.matmul(a, b)
+    work = a.shape[0] * a.shape[1] * b.shape[1]
+    low, high = SINGLE_THREAD_GEMM
+    controller = _blas_controller() if low <= work <= high else False
+    # np.dot: BLAS takes a transposed operand as a flag, no copy.
+    if not controller:
+        return np.dot(a, b)
+    with controller.limit(limits=1, user_api="blas"):
+        return np.dot(a, b)
