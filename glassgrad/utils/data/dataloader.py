@@ -11,7 +11,7 @@ import time
 import weakref
 
 from glassgrad import random as _random
-from glassgrad.utils.data import _worker
+from glassgrad.utils.data import _transfer, _worker
 from glassgrad.utils.data.collate import default_collate, default_convert
 from glassgrad.utils.data.dataset import IterableDataset
 from glassgrad.utils.data.sampler import BatchSampler, RandomSampler, SequentialSampler
@@ -199,7 +199,7 @@ class _SingleProcessIter:
             )
             if isinstance(batch, _worker.IterableEnd):
                 raise StopIteration
-            return _worker.unbox(batch)
+            return _transfer.unbox(batch)
         indices = next(self._indices)
         with _worker.seeded_rngs(_worker.batch_seed(self._base_seed, self._position)):
             batch = _worker.fetch(loader.dataset, indices, loader.collate_fn, loader._auto_collation)
@@ -218,12 +218,19 @@ class _MultiProcessIter:
         self._persistent = loader.persistent_workers
         self._is_iterable = loader._is_iterable
         ctx = loader._mp_context()
-        self._result_queue = ctx.Queue()
+        self._result_queue = _transfer.ResultPipe(ctx)
         self._done_event = ctx.Event()
         self._shm_dir = _shared_memory_dir()
         if self._shm_dir is not None:
             # Removed at garbage collection or at interpreter exit, whichever comes first.
             weakref.finalize(self, shutil.rmtree, self._shm_dir, True)
+        # Tasks in flight never exceed num_workers * prefetch_factor; in order, round-robin, a worker
+        # has at most prefetch_factor of them (see _transfer for why this bounds the slots).
+        in_flight = loader.prefetch_factor * (self._num_workers if self._is_iterable or not self._in_order else 1)
+        slots = in_flight + 1
+        self._readers = (
+            [_transfer.SlotReader(self._shm_dir, w, slots) for w in range(self._num_workers)] if self._shm_dir else None
+        )
         self._index_queues = []
         self._workers = []
         for worker_id in range(self._num_workers):
@@ -235,19 +242,19 @@ class _MultiProcessIter:
                 args=(
                     loader.dataset, index_queue, self._result_queue, self._done_event, loader.collate_fn,
                     loader._auto_collation, loader.batch_size, loader.drop_last, (base_seed + worker_id) % 2**63,
-                    loader.worker_init_fn, worker_id, self._num_workers, os.getpid(), self._is_iterable, self._shm_dir,
+                    loader.worker_init_fn, worker_id, self._num_workers, os.getpid(), self._is_iterable, self._shm_dir, slots,
+                    ctx.get_start_method() == "fork",
                 ),
                 daemon=True,
             )  # fmt: skip
             process.start()
             self._index_queues.append(index_queue)
             self._workers.append(process)
+        self._result_queue.close_writer()
         self._iteration = -1
         self._reset(loader, base_seed)
 
     def _reset(self, loader, base_seed):
-        for early in getattr(self, "_ready", {}).values():
-            _worker.discard(early)  # from an epoch abandoned half-way (persistent workers)
         self._loader = loader
         self._base_seed = base_seed
         self._iteration += 1
@@ -293,7 +300,7 @@ class _MultiProcessIter:
             self._send_task()
             if isinstance(batch, _worker.ExceptionWrapper):
                 batch.reraise()
-            return _worker.unbox(batch)
+            return batch
         except StopIteration:
             if not self._persistent:
                 self._shutdown()
@@ -324,13 +331,15 @@ class _MultiProcessIter:
                     raise StopIteration
             iteration, position, batch = self._receive()
             if iteration != self._iteration or position not in self._pending:
-                _worker.discard(batch)  # left over from an epoch that was abandoned
-                continue
+                continue  # left over from an epoch that was abandoned
             worker_id = self._pending.pop(position)
             if isinstance(batch, _worker.IterableEnd):
                 self._active[worker_id] = False
                 self._send_task()
                 continue
+            if not isinstance(batch, _worker.ExceptionWrapper):
+                # Copied out now, so that the worker may reuse its slot.
+                batch = _transfer.unbox(batch, self._readers[worker_id] if self._readers else None)
             self._ready[position] = batch
 
     def _receive(self):
@@ -340,6 +349,8 @@ class _MultiProcessIter:
             start = time.monotonic()
             try:
                 return self._result_queue.get(timeout=max(wait, 0.01))
+            except EOFError:
+                time.sleep(0.01)  # every worker is gone: reported below once they have exited
             except queue.Empty:
                 waited += time.monotonic() - start
             dead = [w for w in self._workers if not w.is_alive()]
@@ -370,9 +381,12 @@ class _MultiProcessIter:
                 if w.is_alive():
                     w.terminate()
                     w.join(timeout=1.0)
-            for q in [*self._index_queues, self._result_queue]:
+            for q in self._index_queues:
                 q.cancel_join_thread()
                 q.close()
+            self._result_queue.close()
+            for reader in self._readers or ():
+                reader.close()
             if self._shm_dir is not None:
                 shutil.rmtree(self._shm_dir, ignore_errors=True)
         except Exception:
