@@ -269,3 +269,22 @@ def test_keyboard_interrupt_while_waiting_stops_the_workers():
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert not any(w.is_alive() for w in workers)
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+def test_large_batches_survive_slot_reuse(in_order):
+    # 4 x 20,000 float32 = 320 KB per batch: above the inline limit, so batches travel through the
+    # workers' shared-memory slots, each reused many times over 3 epochs.
+    data = glassgrad.arange(40 * 20000).float().reshape(40, 20000)
+    loader = DataLoader(
+        TensorDataset(data), batch_size=4, shuffle=True, num_workers=2, prefetch_factor=1, in_order=in_order,
+        persistent_workers=True, generator=glassgrad.Generator().manual_seed(0),
+    )  # fmt: skip
+    for _ in range(3):
+        seen = []
+        for (x,) in loader:
+            rows = x.numpy()
+            assert x.shape == (4, 20000)
+            np.testing.assert_array_equal(rows, data.numpy()[(rows[:, 0] // 20000).astype(int)])
+            seen += (rows[:, 0] // 20000).astype(int).tolist()
+        assert sorted(seen) == list(range(40))
