@@ -211,8 +211,9 @@ class Tensor:
             else:
                 device(a)  # validates: only the CPU exists here
         if target is None:
-            return self
-        return self.type(target)
+            return _ops.clone(self) if kwargs.get("copy") else self
+        out = self.type(target)
+        return _ops.clone(out) if kwargs.get("copy") and out is self else out
 
     def type(self, dtype=None):
         if dtype is None:
@@ -221,6 +222,9 @@ class Tensor:
         if target == self.array.dtype:
             return self
         return _ops.cast(self, target)
+
+    def type_as(self, other):
+        return self.type(other.dtype)
 
     def float(self):
         return self.type(_dtype.float32)
@@ -661,6 +665,9 @@ class Tensor:
 
     def exp(self):
         return _ops.exp(self)
+
+    def square(self):
+        return _ops.mul(self, self)
 
     def log(self):
         return _ops.log(self)

@@ -143,3 +143,15 @@ def test_format_and_deepcopy():
     assert w.tolist() == [1.0, 2.0]
     with pytest.raises(RuntimeError, match="detach"):
         copy.deepcopy(w * 2)
+
+
+def test_type_as_square_and_copying_to():
+    x = glassgrad.tensor([1.0, -2.0], requires_grad=True)
+    assert x.type_as(glassgrad.zeros(1, dtype=glassgrad.float64)).dtype == glassgrad.float64
+    y = x.square()
+    assert y.tolist() == [1.0, 4.0]
+    y.sum().backward()
+    assert x.grad.tolist() == [2.0, -4.0]
+    z = x.detach().to("cpu", copy=True)
+    z.zero_()
+    assert x.tolist() == [1.0, -2.0]
