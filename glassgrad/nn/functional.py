@@ -368,8 +368,33 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 
 
 def pad(input, pad, mode="constant", value=None):
-    """Pad the last dimensions: pad = (left, right, top, bottom, ...), last dimension first."""
-    return _pad(input, pad, mode=mode, value=0.0 if value is None else value)
+    """Pad the last dimensions: pad = (left, right, top, bottom, ...), last dimension first.
+
+    mode 'constant' fills with ``value``; 'reflect' mirrors without repeating the edge,
+    'replicate' repeats the edge, 'circular' wraps around. The last three pad the last
+    1-3 dimensions of a batched or unbatched input, as PyTorch does.
+    """
+    if mode == "constant":
+        return _pad(input, pad, mode=mode, value=0.0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(f"pad: mode {mode!r} is not one of 'constant', 'reflect', 'replicate', 'circular'")
+    if value is not None and value != 0:
+        raise ValueError(f"pad: padding mode {mode!r} doesn't take in value argument")
+    if len(pad) % 2 or not 1 <= len(pad) // 2 <= 3 or input.ndim not in (len(pad) // 2 + 1, len(pad) // 2 + 2):
+        raise ValueError(
+            f"pad: {mode} padding of {len(pad) // 2} dimensions needs a {len(pad) // 2 + 1}-D (unbatched) or "
+            f"{len(pad) // 2 + 2}-D input, got shape {tuple(input.shape)} with pad {tuple(pad)}"
+        )
+    plans = []
+    for i, size in enumerate(input.shape[input.ndim - len(pad) // 2 :]):
+        before, after = pad[len(pad) - 2 - 2 * i], pad[len(pad) - 1 - 2 * i]
+        limit = size - 1 if mode == "reflect" else size
+        if min(before, after) < 0 or max(before, after) > limit:
+            raise ValueError(
+                f"pad: {mode} padding ({before}, {after}) must be between 0 and {limit} for a dimension of size {size}"
+            )
+        plans.append(("taps", _interp.padding_taps(size, before, after, mode)))
+    return _interp.Resize.apply(input, plans=tuple(plans))
 
 
 _MODE_DIMS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}

@@ -1,4 +1,4 @@
-"""Constant padding layers: ConstantPad1d/2d/3d and ZeroPad1d/2d/3d.
+"""Padding layers: ConstantPad, ZeroPad, ReflectionPad, ReplicationPad and CircularPad (1d/2d/3d).
 
 ``padding`` is an int (the same on every side) or a tuple (left, right, top, bottom,
 front, back), last dimension first, as in ``F.pad``.
@@ -68,3 +68,62 @@ class ZeroPad2d(_ZeroPadNd):
 
 class ZeroPad3d(_ZeroPadNd):
     _dims = 3
+
+
+class _ModePadNd(Module):
+    _dims = 0
+    _mode = ""
+
+    def __init__(self, padding):
+        super().__init__()
+        self.padding = _padding(padding, self._dims, type(self).__name__)
+
+    def forward(self, input):
+        return F.pad(input, self.padding, self._mode)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class ReflectionPad1d(_ModePadNd):
+    """Mirror padding of (C, W) or (N, C, W); the edge itself is not repeated."""
+
+    _dims, _mode = 1, "reflect"
+
+
+class ReflectionPad2d(_ModePadNd):
+    """Mirror padding of (C, H, W) or (N, C, H, W)."""
+
+    _dims, _mode = 2, "reflect"
+
+
+class ReflectionPad3d(_ModePadNd):
+    _dims, _mode = 3, "reflect"
+
+
+class ReplicationPad1d(_ModePadNd):
+    """Edge-repeating padding of (C, W) or (N, C, W)."""
+
+    _dims, _mode = 1, "replicate"
+
+
+class ReplicationPad2d(_ModePadNd):
+    _dims, _mode = 2, "replicate"
+
+
+class ReplicationPad3d(_ModePadNd):
+    _dims, _mode = 3, "replicate"
+
+
+class CircularPad1d(_ModePadNd):
+    """Wrap-around padding of (C, W) or (N, C, W)."""
+
+    _dims, _mode = 1, "circular"
+
+
+class CircularPad2d(_ModePadNd):
+    _dims, _mode = 2, "circular"
+
+
+class CircularPad3d(_ModePadNd):
+    _dims, _mode = 3, "circular"

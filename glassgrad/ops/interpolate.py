@@ -79,6 +79,19 @@ def interpolation_matrix(in_size, out_size, mode, align_corners, scale_factor, d
     return matrix.astype(dtype)
 
 
+def padding_taps(size, before, after, mode):
+    """Taps of one axis padded by ``before``/``after`` with 'reflect', 'replicate' or 'circular'."""
+    src = np.arange(-before, size + after)
+    if mode == "reflect":
+        src = np.abs(src)
+        src = np.where(src > size - 1, 2 * (size - 1) - src, src)
+    elif mode == "replicate":
+        src = np.clip(src, 0, size - 1)
+    else:
+        src = src % size
+    return [(src.astype(np.int64), None)]
+
+
 def _along(values, axis, ndim):
     shape = [1] * ndim
     shape[axis] = -1
@@ -86,18 +99,20 @@ def _along(values, axis, ndim):
 
 
 class Resize(Function):
-    """input: (N, C, *spatial); ``plans``: per spatial axis, ("taps", taps) or ("matrix", A).
-    Output: (N, C, *out).
+    """input: (*, *spatial); ``plans``: for each of the last len(plans) axes, ("taps", taps)
+    or ("matrix", A). Output: (*, *out).
 
     Taps gather the few source positions of each output (``np.take``); their gradient
-    sums each tap's contributions back with ``np.add.reduceat``, which works because
-    every mode's source indices never decrease along the axis. Area mode is a matrix.
+    sums each tap's contributions back with ``np.add.reduceat`` over the positions
+    sorted by source. Area mode is a matrix. Padding modes (reflect, replicate,
+    circular) are taps too: one source per output position.
     """
 
     def forward(self, x, plans=()):
         self.plans, self.in_shapes = plans, []
+        self.first_axis = x.ndim - len(plans)
         out = x
-        for axis, (kind, plan) in enumerate(plans, start=2):
+        for axis, (kind, plan) in enumerate(plans, start=self.first_axis):
             self.in_shapes.append(out.shape)
             if kind == "matrix":
                 out = np.moveaxis(np.moveaxis(out, axis, -1) @ np.ascontiguousarray(plan.T), -1, axis)
@@ -112,15 +127,17 @@ class Resize(Function):
         return np.ascontiguousarray(out)
 
     def backward(self, grad):
-        for axis, (kind, plan), in_shape in reversed(
-            list(zip(range(2, 2 + len(self.plans)), self.plans, self.in_shapes))
-        ):
+        axes = range(self.first_axis, self.first_axis + len(self.plans))
+        for axis, (kind, plan), in_shape in reversed(list(zip(axes, self.plans, self.in_shapes))):
             if kind == "matrix":
                 grad = np.moveaxis(np.moveaxis(grad, axis, -1) @ plan, -1, axis)
                 continue
             result = np.zeros(in_shape, dtype=grad.dtype)
             for index, weight in plan:
                 g = grad if weight is None else grad * _along(weight, axis, grad.ndim)
+                if np.any(index[1:] < index[:-1]):
+                    order = np.argsort(index, kind="stable")
+                    index, g = index[order], np.take(g, order, axis=axis)
                 targets, starts = np.unique(index, return_index=True)
                 sums = np.add.reduceat(g, starts, axis=axis)
                 where = [slice(None)] * grad.ndim

@@ -58,3 +58,24 @@ def test_padding_layers(rng):
     assert repr(nn.ConstantPad1d((1, 2), 3.5)) == "ConstantPad1d(padding=(1, 2), value=3.5)"
     with pytest.raises(ValueError, match="4 ints"):
         nn.ZeroPad2d((1, 2))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_modes_values_and_gradcheck(rng, mode):
+    row = _t(np.array([[[1.0, 2.0, 3.0]]]), False)
+    expected = {"reflect": [3, 2, 1, 2, 3, 2], "replicate": [1, 1, 1, 2, 3, 3], "circular": [2, 3, 1, 2, 3, 1]}
+    np.testing.assert_array_equal(F.pad(row, (2, 1), mode=mode).array[0, 0], expected[mode])
+    x = _t(rng.normal(size=(1, 2, 3, 4)))
+    assert gradcheck(lambda x: F.pad(x, (2, 1, 1, 2), mode=mode), (x,))
+    layer = {"reflect": nn.ReflectionPad2d, "replicate": nn.ReplicationPad2d, "circular": nn.CircularPad2d}[mode]
+    assert layer(1)(x).shape == (1, 2, 5, 6)
+    assert layer(1)(x[0]).shape == (2, 5, 6)  # unbatched
+
+
+def test_pad_mode_errors():
+    with pytest.raises(ValueError, match="between 0 and 2"):
+        F.pad(glassgrad.ones(1, 1, 3), (3, 0), mode="reflect")
+    with pytest.raises(ValueError, match="needs a 2-D"):
+        F.pad(glassgrad.ones(1, 1, 1, 3), (1, 1), mode="replicate")
+    with pytest.raises(ValueError, match="not one of"):
+        F.pad(glassgrad.ones(1, 1, 3), (1, 1), mode="symmetric")

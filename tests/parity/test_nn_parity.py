@@ -501,3 +501,19 @@ def test_interpolate(shape, kwargs, dtype):
     theirs = torch.nn.Upsample(**kwargs)
     _check_layer(ours, theirs, x, dtype)
     assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize(
+    "shape, pad", [((2, 3, 5), (2, 1)), ((1, 2, 4, 5), (1, 2, 3, 0)), ((1, 1, 3, 4, 5), (1, 2, 0, 1, 2, 1))]
+)
+def test_pad_modes(shape, pad, mode, dtype):
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    gx, tx = _pair(x)
+    g_out, t_out = F.pad(gx, pad, mode=mode), torch.nn.functional.pad(tx, pad, mode=mode)
+    _close(g_out, t_out, dtype)
+    up = np.random.default_rng(1).standard_normal(t_out.shape).astype(dtype)
+    (g_out * glassgrad.tensor(up)).sum().backward()
+    (t_out * torch.tensor(up)).sum().backward()
+    _close(gx.grad, tx.grad, dtype)
