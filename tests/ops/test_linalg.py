@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import glassgrad
 from glassgrad.autograd import gradcheck
 
-FEW = settings(max_examples=12, deadline=None)
+FEW = settings(max_examples=12, deadline=None, derandomize=True)  # the same examples on every run
 
 
 def leaf(shape, seed=0):

@@ -9,7 +9,7 @@ from hypothesis.extra.numpy import array_shapes
 import glassgrad
 from glassgrad.autograd import gradcheck
 
-FEW = settings(max_examples=10, deadline=None)
+FEW = settings(max_examples=10, deadline=None, derandomize=True)  # the same examples on every run
 SHAPES = array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=3)
 
 
