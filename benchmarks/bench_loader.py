@@ -97,13 +97,22 @@ def torch_loader(images, labels, workers):
     return torch.utils.data.DataLoader(TorchCIFAR(), batch_size=BATCH, shuffle=True, num_workers=workers)
 
 
+def _autogroup():
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+            return f.read().strip() == "1"
+    except OSError:
+        return False
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = os.environ.get("GLASSGRAD_DATA") or os.path.join(
         os.path.dirname(__file__), "..", "..", "shared", "datasets"
     )
     parser.add_argument("--data", default=default)
-    parser.add_argument("--batches", type=int, default=40, help="batches timed per images/second figure")
+    parser.add_argument("--batches", type=int, default=30, help="batches timed per images/second figure")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; figures are medians")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
@@ -114,30 +123,43 @@ def main():
     except Exception as error:  # the shared helper is optional here
         print(f"machine: {os.cpu_count()} cores, NumPy {np.__version__} ({error})")
     print(f"load average: {' '.join(f'{v:.1f}' for v in os.getloadavg())} (other processes share these cores)")
+    if _autogroup():
+        print(
+            "note: sched_autogroup is on, so all processes of this session (workers included) share one CPU slice "
+            "with each other busy session; under load, workers can only take work off the training process"
+        )
 
     start = time.perf_counter()
     train = datasets.CIFAR10JPEG(args.data, train=True, transform=pipeline())
     print(f"CIFAR-10 JPEG train split ready in {time.perf_counter() - start:.1f} s (decoded once, then cached)")
 
-    results = {}
     g = glassgrad.Generator().manual_seed(0)
+    configs = {}
     for workers in (0, 2):
-        results[f"per_sample_w{workers}"] = rate(
-            DataLoader(PerSample(train), batch_size=BATCH, shuffle=True, num_workers=workers, generator=g), args.batches
+        configs[f"per_sample_w{workers}"] = lambda w=workers: DataLoader(
+            PerSample(train), batch_size=BATCH, shuffle=True, num_workers=w, generator=g
         )
-        results[f"batched_w{workers}"] = rate(
-            DataLoader(train, batch_size=BATCH, shuffle=True, num_workers=workers, generator=g), args.batches
+        configs[f"batched_w{workers}"] = lambda w=workers: DataLoader(
+            train, batch_size=BATCH, shuffle=True, num_workers=w, generator=g
         )
     try:
         import torch
 
         torch.set_num_threads(1)
         for workers in (0, 2):
-            results[f"torch_w{workers}"] = rate(torch_loader(train.data, train._labels, workers), args.batches)
+            configs[f"torch_w{workers}"] = lambda w=workers: torch_loader(train.data, train._labels, w)
     except ImportError:
         print("PyTorch not installed: no reference figures")
+    # Rounds alternate the configurations, so that load from other processes falls on all alike.
+    samples = {key: [] for key in configs}
+    for _ in range(args.rounds):
+        for key, make in configs.items():
+            samples[key].append(rate(make(), args.batches))
+    results = {key: float(np.median(values)) for key, values in samples.items()}
 
-    print(f"\nimages/second, batch {BATCH}, RandomCrop(32, padding=4) + RandomHorizontalFlip + ToTensor + Normalize")
+    print(
+        f"\nimages/second (median of {args.rounds} rounds), batch {BATCH}, RandomCrop(32, padding=4) + RandomHorizontalFlip + ToTensor + Normalize"
+    )
     print(f"{'path':<44}{'0 workers':>12}{'2 workers':>12}{'2w / 0w':>9}")
     rows = [("glassgrad, per-sample (PIL images)", "per_sample"), ("glassgrad, batched (uint8 arrays)", "batched")]
     if "torch_w0" in results:
