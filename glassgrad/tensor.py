@@ -491,12 +491,12 @@ class Tensor:
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from glassgrad import random
 
-        return self._overwrite("normal_", random.normal(mean, std, self.array.shape, generator))
+        return self._overwrite("normal_", random.normal(mean, std, self.array.shape, generator, dtype=self.array.dtype))
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from glassgrad import random
 
-        return self._overwrite("uniform_", random.uniform(a, b, self.array.shape, generator))
+        return self._overwrite("uniform_", random.uniform(a, b, self.array.shape, generator, dtype=self.array.dtype))
 
     def bernoulli_(self, p=0.5, generator=None):
         from glassgrad import random

@@ -116,3 +116,13 @@ def test_bad_arguments_explain():
         glassgrad.arange(0, 3, 0)
     with pytest.raises(RuntimeError, match="chunk: chunks must be positive"):
         glassgrad.ones(4).chunk(0)
+
+
+def test_in_place_random_fills_keep_full_precision():
+    glassgrad.manual_seed(3)
+    t = glassgrad.zeros(1000, dtype=glassgrad.float64).normal_(2.0, 0.5)
+    values = t.numpy()
+    assert np.any(values != values.astype(np.float32))  # drawn in float64, not float32 upcast
+    assert abs(values.mean() - 2.0) < 0.1 and abs(values.std() - 0.5) < 0.05
+    u = glassgrad.zeros(1000).uniform_(-1, 3)
+    assert u.dtype == glassgrad.float32 and -1 <= u.min().item() and u.max().item() < 3
