@@ -3,7 +3,7 @@
 import numpy as np
 
 from glassgrad import _dtype, random
-from glassgrad.tensor import Tensor, _shape_args
+from glassgrad.tensor import Tensor, _check_cpu, _shape_args
 
 
 def _size(size, op):
@@ -18,7 +18,8 @@ def _float(dtype):
     return (_dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()).numpy
 
 
-def _made(array, requires_grad):
+def _made(array, requires_grad, device=None, op="tensor"):
+    _check_cpu(device, op)
     t = Tensor._wrap(array)
     if requires_grad:
         t.requires_grad_(True)
@@ -33,11 +34,12 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     if isinstance(data, Tensor):
         data = data.array
     array = Tensor(np.array(data, copy=True) if isinstance(data, np.ndarray) else data, dtype=dtype).array
-    return _made(array, requires_grad)
+    return _made(array, requires_grad, device, "tensor")
 
 
 def as_tensor(data, dtype=None, device=None):
     """Like ``tensor`` but shares memory with a NumPy array when the dtype allows."""
+    _check_cpu(device, "as_tensor")
     if isinstance(data, Tensor) and dtype is None:
         return data
     return Tensor(data, dtype=dtype)
@@ -52,48 +54,51 @@ def from_numpy(array):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return _made(np.zeros(_size(size, "zeros"), dtype=_float(dtype)), requires_grad)
+    return _made(np.zeros(_size(size, "zeros"), dtype=_float(dtype)), requires_grad, device, "zeros")
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _made(np.ones(_size(size, "ones"), dtype=_float(dtype)), requires_grad)
+    return _made(np.ones(_size(size, "ones"), dtype=_float(dtype)), requires_grad, device, "ones")
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
-    return _made(np.empty(_size(size, "empty"), dtype=_float(dtype)), requires_grad)
+    return _made(np.empty(_size(size, "empty"), dtype=_float(dtype)), requires_grad, device, "empty")
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     if dtype is None:
         dtype = Tensor(fill_value).dtype
-    return _made(np.full(tuple(size), fill_value, dtype=_dtype.to_dtype(dtype).numpy), requires_grad)
+    return _made(np.full(tuple(size), fill_value, dtype=_dtype.to_dtype(dtype).numpy), requires_grad, device, "full")
 
 
 def zeros_like(other, dtype=None, device=None, requires_grad=False):
-    return _made(np.zeros(other.shape, dtype=_like(other, dtype)), requires_grad)
+    return _made(np.zeros(other.shape, dtype=_like(other, dtype)), requires_grad, device, "zeros_like")
 
 
 def ones_like(other, dtype=None, device=None, requires_grad=False):
-    return _made(np.ones(other.shape, dtype=_like(other, dtype)), requires_grad)
+    return _made(np.ones(other.shape, dtype=_like(other, dtype)), requires_grad, device, "ones_like")
 
 
 def empty_like(other, dtype=None, device=None, requires_grad=False):
-    return _made(np.empty(other.shape, dtype=_like(other, dtype)), requires_grad)
+    return _made(np.empty(other.shape, dtype=_like(other, dtype)), requires_grad, device, "empty_like")
 
 
 def full_like(other, fill_value, dtype=None, device=None, requires_grad=False):
-    return _made(np.full(other.shape, fill_value, dtype=_like(other, dtype)), requires_grad)
+    return _made(np.full(other.shape, fill_value, dtype=_like(other, dtype)), requires_grad, device, "full_like")
 
 
 def rand_like(other, dtype=None, device=None, requires_grad=False):
-    return _made(random.random(tuple(other.shape), dtype=_like(other, dtype)), requires_grad)
+    return _made(random.random(tuple(other.shape), dtype=_like(other, dtype)), requires_grad, device, "rand_like")
 
 
 def randn_like(other, dtype=None, device=None, requires_grad=False):
-    return _made(random.standard_normal(tuple(other.shape), dtype=_like(other, dtype)), requires_grad)
+    return _made(
+        random.standard_normal(tuple(other.shape), dtype=_like(other, dtype)), requires_grad, device, "randn_like"
+    )
 
 
 def randint_like(other, low=0, high=None, dtype=None, device=None):
+    _check_cpu(device, "randint_like")
     if high is None:
         low, high = 0, low
     return Tensor._wrap(random.integers(low, high, tuple(other.shape)).astype(_like(other, dtype)))
@@ -114,33 +119,36 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         np_dtype = _dtype.get_default_dtype().numpy if floats else np.int64
     else:
         np_dtype = _dtype.to_dtype(dtype).numpy
-    return _made(np.arange(start, end, step).astype(np_dtype), requires_grad)
+    return _made(np.arange(start, end, step).astype(np_dtype), requires_grad, device, "arange")
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
-    return _made(np.linspace(start, end, steps).astype(_float(dtype)), requires_grad)
+    return _made(np.linspace(start, end, steps).astype(_float(dtype)), requires_grad, device, "linspace")
 
 
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
-    return _made(np.logspace(start, end, steps, base=base).astype(_float(dtype)), requires_grad)
+    return _made(np.logspace(start, end, steps, base=base).astype(_float(dtype)), requires_grad, device, "logspace")
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
-    return _made(np.eye(n, m, dtype=_float(dtype)), requires_grad)
+    return _made(np.eye(n, m, dtype=_float(dtype)), requires_grad, device, "eye")
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform samples in [0, 1) from the global (or given) generator."""
-    return _made(random.random(_size(size, "rand"), generator, dtype=_float(dtype)), requires_grad)
+    return _made(random.random(_size(size, "rand"), generator, dtype=_float(dtype)), requires_grad, device, "rand")
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal samples from the global (or given) generator."""
-    return _made(random.standard_normal(_size(size, "randn"), generator, dtype=_float(dtype)), requires_grad)
+    return _made(
+        random.standard_normal(_size(size, "randn"), generator, dtype=_float(dtype)), requires_grad, device, "randn"
+    )
 
 
 def randint(low, high=None, size=None, generator=None, dtype=None, device=None):
     """Integers in [low, high); ``randint(high, size)`` starts at 0."""
+    _check_cpu(device, "randint")
     if size is None:
         low, high, size = 0, low, high
     if low >= high:
@@ -150,8 +158,10 @@ def randint(low, high=None, size=None, generator=None, dtype=None, device=None):
 
 
 def randperm(n, generator=None, dtype=None, device=None):
-    """A random permutation of 0..n-1."""
-    return Tensor._wrap(random.permutation(n, generator))
+    """A random permutation of 0..n-1 (int64 unless ``dtype`` says otherwise)."""
+    _check_cpu(device, "randperm")
+    array = random.permutation(n, generator)
+    return Tensor._wrap(array if dtype is None else array.astype(_dtype.to_dtype(dtype).numpy))
 
 
 def bernoulli(probabilities, generator=None):

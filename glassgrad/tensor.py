@@ -209,7 +209,7 @@ class Tensor:
             elif isinstance(a, (_dtype.dtype, np.dtype, type)):
                 target = a
             else:
-                device(a)  # validates: only the CPU exists here
+                _check_cpu(a, "to")
         if target is None:
             return _ops.clone(self) if kwargs.get("copy") else self
         out = self.type(target)
@@ -929,32 +929,53 @@ class Size(tuple):
 
 
 class device:
-    """``glassgrad.device('cpu')``: the only device this build computes on."""
+    """``glassgrad.device('cpu')``. Other device names are accepted, as on a PyTorch machine
+    without them, but moving a tensor there raises: glassgrad computes on the CPU."""
+
+    _KINDS = ("cpu", "cuda", "mps", "xpu", "meta")
 
     def __init__(self, type="cpu", index=None):
         if isinstance(type, device):
             type, index = type.type, type.index
-        name = str(type)
-        kind = name.split(":")[0]
-        if kind != "cpu":
-            raise RuntimeError(
-                f"device {name!r} is not available: glassgrad computes on the CPU only "
-                "(glassgrad.cuda.is_available() is False); use 'cpu'"
-            )
-        self.type = "cpu"
-        self.index = index
+        kind, _, number = str(type).partition(":")
+        if kind not in self._KINDS:
+            raise RuntimeError(f"unknown device type {kind!r}; expected one of {', '.join(self._KINDS)}")
+        self.type = kind
+        self.index = int(number) if number else index
 
     def __repr__(self):
-        return "device(type='cpu')"
+        return (
+            f"device(type='{self.type}')" if self.index is None else f"device(type='{self.type}', index={self.index})"
+        )
 
     def __str__(self):
-        return "cpu"
+        return self.type if self.index is None else f"{self.type}:{self.index}"
 
     def __eq__(self, other):
-        return isinstance(other, (device, str)) and str(other).split(":")[0] == "cpu"
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
 
     def __hash__(self):
-        return hash("cpu")
+        return hash((self.type, self.index))
+
+    @staticmethod
+    def _require_cpu(where, op):
+        """Raise, naming ``op``, unless ``where`` is the CPU (for ``.to(device)`` methods)."""
+        _check_cpu(where, op)
+
+
+def _check_cpu(where, op):
+    """Accept the CPU (by name or device); refuse any other device with the portable idiom."""
+    if where is None:
+        return
+    kind = where.type if isinstance(where, device) else device(where).type
+    if kind != "cpu":
+        raise RuntimeError(
+            f"{op}: device {str(where)!r} is not available: glassgrad computes on the CPU only "
+            "(glassgrad.cuda.is_available() is False); use "
+            "device = 'cuda' if glassgrad.cuda.is_available() else 'cpu'"
+        )
 
 
 _CPU = device("cpu")

@@ -68,8 +68,19 @@ def test_device_api_is_cpu_only():
     y = x.to("cpu", glassgrad.float64)
     assert y.dtype == glassgrad.float64
     assert x.to(device=device, dtype=glassgrad.float64).dtype == glassgrad.float64
-    with pytest.raises(RuntimeError, match="CPU only"):
+    with pytest.raises(RuntimeError, match="to: device 'cuda' is not available: glassgrad computes on the CPU only"):
         x.to("cuda")
+    gpu = glassgrad.device("cuda:1")  # naming a device is fine, as on a PyTorch machine without one
+    assert gpu.type == "cuda" and gpu.index == 1 and str(gpu) == "cuda:1" and gpu != cpu
+    assert glassgrad.device("cpu", 0) == glassgrad.device("cpu:0")
+    with pytest.raises(RuntimeError, match="CPU only"):
+        x.to(gpu)
+    with pytest.raises(RuntimeError, match=r"zeros: device 'cuda' is not available.*is_available\(\) else 'cpu'"):
+        glassgrad.zeros(2, device="cuda")
+    assert glassgrad.ones(2, device=cpu).tolist() == [1.0, 1.0]
+    assert glassgrad.tensor([1], device="cpu").tolist() == [1]
+    with pytest.raises(RuntimeError, match="unknown device type 'gpu'"):
+        glassgrad.device("gpu")
     with pytest.raises(RuntimeError, match="is_available"):
         x.cuda()
 

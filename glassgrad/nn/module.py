@@ -339,7 +339,7 @@ class Module:
             elif isinstance(a, (_dtype.dtype, np.dtype, type)):
                 target = a
             else:
-                _device(a)
+                _device._require_cpu(a, "Module.to")
         if target is None:
             return self
         np_dtype = _dtype.to_dtype(target).numpy
