@@ -37,8 +37,10 @@ def save_gif(images, path, duration_ms=400, hold_last=4):
         raise ValueError(f"save_gif: no frames to write to {path}")
     # One palette for all frames, taken from the last (fullest) one, mapped without dithering:
     # many times faster than letting Pillow build a median-cut palette per frame, and no flicker.
-    palette = images[-1].convert("RGB").quantize(colors=128, method=Image.Quantize.FASTOCTREE)
-    frames = [im.convert("RGB").quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
+    # Pillow 9.0 has the constants on Image itself; later versions in the Quantize/Dither enums.
+    fast, no_dither = getattr(Image, "Quantize", Image).FASTOCTREE, getattr(Image, "Dither", Image).NONE
+    palette = images[-1].convert("RGB").quantize(colors=128, method=fast)
+    frames = [im.convert("RGB").quantize(palette=palette, dither=no_dither) for im in images]
     durations = [duration_ms] * (len(frames) - 1) + [duration_ms * hold_last]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
     return str(path)
