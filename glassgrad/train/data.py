@@ -1,0 +1,261 @@
+"""Dataset names -> DataLoaders: what ``glassgrad train --dataset NAME`` trains on.
+
+``digits`` (embedded, no download), ``mnist``, ``fashion-mnist``, ``cifar10``, ``cifar100`` and
+``imagefolder:PATH`` (``PATH/train/<class>/...`` and ``PATH/test/<class>/...``, or one folder of
+class folders split 90/10). The data folder is ``data_dir`` or the ``GLASSGRAD_DATA`` environment
+variable (a folder laid out like the project's shared datasets).
+"""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import glassgrad
+
+DATASETS = {
+    "digits": "UCI 8x8 handwritten digits, 1,797 images, 10 classes (embedded, no download)",
+    "mnist": "MNIST handwritten digits, 28x28 grey, 10 classes (IDX files)",
+    "fashion-mnist": "Fashion-MNIST clothing, 28x28 grey, 10 classes (IDX files)",
+    "cifar10": "CIFAR-10, 32x32 colour, 10 classes (python batches or the JPEG ImageFolder copy)",
+    "cifar100": "CIFAR-100, 32x32 colour, 100 classes (python batches)",
+    "imagefolder:PATH": "your images: PATH/train/<class>/*.png|jpg and PATH/test/<class>/...",
+}
+
+# Per-channel mean and std of the training images (the published values), for Normalize.
+STATS = {
+    "mnist": ((0.1307,), (0.3081,)),
+    "fashion-mnist": ((0.2860,), (0.3530,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+}
+
+
+class DataError(ValueError):
+    """A dataset that cannot be found or read; the message says how to fix it."""
+
+
+@dataclass
+class DataBundle:
+    name: str
+    train_loader: object
+    test_loader: object
+    num_classes: int
+    in_channels: int
+    input_size: tuple
+    class_names: list
+    mean: tuple
+    std: tuple
+    info: dict = field(default_factory=dict)
+
+
+def default_data_dir():
+    return os.environ.get("GLASSGRAD_DATA") or str(Path.home() / ".glassgrad" / "data")
+
+
+def _normalize_name(name):
+    if name.lower().startswith("imagefolder:"):
+        return "imagefolder", name.split(":", 1)[1]
+    key = name.lower().replace("_", "-")
+    key = {"fashionmnist": "fashion-mnist", "cifar-10": "cifar10", "cifar-100": "cifar100"}.get(key, key)
+    if key not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    return key, None
+
+
+def _missing(name, where, error):
+    return DataError(
+        f"{name} not found in {where} ({error}); put the dataset there or point --data-dir / GLASSGRAD_DATA "
+        "at the folder that holds it"
+    )
+
+
+def _open_raw(key, path, data_dir, train):
+    """The dataset object (no transform) for one split."""
+    from glassgrad.vision import datasets
+
+    if key == "digits":
+        return datasets.Digits(train=train)
+    if key == "imagefolder":
+        return _image_folder(path, train)
+    if key in ("mnist", "fashion-mnist"):
+        classes = [datasets.MNIST] if key == "mnist" else [datasets.FashionMNIST]
+    else:
+        # The official pickled batches first, then the JPEG copy of CIFAR-10 (cifar10-jpeg.tar.gz).
+        classes = [datasets.CIFAR10, datasets.CIFAR10JPEG] if key == "cifar10" else [datasets.CIFAR100]
+    first = None
+    for cls in classes:
+        try:
+            return cls(str(data_dir), train=train)
+        except (FileNotFoundError, OSError, ValueError) as error:
+            first = first or error
+    reason = str(first).splitlines()[0] if first else "no files"
+    raise DataError(
+        f"{key} not found in {data_dir}: {reason}. Point --data-dir or GLASSGRAD_DATA at the folder holding it"
+    )
+
+
+def _image_folder(path, train):
+    from glassgrad.utils.data import Subset
+    from glassgrad.vision import datasets
+
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DataError(f"imagefolder: {root} is not a folder; give imagefolder:PATH with PATH/train/<class>/ images")
+    split = "train" if train else "test"
+    for name in (split,) if train else ("test", "val"):
+        if (root / name).is_dir():
+            return datasets.ImageFolder(str(root / name))
+    whole = datasets.ImageFolder(str(root))
+    # One folder of classes: a fixed 90/10 split, the same for every run.
+    order = np.random.default_rng(0).permutation(len(whole))
+    cut = int(round(0.9 * len(whole)))
+    subset = Subset(whole, order[:cut].tolist() if train else order[cut:].tolist())
+    subset.classes = whole.classes
+    return subset
+
+
+def _first_image_shape(dataset):
+    from glassgrad.vision.transforms import ToTensor
+
+    image, _ = dataset[0]
+    tensor = image if isinstance(image, glassgrad.Tensor) else ToTensor()(image)
+    return tuple(tensor.shape)
+
+
+def _targets(dataset):
+    targets = getattr(dataset, "targets", None)
+    if targets is not None:
+        return np.asarray(targets.numpy() if isinstance(targets, glassgrad.Tensor) else targets)
+    return None
+
+
+def _channel_stats(dataset, channels):
+    """Mean and std per channel of up to 2,000 training images, for datasets without published stats."""
+    from glassgrad.vision.transforms import ToTensor
+
+    picks = np.linspace(0, len(dataset) - 1, min(len(dataset), 2000)).astype(int)
+    images = getattr(dataset, "_images", None)
+    if isinstance(images, np.ndarray) and images.dtype == np.uint8:
+        array = images[picks].astype(np.float64) / 255.0
+        array = array[:, None] if array.ndim == 3 else array.transpose(0, 3, 1, 2)
+    else:
+        to_tensor = ToTensor()
+        stack = []
+        for i in picks:
+            image = dataset[int(i)][0]
+            stack.append((image if isinstance(image, glassgrad.Tensor) else to_tensor(image)).numpy())
+        array = np.stack(stack).astype(np.float64)
+    mean = array.mean(axis=(0, 2, 3))
+    std = array.std(axis=(0, 2, 3))
+    std = np.where(std > 0, std, 1.0)
+    return tuple(round(float(m), 4) for m in mean[:channels]), tuple(round(float(s), 4) for s in std[:channels])
+
+
+def _augmentations(key, size):
+    from glassgrad.vision import transforms as T
+
+    h, w = size
+    pad = max(1, h // 8)
+    steps = [T.RandomCrop((h, w), padding=pad)]
+    if key in ("cifar10", "cifar100", "imagefolder", "fashion-mnist"):
+        # Digits and MNIST are not mirror-symmetric; clothes and photos are.
+        steps.append(T.RandomHorizontalFlip())
+    return steps
+
+
+class _Transformed:
+    """A dataset with a transform applied to its images (works for Subset and raw datasets alike)."""
+
+    def __init__(self, dataset, transform):
+        self.dataset = dataset
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        image, target = self.dataset[index]
+        return self.transform(image), target
+
+
+def _with_transform(dataset, transform):
+    if hasattr(dataset, "transform") and not isinstance(dataset, _Transformed):
+        dataset.transform = transform
+        return dataset
+    return _Transformed(dataset, transform)
+
+
+def _limit(dataset, limit, seed):
+    """A fixed random subset of ``limit`` items (the same for a given seed)."""
+    from glassgrad.utils.data import Subset
+
+    if limit is None or limit >= len(dataset):
+        return dataset
+    order = np.random.default_rng(seed).permutation(len(dataset))[:limit]
+    return Subset(dataset, sorted(order.tolist()))
+
+
+def load_data(name, data_dir=None, *, batch_size=128, augment=False, limit=None, test_limit=None, workers=0, seed=0):
+    """Open dataset ``name`` and return a ``DataBundle`` with shuffled train and ordered test loaders.
+
+    ``limit`` keeps a fixed random subset of that many training images (``test_limit``, default
+    ``limit``, of test images) for quick runs. Raises ``DataError`` with the fix when the data is
+    missing or the name is unknown.
+    """
+    from glassgrad.utils.data import DataLoader
+    from glassgrad.vision import transforms as T
+
+    key, path = _normalize_name(name)
+    data_dir = data_dir or default_data_dir()
+    train_raw = _open_raw(key, path, data_dir, True)
+    test_raw = _open_raw(key, path, data_dir, False)
+    if len(train_raw) == 0 or len(test_raw) == 0:
+        raise DataError(f"{name}: no images found in {'the train' if len(train_raw) == 0 else 'the test'} split")
+    classes = list(getattr(train_raw, "classes", None) or [])
+    targets = _targets(train_raw)
+    if not classes:
+        count = int(targets.max()) + 1 if targets is not None else 10
+        classes = [str(i) for i in range(count)]
+    shape = _first_image_shape(train_raw)
+    channels, size = shape[0], (shape[1], shape[2])
+    if key in STATS:
+        mean, std = STATS[key]
+    else:
+        mean, std = _channel_stats(train_raw, channels)
+    base = [T.ToTensor(), T.Normalize(mean, std)]
+    train_tf = T.Compose((_augmentations(key, size) if augment else []) + base)
+    test_tf = T.Compose(base)
+    train_set = _limit(_with_transform(train_raw, train_tf), limit, seed)
+    test_limit = limit if test_limit is None else test_limit
+    test_set = _limit(_with_transform(test_raw, test_tf), test_limit, seed)
+    generator = glassgrad.Generator().manual_seed(seed)
+    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, num_workers=workers, generator=generator)
+    test_loader = DataLoader(test_set, batch_size=max(batch_size, 100), shuffle=False, num_workers=workers)
+    info = {"train_images": len(train_set), "test_images": len(test_set), "augment": bool(augment)}
+    return DataBundle(
+        key if path is None else f"imagefolder:{path}",
+        train_loader,
+        test_loader,
+        len(classes),
+        channels,
+        size,
+        classes,
+        tuple(mean),
+        tuple(std),
+        info,
+    )
+
+
+def image_transform(mean, std, in_channels, input_size):
+    """The test-time pipeline for a user's image file: colour mode, size, tensor, normalisation."""
+    from glassgrad.vision import transforms as T
+
+    def prepare(image):
+        image = image.convert("L" if in_channels == 1 else "RGB")
+        if image.size != (input_size[1], input_size[0]):
+            image = image.resize((input_size[1], input_size[0]))
+        return image
+
+    return T.Compose([T.Lambda(prepare), T.ToTensor(), T.Normalize(mean, std)])

@@ -1,0 +1,368 @@
+"""The training loop: epochs over a DataLoader, evaluation, metrics, checkpoints, Ctrl-C, resume.
+
+A ``Trainer`` drives any model, loss, optimizer and scheduler. Its per-step loop calls back into
+``Callback`` objects (``on_after_backward`` sees the gradients before the optimizer uses them), so
+tools such as a training doctor can watch a run without changing the loop.
+"""
+
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from glassgrad.autograd import no_grad
+from glassgrad.train import checkpoint as ckpt
+from glassgrad.train.metrics import RunningMetrics, confusion_matrix, topk_correct
+
+
+class Callback:
+    """Hooks into ``Trainer.fit``; override the ones you need. ``trainer`` gives access to everything
+    (``trainer.model``, ``trainer.optimizer``, ``trainer.history``, ``trainer.epoch``, ``trainer.global_step``)."""
+
+    def on_fit_start(self, trainer):
+        pass
+
+    def on_epoch_start(self, trainer, epoch):
+        pass
+
+    def on_after_backward(self, trainer, step, loss):
+        """Gradients are in ``p.grad``; the optimizer has not stepped yet."""
+
+    def on_step_end(self, trainer, step, record):
+        pass
+
+    def on_epoch_end(self, trainer, epoch, record):
+        pass
+
+    def on_fit_end(self, trainer):
+        pass
+
+
+class _Stop(Exception):
+    """Raised inside the loop, between two steps, after Ctrl-C."""
+
+
+def _split_batch(batch):
+    if isinstance(batch, (list, tuple)) and len(batch) >= 2:
+        return batch[0], batch[1]
+    raise ValueError(f"Trainer: a batch must be (inputs, targets), got {type(batch).__name__}")
+
+
+class Trainer:
+    """Train ``model`` with ``optimizer`` on ``loss_fn(model(inputs), targets)``.
+
+    Args:
+        train_loader, test_loader: DataLoaders yielding ``(inputs, targets)``; ``test_loader`` may be
+            None (no evaluation).
+        scheduler: an lr scheduler, stepped once per epoch (``scheduler_interval='epoch'``) or once
+            per batch (``'step'``, e.g. OneCycleLR); ReduceLROnPlateau gets the test loss.
+        out_dir: where ``checkpoint.pt`` (after every epoch and on Ctrl-C), ``metrics.csv``,
+            ``steps.csv`` and ``metrics.json`` go, and, at the end, the report (plots and report.html).
+        callbacks: ``Callback`` objects.
+        progress: show a tqdm bar (on stderr); None means only when stderr is a terminal.
+        class_names, config, model_info: stored in checkpoints and the report; ``model_info``
+            (``{"name": ..., "kwargs": {...}}``) lets ``glassgrad eval`` rebuild the model.
+
+    ``history`` holds ``{"steps": [...], "epochs": [...]}``: per step the loss, top-1, top-5, lr,
+    images/s and time; per epoch the train and test loss/top-1/top-5, lr, images/s and times.
+    """
+
+    def __init__(
+        self,
+        model,
+        optimizer,
+        loss_fn,
+        train_loader,
+        test_loader=None,
+        scheduler=None,
+        *,
+        scheduler_interval="epoch",
+        out_dir=None,
+        callbacks=(),
+        progress=None,
+        class_names=None,
+        config=None,
+        model_info=None,
+        report=True,
+    ):
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.train_loader = train_loader
+        self.test_loader = test_loader
+        self.scheduler = scheduler
+        self.scheduler_interval = scheduler_interval
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.callbacks = list(callbacks)
+        self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        self.class_names = list(class_names) if class_names is not None else None
+        self.config = dict(config or {})
+        self.model_info = model_info
+        self.report = report
+        self.summary_text = None  # a model summary table for the report, if the caller has one
+        self.history = {"steps": [], "epochs": []}
+        self.epoch = 0  # completed epochs
+        self.global_step = 0
+        self.last_confusion = None
+        self.checkpoint_path = None
+        self._resume = None  # mid-epoch position from a checkpoint
+        self._stop_requested = False
+
+    # ----- state -----
+    def state_dict(self, step_in_epoch=0, running=None, epoch_start_rng=None):
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "step_in_epoch": step_in_epoch,
+            "running": running.state_dict() if running is not None else None,
+            "rng": ckpt.rng_states(self.train_loader),
+            "epoch_start_rng": epoch_start_rng,
+            "history": self.history,
+            "confusion": self.last_confusion,
+            "class_names": self.class_names,
+            "config": self.config,
+            "model_info": self.model_info,
+        }
+        return state
+
+    def load_state_dict(self, state):
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = int(state["epoch"])
+        self.global_step = int(state["global_step"])
+        self.history = {"steps": list(state["history"]["steps"]), "epochs": list(state["history"]["epochs"])}
+        self.last_confusion = state.get("confusion")
+        ckpt.set_rng_states(state["rng"], self.train_loader)
+        if state.get("step_in_epoch"):
+            self._resume = state
+        return self
+
+    def save_checkpoint(self, path=None, **position):
+        path = Path(path) if path is not None else self.out_dir / "checkpoint.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ckpt.save_checkpoint(self.state_dict(**position), path)
+        self.checkpoint_path = path
+        return path
+
+    def resume(self, path):
+        """Continue from a checkpoint: the run goes on exactly as if it had not stopped."""
+        return self.load_state_dict(ckpt.load_checkpoint(path))
+
+    # ----- loop -----
+    def _call(self, event, *args):
+        for callback in self.callbacks:
+            getattr(callback, event)(self, *args)
+
+    def _current_lr(self):
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def _install_sigint(self):
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum, frame):
+            if self._stop_requested:  # a second Ctrl-C stops at once
+                raise KeyboardInterrupt
+            self._stop_requested = True
+
+        return signal.signal(signal.SIGINT, handler)
+
+    def fit(self, epochs):
+        """Train until ``epochs`` epochs are complete (counting those of a resumed run); returns ``history``.
+
+        Ctrl-C finishes the current step, saves ``checkpoint.pt`` (if ``out_dir``) and raises
+        ``KeyboardInterrupt``; ``resume`` on that file continues as if nothing had happened.
+        """
+        self._stop_requested = False
+        previous = self._install_sigint()
+        self._call("on_fit_start")
+        try:
+            while self.epoch < epochs:
+                self._run_epoch(epochs)
+        except _Stop:
+            raise KeyboardInterrupt(f"training interrupted; checkpoint: {self.checkpoint_path}") from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        self._call("on_fit_end")
+        if self.out_dir is not None and self.report:
+            from glassgrad.train.report import write_report
+
+            write_report(self)
+        return self.history
+
+    def _progress_bar(self, total, desc):
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, disable=not self.progress, leave=False, dynamic_ncols=True, file=sys.stderr)
+
+    def _run_epoch(self, epochs):
+        resume, self._resume = self._resume, None
+        running = RunningMetrics()
+        skip = 0
+        if resume is not None:
+            skip = int(resume["step_in_epoch"])
+            epoch_start_rng = resume["epoch_start_rng"]
+            ckpt.set_rng_states(epoch_start_rng, self.train_loader)
+            if resume.get("running"):
+                running.load_state_dict(resume["running"])
+        else:
+            epoch_start_rng = ckpt.rng_states(self.train_loader)
+        epoch = self.epoch + 1
+        self._call("on_epoch_start", epoch)
+        self.model.train()
+        started = time.perf_counter()
+        train_time = 0.0
+        images_now = 0  # images trained in this session (a resumed epoch counts only its remaining steps)
+        bar = self._progress_bar(len(self.train_loader), f"epoch {epoch}/{epochs}")
+        position = 0
+        try:
+            tick = time.perf_counter()
+            for position, batch in enumerate(self.train_loader, 1):
+                if position <= skip:
+                    # Replaying the loader from the epoch's start gives the same order; the streams
+                    # as they were after the last finished step come back before the next batch.
+                    if position == skip:
+                        ckpt.set_rng_states(resume["rng"], self.train_loader)
+                    bar.update(1)
+                    tick = time.perf_counter()
+                    continue
+                record = self._train_step(batch, running, epoch, tick)
+                train_time += record["time"]
+                images_now += record["images"]
+                tick = time.perf_counter()
+                bar.update(1)
+                bar.set_postfix(
+                    loss=f"{record['loss']:.4f}",
+                    acc=f"{record['top1']:.3f}",
+                    img_s=f"{record['images_per_s'] or 0:.0f}",
+                )
+                if self._stop_requested:
+                    self._interrupt(position, running, epoch_start_rng)
+        finally:
+            bar.close()
+        epoch_time = time.perf_counter() - started
+        train = running.result()
+        lr_used = self._current_lr()
+        test = {}
+        eval_time = 0.0
+        if self.test_loader is not None:
+            t0 = time.perf_counter()
+            test = self.evaluate(
+                self.test_loader, stop_check=lambda: self._interrupt(position, running, epoch_start_rng)
+            )
+            eval_time = time.perf_counter() - t0
+            self.last_confusion = test.pop("confusion").tolist()
+        if self.scheduler is not None and self.scheduler_interval == "epoch":
+            if type(self.scheduler).__name__ == "ReduceLROnPlateau":
+                self.scheduler.step(test.get("loss", train["loss"]))
+            else:
+                self.scheduler.step()
+        record = {
+            "epoch": epoch,
+            "train_loss": train["loss"],
+            "train_top1": train["top1"],
+            "train_top5": train["top5"],
+            "test_loss": test.get("loss"),
+            "test_top1": test.get("top1"),
+            "test_top5": test.get("top5"),
+            "lr": lr_used,
+            "images_per_s": images_now / train_time if train_time > 0 else None,
+            "epoch_time": epoch_time,
+            "eval_time": eval_time,
+        }
+        self.history["epochs"].append(record)
+        self.epoch = epoch
+        if self.out_dir is not None:
+            self.save_checkpoint()
+            from glassgrad.train.report import write_metrics
+
+            write_metrics(self.out_dir, self.history)
+        self._call("on_epoch_end", epoch, record)
+        return record
+
+    def _train_step(self, batch, running, epoch, tick):
+        inputs, targets = _split_batch(batch)
+        lr = self._current_lr()
+        self.optimizer.zero_grad()
+        outputs = self.model(inputs)
+        loss = self.loss_fn(outputs, targets)
+        loss.backward()
+        self.global_step += 1
+        self._call("on_after_backward", self.global_step, loss)
+        self.optimizer.step()
+        if self.scheduler is not None and self.scheduler_interval == "step":
+            self.scheduler.step()
+        loss_value = float(loss.item())
+        n = int(targets.shape[0])
+        top1, top5 = topk_correct(outputs.detach().numpy(), targets.numpy())
+        running.update(loss_value, n, top1, top5)
+        elapsed = time.perf_counter() - tick
+        record = {
+            "step": self.global_step,
+            "epoch": epoch,
+            "images": n,
+            "loss": loss_value,
+            "top1": top1 / n,
+            "top5": top5 / n,
+            "lr": lr,
+            "images_per_s": n / elapsed if elapsed > 0 else None,
+            "time": elapsed,
+        }
+        self.history["steps"].append(record)
+        self._call("on_step_end", self.global_step, record)
+        return record
+
+    def _interrupt(self, position, running, epoch_start_rng):
+        if not self._stop_requested:
+            return
+        if self.out_dir is not None:
+            self.save_checkpoint(step_in_epoch=position, running=running, epoch_start_rng=epoch_start_rng)
+        raise _Stop
+
+    def evaluate(self, loader=None, stop_check=None):
+        """Loss, top-1, top-5, images/s and the confusion matrix of the model on ``loader`` (eval mode, no grad)."""
+        loader = loader if loader is not None else self.test_loader
+        was_training = self.model.training
+        self.model.eval()
+        running = RunningMetrics()
+        predictions, labels = [], []
+        started = time.perf_counter()
+        num_classes = 0
+        try:
+            with no_grad():
+                for batch in loader:
+                    inputs, targets = _split_batch(batch)
+                    outputs = self.model(inputs)
+                    loss = float(self.loss_fn(outputs, targets).item())
+                    logits = outputs.numpy()
+                    target_array = targets.numpy()
+                    top1, top5 = topk_correct(logits, target_array)
+                    running.update(loss, int(target_array.shape[0]), top1, top5)
+                    predictions.append(logits.argmax(axis=1))
+                    labels.append(target_array)
+                    num_classes = max(num_classes, logits.shape[1])
+                    if stop_check is not None and self._stop_requested:
+                        stop_check()
+        finally:
+            self.model.train(was_training)
+        elapsed = time.perf_counter() - started
+        result = running.result()
+        if self.class_names:
+            num_classes = max(num_classes, len(self.class_names))
+        preds = np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
+        truth = np.concatenate(labels) if labels else np.zeros(0, np.int64)
+        result["confusion"] = confusion_matrix(preds, truth, num_classes)
+        result["images_per_s"] = result["images"] / elapsed if elapsed > 0 else None
+        result["time"] = elapsed
+        return result
