@@ -80,7 +80,8 @@ def run_backward(roots, grads, retain_graph=False, accumulate=None, capture=None
                     "(None where an input needs none)"
                 )
             if not retain_graph:
-                node.release()
+                node._saved = None  # node.release(), inlined: this loop runs once per node
+                node._saved_versions = ()
         else:
             input_grads = (None,) * len(node.next_functions)
         for child, child_grad, meta in zip(node.next_functions, input_grads, node.input_meta):

@@ -363,12 +363,12 @@ class Clone(Function):
 
 def add(a, b, alpha=1):
     """a + alpha * b, broadcasting."""
-    return _binary(Add, a, b, alpha=alpha)
+    return _binary(Add, a, b) if alpha == 1 else _binary(Add, a, b, alpha=alpha)
 
 
 def sub(a, b, alpha=1):
     """a - alpha * b, broadcasting."""
-    return _binary(Sub, a, b, alpha=alpha)
+    return _binary(Sub, a, b) if alpha == 1 else _binary(Sub, a, b, alpha=alpha)
 
 
 def mul(a, b):
@@ -378,6 +378,8 @@ def mul(a, b):
 
 def div(a, b):
     """a / b (true division; integer inputs give floats), broadcasting."""
+    if type(a) is Tensor and a.array.dtype.kind == "f":
+        return _binary(Div, a, b)
     a, b = _operand(a), _operand(b)
     if isinstance(a, Tensor) and a.array.dtype.kind != "f" and (not isinstance(b, Tensor) or b.array.dtype.kind != "f"):
         a = cast(a, _dtype.get_default_dtype().numpy)
