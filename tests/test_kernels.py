@@ -201,6 +201,21 @@ def test_matmul2d_equals_matmul(m, k, n, dtype):
         np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance * np.sqrt(k))
 
 
+@needs_numba
+def test_numba_kernels_hand_float16_to_numpy():
+    rng = np.random.default_rng(11)
+    x = _rand(rng, (4, 8, 64, 64), np.float16)
+    assert np.array_equal(numba_kernels.relu(x), ref.relu(x))
+    out, offsets = numba_kernels.max_pool2d_2x2(x)
+    want_out, want_offsets = ref.max_pool2d_2x2(x)
+    assert out.dtype == np.float16 and np.array_equal(out, want_out) and np.array_equal(offsets, want_offsets)
+    grad = _rand(rng, out.shape, np.float16)
+    assert np.array_equal(
+        numba_kernels.max_pool2d_2x2_backward(grad, offsets, x.shape),
+        ref.max_pool2d_2x2_backward(grad, offsets, x.shape),
+    )
+
+
 def test_kernels_from_many_threads_at_once():
     """The backend serialises compiled kernels, so concurrent callers get correct results."""
     from concurrent.futures import ThreadPoolExecutor

@@ -69,11 +69,15 @@ def _flat(a):
     return a.reshape(-1) if a.flags.c_contiguous else np.ascontiguousarray(a).reshape(-1)
 
 
+# float16 and the rest take the NumPy path (numba has no half-precision arithmetic).
+_COMPILED = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _fits(*arrays):
-    """Float arrays of one shape and dtype, large enough to be worth the threads."""
+    """float32/float64 arrays of one shape and dtype, large enough to be worth the threads."""
     first = arrays[0]
     return (
-        first.dtype.kind == "f"
+        first.dtype in _COMPILED
         and first.size >= PARALLEL_MIN
         and all(a.shape == first.shape and a.dtype == first.dtype for a in arrays)
     )
@@ -153,6 +157,8 @@ def _max_pool2d_2x2(x, out, offsets):
 
 
 def max_pool2d_2x2(x):
+    if x.dtype not in _COMPILED:
+        return numpy_kernels.max_pool2d_2x2(x)
     n, c, h, w = x.shape
     out = np.empty((n, c, h // 2, w // 2), dtype=x.dtype)
     offsets = np.empty(out.shape, dtype=np.int8)
@@ -178,6 +184,8 @@ def _max_pool2d_2x2_backward(grad, offsets, result):
 
 
 def max_pool2d_2x2_backward(grad, offsets, x_shape):
+    if grad.dtype not in _COMPILED:
+        return numpy_kernels.max_pool2d_2x2_backward(grad, offsets, x_shape)
     result = np.empty(x_shape, dtype=grad.dtype)
     _max_pool2d_2x2_backward(np.ascontiguousarray(grad), np.ascontiguousarray(offsets), result)
     return result

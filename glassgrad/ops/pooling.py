@@ -11,6 +11,7 @@ last one when several), and backward sends each gradient to that element only.
 
 import numpy as np
 
+from glassgrad import backend
 from glassgrad.autograd.function import Function
 from glassgrad.ops.conv import _batched, _ntuple
 from glassgrad.tensor import Tensor
@@ -96,6 +97,15 @@ class MaxPool2DWithIndices(Function):
 
     def forward(self, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), ceil_mode=False, indices=False):
         out_hw = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode, "max_pool2d", _max_pad)
+        if kernel == stride == (2, 2) and padding == (0, 0) and dilation == (1, 1) and x.dtype.kind == "f":
+            if out_hw == (x.shape[-2] // 2, x.shape[-1] // 2):
+                # MaxPool2d(2), the common case: values and offsets in one compiled pass, same
+                # offsets and NaN rule as below (glassgrad.backend, issue 7: 3-4x less CPU).
+                out, offsets = backend.max_pool2d_2x2(x)
+                self.geometry = (x.shape, x.shape, out_hw, kernel, stride, padding, dilation)
+                if self.needs_input_grad[0] or indices:
+                    self.offsets, self.tiled_2x2 = offsets, True
+                return out
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         xp = _padded(x, out_hw, kernel, stride, padding, dilation, fill)
         views = _offsets(xp, out_hw, kernel, stride, dilation)
@@ -138,6 +148,8 @@ class MaxPool2DWithIndices(Function):
 
     def backward(self, grad):
         x_shape, xp_shape, out_hw, kernel, stride, padding, dilation = self.geometry
+        if getattr(self, "tiled_2x2", False):
+            return backend.max_pool2d_2x2_backward(grad, self.offsets, x_shape)
         add = _overlapping(kernel, stride, dilation)
         # When the windows tile the buffer exactly, every element is written once below and
         # needs no zeroing first; elsewhere, elements no window covers must read zero.
