@@ -305,15 +305,25 @@ def unbind(a, dim=0):
 
 
 def pad(a, pad, mode="constant", value=0.0):
-    """Pad the last dimensions: ``pad = (left, right, top, bottom, ...)``, last dimension first."""
+    """Pad the last dimensions: ``pad = (left, right, top, bottom, ...)``, last dimension first.
+
+    Negative amounts crop, as in PyTorch.
+    """
     if mode != "constant":
-        raise ValueError(f"pad: mode {mode!r} is not supported; glassgrad pads with mode='constant'")
+        raise ValueError(f"pad: mode {mode!r} is not supported here; glassgrad.nn.functional.pad has the others")
     if len(pad) % 2 or len(pad) // 2 > a.ndim:
         raise RuntimeError(f"pad: {tuple(pad)} must hold pairs for at most {a.ndim} dimensions")
     widths = [(0, 0)] * a.ndim
+    crops = [slice(None)] * a.ndim
     for i in range(len(pad) // 2):
-        lo, hi = pad[2 * i], pad[2 * i + 1]
-        if lo < 0 or hi < 0:
-            raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")
-        widths[a.ndim - 1 - i] = (lo, hi)
+        lo, hi = int(pad[2 * i]), int(pad[2 * i + 1])
+        axis = a.ndim - 1 - i
+        if a.shape[axis] + lo + hi < 0:
+            raise RuntimeError(f"pad: {tuple(pad)} crops dimension {axis} of size {a.shape[axis]} below zero")
+        widths[axis] = (builtins.max(lo, 0), builtins.max(hi, 0))
+        crops[axis] = slice(-builtins.min(lo, 0), a.shape[axis] + builtins.min(hi, 0))
+    if any(c != slice(None) for c in crops):
+        from glassgrad.ops.indexing import getitem
+
+        a = getitem(a, tuple(crops))
     return Pad.apply(a, widths=tuple(widths), value=value)

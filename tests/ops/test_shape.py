@@ -140,6 +140,17 @@ def test_pad(shape, data):
     assert gradcheck(lambda x: glassgrad.ops.pad(x, pads) ** 2, (a,))
 
 
+def test_negative_pad_crops():
+    x = glassgrad.arange(12.0).reshape(3, 4)
+    assert glassgrad.ops.pad(x, (-1, 1)).tolist() == [[1, 2, 3, 0], [5, 6, 7, 0], [9, 10, 11, 0]]
+    assert glassgrad.ops.pad(x, (0, 0, -2, 0)).tolist() == [[8, 9, 10, 11]]
+    assert gradcheck(lambda t: glassgrad.ops.pad(t, (-1, 2, 1, -2)) ** 2, (leaf((3, 4)),))
+    with pytest.raises(RuntimeError, match="crops dimension 1 of size 4 below zero"):
+        glassgrad.ops.pad(x, (-3, -2))
+    with pytest.raises(ValueError, match="nn.functional.pad has the others"):
+        glassgrad.ops.pad(x, (1, 1), mode="reflect")
+
+
 def test_views_share_memory_and_contiguous_copies():
     x = glassgrad.arange(6).reshape(2, 3)
     v = x.view(3, 2)

@@ -97,6 +97,7 @@ CASES = {
     "split_sizes": (lambda m, a: m.split(a, [1, 3], dim=0)[1] * 3, [(4, 2)], "any"),
     "chunk": (lambda m, a: a.chunk(3, dim=0)[-1] ** 2, [(5, 2)], "any"),
     "pad": (lambda m, a: pad(m, a, (1, 2, 0, 1), value=0.5) ** 2, [(2, 3, 2)], "any"),
+    "pad_negative_crops": (lambda m, a: pad(m, a, (-1, 2, 1, -2)) ** 2, [(2, 4, 3)], "any"),
     "gather": (lambda m, a: a.gather(1, m.tensor([[0, 0], [3, 1], [2, 2]])) ** 2, [(3, 4)], "any"),
     "index_select": (lambda m, a: m.index_select(a, 1, m.tensor([3, 0, 3])) ** 2, [(3, 4)], "any"),
 }
