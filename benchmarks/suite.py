@@ -16,8 +16,10 @@ users' machines, and reports each ratio with the variables set and unset.
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
@@ -280,21 +282,26 @@ def data_case(gg, reps):
     model = _library_model("simplecnn_relu")
     optimizer = gg.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x, y = _batch(gg)
-    in_memory = _common.time_one(_step_fn(gg, model, optimizer, x, y), reps=reps, warmup=2)
-
+    memory_step = _step_fn(gg, model, optimizer, x, y)
     batches = iter(loader)
-    times = []
-    import time
 
-    for i in range(reps + 2):
-        start = time.perf_counter()
+    def loader_step():
         xb, yb = next(batches)
         _step_fn(gg, model, optimizer, xb, yb)()
-        if i >= 2:  # the first batches wait for the workers to start
-            times.append(time.perf_counter() - start)
+
+    # Alternating, so that load from other processes falls on both alike; the first loader
+    # steps (workers starting) are the warm-up.
+    times, in_memory = [], []
+    for i in range(reps + 2):
+        for fn, sink in ((loader_step, times), (memory_step, in_memory)):
+            start = time.perf_counter()
+            fn()
+            if i >= 2:
+                sink.append(time.perf_counter() - start)
+    in_memory = _common.summarize(in_memory)
     loaded = _common.summarize(times)
     return {
-        "case": "simplecnn_relu step: CIFAR-10 loader (2 workers, augmentation) vs batch in memory",
+        "case": "CIFAR-10 loader step / in-memory step (2 workers)",
         "group": "data",
         "glassgrad_loader": loaded,
         "glassgrad_in_memory": in_memory,
@@ -302,7 +309,7 @@ def data_case(gg, reps):
     }
 
 
-def run(groups, reps, warmup, quick):
+def run(groups, reps, warmup):
     gg, torch = _frameworks()
     models = ["simplecnn_sigmoid", "simplecnn_relu", "resnet20"]
     rows = []
@@ -375,7 +382,7 @@ def main(argv=None, out=print):
 
     info = _common.machine()
     out(_common.machine_line(info))
-    rows = run(groups, args.reps, args.warmup, quick=False)
+    rows = run(groups, args.reps, args.warmup)
 
     unset_rows = None
     vars_set = any(info["openblas_env"].values())
@@ -384,8 +391,6 @@ def main(argv=None, out=print):
             path = os.path.join(tmp, "unset.json")
             child = [os.path.abspath(__file__), "--reps", str(args.reps), "--warmup", str(args.warmup)]
             child += ["--only", ",".join(g for g in groups if g != "data"), "--json", path, "--no-unset-run"]
-            import subprocess
-
             subprocess.run(
                 [sys.executable, *child], env=_common.env_without_openblas_vars(), check=True, stdout=subprocess.DEVNULL
             )

@@ -51,6 +51,20 @@ def test_reference_sigmoid_saturates_without_nan_and_keeps_float32():
     assert np.isnan(s[5]) and not np.isnan(s[:5]).any()
 
 
+@pytest.mark.parametrize("impl", ["reference", "numba"])
+def test_zero_dim_arrays(impl):
+    if impl == "numba" and numba_kernels is None:
+        pytest.skip("numba not installed")
+    k = ref if impl == "reference" else numba_kernels
+    x = np.array(-0.5, dtype=np.float32)
+    g = np.array(2.0, dtype=np.float32)
+    s = k.sigmoid(x)
+    assert np.asarray(s).shape == () and np.isclose(s, 1 / (1 + np.exp(0.5)))
+    assert np.isclose(k.sigmoid_backward(g, s), 2 * s * (1 - s))
+    assert k.relu(x) == 0 and k.relu_backward(g, k.relu(x)) == 0
+    assert np.isclose(k.tanh_backward(g, np.tanh(x)), 2 * (1 - np.tanh(x) ** 2))
+
+
 def test_reference_relu_keeps_nan():
     out = ref.relu(np.array([np.nan, -1.0, 2.0], dtype=np.float32))
     assert np.isnan(out[0]) and out[1] == 0 and out[2] == 2

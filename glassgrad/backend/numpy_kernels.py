@@ -12,7 +12,7 @@ import numpy as np
 
 def sigmoid(x):
     """1 / (1 + e) where x >= 0, else e / (1 + e), with e = exp(-|x|): exp never overflows."""
-    e = np.abs(x)
+    e = np.abs(x, out=np.empty_like(x))  # out= keeps 0-d results arrays, so in-place works
     np.negative(e, out=e)
     np.exp(e, out=e)
     numerator = np.where(x >= 0, np.ones((), dtype=x.dtype), e)
@@ -22,10 +22,9 @@ def sigmoid(x):
 
 def sigmoid_backward(grad, out):
     """grad * s * (1 - s), where s = sigmoid(x) is the saved output."""
-    result = np.subtract(1, out, dtype=out.dtype)
-    result *= out
-    result *= grad
-    return result
+    result = np.subtract(1, out, out=np.empty_like(out))
+    np.multiply(result, out, out=result)
+    return np.multiply(result, grad, out=result) if grad.dtype == out.dtype else result * grad
 
 
 def relu(x):
@@ -40,10 +39,9 @@ def relu_backward(grad, out):
 
 def tanh_backward(grad, out):
     """grad * (1 - tanh(x)^2) from the saved output."""
-    result = np.multiply(out, out)
+    result = np.multiply(out, out, out=np.empty_like(out))
     np.subtract(1, result, out=result)
-    result *= grad
-    return result
+    return np.multiply(result, grad, out=result) if grad.dtype == out.dtype else result * grad
 
 
 def max_pool2d_2x2(x):

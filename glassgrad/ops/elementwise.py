@@ -6,7 +6,7 @@ input's shape, so backward here may return broadcast-shaped gradients.
 
 import numpy as np
 
-from glassgrad import _dtype
+from glassgrad import _dtype, backend
 from glassgrad.autograd.function import Function
 from glassgrad.tensor import Tensor
 
@@ -288,28 +288,33 @@ class Tanh(Function):
 
 class Sigmoid(Function):
     def forward(self, a):
-        # exp of a negative magnitude never overflows, whatever the sign of a.
-        e = np.exp(-np.abs(a))
-        out = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        if a.dtype.kind == "f":
+            # Same formula as below in one compiled pass where numba is installed (issue 7).
+            out = backend.sigmoid(a)
+        else:
+            # exp of a negative magnitude never overflows, whatever the sign of a.
+            e = np.exp(-np.abs(a))
+            out = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
         self.save_for_backward(out)
         return out
 
     def backward(self, grad):
         (out,) = self.saved_tensors
-        local = np.subtract(1, out, out=np.empty_like(out))
-        np.multiply(local, out, out=local)
-        return np.multiply(local, grad, out=local)
+        # (1 - s) * s * grad, in one compiled pass where numba is installed (issue 7).
+        return backend.sigmoid_backward(grad, out)
 
 
 class ReLU(Function):
     def forward(self, a):
-        out = np.maximum(a, 0)
+        # backend: one compiled pass where numba is installed (issue 7); NaN stays NaN.
+        out = backend.relu(a) if a.dtype.kind == "f" else np.maximum(a, 0)
         self.save_for_backward(out)
         return out
 
     def backward(self, grad):
         (out,) = self.saved_tensors
-        return grad * (out > 0)
+        # grad where out > 0, else 0 (as PyTorch's threshold_backward; a NaN grad there gives 0).
+        return backend.relu_backward(grad, out)
 
 
 class Clamp(Function):
