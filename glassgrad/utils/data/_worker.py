@@ -106,14 +106,13 @@ class IterableEnd:
 
 def worker_loop(
     dataset, index_queue, result_queue, done_event, collate_fn, auto_collation, batch_size, drop_last, seed,
-    init_fn, worker_id, num_workers, parent_pid, is_iterable, shm_dir=None, slots=1, fork_inherited=True,
+    init_fn, worker_id, num_workers, parent_pid, is_iterable, shm_dir=None, slots=1,
 ):  # fmt: skip
     """Serve tasks until told to stop: ``(iteration, position, seed, indices)`` -> ``(iteration, position, batch)``."""
     global _worker_info
     # Ctrl-C reaches the whole process group; the main process handles it and shuts us down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if fork_inherited:
-        result_queue.close_reader()
+    result_queue.close_reader()
     _keep_freed_memory()
     _install_seed(seed)
     _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)

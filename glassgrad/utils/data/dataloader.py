@@ -243,7 +243,6 @@ class _MultiProcessIter:
                     loader.dataset, index_queue, self._result_queue, self._done_event, loader.collate_fn,
                     loader._auto_collation, loader.batch_size, loader.drop_last, (base_seed + worker_id) % 2**63,
                     loader.worker_init_fn, worker_id, self._num_workers, os.getpid(), self._is_iterable, self._shm_dir, slots,
-                    ctx.get_start_method() == "fork",
                 ),
                 daemon=True,
             )  # fmt: skip
