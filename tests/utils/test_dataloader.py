@@ -288,3 +288,12 @@ def test_large_batches_survive_slot_reuse(in_order):
             np.testing.assert_array_equal(rows, data.numpy()[(rows[:, 0] // 20000).astype(int)])
             seen += (rows[:, 0] // 20000).astype(int).tolist()
         assert sorted(seen) == list(range(40))
+
+
+def _broken_init(worker_id):
+    raise ValueError(f"no setup for worker {worker_id}")
+
+
+def test_worker_init_fn_errors_are_raised_here():
+    with pytest.raises(ValueError, match="worker_init_fn of DataLoader worker 0"):
+        list(DataLoader(TensorDataset(glassgrad.arange(4)), batch_size=2, num_workers=1, worker_init_fn=_broken_init))
