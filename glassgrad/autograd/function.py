@@ -110,7 +110,7 @@ class Function:
             nexts = []
             meta = []
             for x, array in zip(inputs, arrays):
-                if array is not x and x.requires_grad:
+                if array is not x and x.requires_grad:  # array is x only for plain numbers
                     needs.append(True)
                     nexts.append(x.grad_fn or x._accumulator or x._grad_accumulator())
                     meta.append((array.shape, array.dtype))
