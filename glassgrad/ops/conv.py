@@ -127,6 +127,8 @@ def _run_parts(jobs):
     global _pool, _pool_key, _blas_limiter
     key = (os.getpid(), len(jobs))  # a forked child must not reuse its parent's (absent) threads
     if _pool_key != key:
+        if _pool is not None and _pool_key[0] == key[0]:
+            _pool.shutdown(wait=False)  # the thread count changed: let the old threads go
         _pool = ThreadPoolExecutor(max_workers=len(jobs) - 1, thread_name_prefix="glassgrad-gemm")
         _pool_key = key
     if _blas_limiter is None:
