@@ -111,10 +111,11 @@ def test_models_and_summary(capsys):
 
 
 def test_lineage_table_and_plot(tmp_path, capsys):
-    code, out, err = run(capsys, "lineage", "--dataset", "digits", "--models", "lenet5,simple_cnn", "--limit", "64",
+    code, out, err = run(capsys, "lineage", "--dataset", "digits", "--models", "lenet5,alexnet,simple_cnn", "--limit", "64",
                          "--quiet", "--out", tmp_path)  # fmt: skip
     assert code == 0, err
     assert "lenet5" in out and "simple_cnn" in out and "test top-1" in out
+    assert "skipping alexnet" in err and "too small" in err  # 8x8 digits are below AlexNet's 16x16
     rows = json.loads((tmp_path / "lineage.json").read_text())["rows"]
     assert [r["model"] for r in rows] == ["lenet5", "simple_cnn"] and rows[0]["params"] == 61_706
     assert (tmp_path / "lineage.png").read_bytes()[:4] == b"\x89PNG"
