@@ -261,3 +261,59 @@ def test_matmul2d_rejects_batches():
 
     with pytest.raises(ValueError, match="2-D"):
         matmul2d(np.ones((2, 3, 4)), np.ones((4, 5)))
+
+
+# -- batch norm in training mode ------------------------------------------------------------------
+
+
+def _bn_plain(x, weight, bias, eps):
+    x = x.astype(np.float64)
+    axes = (0, 2, 3)
+    mean = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True)
+    x_hat = (x - mean) / np.sqrt(var + eps)
+    return x_hat * weight.reshape(1, -1, 1, 1) + bias.reshape(1, -1, 1, 1), x_hat, mean.ravel(), var.ravel()
+
+
+def test_reference_batch_norm_matches_definition_and_its_gradient():
+    rng = np.random.default_rng(12)
+    x = _rand(rng, (4, 3, 5, 6), np.float64) * 2 + 1
+    w, b, g = _rand(rng, (3,), np.float64), _rand(rng, (3,), np.float64), _rand(rng, x.shape, np.float64)
+    out, x_hat, mean, var, invstd = ref.batch_norm_train(x, w, b, 1e-5)
+    want_out, want_hat, want_mean, want_var = _bn_plain(x, w, b, 1e-5)
+    for got, want in ((out, want_out), (x_hat, want_hat), (mean, want_mean), (var, want_var)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    grad_x, grad_w, grad_b = ref.batch_norm_train_backward(g, x_hat, invstd, w)
+    # Central differences of sum(out * g) in float64.
+    h = 1e-6
+    for index in [(0, 0, 0, 0), (3, 2, 4, 5), (1, 1, 2, 3)]:
+        xp, xm = x.copy(), x.copy()
+        xp[index] += h
+        xm[index] -= h
+        numeric = ((_bn_plain(xp, w, b, 1e-5)[0] - _bn_plain(xm, w, b, 1e-5)[0]) * g).sum() / (2 * h)
+        np.testing.assert_allclose(grad_x[index], numeric, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(grad_w, (g * want_hat).sum(axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(grad_b, g.sum(axis=(0, 2, 3)), rtol=1e-12)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("affine", [True, False])
+def test_numba_batch_norm_matches_reference(dtype, affine):
+    rng = np.random.default_rng(13)
+    x = _rand(rng, (64, 8, 12, 10), dtype) * 3 + 2  # 61,440 elements: the compiled path
+    w = _rand(rng, (8,), dtype) if affine else None
+    b = _rand(rng, (8,), dtype) if affine else None
+    g = _rand(rng, x.shape, dtype)
+    got = numba_kernels.batch_norm_train(x, w, b, 1e-5)
+    want = ref.batch_norm_train(x, w, b, 1e-5)
+    # float64 sums in the compiled pass: equal to float32 rounding, not bit for bit.
+    tolerance = 2e-5 if dtype == np.float32 else 1e-12
+    for a, e in zip(got, want):
+        assert a.dtype == dtype and a.shape == e.shape
+        np.testing.assert_allclose(a, e, rtol=tolerance, atol=tolerance)
+    got_back = numba_kernels.batch_norm_train_backward(g, want[1], want[4], w)
+    want_back = ref.batch_norm_train_backward(g, want[1], want[4], w)
+    for a, e in zip(got_back, want_back):
+        assert a.dtype == dtype
+        np.testing.assert_allclose(a, e, rtol=tolerance, atol=tolerance * np.abs(e).max())

@@ -23,6 +23,8 @@ NAMES = (
     "tanh_backward",
     "max_pool2d_2x2",
     "max_pool2d_2x2_backward",
+    "batch_norm_train",
+    "batch_norm_train_backward",
 )
 
 

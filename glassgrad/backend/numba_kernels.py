@@ -191,6 +191,98 @@ def max_pool2d_2x2_backward(grad, offsets, x_shape):
     return result
 
 
+# -- batch norm in training mode: two passes over the data each way ------------------------------
+
+
+@njit(parallel=True, **_opts)
+def _bn_forward(x3, weight, bias, eps, out3, xhat3, mean, var, invstd):
+    n, c, m = x3.shape
+    count = n * m
+    for k in prange(c):
+        # float64 sums: the statistics of 100,000+ float32 values stay exact to float32.
+        total = 0.0
+        for b in range(n):
+            for p in range(m):
+                total += x3[b, k, p]
+        mu = total / count
+        sq = 0.0
+        for b in range(n):
+            for p in range(m):
+                d = x3[b, k, p] - mu
+                sq += d * d
+        v = sq / count
+        s = 1.0 / np.sqrt(v + eps)
+        mean[k], var[k], invstd[k] = mu, v, s
+        mu32, s32, w, bb = mean[k], invstd[k], weight[k], bias[k]
+        for b in range(n):
+            for p in range(m):
+                h = (x3[b, k, p] - mu32) * s32
+                xhat3[b, k, p] = h
+                out3[b, k, p] = h * w + bb
+
+
+@njit(parallel=True, **_opts)
+def _bn_backward(g3, xhat3, invstd, weight, gx3, grad_w, grad_b):
+    n, c, m = g3.shape
+    count = n * m
+    for k in prange(c):
+        sg = 0.0
+        sgx = 0.0
+        for b in range(n):
+            for p in range(m):
+                g = g3[b, k, p]
+                sg += g
+                sgx += g * xhat3[b, k, p]
+        grad_w[k], grad_b[k] = sgx, sg
+        w = weight[k]
+        # With g' = grad * w: mean(g') = w * mean(grad), mean(g' x_hat) = w * mean(grad x_hat).
+        mg = sg / count
+        mgx = sgx / count
+        scale = invstd[k] * w
+        for b in range(n):
+            for p in range(m):
+                gx3[b, k, p] = scale * (g3[b, k, p] - mg - xhat3[b, k, p] * mgx)
+
+
+def batch_norm_train(x, weight, bias, eps):
+    if x.dtype not in _COMPILED or x.ndim < 2 or x.size < PARALLEL_MIN:
+        return numpy_kernels.batch_norm_train(x, weight, bias, eps)
+    n, c = x.shape[:2]
+    x3 = np.ascontiguousarray(x).reshape(n, c, -1)
+    t = x.dtype.type
+    w = np.ones(c, x.dtype) if weight is None else np.ascontiguousarray(weight, dtype=x.dtype)
+    b = np.zeros(c, x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype)
+    out, x_hat = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
+    mean, var, invstd = np.empty(c, x.dtype), np.empty(c, x.dtype), np.empty(c, x.dtype)
+    _bn_forward(x3, w, b, float(t(eps)), out.reshape(x3.shape), x_hat.reshape(x3.shape), mean, var, invstd)
+    return out, x_hat, mean, var, invstd
+
+
+def batch_norm_train_backward(grad, x_hat, invstd, weight):
+    if (
+        grad.dtype not in _COMPILED
+        or grad.shape != x_hat.shape
+        or grad.dtype != x_hat.dtype
+        or grad.size < PARALLEL_MIN
+    ):
+        return numpy_kernels.batch_norm_train_backward(grad, x_hat, invstd, weight)
+    n, c = grad.shape[:2]
+    g3 = np.ascontiguousarray(grad).reshape(n, c, -1)
+    w = np.ones(c, grad.dtype) if weight is None else np.ascontiguousarray(weight, dtype=grad.dtype)
+    grad_x = np.empty(grad.shape, grad.dtype)
+    grad_w, grad_b = np.empty(c, np.float64), np.empty(c, np.float64)
+    _bn_backward(
+        g3,
+        np.ascontiguousarray(x_hat).reshape(g3.shape),
+        np.ascontiguousarray(invstd),
+        w,
+        grad_x.reshape(g3.shape),
+        grad_w,
+        grad_b,
+    )
+    return grad_x, grad_w.astype(grad.dtype), grad_b.astype(grad.dtype)
+
+
 def threads(n):
     """Use ``n`` threads in the parallel loops (at most the pool numba started with)."""
     numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))

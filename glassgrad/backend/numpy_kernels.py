@@ -70,3 +70,33 @@ def max_pool2d_2x2_backward(grad, offsets, x_shape):
         for j in (0, 1):
             result[:, :, i : 2 * (h // 2) : 2, j : 2 * (w // 2) : 2] = np.where(offsets == 2 * i + j, grad, zero)
     return result
+
+
+def batch_norm_train(x, weight, bias, eps):
+    """Training-mode batch norm over every axis but 1: ``(out, x_hat, mean, var, invstd)`` with
+    the biased batch variance; mean, var, invstd have shape (C,); weight and bias may be None."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    mean = x.mean(axis=axes, keepdims=True, dtype=x.dtype)
+    centered = x - mean
+    var = np.mean(centered * centered, axis=axes, keepdims=True, dtype=x.dtype)
+    invstd = (1 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
+    x_hat = centered * invstd
+    out = x_hat
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out.astype(x.dtype, copy=False), x_hat, mean.reshape(-1), var.reshape(-1), invstd.reshape(-1)
+
+
+def batch_norm_train_backward(grad, x_hat, invstd, weight):
+    """``(grad_x, grad_weight, grad_bias)`` of training-mode batch norm, from the saved x_hat and
+    invstd (C,): dx = invstd * (g' - mean(g') - x_hat * mean(g' * x_hat)) with g' = grad * weight."""
+    axes = (0,) + tuple(range(2, grad.ndim))
+    shape = (1, grad.shape[1]) + (1,) * (grad.ndim - 2)
+    g_hat = grad if weight is None else grad * weight.reshape(shape)
+    mean_g = g_hat.mean(axis=axes, keepdims=True)
+    mean_gx = (g_hat * x_hat).mean(axis=axes, keepdims=True)
+    grad_x = invstd.reshape(shape) * (g_hat - mean_g - x_hat * mean_gx)
+    return grad_x, (grad * x_hat).sum(axis=axes), grad.sum(axis=axes)
