@@ -85,11 +85,14 @@ def _open_raw(key, path, data_dir, train):
         # The official pickled batches first, then the JPEG copy of CIFAR-10 (cifar10-jpeg.tar.gz).
         classes = [datasets.CIFAR10, datasets.CIFAR10JPEG] if key == "cifar10" else [datasets.CIFAR100]
     first = None
+    # The shared layout keeps each dataset in a folder of its own name (fashion-mnist/...).
+    roots = [Path(data_dir), Path(data_dir) / key]
     for cls in classes:
-        try:
-            return cls(str(data_dir), train=train)
-        except (FileNotFoundError, OSError, ValueError) as error:
-            first = first or error
+        for root in roots:
+            try:
+                return cls(str(root), train=train)
+            except (FileNotFoundError, OSError, ValueError) as error:
+                first = first or error
     reason = str(first).splitlines()[0] if first else "no files"
     raise DataError(
         f"{key} not found in {data_dir}: {reason}. Point --data-dir or GLASSGRAD_DATA at the folder holding it"

@@ -179,11 +179,13 @@ def test_predict_errors(digits_run, tmp_path, capsys):
 @pytest.mark.skipif(
     not os.environ.get("GLASSGRAD_DATA"), reason="GLASSGRAD_DATA not set: real Fashion-MNIST run skipped"
 )
-def test_fashion_mnist_quick_run(tmp_path, capsys):
-    if not (Path(os.environ["GLASSGRAD_DATA"]) / "fashion-mnist").is_dir():
+def test_fashion_mnist_quick_run(tmp_path, capsys, monkeypatch):
+    data_dir = os.environ["GLASSGRAD_DATA"]
+    if not (Path(data_dir) / "fashion-mnist").is_dir():
         pytest.skip("no fashion-mnist folder in GLASSGRAD_DATA")
+    monkeypatch.delenv("GLASSGRAD_DATA")  # --data-dir alone must find data_dir/fashion-mnist
     code, out, err = run(capsys, "train", "--dataset", "fashion-mnist", "--model", "lenet5", "--epochs", "1",
-                         "--limit", "256", "--quiet", "--out", tmp_path)  # fmt: skip
+                         "--limit", "256", "--quiet", "--out", tmp_path, "--data-dir", data_dir)  # fmt: skip
     assert code == 0, err
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["input_shape"] == [1, 28, 28] and config["train_images"] == 256
