@@ -143,3 +143,21 @@ def test_checkpoint_that_is_not_a_training_checkpoint(tmp_path):
     glassgrad.save({"weights": glassgrad.ones(2)}, str(tmp_path / "other.pt"))
     with pytest.raises(ValueError, match="not a glassgrad training checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def test_real_sigint_finishes_the_step_and_saves(tmp_path):
+    import os
+    import signal
+
+    class Press(Callback):
+        def on_step_end(self, trainer, step, record):
+            if step == 3:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    before = signal.getsignal(signal.SIGINT)
+    trainer = _setup(out_dir=tmp_path, callbacks=[Press()])
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(2)
+    assert signal.getsignal(signal.SIGINT) is before  # the trainer's handler is gone again
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["global_step"] == 3 and state["step_in_epoch"] == 3 and state["epoch"] == 0
