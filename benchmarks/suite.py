@@ -358,6 +358,11 @@ def format_table(rows, unset_rows=None):
             u = unset[r["case"]]["ratio"]
             line += f" {u:>7.2f} {r['ratio'] / u:>9.2f}"
         lines.append(line)
+    gaps = [r[k] for r in rows for k in ("first_loss_abs_diff", "max_abs_diff") if k in r]
+    if gaps:
+        lines.append(
+            f"same models, same numbers: largest |glassgrad - PyTorch| of a first loss or an output: {max(gaps):.1e}"
+        )
     lines.append(
         "times: median±IQR in ms over the repetitions; memory: what a training step adds to the "
         "process's peak RSS; * data row compares glassgrad with itself (loader vs batch in memory)"
