@@ -109,7 +109,7 @@ OVERFIT = [
     ("alexnet", {"in_channels": 1, "input_size": 16, "hidden": 32, "dropout": 0.0}, 16, 20, 2e-3, 0.7),
     ("nin", {"in_channels": 1, "input_size": 4, "dropout": 0.0}, 4, 25, 5e-4, 0.92),
     ("vgg11_bn", {"in_channels": 1, "input_size": 8}, 8, 10, 2e-3, 0.5),
-    ("googlenet", {"in_channels": 1, "input_size": 8, "dropout": 0.0}, 8, 10, 2e-3, 0.5),
+    ("googlenet", {"in_channels": 1, "input_size": 8, "dropout": 0.0}, 8, 5, 2e-3, 0.5),
     ("resnet20", {"in_channels": 1, "input_size": 8}, 8, 10, 2e-3, 0.5),
 ]
 
