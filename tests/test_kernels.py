@@ -317,3 +317,46 @@ def test_numba_batch_norm_matches_reference(dtype, affine):
     for a, e in zip(got_back, want_back):
         assert a.dtype == dtype
         np.testing.assert_allclose(a, e, rtol=tolerance, atol=tolerance * np.abs(e).max())
+
+
+_STEP = """
+import json, numpy as np, glassgrad as torch
+import glassgrad.nn as nn, glassgrad.nn.functional as F
+from glassgrad import backend
+torch.manual_seed(0)
+model = nn.Sequential(
+    nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Conv2d(16, 16, 3, padding=1), nn.Sigmoid(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 8 * 8, 10),
+)
+rng = np.random.default_rng(0)
+x = torch.tensor(rng.standard_normal((8, 3, 32, 32), dtype=np.float32))
+y = torch.tensor(rng.integers(0, 10, 8))
+loss = F.cross_entropy(model(x), y)
+loss.backward()
+grads = {name: p.grad.numpy().tolist() for name, p in model.named_parameters()}
+print(json.dumps([backend.BACKEND, loss.item(), grads]))
+"""
+
+
+def _step_in_child(no_numba):
+    env = dict(os.environ)
+    env.pop("GLASSGRAD_NO_NUMBA", None)
+    if no_numba:
+        env["GLASSGRAD_NO_NUMBA"] = "1"
+    result = subprocess.run([sys.executable, "-c", _STEP], capture_output=True, text=True, env=env, check=True)
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+@needs_numba
+def test_a_training_step_is_the_same_with_and_without_numba():
+    """Conv, batch norm, ReLU, sigmoid, 2x2 pooling and linear, on the forced NumPy fallback and on
+    the compiled kernels: the same loss and gradients to float32 rounding."""
+    fallback, compiled = _step_in_child(True), _step_in_child(False)
+    assert fallback[0] == "numpy" and compiled[0] == "numba"
+    assert abs(fallback[1] - compiled[1]) <= 1e-6 * abs(fallback[1])
+    assert fallback[2].keys() == compiled[2].keys()
+    for name, grad in fallback[2].items():
+        want = np.array(grad)
+        # atol floor: the first conv's bias gradient is zero up to rounding (batch norm follows it).
+        atol = max(1e-5 * np.abs(want).max(), 1e-7)
+        np.testing.assert_allclose(np.array(compiled[2][name]), want, rtol=1e-4, atol=atol, err_msg=name)
