@@ -1,12 +1,14 @@
 """The fast kernels compiled with numba: the same values as ``numpy_kernels``, in one
 multi-threaded pass where NumPy needs several single-threaded ones.
 
-fastmath stays off, so each element is computed with the same float operations, in the same
-order, as the NumPy reference: results are bit for bit equal, except sigmoid's exp, which
-may differ from NumPy's vectorised exp in the last bit. Constants are passed in the array's
-dtype (``one``), since a Python literal would promote float32 arithmetic to float64. Kernels
-compile on first use and are cached on disk (``cache=True``); small arrays take a serial
-loop, since waking threads costs more than the work. Importing this module raises
+fastmath stays off, so the elementwise kernels and pooling compute each element with the
+same float operations, in the same order, as the NumPy reference: bit for bit equal, except
+sigmoid's exp, which may differ from NumPy's vectorised exp in the last bit. Batch norm sums
+its statistics in float64, so it agrees to float32 rounding rather than bit for bit.
+Constants are passed in the array's dtype (``one``), since a Python literal would promote
+float32 arithmetic to float64. Kernels compile on first use and are cached on disk
+(``cache=True``). Arrays under ``PARALLEL_MIN`` elements, float16 and mixed dtypes go to the
+NumPy reference: waking threads costs more than such work. Importing this module raises
 ImportError when numba is missing.
 """
 
@@ -24,7 +26,7 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     # glassgrad.backend runs one kernel at a time.
     numba.config.THREADING_LAYER = "workqueue"
 
-# Below this many elements a serial loop beats waking the thread pool.
+# Below this many elements the NumPy reference beats waking the thread pool.
 PARALLEL_MIN = 1 << 15
 
 _opts = {"cache": True, "nogil": True}
