@@ -314,7 +314,8 @@ def data_case(gg, reps):
     }
 
 
-def run(groups, reps, warmup):
+def run(groups, reps, warmup, progress=None):
+    """The rows of the table; ``progress(line)`` hears of each timed case as it finishes."""
     gg, torch = _frameworks()
     models = ["simplecnn_sigmoid", "simplecnn_relu", "resnet20"]
     rows = []
@@ -323,6 +324,9 @@ def run(groups, reps, warmup):
         for label, g_fn, t_fn, extra in cases:
             result = _common.time_pair(g_fn, t_fn, reps=reps, warmup=warmup)
             rows.append({"case": label, "group": group, "unit": "ms", **result, **extra})
+            if progress:
+                g, t = result["glassgrad"]["median_ms"], result["torch"]["median_ms"]
+                progress(f"  {label}: {g:.1f} ms vs {t:.1f} ms ({result['ratio']:.2f})")
 
     if "train" in groups:
         timed(train_cases(gg, torch, models), "train")
@@ -393,7 +397,8 @@ def main(argv=None, out=print):
 
     info = _common.machine()
     out(_common.machine_line(info))
-    rows = run(groups, args.reps, args.warmup)
+    rows = run(groups, args.reps, args.warmup, progress=out)
+    out("")
 
     unset_rows = None
     vars_set = any(info["openblas_env"].values())
