@@ -360,3 +360,20 @@ def test_a_training_step_is_the_same_with_and_without_numba():
         # atol floor: the first conv's bias gradient is zero up to rounding (batch norm follows it).
         atol = max(1e-5 * np.abs(want).max(), 1e-7)
         np.testing.assert_allclose(np.array(compiled[2][name]), want, rtol=1e-4, atol=atol, err_msg=name)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_eval_reference_and_numba(affine):
+    rng = np.random.default_rng(14)
+    x = _rand(rng, (64, 8, 12, 10)) * 3 + 2
+    mean, var = _rand(rng, (8,)), _rand(rng, (8,)) ** 2 + 0.5
+    w = _rand(rng, (8,)) if affine else None
+    b = _rand(rng, (8,)) if affine else None
+    want = (x.astype(np.float64) - mean.reshape(1, -1, 1, 1)) / np.sqrt(var.reshape(1, -1, 1, 1) + 1e-5)
+    if affine:
+        want = want * w.reshape(1, -1, 1, 1) + b.reshape(1, -1, 1, 1)
+    got = ref.batch_norm_eval(x, mean, var, w, b, 1e-5)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    if numba_kernels is not None:
+        assert np.array_equal(numba_kernels.batch_norm_eval(x, mean, var, w, b, 1e-5), got)

@@ -25,6 +25,7 @@ NAMES = (
     "max_pool2d_2x2_backward",
     "batch_norm_train",
     "batch_norm_train_backward",
+    "batch_norm_eval",
 )
 
 

@@ -285,6 +285,30 @@ def batch_norm_train_backward(grad, x_hat, invstd, weight):
     return grad_x, grad_w.astype(grad.dtype), grad_b.astype(grad.dtype)
 
 
+@njit(parallel=True, **_opts)
+def _bn_eval(x3, mean, invstd, weight, bias, out3):
+    n, c, m = x3.shape
+    for plane in prange(n * c):
+        b, k = plane // c, plane % c
+        mu, s, w, bb = mean[k], invstd[k], weight[k], bias[k]
+        for p in range(m):
+            out3[b, k, p] = (x3[b, k, p] - mu) * s * w + bb
+
+
+def batch_norm_eval(x, running_mean, running_var, weight, bias, eps):
+    if x.dtype not in _COMPILED or x.ndim < 2 or x.size < PARALLEL_MIN or weight is None or bias is None:
+        return numpy_kernels.batch_norm_eval(x, running_mean, running_var, weight, bias, eps)
+    n, c = x.shape[:2]
+    t = x.dtype
+    mean = np.ascontiguousarray(running_mean, dtype=t)
+    invstd = (1 / np.sqrt(np.ascontiguousarray(running_var, dtype=t) + t.type(eps))).astype(t, copy=False)
+    x3 = np.ascontiguousarray(x).reshape(n, c, -1)
+    out = np.empty(x.shape, t)
+    w, b = np.ascontiguousarray(weight, dtype=t), np.ascontiguousarray(bias, dtype=t)
+    _bn_eval(x3, mean, invstd, w, b, out.reshape(x3.shape))
+    return out
+
+
 def threads(n):
     """Use ``n`` threads in the parallel loops (at most the pool numba started with)."""
     numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))

@@ -100,3 +100,18 @@ def batch_norm_train_backward(grad, x_hat, invstd, weight):
     mean_gx = (g_hat * x_hat).mean(axis=axes, keepdims=True)
     grad_x = invstd.reshape(shape) * (g_hat - mean_g - x_hat * mean_gx)
     return grad_x, (grad * x_hat).sum(axis=axes), grad.sum(axis=axes)
+
+
+def batch_norm_eval(x, running_mean, running_var, weight, bias, eps):
+    """Evaluation-mode batch norm over axis 1 with the running statistics (C,):
+    ((x - mean) * invstd) * weight + bias, with invstd = 1 / sqrt(var + eps)."""
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    mean = running_mean.astype(x.dtype, copy=False).reshape(shape)
+    var = running_var.astype(x.dtype, copy=False).reshape(shape)
+    invstd = (1 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
+    out = (x - mean) * invstd
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out.astype(x.dtype, copy=False)

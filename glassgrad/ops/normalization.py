@@ -57,6 +57,11 @@ class BatchNorm(Function):
             var = np.mean(centered * centered, axis=axes, keepdims=True, dtype=x.dtype)
             self.batch_mean, self.batch_var, self.count = mean.reshape(-1), var.reshape(-1), count
         else:
+            if not any(self.needs_input_grad) and x.dtype in (np.float32, np.float64):
+                # Inference: nothing to save, so the same formula in one compiled pass (glassgrad.backend,
+                # issue 7: 8x faster than four NumPy passes; equal bit for bit).
+                self.training, self.axes, self.shape = training, axes, shape
+                return backend.batch_norm_eval(x, running_mean, running_var, weight, bias, eps)
             mean = running_mean.astype(x.dtype, copy=False).reshape(shape)
             var = running_var.astype(x.dtype, copy=False).reshape(shape)
             centered = x - mean
