@@ -2,8 +2,8 @@
 multi-threaded pass where NumPy needs several single-threaded ones.
 
 fastmath stays off, so the elementwise kernels and pooling compute each element with the
-same float operations, in the same order, as the NumPy reference: bit for bit equal, except
-sigmoid's exp, which may differ from NumPy's vectorised exp in the last bit. Batch norm sums
+same float operations, in the same order, as the NumPy reference: bit for bit equal (sigmoid
+calls NumPy's own exp for that). Batch norm sums
 its statistics in float64, so it agrees to float32 rounding rather than bit for bit.
 Constants are passed in the array's dtype (``one``), since a Python literal would promote
 float32 arithmetic to float64. Kernels compile on first use and are cached on disk
@@ -13,6 +13,7 @@ ImportError when numba is missing.
 """
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -33,11 +34,38 @@ _opts = {"cache": True, "nogil": True}
 
 
 @njit(parallel=True, **_opts)
-def _sigmoid(x, result, one):
+def _negative_abs(x, result):
     for i in prange(result.size):
-        v = x[i]
-        e = np.exp(-abs(v))
-        result[i] = (one if v >= 0 else e) / (one + e)
+        result[i] = -abs(x[i])
+
+
+@njit(parallel=True, **_opts)
+def _sigmoid_finish(x, e, result, one):
+    for i in prange(result.size):
+        v = e[i]
+        result[i] = (one if x[i] >= 0 else v) / (one + v)
+
+
+_exp_pool = None
+_exp_pool_pid = None
+
+
+def _parallel_exp(a):
+    """np.exp in place, one slice per thread: NumPy's vectorised exp is 3-4x faster than numba's
+    scalar one and releases the GIL, so the slices run at once."""
+    global _exp_pool, _exp_pool_pid
+    parts = numba.get_num_threads()
+    if parts < 2 or a.size < 2 * PARALLEL_MIN:
+        np.exp(a, out=a)
+        return
+    if _exp_pool_pid != os.getpid():  # a forked child has none of its parent's threads
+        _exp_pool = ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="glassgrad-exp")
+        _exp_pool_pid = os.getpid()
+    edges = np.linspace(0, a.size, parts + 1).astype(int)
+    futures = [_exp_pool.submit(np.exp, a[lo:hi], out=a[lo:hi]) for lo, hi in zip(edges[1:-1], edges[2:])]
+    np.exp(a[: edges[1]], out=a[: edges[1]])
+    for future in futures:
+        future.result()
 
 
 @njit(parallel=True, **_opts)
@@ -88,8 +116,15 @@ def _fits(*arrays):
 def sigmoid(x):
     if not _fits(x):
         return numpy_kernels.sigmoid(x)
+    # The reference's formula in three passes: -|x| (compiled), exp (NumPy's, threaded), then
+    # (1 or e) / (1 + e) (compiled): bit for bit the reference's values.
+    flat = _flat(x)
+    e = np.empty(flat.shape, dtype=x.dtype)
+    _negative_abs(flat, e)
+    with np.errstate(under="ignore"):
+        _parallel_exp(e)
     result = np.empty(x.shape, dtype=x.dtype)
-    _sigmoid(_flat(x), result.reshape(-1), x.dtype.type(1))
+    _sigmoid_finish(flat, e, result.reshape(-1), x.dtype.type(1))
     return result
 
 
