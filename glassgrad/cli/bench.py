@@ -42,15 +42,21 @@ def register(subparsers):
 
 
 def _suite_path():
-    return Path(__file__).resolve().parents[2] / "benchmarks" / "suite.py"
+    """benchmarks/suite.py beside the package (a source checkout, editable install), else in the
+    current folder (an installed glassgrad run from a clone); None when neither has it."""
+    for root in (Path(__file__).resolve().parents[2], Path.cwd()):
+        path = root / "benchmarks" / "suite.py"
+        if path.is_file():
+            return path
+    return None
 
 
 def _load_suite():
     path = _suite_path()
-    if not path.is_file():
+    if path is None:
         raise CLIError(
-            f"the benchmark suite is not here ({path} is missing): it ships with the source checkout, "
-            "not the installed package; run `pip install -e .` from a clone of glassgrad and try again"
+            "the benchmark suite (benchmarks/suite.py) ships with the source checkout, not the installed "
+            "package; run glassgrad bench from a clone of glassgrad (or pip install -e . there) and try again"
         )
     spec = importlib.util.spec_from_file_location("glassgrad_benchmark_suite", path)
     module = importlib.util.module_from_spec(spec)

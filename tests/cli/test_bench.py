@@ -50,3 +50,12 @@ def test_bench_runs_a_case_and_writes_json(tmp_path):
     assert chain["ratio"] > 0 and chain["glassgrad"]["reps"] == 1 and chain["torch"]["median_ms"] > 0
     for row in table["rows"]:
         assert f"{row['ratio']:.2f}" in result.stdout
+
+
+def test_bench_without_the_suite_says_where_it_lives(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch", reason="PyTorch not installed: bench needs it")
+    from glassgrad.cli import bench
+
+    monkeypatch.setattr(bench, "_suite_path", lambda: None)
+    assert main(["bench", "--only", "chain"]) == 2
+    assert "benchmarks/suite.py" in capsys.readouterr().err
