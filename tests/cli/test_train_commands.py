@@ -149,7 +149,9 @@ def test_errors_are_one_line_with_the_fix(argv, needles, capsys):
     one_line_error(code, err, *needles)
 
 
-def test_missing_dataset_says_where_to_put_it(tmp_path, capsys):
+def test_missing_dataset_says_where_to_put_it(tmp_path, capsys, monkeypatch):
+    # GLASSGRAD_DATA (set in CI) is one of the places searched; without this the data would be found.
+    monkeypatch.delenv("GLASSGRAD_DATA", raising=False)
     code, _, err = run(capsys, "train", "--dataset", "fashion-mnist", "--data-dir", tmp_path)
     one_line_error(code, err, "fashion-mnist not found", "--data-dir")
 
