@@ -200,16 +200,7 @@ class Tensor:
 
     def to(self, *args, **kwargs):
         """``to(dtype)``, ``to(device)``, ``to(other_tensor)`` or ``to(device, dtype)``."""
-        target = kwargs.get("dtype")
-        for a in list(args) + [kwargs.get("device")]:
-            if a is None:
-                continue
-            if isinstance(a, Tensor):
-                target = a.dtype
-            elif isinstance(a, (_dtype.dtype, np.dtype, type)):
-                target = a
-            else:
-                _check_cpu(a, "to")
+        target = to_arguments(args, kwargs, "to")
         if target is None:
             return _ops.clone(self) if kwargs.get("copy") else self
         out = self.type(target)
@@ -959,10 +950,21 @@ class device:
     def __hash__(self):
         return hash((self.type, self.index))
 
-    @staticmethod
-    def _require_cpu(where, op):
-        """Raise, naming ``op``, unless ``where`` is the CPU (for ``.to(device)`` methods)."""
-        _check_cpu(where, op)
+
+def to_arguments(args, kwargs, op):
+    """The dtype asked for by ``.to(...)``'s arguments (None if only a device), after checking
+    that any device named is the CPU. Shared by ``Tensor.to`` and ``Module.to``."""
+    target = kwargs.get("dtype")
+    for a in list(args) + [kwargs.get("device")]:
+        if a is None:
+            continue
+        if isinstance(a, Tensor):
+            target = a.dtype
+        elif isinstance(a, (_dtype.dtype, np.dtype, type)):
+            target = a
+        else:
+            _check_cpu(a, op)
+    return target
 
 
 def _check_cpu(where, op):

@@ -15,8 +15,7 @@ from glassgrad import _dtype
 from glassgrad.autograd import grad_mode
 from glassgrad.nn.hooks import BackwardHookTracker, add_hook
 from glassgrad.nn.parameter import Parameter
-from glassgrad.tensor import Tensor
-from glassgrad.tensor import device as _device
+from glassgrad.tensor import Tensor, to_arguments
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -330,16 +329,7 @@ class Module:
     def to(self, *args, **kwargs):
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(tensor)``: casts floating
         point parameters and buffers; only the CPU exists, so devices are validated and kept."""
-        target = kwargs.get("dtype")
-        for a in list(args) + [kwargs.get("device")]:
-            if a is None:
-                continue
-            if isinstance(a, Tensor):
-                target = a.dtype
-            elif isinstance(a, (_dtype.dtype, np.dtype, type)):
-                target = a
-            else:
-                _device._require_cpu(a, "Module.to")
+        target = to_arguments(args, kwargs, "Module.to")
         if target is None:
             return self
         np_dtype = _dtype.to_dtype(target).numpy
