@@ -410,7 +410,23 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self._last_lr = _group_lrs(self.optimizer)
 
 
-class ChainedScheduler(LRScheduler):
+class _SchedulerOfSchedulers(LRScheduler):
+    """Base of the schedulers that drive others: their state holds each inner scheduler's state."""
+
+    def state_dict(self):
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        saved = state_dict.pop("_schedulers")
+        self.__dict__.update(state_dict)
+        for scheduler, s in zip(self._schedulers, saved):
+            scheduler.load_state_dict(s)
+
+
+class ChainedScheduler(_SchedulerOfSchedulers):
     """Step several schedulers together, each multiplying into the same learning rates."""
 
     def __init__(self, schedulers, optimizer=None):
@@ -427,18 +443,6 @@ class ChainedScheduler(LRScheduler):
             scheduler.step()
         self._last_lr = _group_lrs(self.optimizer)
 
-    def state_dict(self):
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict):
-        state_dict = dict(state_dict)
-        saved = state_dict.pop("_schedulers")
-        self.__dict__.update(state_dict)
-        for scheduler, s in zip(self._schedulers, saved):
-            scheduler.load_state_dict(s)
-
 
 def _check_schedulers(owner, schedulers, optimizer):
     for i, scheduler in enumerate(schedulers):
@@ -453,7 +457,7 @@ def _check_schedulers(owner, schedulers, optimizer):
             )
 
 
-class SequentialLR(LRScheduler):
+class SequentialLR(_SchedulerOfSchedulers):
     """Run ``schedulers[0]`` until ``milestones[0]``, then ``schedulers[1]`` (restarted), and so on."""
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
@@ -487,18 +491,6 @@ class SequentialLR(LRScheduler):
         else:
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
-
-    def state_dict(self):
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict):
-        state_dict = dict(state_dict)
-        saved = state_dict.pop("_schedulers")
-        self.__dict__.update(state_dict)
-        for scheduler, s in zip(self._schedulers, saved):
-            scheduler.load_state_dict(s)
 
 
 class OneCycleLR(LRScheduler):
