@@ -86,7 +86,7 @@ def _im2col(xp, kernel, stride, dilation, out_hw, groups):
         cols = windows  # a 1x1 kernel with stride 1: the NHWC input already is the column matrix
     else:
         cols = _workspace("cols", windows.shape, xp.dtype)
-        np.copyto(cols, windows)
+        _by_batch(xp.shape[0], cols.size, lambda lo, hi: np.copyto(cols[lo:hi], windows[lo:hi]))
     cols = cols.reshape(xp.shape[0] * out_hw[0] * out_hw[1], groups, kernel[0] * kernel[1] * (xp.shape[3] // groups))
     return cols.transpose(1, 0, 2)
 
@@ -122,24 +122,48 @@ def _parts():
     return _threads.get_num_threads()
 
 
-def _run_parts(jobs):
-    """Run callables on the thread pool (the first in this thread) with BLAS single-threaded."""
-    global _pool, _pool_key, _blas_limiter
+def _pool_map(jobs):
+    """Run callables on the thread pool, the first in this thread; their results in order."""
+    global _pool, _pool_key
     key = (os.getpid(), len(jobs))  # a forked child must not reuse its parent's (absent) threads
     if _pool_key != key:
         if _pool is not None and _pool_key[0] == key[0]:
             _pool.shutdown(wait=False)  # the thread count changed: let the old threads go
         _pool = ThreadPoolExecutor(max_workers=len(jobs) - 1, thread_name_prefix="glassgrad-gemm")
         _pool_key = key
+    futures = [_pool.submit(job) for job in jobs[1:]]
+    results = [jobs[0]()]
+    results.extend(f.result() for f in futures)
+    return results
+
+
+def _run_parts(jobs):
+    """Run callables on the thread pool with BLAS single-threaded."""
+    global _blas_limiter
     if _blas_limiter is None:
         from threadpoolctl import ThreadpoolController
 
         _blas_limiter = ThreadpoolController()
     with _blas_limiter.limit(limits=1, user_api="blas"):
-        futures = [_pool.submit(job) for job in jobs[1:]]
-        results = [jobs[0]()]
-        results.extend(f.result() for f in futures)
-    return results
+        return _pool_map(jobs)
+
+
+# The layout copies around the products (padded NHWC input, columns, col2im, NCHW output) are
+# plain memory traffic that NumPy runs with the GIL released, so they too are shared out, by
+# batch ranges: every element is still written by the same operations in the same order, so
+# the results are bit for bit those of one thread. Small arrays stay on one thread, where
+# handing work to the pool would cost more than it saves.
+_MIN_SPLIT_COPY = 1 << 16
+
+
+def _by_batch(n, size, job):
+    """job(lo, hi) over slices of the batch axis, one per thread when ``size`` elements are worth it."""
+    parts = min(_parts(), n)
+    if parts < 2 or size < _MIN_SPLIT_COPY:
+        job(0, n)
+        return
+    edges = np.linspace(0, n, parts + 1).astype(int)
+    _pool_map([lambda lo=lo, hi=hi: job(lo, hi) for lo, hi in zip(edges[:-1], edges[1:])])
 
 
 def _can_split(length):
@@ -196,8 +220,8 @@ class Convolution(Function):
         og = c_out // groups
 
         # Zero-padded NHWC copy of the input: the one layout change on the way in.
-        xp = np.zeros((n, hp, wp, c), dtype=x.dtype)
-        xp[:, pt : pt + h, pl : pl + w, :] = x.transpose(0, 2, 3, 1)
+        xp = np.empty((n, hp, wp, c), dtype=x.dtype)
+        _by_batch(n, xp.size, lambda lo, hi: _pad_nhwc(x[lo:hi], xp[lo:hi], padding))
         cols = _im2col(xp, (kh, kw), stride, dilation, (h_out, w_out), groups)  # (groups, M, K)
         wmat = _weight_matrix(weight, groups)  # (groups, og, K)
         # Output channels as rows, (groups, og, M): its (C_out, N, H_out, W_out) order turns into
@@ -207,9 +231,10 @@ class Convolution(Function):
         result = np.empty((n, c_out, h_out, w_out), dtype=x.dtype)
         planes = out.reshape(c_out, n, h_out, w_out).transpose(1, 0, 2, 3)
         if bias is None:
-            np.copyto(result, planes)
+            _by_batch(n, result.size, lambda lo, hi: np.copyto(result[lo:hi], planes[lo:hi]))
         else:
-            np.add(planes, bias.reshape(1, c_out, 1, 1), out=result)
+            bias4 = bias.reshape(1, c_out, 1, 1)
+            _by_batch(n, result.size, lambda lo, hi: np.add(planes[lo:hi], bias4, out=result[lo:hi]))
 
         self.geometry = (x.shape, weight.shape, stride, padding, dilation, groups, (h_out, w_out))
         if any(self.needs_input_grad):  # under no_grad, or for constants, keep nothing alive
@@ -233,7 +258,7 @@ class Convolution(Function):
 
         # The gradient with channels as rows, (groups, og, M): one plane-moving copy serves both products.
         g = _workspace("rows", (c_out, n, h_out, w_out), grad.dtype)
-        np.copyto(g, grad.transpose(1, 0, 2, 3))
+        _by_batch(n, g.size, lambda lo, hi: np.copyto(g[:, lo:hi], grad[lo:hi].transpose(1, 0, 2, 3)))
         g = g.reshape(groups, og, n * h_out * w_out)
 
         if self.needs_input_grad[1]:
@@ -268,17 +293,37 @@ def _col2im(grad_cols, hw, stride, padding, dilation):
     (pt, pb), (pl, pr) = padding
     # (C, N, Hp, Wp), so that each offset's block adds without a transpose.
     buffer = _workspace("col2im", (groups, cg, n, h + pt + pb, w + pl + pr), grad_cols.dtype)
-    buffer.fill(0)
     h_span = stride[0] * (h_out - 1) + 1
     w_span = stride[1] * (w_out - 1) + 1
-    for i in range(kh):
-        top = i * dilation[0]
-        for j in range(kw):
-            left = j * dilation[1]
-            buffer[:, :, :, top : top + h_span : stride[0], left : left + w_span : stride[1]] += grad_cols[:, i, j]
     inner = buffer.reshape(groups * cg, n, h + pt + pb, w + pl + pr)[:, :, pt : pt + h, pl : pl + w]
-    # A copy even when the transpose happens to be contiguous: the workspace must not escape.
-    return inner.transpose(1, 0, 2, 3).copy()
+    result = np.empty((n, groups * cg, h, w), dtype=grad_cols.dtype)
+
+    def job(lo, hi):
+        part = buffer[:, :, lo:hi]
+        part.fill(0)
+        for i in range(kh):
+            top = i * dilation[0]
+            for j in range(kw):
+                left = j * dilation[1]
+                part[:, :, :, top : top + h_span : stride[0], left : left + w_span : stride[1]] += grad_cols[
+                    :, i, j, :, lo:hi
+                ]
+        # Copied out even when the transpose happens to be contiguous: the workspace must not escape.
+        np.copyto(result[lo:hi], inner[:, lo:hi].transpose(1, 0, 2, 3))
+
+    _by_batch(n, buffer.size, job)
+    return result
+
+
+def _pad_nhwc(x, xp, padding):
+    """Write NCHW ``x`` into the NHWC buffer ``xp`` with zeros in its border only (the inside is overwritten)."""
+    (pt, pb), (pl, pr) = padding
+    h, w = x.shape[2], x.shape[3]
+    xp[:, :pt] = 0
+    xp[:, pt + h :] = 0
+    xp[:, pt : pt + h, :pl] = 0
+    xp[:, pt : pt + h, pl + w :] = 0
+    xp[:, pt : pt + h, pl : pl + w] = x.transpose(0, 2, 3, 1)
 
 
 def _conv_padding(padding, kernel, stride, dilation, op):
