@@ -79,14 +79,20 @@ def _windows(xp, kernel, stride, dilation, out_hw, groups):
     return as_strided(xp, shape, strides, writeable=False)
 
 
-def _im2col(xp, kernel, stride, dilation, out_hw, groups):
-    """Columns as (groups, M, kh*kw*C/groups) with M = N*H_out*W_out, in a workspace."""
+def _im2col(xp, kernel, stride, dilation, out_hw, groups, split=True):
+    """Columns as (groups, M, kh*kw*C/groups) with M = N*H_out*W_out, in a workspace.
+
+    ``split=False`` copies on this thread only: a pool thread must not wait on the pool."""
     windows = _windows(xp, kernel, stride, dilation, out_hw, groups)
     if windows.flags.c_contiguous:
         cols = windows  # a 1x1 kernel with stride 1: the NHWC input already is the column matrix
     else:
         cols = _workspace("cols", windows.shape, xp.dtype)
-        _by_batch(xp.shape[0], cols.size, lambda lo, hi: np.copyto(cols[lo:hi], windows[lo:hi]))
+        copy = lambda lo, hi: np.copyto(cols[lo:hi], windows[lo:hi])  # noqa: E731
+        if split:
+            _by_batch(xp.shape[0], cols.size, copy)
+        else:
+            copy(0, xp.shape[0])
     cols = cols.reshape(xp.shape[0] * out_hw[0] * out_hw[1], groups, kernel[0] * kernel[1] * (xp.shape[3] // groups))
     return cols.transpose(1, 0, 2)
 
@@ -189,6 +195,19 @@ def _matmul_columns(a, b, out):
     return out
 
 
+def _image_parts(n, hw):
+    """The products' slices of M (``_bounds``) as image ranges; None when one would cut an image.
+
+    With whole images per slice, each thread builds the columns of its own slice (its own
+    workspace) and goes straight on to its product, with no wait for the other thread in
+    between. The products see the same shapes, strides and values as with one shared column
+    matrix, so they give the same bits."""
+    bounds = _bounds(n * hw)
+    if any(lo % hw or hi % hw for lo, hi in bounds):
+        return None
+    return [(lo // hw, hi // hw) for lo, hi in bounds]
+
+
 def _matmul_inner(a, b):
     """a @ b summed over the shared dimension M in one slice per thread."""
     if not _can_split(a.shape[-1]):
@@ -222,12 +241,24 @@ class Convolution(Function):
         # Zero-padded NHWC copy of the input: the one layout change on the way in.
         xp = np.empty((n, hp, wp, c), dtype=x.dtype)
         _by_batch(n, xp.size, lambda lo, hi: _pad_nhwc(x[lo:hi], xp[lo:hi], padding))
-        cols = _im2col(xp, (kh, kw), stride, dilation, (h_out, w_out), groups)  # (groups, M, K)
         wmat = _weight_matrix(weight, groups)  # (groups, og, K)
         # Output channels as rows, (groups, og, M): its (C_out, N, H_out, W_out) order turns into
         # NCHW by moving whole H_out*W_out planes, much cheaper than transposing NHWC.
         m = n * h_out * w_out
-        out = _matmul_columns(wmat, cols.transpose(0, 2, 1), _workspace("rows", (groups, og, m), x.dtype))
+        out = _workspace("rows", (groups, og, m), x.dtype)
+        geometry = ((kh, kw), stride, dilation, (h_out, w_out), groups)
+        images = _image_parts(n, h_out * w_out) if _can_split(m) else None
+        if images is None:
+            cols = _im2col(xp, *geometry)  # (groups, M, K)
+            _matmul_columns(wmat, cols.transpose(0, 2, 1), out)
+        else:
+            hw = h_out * w_out
+
+            def part(lo, hi):
+                cols = _im2col(xp[lo:hi], *geometry, split=False)
+                _gemm(wmat, cols.transpose(0, 2, 1), out=out[..., lo * hw : hi * hw])
+
+            _run_parts([lambda lo=lo, hi=hi: part(lo, hi) for lo, hi in images])
         result = np.empty((n, c_out, h_out, w_out), dtype=x.dtype)
         planes = out.reshape(c_out, n, h_out, w_out).transpose(1, 0, 2, 3)
         if bias is None:
@@ -262,8 +293,24 @@ class Convolution(Function):
         g = g.reshape(groups, og, n * h_out * w_out)
 
         if self.needs_input_grad[1]:
-            cols = _im2col(xp, (kh, kw), stride, dilation, (h_out, w_out), groups)
-            gw = _matmul_inner(g, cols)  # (groups, og, K)
+            geometry = ((kh, kw), stride, dilation, (h_out, w_out), groups)
+            images = _image_parts(n, h_out * w_out) if _can_split(g.shape[2]) else None
+            if images is None:
+                gw = _matmul_inner(g, _im2col(xp, *geometry))  # (groups, og, K)
+            else:
+                hw = h_out * w_out
+                # The same slices and order of summing the partial products as _matmul_inner.
+                partials = _run_parts(
+                    [
+                        lambda lo=lo, hi=hi: _gemm(
+                            g[..., lo * hw : hi * hw], _im2col(xp[lo:hi], *geometry, split=False)
+                        )
+                        for lo, hi in images
+                    ]
+                )
+                gw = partials[0]
+                for partial in partials[1:]:
+                    gw += partial
             grad_w = np.ascontiguousarray(gw.reshape(groups, og, kh, kw, cg).transpose(0, 1, 4, 2, 3))
             grad_w = grad_w.reshape(c_out, cg, kh, kw)
 
