@@ -1,7 +1,5 @@
 """Convolution layers: Conv1d and Conv2d, with PyTorch's parameters, defaults and repr."""
 
-import math
-
 from glassgrad import creation
 from glassgrad.nn import init
 from glassgrad.nn.module import Module
@@ -71,14 +69,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # a=sqrt(5) makes the weight bound 1/sqrt(fan_in), PyTorch's long-standing default;
-        # the bias shares that bound.
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        init._default_weight_and_bias_(self.weight, self.bias)
 
     def extra_repr(self):
         n = self._dims

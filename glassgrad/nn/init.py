@@ -185,3 +185,13 @@ xavier_normal = xavier_normal_
 kaiming_uniform = kaiming_uniform_
 kaiming_normal = kaiming_normal_
 orthogonal = orthogonal_
+
+
+def _default_weight_and_bias_(weight, bias):
+    """PyTorch's default for Linear and Conv layers: kaiming_uniform_ with a=sqrt(5), which makes
+    the weight bound 1/sqrt(fan_in), and the bias uniform within the same bound."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound)

@@ -1,7 +1,5 @@
 """Linear layers: Identity and Linear (y = x W^T + b)."""
 
-import math
-
 from glassgrad import creation
 from glassgrad.nn import functional as F
 from glassgrad.nn import init
@@ -39,12 +37,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # a=sqrt(5) gives a bound of 1/sqrt(fan_in), PyTorch's long-standing default.
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init._default_weight_and_bias_(self.weight, self.bias)
 
     def forward(self, input):
         return F.linear(input, self.weight, self.bias)
