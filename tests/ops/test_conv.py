@@ -297,20 +297,36 @@ def test_non_contiguous_input_and_weight(rng):
 
 @pytest.mark.parametrize("parts", [2, 3])
 @pytest.mark.parametrize("groups", [1, 2])
-def test_products_split_among_threads_match_one_product(parts, groups, rng, monkeypatch):
+def test_chunks_shared_among_threads_give_the_same_bits(parts, groups, rng, monkeypatch):
     import glassgrad.ops.conv as conv_module
 
-    x = rng.standard_normal((8, 4, 24, 24))  # N*H*W = 4608: large enough to be split
-    w = rng.standard_normal((6, 4 // groups, 3, 3))
+    # Chunks of one image (five of them, shared unevenly among the threads), split at any size.
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv_module, "_MIN_SPLIT_WORK", 0)
+    x = rng.standard_normal((5, 4, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((6, 4 // groups, 3, 3)).astype(np.float32)
     results = []
     for n in (1, parts):
         monkeypatch.setattr(conv_module, "_parts", lambda n=n: n)
         xt, wt = glassgrad.tensor(x, requires_grad=True), glassgrad.tensor(w, requires_grad=True)
-        out = conv2d(xt, wt, padding=1, groups=groups)
+        out = conv2d(xt, wt, padding=1, stride=(1, 2), groups=groups)
         (out * out).sum().backward()
         results.append((out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()))
     for single, split in zip(*results):
-        np.testing.assert_allclose(split, single, rtol=1e-12, atol=1e-10)
+        np.testing.assert_array_equal(split, single)
+    expected = naive_conv2d(x.astype(np.float64), w, None, (1, 2), ((1, 1), (1, 1)), (1, 1), groups)
+    np.testing.assert_allclose(results[1][0], expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3000, 1 << 30])
+def test_any_chunk_size_gives_the_gradients(chunk_bytes, rng, monkeypatch):
+    import glassgrad.ops.conv as conv_module
+
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+    x = glassgrad.tensor(rng.standard_normal((5, 3, 7, 6)), requires_grad=True)
+    w = glassgrad.tensor(rng.standard_normal((4, 3, 3, 2)), requires_grad=True)
+    b = glassgrad.tensor(rng.standard_normal(4), requires_grad=True)
+    assert gradcheck(lambda x, w, b: conv2d(x, w, b, stride=(2, 1), padding=(1, 0), dilation=(1, 2)), (x, w, b))
 
 
 def test_empty_batch():
