@@ -109,9 +109,19 @@ def test_reference_max_pool_2x2_matches_naive_loop(shape):
 # -- numba against the reference, bit for bit -------------------------------------------------
 
 
+@pytest.fixture(params=["serial", "parallel"])
+def kernel_variant(request, monkeypatch):
+    """Each compiled kernel both ways: as plain loops and shared among numba's threads."""
+    if numba_kernels is None:
+        return None
+    monkeypatch.setattr(numba_kernels, "PARALLEL_MIN", 1 << 62 if request.param == "serial" else 0)
+    return request.param
+
+
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(7,), (3, 5, 11), (4, 64, 32, 32)])  # serial and parallel paths
+@pytest.mark.parametrize("shape", [(7,), (3, 5, 11), (4, 64, 32, 32)])  # NumPy and compiled paths
+@pytest.mark.usefixtures("kernel_variant")
 def test_numba_elementwise_equals_reference(dtype, shape):
     rng = np.random.default_rng(4)
     x = _rand(rng, shape, dtype)
@@ -145,6 +155,7 @@ def test_numba_elementwise_accepts_non_contiguous_input():
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(2, 3, 8, 8), (4, 16, 33, 31), (128, 8, 16, 16)])
+@pytest.mark.usefixtures("kernel_variant")
 def test_numba_max_pool_2x2_equals_reference(dtype, shape):
     rng = np.random.default_rng(8)
     x = np.round(_rand(rng, shape, dtype) * 2) / 2
@@ -298,6 +309,7 @@ def test_reference_batch_norm_matches_definition_and_its_gradient():
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.usefixtures("kernel_variant")
 def test_numba_batch_norm_matches_reference(dtype, affine):
     rng = np.random.default_rng(13)
     x = _rand(rng, (64, 8, 12, 10), dtype) * 3 + 2  # 61,440 elements: the compiled path
@@ -362,6 +374,7 @@ def test_a_training_step_is_the_same_with_and_without_numba():
 
 
 @pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.usefixtures("kernel_variant")
 def test_batch_norm_eval_reference_and_numba(affine):
     rng = np.random.default_rng(14)
     x = _rand(rng, (64, 8, 12, 10)) * 3 + 2

@@ -1,5 +1,5 @@
 """The fast kernels compiled with numba: the same values as ``numpy_kernels``, in one
-multi-threaded pass where NumPy needs several single-threaded ones.
+pass (shared among threads for large arrays) where NumPy needs several.
 
 fastmath stays off, so the elementwise kernels and pooling compute each element with the
 same float operations, in the same order, as the NumPy reference: bit for bit equal (sigmoid
@@ -7,12 +7,13 @@ calls NumPy's own exp for that). Batch norm sums
 its statistics in float64, so it agrees to float32 rounding rather than bit for bit.
 Constants are passed in the array's dtype (``one``), since a Python literal would promote
 float32 arithmetic to float64. Kernels compile on first use and are cached on disk
-(``cache=True``). Arrays under ``PARALLEL_MIN`` elements, float16 and mixed dtypes go to the
-NumPy reference: waking threads costs more than such work. Importing this module raises
+(``cache=True``). Arrays under ``COMPILED_MIN`` elements, float16 and mixed dtypes go to the
+NumPy reference; arrays under ``PARALLEL_MIN`` run on the calling thread alone. Importing this module raises
 ImportError when numba is missing.
 """
 
 import os
+import types
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -27,25 +28,56 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     # glassgrad.backend runs one kernel at a time.
     numba.config.THREADING_LAYER = "workqueue"
 
-# Below this many elements the NumPy reference beats waking the thread pool.
-PARALLEL_MIN = 1 << 15
+# Below this many elements the NumPy reference beats calling a compiled kernel.
+COMPILED_MIN = 1 << 15
+# From this many elements on, a kernel's loop is shared among numba's threads. Starting them
+# costs 120-180 us per call on this project's 2-core virtual machine (measured with one thread
+# as with two: the wake-up of an idle core), while a plain loop covers about 3 elements per ns;
+# ReLU over 2 M float32 took 0.59 ms on one thread and 0.93 ms shared, 8 M took 3.8 and 2.8 ms.
+PARALLEL_MIN = 1 << 22
 
 _opts = {"cache": True, "nogil": True}
 
 
-@njit(parallel=True, **_opts)
+class _Kernel:
+    """A kernel compiled twice: with its prange loops shared among numba's threads, and as plain
+    loops; a call picks one by the size of its first argument. Both compute every element with
+    the same operations in the same order, so they give the same bits."""
+
+    def __init__(self, fn, parallel_min=None):
+        self.parallel_min = parallel_min
+        self.parallel = njit(parallel=True, **_opts)(fn)
+        serial = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__)
+        serial.__qualname__ = fn.__qualname__ + "_serial"  # its own on-disk cache entry
+        self.serial = njit(**_opts)(serial)
+
+    def __call__(self, *args):
+        threshold = PARALLEL_MIN if self.parallel_min is None else self.parallel_min
+        kernel = self.parallel if args[0].size >= threshold else self.serial
+        return kernel(*args)
+
+
+def _kernel(fn=None, *, parallel_min=None):
+    if fn is None:
+        return lambda fn: _Kernel(fn, parallel_min)
+    return _Kernel(fn)
+
+
+@_kernel
 def _negative_abs(x, result):
     for i in prange(result.size):
         result[i] = -abs(x[i])
 
 
-@njit(parallel=True, **_opts)
+@_kernel
 def _sigmoid_finish(x, e, result, one):
     for i in prange(result.size):
         v = e[i]
         result[i] = (one if x[i] >= 0 else v) / (one + v)
 
 
+# NumPy's exp runs about 1 element per ns; handing half to another thread costs ~0.1 ms.
+EXP_SPLIT_MIN = 1 << 19
 _exp_pool = None
 _exp_pool_pid = None
 
@@ -55,7 +87,7 @@ def _parallel_exp(a):
     scalar one and releases the GIL, so the slices run at once."""
     global _exp_pool, _exp_pool_pid
     parts = numba.get_num_threads()
-    if parts < 2 or a.size < 2 * PARALLEL_MIN:
+    if parts < 2 or a.size < EXP_SPLIT_MIN:
         np.exp(a, out=a)
         return
     if _exp_pool_pid != os.getpid():  # a forked child has none of its parent's threads
@@ -68,27 +100,27 @@ def _parallel_exp(a):
         future.result()
 
 
-@njit(parallel=True, **_opts)
+@_kernel
 def _sigmoid_backward(grad, out, result, one):
     for i in prange(result.size):
         s = out[i]
         result[i] = (one - s) * s * grad[i]
 
 
-@njit(parallel=True, **_opts)
+@_kernel
 def _relu(x, result):
     for i in prange(result.size):
         v = x[i]
         result[i] = 0 if v <= 0 else v
 
 
-@njit(parallel=True, **_opts)
+@_kernel
 def _relu_backward(grad, out, result):
     for i in prange(result.size):
         result[i] = grad[i] if out[i] > 0 else 0
 
 
-@njit(parallel=True, **_opts)
+@_kernel
 def _tanh_backward(grad, out, result, one):
     for i in prange(result.size):
         t = out[i]
@@ -108,7 +140,7 @@ def _fits(*arrays):
     first = arrays[0]
     return (
         first.dtype in _COMPILED
-        and first.size >= PARALLEL_MIN
+        and first.size >= COMPILED_MIN
         and all(a.shape == first.shape and a.dtype == first.dtype for a in arrays)
     )
 
@@ -163,7 +195,7 @@ def tanh_backward(grad, out):
 # -- max pooling with a 2x2 window and stride 2 ------------------------------------------------
 
 
-@njit(parallel=True, **_opts)
+@_kernel
 def _max_pool2d_2x2(x, out, offsets):
     n, c = x.shape[0], x.shape[1]
     h_out, w_out = out.shape[2], out.shape[3]
@@ -203,7 +235,7 @@ def max_pool2d_2x2(x):
     return out, offsets
 
 
-@njit(parallel=True, **_opts)
+@_kernel
 def _max_pool2d_2x2_backward(grad, offsets, result):
     n, c = grad.shape[0], grad.shape[1]
     h_out, w_out = grad.shape[2], grad.shape[3]
@@ -231,7 +263,8 @@ def max_pool2d_2x2_backward(grad, offsets, x_shape):
 # -- batch norm in training mode: two passes over the data each way ------------------------------
 
 
-@njit(parallel=True, **_opts)
+# Batch norm's training passes read the data two or three times per call: worth the threads at any size.
+@_kernel(parallel_min=COMPILED_MIN)
 def _bn_forward(x3, weight, bias, eps, out3, xhat3, mean, var, invstd):
     n, c, m = x3.shape
     count = n * m
@@ -258,7 +291,7 @@ def _bn_forward(x3, weight, bias, eps, out3, xhat3, mean, var, invstd):
                 out3[b, k, p] = h * w + bb
 
 
-@njit(parallel=True, **_opts)
+@_kernel(parallel_min=COMPILED_MIN)
 def _bn_backward(g3, xhat3, invstd, weight, gx3, grad_w, grad_b):
     n, c, m = g3.shape
     count = n * m
@@ -282,7 +315,7 @@ def _bn_backward(g3, xhat3, invstd, weight, gx3, grad_w, grad_b):
 
 
 def batch_norm_train(x, weight, bias, eps):
-    if x.dtype not in _COMPILED or x.ndim < 2 or x.size < PARALLEL_MIN:
+    if x.dtype not in _COMPILED or x.ndim < 2 or x.size < COMPILED_MIN:
         return numpy_kernels.batch_norm_train(x, weight, bias, eps)
     n, c = x.shape[:2]
     x3 = np.ascontiguousarray(x).reshape(n, c, -1)
@@ -300,7 +333,7 @@ def batch_norm_train_backward(grad, x_hat, invstd, weight):
         grad.dtype not in _COMPILED
         or grad.shape != x_hat.shape
         or grad.dtype != x_hat.dtype
-        or grad.size < PARALLEL_MIN
+        or grad.size < COMPILED_MIN
     ):
         return numpy_kernels.batch_norm_train_backward(grad, x_hat, invstd, weight)
     n, c = grad.shape[:2]
@@ -320,7 +353,7 @@ def batch_norm_train_backward(grad, x_hat, invstd, weight):
     return grad_x, grad_w.astype(grad.dtype), grad_b.astype(grad.dtype)
 
 
-@njit(parallel=True, **_opts)
+@_kernel
 def _bn_eval(x3, mean, invstd, weight, bias, out3):
     n, c, m = x3.shape
     for plane in prange(n * c):
@@ -331,7 +364,7 @@ def _bn_eval(x3, mean, invstd, weight, bias, out3):
 
 
 def batch_norm_eval(x, running_mean, running_var, weight, bias, eps):
-    if x.dtype not in _COMPILED or x.ndim < 2 or x.size < PARALLEL_MIN or weight is None or bias is None:
+    if x.dtype not in _COMPILED or x.ndim < 2 or x.size < COMPILED_MIN or weight is None or bias is None:
         return numpy_kernels.batch_norm_eval(x, running_mean, running_var, weight, bias, eps)
     n, c = x.shape[:2]
     t = x.dtype
