@@ -32,9 +32,11 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
 COMPILED_MIN = 1 << 15
 # From this many elements on, a kernel's loop is shared among numba's threads. Starting them
 # costs 120-180 us per call on this project's 2-core virtual machine (measured with one thread
-# as with two: the wake-up of an idle core), while a plain loop covers about 3 elements per ns;
-# ReLU over 2 M float32 took 0.59 ms on one thread and 0.93 ms shared, 8 M took 3.8 and 2.8 ms.
-PARALLEL_MIN = 1 << 22
+# as with two: the wake-up of an idle core), while a plain loop covers about 3 elements per ns:
+# ReLU over 2M float32 in cache took 0.59 ms on one thread and 0.93 ms shared, over 8M 3.8 and
+# 2.8 ms. Inside a network, where the data come from memory, thresholds from 32K to 4M gave
+# training steps and epochs within the machine's run-to-run noise (10-15%).
+PARALLEL_MIN = 1 << 20
 
 _opts = {"cache": True, "nogil": True}
 
