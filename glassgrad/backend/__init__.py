@@ -94,7 +94,7 @@ SINGLE_THREAD_GEMM = (1 << 19, 1 << 28)
 _blas = None
 
 
-def _blas_controller():
+def blas_controller():
     """threadpoolctl's controller, found once (it scans the loaded libraries); False without it."""
     global _blas
     if _blas is None:
@@ -122,7 +122,7 @@ def matmul2d(a, b):
         raise ValueError(f"matmul2d: expects 2-D arrays, got shapes {a.shape} and {b.shape}")
     work = a.shape[0] * a.shape[1] * b.shape[1]
     low, high = SINGLE_THREAD_GEMM
-    controller = _blas_controller() if low <= work <= high else False
+    controller = blas_controller() if low <= work <= high else False
     # np.dot: BLAS takes a transposed operand as a flag, no copy.
     if not controller:
         return np.dot(a, b)

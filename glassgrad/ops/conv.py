@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from glassgrad import backend
 from glassgrad.autograd.function import Function
 from glassgrad.tensor import Tensor
 
@@ -172,7 +173,6 @@ _CHUNK_BYTES = 2 << 20  # of columns per chunk; 1, 2 and 4 MiB measured alike on
 
 _pool = None
 _pool_key = None
-_blas_limiter = None
 
 
 def _parts():
@@ -200,13 +200,10 @@ _MIN_SPLIT_WORK = 1 << 22  # multiply-adds; below this, handing chunks out costs
 
 
 def _threads_for(work):
-    """How many threads to share ``work`` multiply-adds among."""
+    """How many threads to share ``work`` multiply-adds among (one without threadpoolctl, which
+    keeps each thread's BLAS single-threaded)."""
     parts = _parts()
-    if parts < 2 or work < _MIN_SPLIT_WORK:
-        return 1
-    try:
-        import threadpoolctl  # noqa: F401
-    except ImportError:
+    if parts < 2 or work < _MIN_SPLIT_WORK or not backend.blas_controller():
         return 1
     return parts
 
@@ -229,13 +226,8 @@ def _each_chunk(chunks, work, job):
         for index in range(first, last):
             job(index, *chunks[index])
 
-    global _blas_limiter
-    if _blas_limiter is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas_limiter = ThreadpoolController()
     edges = np.linspace(0, len(chunks), parts + 1).astype(int)
-    with _blas_limiter.limit(limits=1, user_api="blas"):
+    with backend.blas_controller().limit(limits=1, user_api="blas"):
         _pool_map([lambda a=a, b=b: run(a, b) for a, b in zip(edges[:-1], edges[1:])])
 
 
@@ -415,21 +407,28 @@ def _batched(x, ndim, op, what):
     return x, False
 
 
+def _conv_arguments(input, weight, stride, padding, dilation, dims, op):
+    """Batched input, stride, ((lo, hi), ...) padding and dilation of a ``dims``-D convolution, checked."""
+    x, unbatched = _batched(input, dims + 2, op, "input")
+    if not isinstance(weight, Tensor) or weight.ndim != dims + 2:
+        kernel = ", ".join(("kh", "kw") if dims == 2 else ("k",))
+        raise RuntimeError(
+            f"{op}: weight must be a {dims + 2}-D tensor (C_out, C_in/groups, {kernel}), got shape "
+            f"{tuple(getattr(weight, 'shape', ()))}"
+        )
+    stride = _ntuple(stride, dims, "stride", op)
+    dilation = _ntuple(dilation, dims, "dilation", op)
+    pads = _conv_padding(padding, tuple(weight.shape[2:]), stride, dilation, op)
+    return x, unbatched, stride, pads, dilation
+
+
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution over (N, C_in, H, W) or unbatched (C_in, H, W) input, as ``torch.nn.functional.conv2d``.
 
     weight: (C_out, C_in/groups, kh, kw); bias: (C_out,) or None. padding: int, (ph, pw),
     'valid' or 'same' (zeros). Output: (N, C_out, H_out, W_out).
     """
-    x, unbatched = _batched(input, 4, "conv2d", "input")
-    if not isinstance(weight, Tensor) or weight.ndim != 4:
-        raise RuntimeError(
-            f"conv2d: weight must be a 4-D tensor (C_out, C_in/groups, kh, kw), got shape "
-            f"{tuple(getattr(weight, 'shape', ()))}"
-        )
-    stride = _ntuple(stride, 2, "stride", "conv2d")
-    dilation = _ntuple(dilation, 2, "dilation", "conv2d")
-    pads = _conv_padding(padding, tuple(weight.shape[2:]), stride, dilation, "conv2d")
+    x, unbatched, stride, pads, dilation = _conv_arguments(input, weight, stride, padding, dilation, 2, "conv2d")
     groups = int(groups)
     _check_conv(x, weight, bias, stride, pads, dilation, groups, "conv2d")
     out = Convolution.apply(x, weight, bias, stride=stride, padding=pads, dilation=dilation, groups=groups)
@@ -439,15 +438,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution over (N, C_in, L) or unbatched (C_in, L), as ``torch.nn.functional.conv1d``:
     a 2-D convolution with a height of one. weight: (C_out, C_in/groups, k)."""
-    x, unbatched = _batched(input, 3, "conv1d", "input")
-    if not isinstance(weight, Tensor) or weight.ndim != 3:
-        raise RuntimeError(
-            f"conv1d: weight must be a 3-D tensor (C_out, C_in/groups, k), got shape "
-            f"{tuple(getattr(weight, 'shape', ()))}"
-        )
-    stride = _ntuple(stride, 1, "stride", "conv1d")
-    dilation = _ntuple(dilation, 1, "dilation", "conv1d")
-    pads = _conv_padding(padding, tuple(weight.shape[2:]), stride, dilation, "conv1d")
+    x, unbatched, stride, pads, dilation = _conv_arguments(input, weight, stride, padding, dilation, 1, "conv1d")
     groups = int(groups)
     _check_conv(x, weight, bias, stride, pads, dilation, groups, "conv1d")
     out = Convolution.apply(
