@@ -58,13 +58,25 @@ CASES = [
 ]
 
 
+@pytest.fixture(params=["nhwc", "wide"])
+def layout(request, monkeypatch):
+    """Each forward layout in turn: the NHWC columns everywhere, or the wide rows for every stride-1 case."""
+    import glassgrad.ops.conv as conv_module
+
+    if request.param == "nhwc":
+        monkeypatch.setattr(conv_module._Geometry, "wide", property(lambda geo: False))
+    else:
+        monkeypatch.setattr(conv_module._Geometry, "wide", property(lambda geo: geo.stride == (1, 1)))
+    return request.param
+
+
 def padding_pairs(padding):
     ph, pw = pair(padding)
     return ((ph, ph), (pw, pw))
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_matches_naive_loops(case, rng):
+def test_matches_naive_loops(case, layout, rng):
     xs, ws, stride, padding, dilation, groups, bias = case
     x, w = rng.standard_normal(xs), rng.standard_normal(ws)
     b = rng.standard_normal(ws[0]) if bias else None
@@ -83,7 +95,7 @@ def test_matches_naive_loops(case, rng):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_gradcheck(case, rng):
+def test_gradcheck(case, layout, rng):
     xs, ws, stride, padding, dilation, groups, bias = case
     x = glassgrad.tensor(rng.standard_normal(xs), requires_grad=True)
     w = glassgrad.tensor(rng.standard_normal(ws), requires_grad=True)
@@ -297,7 +309,8 @@ def test_non_contiguous_input_and_weight(rng):
 
 @pytest.mark.parametrize("parts", [2, 3])
 @pytest.mark.parametrize("groups", [1, 2])
-def test_chunks_shared_among_threads_give_the_same_bits(parts, groups, rng, monkeypatch):
+@pytest.mark.parametrize("stride", [(1, 2), (1, 1)])
+def test_chunks_shared_among_threads_give_the_same_bits(parts, groups, stride, layout, rng, monkeypatch):
     import glassgrad.ops.conv as conv_module
 
     # Chunks of one image (five of them, shared unevenly among the threads), split at any size.
@@ -309,24 +322,43 @@ def test_chunks_shared_among_threads_give_the_same_bits(parts, groups, rng, monk
     for n in (1, parts):
         monkeypatch.setattr(conv_module, "_parts", lambda n=n: n)
         xt, wt = glassgrad.tensor(x, requires_grad=True), glassgrad.tensor(w, requires_grad=True)
-        out = conv2d(xt, wt, padding=1, stride=(1, 2), groups=groups)
+        out = conv2d(xt, wt, padding=1, stride=stride, groups=groups)
         (out * out).sum().backward()
         results.append((out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()))
     for single, split in zip(*results):
         np.testing.assert_array_equal(split, single)
-    expected = naive_conv2d(x.astype(np.float64), w, None, (1, 2), ((1, 1), (1, 1)), (1, 1), groups)
+    expected = naive_conv2d(x.astype(np.float64), w, None, stride, ((1, 1), (1, 1)), (1, 1), groups)
     np.testing.assert_allclose(results[1][0], expected, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("chunk_bytes", [1, 3000, 1 << 30])
-def test_any_chunk_size_gives_the_gradients(chunk_bytes, rng, monkeypatch):
+@pytest.mark.parametrize("stride", [(2, 1), 1])
+def test_any_chunk_size_gives_the_gradients(chunk_bytes, stride, layout, rng, monkeypatch):
     import glassgrad.ops.conv as conv_module
 
     monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
     x = glassgrad.tensor(rng.standard_normal((5, 3, 7, 6)), requires_grad=True)
     w = glassgrad.tensor(rng.standard_normal((4, 3, 3, 2)), requires_grad=True)
     b = glassgrad.tensor(rng.standard_normal(4), requires_grad=True)
-    assert gradcheck(lambda x, w, b: conv2d(x, w, b, stride=(2, 1), padding=(1, 0), dilation=(1, 2)), (x, w, b))
+    assert gradcheck(lambda x, w, b: conv2d(x, w, b, stride=stride, padding=(1, 0), dilation=(1, 2)), (x, w, b))
+
+
+@pytest.mark.parametrize(
+    "x_shape,w_shape,stride,wide",
+    [
+        ((2, 3, 32, 32), (16, 3, 3, 3), 1, True),  # ResNet's stem: 3-channel runs, 6% more columns
+        ((2, 16, 32, 32), (16, 16, 3, 3), 1, True),
+        ((2, 16, 16, 16), (16, 16, 3, 3), 1, True),  # 12.5% more columns, but 48-float runs
+        ((2, 32, 16, 16), (32, 32, 3, 3), 1, False),
+        ((2, 64, 8, 8), (64, 64, 3, 3), 1, False),  # 25% more columns
+        ((2, 16, 32, 32), (32, 16, 3, 3), 2, False),
+    ],
+)
+def test_wide_rows_taken_where_they_were_measured_to_pay(x_shape, w_shape, stride, wide):
+    from glassgrad.ops.conv import _Geometry
+
+    geo = _Geometry(x_shape, w_shape, (stride, stride), ((1, 1), (1, 1)), (1, 1), 1)
+    assert geo.wide is wide
 
 
 def test_empty_batch():
