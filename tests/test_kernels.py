@@ -130,8 +130,13 @@ def test_numba_elementwise_equals_reference(dtype, shape):
     s = ref.sigmoid(x)
     t = np.tanh(x)
     r = ref.relu(x)
+    sigmoid = numba_kernels.sigmoid(x)
+    if dtype == np.float32 and x.size >= numba_kernels.COMPILED_MIN:
+        # float32 sigmoid has its own vectorised exp (within 3 ulp of NumPy's); float64 is bit-exact.
+        _assert_within_ulp(sigmoid, s, 3)
+        sigmoid = s
     pairs = [
-        (numba_kernels.sigmoid(x), s),
+        (sigmoid, s),
         (numba_kernels.sigmoid_backward(g, s), ref.sigmoid_backward(g, s)),
         (numba_kernels.relu(x), r),
         (numba_kernels.relu_backward(g, r), ref.relu_backward(g, r)),
@@ -149,7 +154,28 @@ def test_numba_elementwise_accepts_non_contiguous_input():
     g = _rand(rng, (300, 256))
     assert np.array_equal(numba_kernels.relu(x), ref.relu(x))
     assert np.array_equal(numba_kernels.relu_backward(g, x), ref.relu_backward(g, x))
-    assert np.array_equal(numba_kernels.sigmoid(x), ref.sigmoid(x))
+    _assert_within_ulp(numba_kernels.sigmoid(x), ref.sigmoid(x), 3)
+
+
+def _assert_within_ulp(got, want, ulps):
+    assert got.dtype == want.dtype and got.shape == want.shape
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(got), nan)
+    np.testing.assert_array_max_ulp(got[~nan], want[~nan], maxulp=ulps)
+
+
+@needs_numba
+@pytest.mark.usefixtures("kernel_variant")
+def test_numba_float32_sigmoid_over_the_whole_range():
+    """Every regime of the float32 exp: subnormal results (x below -87), the floor at -104 where
+    exp rounds to 0, saturation at 1, signed zeros, infinities and NaN."""
+    x = np.linspace(-120, 120, 1 << 16, dtype=np.float32)
+    x[:7] = [np.nan, 0.0, -0.0, np.inf, -np.inf, -95.0, -103.9]
+    got, want = numba_kernels.sigmoid(x), ref.sigmoid(x)
+    _assert_within_ulp(got, want, 3)
+    assert np.isnan(got[0]) and got[1] == got[2] == 0.5 and got[3] == 1.0 and got[4] == 0.0
+    assert 0 < got[5] < 1e-40  # a subnormal, as the reference gives, not 0
+    assert np.all(np.diff(got[7:]) >= 0)  # monotone, with no seams between the exp's intervals
 
 
 @needs_numba
