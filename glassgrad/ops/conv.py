@@ -287,40 +287,33 @@ class Convolution(Function):
 
     def forward(self, x, weight, bias, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
         geo = _Geometry(x.shape, weight.shape, stride, padding, dilation, groups)
-        n, hw = x.shape[0], geo.out_hw[0] * geo.out_hw[1]
+        n, wide = x.shape[0], geo.wide
         result = np.empty((n, geo.c_out, *geo.out_hw), dtype=x.dtype)
         wmat = np.ascontiguousarray(_weight_matrix(weight, groups))  # (groups, og, K), copied once, not per chunk
         bias4 = None if bias is None else bias.reshape(1, -1, 1, 1)
 
-        def wide_chunk(index, lo, hi):
-            cols = geo.wide_columns(x[lo:hi])  # (groups, K, b*H_out*Wp)
-            rows = _gemm(wmat, cols, out=_workspace("rows", (groups, geo.og, cols.shape[2]), x.dtype))
-            planes = rows.reshape(geo.c_out, hi - lo, geo.out_hw[0], -1)[..., : geo.out_hw[1]].transpose(1, 0, 2, 3)
-            if bias4 is None:
-                np.copyto(result[lo:hi], planes)
-            else:
-                np.add(planes, bias4, out=result[lo:hi])
+        # The product's output rows are W_out wide, or Wp wide in the wide layout, whose
+        # Wp - W_out extra columns per row are dropped on the way into the result.
+        width = geo.padded_hw[1] if wide else geo.out_hw[1]
 
         def chunk(index, lo, hi):
-            cols = geo.columns(x[lo:hi])  # (groups, b*hw, K)
-            # Output channels as rows, (groups, og, b*hw): its (C_out, b, H_out, W_out) order turns
-            # into NCHW by moving whole H_out*W_out planes, much cheaper than transposing NHWC.
-            rows = _gemm(
-                wmat, cols.transpose(0, 2, 1), out=_workspace("rows", (groups, geo.og, cols.shape[1]), x.dtype)
-            )
-            planes = rows.reshape(geo.c_out, hi - lo, *geo.out_hw).transpose(1, 0, 2, 3)
+            if wide:
+                cols = geo.wide_columns(x[lo:hi])  # (groups, K, b*H_out*Wp)
+            else:
+                cols = geo.columns(x[lo:hi]).transpose(0, 2, 1)  # (groups, K, b*H_out*W_out), a view
+            # Output channels as rows, (groups, og, b*H_out*width): its (C_out, b, H_out, width) order
+            # turns into NCHW by moving whole rows, much cheaper than transposing NHWC.
+            rows = _gemm(wmat, cols, out=_workspace("rows", (groups, geo.og, cols.shape[2]), x.dtype))
+            planes = rows.reshape(geo.c_out, hi - lo, geo.out_hw[0], width)[..., : geo.out_hw[1]]
+            planes = planes.transpose(1, 0, 2, 3)
             if bias4 is None:
                 np.copyto(result[lo:hi], planes)
             else:
                 np.add(planes, bias4, out=result[lo:hi])
 
-        if geo.wide:
-            run = geo.out_hw[0] * geo.padded_hw[1]
-            chunks = _chunks(n, run * groups * geo.k * x.itemsize)
-            _each_chunk(chunks, n * run * geo.c_out * geo.k, wide_chunk)
-        else:
-            chunks = _chunks(n, hw * groups * geo.k * x.itemsize)
-            _each_chunk(chunks, n * hw * geo.c_out * geo.k, chunk)
+        per_image = geo.out_hw[0] * width * groups * geo.k  # columns
+        chunks = _chunks(n, per_image * x.itemsize)
+        _each_chunk(chunks, n * per_image * geo.og, chunk)
 
         self.geo = geo
         if any(self.needs_input_grad):  # under no_grad, or for constants, keep nothing alive
