@@ -34,9 +34,10 @@ COMPILED_MIN = 1 << 15
 # costs 120-180 us per call on this project's 2-core virtual machine (measured with one thread
 # as with two: the wake-up of an idle core), while a plain loop covers about 3 elements per ns:
 # ReLU over 2M float32 in cache took 0.59 ms on one thread and 0.93 ms shared, over 8M 3.8 and
-# 2.8 ms. Inside a network, where the data come from memory, thresholds from 32K to 4M gave
-# training steps and epochs within the machine's run-to-run noise (10-15%).
-PARALLEL_MIN = 1 << 20
+# 2.8 ms. Inside a network, with convolutions between the calls, 4M beat 1M: ResNet-20's
+# inference at batch 128 (2M-element activations, then 1M and 512K) took 5% less time, its
+# training step and the SimpleCNN's were unchanged (in-process A/B, 20-30 alternating runs).
+PARALLEL_MIN = 1 << 22
 
 # error_model="numpy": a division by zero gives inf or nan, as in NumPy, instead of raising; the
 # check Python's model adds keeps LLVM from vectorising a loop that divides (2x slower).
