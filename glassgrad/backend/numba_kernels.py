@@ -2,9 +2,10 @@
 pass (shared among threads for large arrays) where NumPy needs several.
 
 fastmath stays off, so the elementwise kernels and pooling compute each element with the
-same float operations, in the same order, as the NumPy reference: bit for bit equal (sigmoid
-calls NumPy's own exp for that). Batch norm sums
-its statistics in float64, so it agrees to float32 rounding rather than bit for bit.
+same float operations, in the same order, as the NumPy reference: bit for bit equal (float64
+sigmoid calls NumPy's own exp for that). Two exceptions: float32 sigmoid computes its own exp,
+within 3 ulp of the reference, because NumPy's is slow there; batch norm sums its statistics in
+float64, so it agrees to float32 rounding rather than bit for bit.
 Constants are passed in the array's dtype (``one``), since a Python literal would promote
 float32 arithmetic to float64. Kernels compile on first use and are cached on disk
 (``cache=True``). Arrays under ``COMPILED_MIN`` elements, float16 and mixed dtypes go to the
