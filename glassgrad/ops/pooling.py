@@ -413,7 +413,11 @@ def adaptive_avg_pool2d(input, output_size):
     x, unbatched = _pool_input(input, "adaptive_avg_pool2d")
     size = _adaptive_size(output_size, x, "adaptive_avg_pool2d")
     h, w = x.shape[-2:]
-    if h % size[0] == 0 and w % size[1] == 0:
+    if size == (1, 1):
+        # Global average pooling, as PyTorch computes it too: a mean over the plane, one
+        # reduction where a window of H*W offsets would add H*W strided views.
+        out = x.mean(dim=(2, 3), keepdim=True)
+    elif h % size[0] == 0 and w % size[1] == 0:
         kernel = (h // size[0], w // size[1])
         out = AvgPool2D.apply(x, kernel=kernel, stride=kernel, padding=(0, 0))
     else:
