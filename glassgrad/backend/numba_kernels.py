@@ -9,19 +9,18 @@ float64, so it agrees to float32 rounding rather than bit for bit.
 Constants are passed in the array's dtype (``one``), since a Python literal would promote
 float32 arithmetic to float64. Kernels compile on first use and are cached on disk
 (``cache=True``). Arrays under ``COMPILED_MIN`` elements, float16 and mixed dtypes go to the
-NumPy reference; arrays under ``PARALLEL_MIN`` run on the calling thread alone. Importing this module raises
-ImportError when numba is missing.
+NumPy reference; arrays under ``PARALLEL_MIN`` run on the calling thread alone. Importing this
+module raises ImportError when numba is missing.
 """
 
 import os
 import types
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 from numba import njit, prange
 
-from glassgrad.backend import numpy_kernels
+from glassgrad.backend import numpy_kernels, pool
 
 if "NUMBA_THREADING_LAYER" not in os.environ:
     # workqueue: measured 10-20% less CPU per training step than OpenMP's spinning threads
@@ -120,26 +119,18 @@ def _sigmoid_finish(x, e, result, one):
 
 # NumPy's exp runs about 1 element per ns; handing half to another thread costs ~0.1 ms.
 EXP_SPLIT_MIN = 1 << 19
-_exp_pool = None
-_exp_pool_pid = None
 
 
 def _parallel_exp(a):
     """np.exp in place, one slice per thread: NumPy's vectorised exp is 3-4x faster than numba's
     scalar one and releases the GIL, so the slices run at once."""
-    global _exp_pool, _exp_pool_pid
     parts = numba.get_num_threads()
     if parts < 2 or a.size < EXP_SPLIT_MIN:
         np.exp(a, out=a)
         return
-    if _exp_pool_pid != os.getpid():  # a forked child has none of its parent's threads
-        _exp_pool = ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="glassgrad-exp")
-        _exp_pool_pid = os.getpid()
     edges = np.linspace(0, a.size, parts + 1).astype(int)
-    futures = [_exp_pool.submit(np.exp, a[lo:hi], out=a[lo:hi]) for lo, hi in zip(edges[1:-1], edges[2:])]
-    np.exp(a[: edges[1]], out=a[: edges[1]])
-    for future in futures:
-        future.result()
+    slices = [a[lo:hi] for lo, hi in zip(edges[:-1], edges[1:])]
+    pool.run([lambda part=part: np.exp(part, out=part) for part in slices])
 
 
 @_kernel

@@ -27,14 +27,13 @@ first stage it takes 0.76-0.81x the time, on its 3-channel stem 0.4-0.7x.
 
 import itertools
 import math
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from glassgrad import backend
 from glassgrad.autograd.function import Function
+from glassgrad.backend import pool
 from glassgrad.tensor import Tensor
 
 
@@ -61,18 +60,18 @@ def _workspace(tag, shape, dtype):
     fresh memory costs a page fault per 4 KiB on first touch, which takes longer than
     the copy itself. A workspace never leaves the op that asked for it.
     """
-    pool = _scratch.__dict__.setdefault("pool", {})
+    buffers = _scratch.__dict__.setdefault("buffers", {})
     size = math.prod(shape)
     key = (tag, np.dtype(dtype))
-    buffer = pool.get(key)
+    buffer = buffers.get(key)
     if buffer is None or buffer.size < size:
-        pool[key] = buffer = np.empty(size, dtype=dtype)
+        buffers[key] = buffer = np.empty(size, dtype=dtype)
     return buffer[:size].reshape(shape)
 
 
 def clear_workspaces():
     """Free this thread's convolution workspaces (they are kept at the largest size used so far)."""
-    _scratch.__dict__.pop("pool", None)
+    _scratch.__dict__.pop("buffers", None)
 
 
 def _strided_view(base, shape, strides):
@@ -219,29 +218,11 @@ def _gemm(a, b, out=None):
 
 _CHUNK_BYTES = 3 << 20  # of columns per chunk; on ResNet-20 at batch 128, 3-4 MiB beat 1, 2, 6 and 8 MiB
 
-_pool = None
-_pool_key = None
-
 
 def _parts():
     from glassgrad import _threads
 
     return _threads.get_num_threads()
-
-
-def _pool_map(jobs):
-    """Run callables on the thread pool, the first in this thread; their results in order."""
-    global _pool, _pool_key
-    key = (os.getpid(), len(jobs))  # a forked child must not reuse its parent's (absent) threads
-    if _pool_key != key:
-        if _pool is not None and _pool_key[0] == key[0]:
-            _pool.shutdown(wait=False)  # the thread count changed: let the old threads go
-        _pool = ThreadPoolExecutor(max_workers=len(jobs) - 1, thread_name_prefix="glassgrad-gemm")
-        _pool_key = key
-    futures = [_pool.submit(job) for job in jobs[1:]]
-    results = [jobs[0]()]
-    results.extend(f.result() for f in futures)
-    return results
 
 
 _MIN_CHUNKS = 16  # at least, when the batch allows: threads taking chunks end together
@@ -282,7 +263,7 @@ def _each_chunk(chunks, work, job):
             job(index, *chunks[index])
 
     with backend.blas_controller().limit(limits=1, user_api="blas"):
-        _pool_map([run] * parts)
+        pool.run([run] * parts)
 
 
 class Convolution(Function):
