@@ -406,7 +406,7 @@ def batch_norm_eval(x, running_mean, running_var, weight, bias, eps):
     n, c = x.shape[:2]
     t = x.dtype
     mean = np.ascontiguousarray(running_mean, dtype=t)
-    invstd = (1 / np.sqrt(np.ascontiguousarray(running_var, dtype=t) + t.type(eps))).astype(t, copy=False)
+    invstd = numpy_kernels.inverse_std(np.ascontiguousarray(running_var, dtype=t), eps)
     x3 = np.ascontiguousarray(x).reshape(n, c, -1)
     out = np.empty(x.shape, t)
     w, b = np.ascontiguousarray(weight, dtype=t), np.ascontiguousarray(bias, dtype=t)

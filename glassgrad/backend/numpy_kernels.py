@@ -72,33 +72,55 @@ def max_pool2d_2x2_backward(grad, offsets, x_shape):
     return result
 
 
+def inverse_std(var, eps):
+    """1 / sqrt(var + eps), in var's dtype."""
+    return (1 / np.sqrt(var + var.dtype.type(eps))).astype(var.dtype, copy=False)
+
+
+def normalize(x, axes, eps):
+    """``(x_hat, mean, var, invstd)`` with x_hat = (x - mean) * invstd over ``axes`` and the biased
+    variance; the statistics keep their axes (keepdims). Batch, layer and group norm share it."""
+    mean = x.mean(axis=axes, keepdims=True, dtype=x.dtype)
+    centered = x - mean
+    var = np.mean(centered * centered, axis=axes, keepdims=True, dtype=x.dtype)
+    invstd = inverse_std(var, eps)
+    return centered * invstd, mean, var, invstd
+
+
+def normalized_backward(g_hat, x_hat, invstd, axes):
+    """dx of x_hat = (x - mean) * invstd with the statistics over ``axes``, from the gradient
+    g_hat of x_hat: invstd * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat))."""
+    mean_g = g_hat.mean(axis=axes, keepdims=True)
+    mean_gx = (g_hat * x_hat).mean(axis=axes, keepdims=True)
+    return invstd * (g_hat - mean_g - x_hat * mean_gx)
+
+
+def scale_shift(out, weight, bias, shape=None):
+    """out * weight + bias, each only when given; ``shape`` reshapes them to broadcast per channel."""
+    if weight is not None:
+        out = out * (weight if shape is None else weight.reshape(shape))
+    if bias is not None:
+        out = out + (bias if shape is None else bias.reshape(shape))
+    return out
+
+
 def batch_norm_train(x, weight, bias, eps):
     """Training-mode batch norm over every axis but 1: ``(out, x_hat, mean, var, invstd)`` with
     the biased batch variance; mean, var, invstd have shape (C,); weight and bias may be None."""
     axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-    mean = x.mean(axis=axes, keepdims=True, dtype=x.dtype)
-    centered = x - mean
-    var = np.mean(centered * centered, axis=axes, keepdims=True, dtype=x.dtype)
-    invstd = (1 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
-    x_hat = centered * invstd
-    out = x_hat
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
+    x_hat, mean, var, invstd = normalize(x, axes, eps)
+    out = scale_shift(x_hat, weight, bias, shape)
     return out.astype(x.dtype, copy=False), x_hat, mean.reshape(-1), var.reshape(-1), invstd.reshape(-1)
 
 
 def batch_norm_train_backward(grad, x_hat, invstd, weight):
     """``(grad_x, grad_weight, grad_bias)`` of training-mode batch norm, from the saved x_hat and
-    invstd (C,): dx = invstd * (g' - mean(g') - x_hat * mean(g' * x_hat)) with g' = grad * weight."""
+    invstd (C,), with g' = grad * weight the gradient of x_hat (see ``normalized_backward``)."""
     axes = (0,) + tuple(range(2, grad.ndim))
     shape = (1, grad.shape[1]) + (1,) * (grad.ndim - 2)
-    g_hat = grad if weight is None else grad * weight.reshape(shape)
-    mean_g = g_hat.mean(axis=axes, keepdims=True)
-    mean_gx = (g_hat * x_hat).mean(axis=axes, keepdims=True)
-    grad_x = invstd.reshape(shape) * (g_hat - mean_g - x_hat * mean_gx)
+    g_hat = scale_shift(grad, weight, None, shape)
+    grad_x = normalized_backward(g_hat, x_hat, invstd.reshape(shape), axes)
     return grad_x, (grad * x_hat).sum(axis=axes), grad.sum(axis=axes)
 
 
@@ -107,11 +129,5 @@ def batch_norm_eval(x, running_mean, running_var, weight, bias, eps):
     ((x - mean) * invstd) * weight + bias, with invstd = 1 / sqrt(var + eps)."""
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     mean = running_mean.astype(x.dtype, copy=False).reshape(shape)
-    var = running_var.astype(x.dtype, copy=False).reshape(shape)
-    invstd = (1 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
-    out = (x - mean) * invstd
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out.astype(x.dtype, copy=False)
+    invstd = inverse_std(running_var.astype(x.dtype, copy=False).reshape(shape), eps)
+    return scale_shift((x - mean) * invstd, weight, bias, shape).astype(x.dtype, copy=False)

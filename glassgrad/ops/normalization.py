@@ -12,17 +12,11 @@ import numpy as np
 
 from glassgrad import backend
 from glassgrad.autograd.function import Function
+from glassgrad.backend.numpy_kernels import inverse_std, normalize, normalized_backward, scale_shift
 
 
 def _channel_shape(x):
     return (1, x.shape[1]) + (1,) * (x.ndim - 2)
-
-
-def _normalized_backward(g_hat, x_hat, invstd, axes):
-    """dx of x_hat = (x - mean) * invstd with the mean and variance taken over ``axes``."""
-    mean_g = g_hat.mean(axis=axes, keepdims=True)
-    mean_gx = (g_hat * x_hat).mean(axis=axes, keepdims=True)
-    return invstd * (g_hat - mean_g - x_hat * mean_gx)
 
 
 class BatchNorm(Function):
@@ -32,11 +26,13 @@ class BatchNorm(Function):
     With ``training`` the batch statistics normalise the input (and are kept on the node
     as ``batch_mean`` and ``batch_var``, biased, for the caller's running averages);
     otherwise ``running_mean`` and ``running_var`` do. Output: the input's shape.
+    The arithmetic is glassgrad.backend's: compiled passes where numba is installed (issue 7:
+    2-3x less CPU in training, 8x faster in inference), NumPy's otherwise.
     """
 
     def forward(self, x, weight=None, bias=None, running_mean=None, running_var=None, training=True, eps=1e-5):
-        axes = (0,) + tuple(range(2, x.ndim))
         shape = _channel_shape(x)
+        self.training, self.axes, self.shape = training, (0,) + tuple(range(2, x.ndim)), shape
         if training:
             count = x.size // x.shape[1]
             if count <= 1:
@@ -44,56 +40,28 @@ class BatchNorm(Function):
                     f"batch_norm: expected more than 1 value per channel when training, got input size "
                     f"{tuple(x.shape)}; use a batch of 2 or more, or call model.eval() first"
                 )
-            if x.dtype in (np.float32, np.float64):
-                # The same formulas in two compiled passes where numba is installed (glassgrad.backend,
-                # issue 7: 2-3x less CPU than the ten-odd NumPy passes below).
-                out, x_hat, mean, var, invstd = backend.batch_norm_train(x, weight, bias, eps)
-                self.batch_mean, self.batch_var, self.count = mean, var, count
-                self.training, self.axes, self.shape = training, axes, shape
-                self.save_for_backward(x_hat, invstd.reshape(shape), weight)
-                return out
-            mean = x.mean(axis=axes, keepdims=True, dtype=x.dtype)
-            centered = x - mean
-            var = np.mean(centered * centered, axis=axes, keepdims=True, dtype=x.dtype)
-            self.batch_mean, self.batch_var, self.count = mean.reshape(-1), var.reshape(-1), count
-        else:
-            if not any(self.needs_input_grad) and x.dtype in (np.float32, np.float64):
-                # Inference: nothing to save, so the same formula in one compiled pass (glassgrad.backend,
-                # issue 7: 8x faster than four NumPy passes; equal bit for bit).
-                self.training, self.axes, self.shape = training, axes, shape
-                return backend.batch_norm_eval(x, running_mean, running_var, weight, bias, eps)
-            mean = running_mean.astype(x.dtype, copy=False).reshape(shape)
-            var = running_var.astype(x.dtype, copy=False).reshape(shape)
-            centered = x - mean
-        invstd = (1 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
-        x_hat = centered * invstd
-        out = x_hat
-        if weight is not None:
-            out = out * weight.reshape(shape)
-        if bias is not None:
-            out = out + bias.reshape(shape)
-        self.training, self.axes, self.shape = training, axes, shape
+            out, x_hat, mean, var, invstd = backend.batch_norm_train(x, weight, bias, eps)
+            self.batch_mean, self.batch_var, self.count = mean, var, count
+            self.save_for_backward(x_hat, invstd.reshape(shape), weight)
+            return out
+        if not any(self.needs_input_grad):  # inference: nothing to save
+            return backend.batch_norm_eval(x, running_mean, running_var, weight, bias, eps)
+        # Evaluation mode with gradients: the same formula, keeping x_hat and invstd for backward.
+        invstd = inverse_std(running_var.astype(x.dtype, copy=False).reshape(shape), eps)
+        x_hat = (x - running_mean.astype(x.dtype, copy=False).reshape(shape)) * invstd
         self.save_for_backward(x_hat, invstd, weight)
-        return out.astype(x.dtype, copy=False)
+        return scale_shift(x_hat, weight, bias, shape).astype(x.dtype, copy=False)
 
     def backward(self, grad):
         x_hat, invstd, weight = self.saved_tensors
-        wants = tuple(self.needs_input_grad) + (False,) * 3
-        if self.training and wants[0] and grad.dtype == x_hat.dtype:
-            # All three gradients in two compiled passes (glassgrad.backend, issue 7).
+        wants = tuple(self.needs_input_grad[:3]) + (False,) * 3
+        if self.training and wants[0]:
             grad_x, grad_w, grad_b = backend.batch_norm_train_backward(grad, x_hat, invstd.reshape(-1), weight)
             return grad_x, grad_w if wants[1] else None, grad_b if wants[2] else None, None, None
-        g_hat = grad if weight is None else grad * weight.reshape(self.shape)
-        grad_x = grad_w = grad_b = None
-        if self.needs_input_grad[0]:
-            if self.training:
-                grad_x = _normalized_backward(g_hat, x_hat, invstd, self.axes)
-            else:
-                grad_x = g_hat * invstd
-        if len(self.needs_input_grad) > 1 and self.needs_input_grad[1]:
-            grad_w = (grad * x_hat).sum(axis=self.axes)
-        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            grad_b = grad.sum(axis=self.axes)
+        # Evaluation mode (the statistics are constants), or training without the input's gradient.
+        grad_x = scale_shift(grad, weight, None, self.shape) * invstd if wants[0] else None
+        grad_w = (grad * x_hat).sum(axis=self.axes) if wants[1] else None
+        grad_b = grad.sum(axis=self.axes) if wants[2] else None
         return grad_x, grad_w, grad_b, None, None
 
 
@@ -105,16 +73,8 @@ class LayerNorm(Function):
 
     def forward(self, x, weight=None, bias=None, n_dims=1, eps=1e-5):
         axes = tuple(range(x.ndim - n_dims, x.ndim))
-        mean = x.mean(axis=axes, keepdims=True, dtype=x.dtype)
-        centered = x - mean
-        var = np.mean(centered * centered, axis=axes, keepdims=True, dtype=x.dtype)
-        invstd = (1 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
-        x_hat = centered * invstd
-        out = x_hat
-        if weight is not None:
-            out = out * weight
-        if bias is not None:
-            out = out + bias
+        x_hat, _, _, invstd = normalize(x, axes, eps)
+        out = scale_shift(x_hat, weight, bias)
         self.axes = axes
         self.lead = tuple(range(x.ndim - n_dims))
         self.save_for_backward(x_hat, invstd, weight)
@@ -122,8 +82,8 @@ class LayerNorm(Function):
 
     def backward(self, grad):
         x_hat, invstd, weight = self.saved_tensors
-        g_hat = grad if weight is None else grad * weight
-        grad_x = _normalized_backward(g_hat, x_hat, invstd, self.axes) if self.needs_input_grad[0] else None
+        g_hat = scale_shift(grad, weight, None)
+        grad_x = normalized_backward(g_hat, x_hat, invstd, self.axes) if self.needs_input_grad[0] else None
         grad_w = (grad * x_hat).sum(axis=self.lead) if self.needs_input_grad[1] else None
         grad_b = grad.sum(axis=self.lead) if self.needs_input_grad[2] else None
         return grad_x, grad_w, grad_b
@@ -134,19 +94,11 @@ class GroupNorm(Function):
     per channel. input: (N, C, *); weight, bias: (C) or None. Output: the input's shape."""
 
     def forward(self, x, weight=None, bias=None, num_groups=1, eps=1e-5):
-        n, c = x.shape[:2]
-        grouped = x.reshape(n, num_groups, -1)
-        mean = grouped.mean(axis=2, keepdims=True, dtype=x.dtype)
-        centered = grouped - mean
-        var = np.mean(centered * centered, axis=2, keepdims=True, dtype=x.dtype)
-        invstd = (1 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
-        x_hat = (centered * invstd).reshape(x.shape)
+        n = x.shape[0]
+        x_hat, _, _, invstd = normalize(x.reshape(n, num_groups, -1), (2,), eps)
+        x_hat = x_hat.reshape(x.shape)
         shape = _channel_shape(x)
-        out = x_hat
-        if weight is not None:
-            out = out * weight.reshape(shape)
-        if bias is not None:
-            out = out + bias.reshape(shape)
+        out = scale_shift(x_hat, weight, bias, shape)
         self.shape, self.groups = shape, num_groups
         self.save_for_backward(x_hat, invstd, weight)
         return out.astype(x.dtype, copy=False)
@@ -157,8 +109,8 @@ class GroupNorm(Function):
         axes = (0,) + tuple(range(2, x_hat.ndim))
         grad_x = grad_w = grad_b = None
         if self.needs_input_grad[0]:
-            g_hat = grad if weight is None else grad * weight.reshape(self.shape)
-            grouped = _normalized_backward(
+            g_hat = scale_shift(grad, weight, None, self.shape)
+            grouped = normalized_backward(
                 g_hat.reshape(n, self.groups, -1), x_hat.reshape(n, self.groups, -1), invstd, (2,)
             )
             grad_x = grouped.reshape(x_hat.shape)
