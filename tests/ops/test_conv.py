@@ -246,6 +246,40 @@ def test_results_do_not_share_the_reused_workspaces(rng):
     assert not np.shares_memory(x1.grad.numpy(), x2.grad.numpy())
 
 
+@pytest.mark.parametrize("padding", [1, ((2, 0), (0, 1))])
+def test_reused_padded_buffers_keep_their_zero_border(padding, layout, rng, monkeypatch):
+    # The padded buffers are zeroed once and then only their inside is written: a batch of NaN
+    # and huge values, then a smaller and a larger batch of the same geometry, must each give
+    # the naive result (a stale image past the batch, read by the wide layout's thrown-away
+    # columns, must not leak in either).
+    import glassgrad.ops.conv as conv_module
+
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 1)  # one image per chunk: many reuses
+    pads = padding_pairs(padding) if isinstance(padding, int) else padding
+    w = rng.standard_normal((4, 3, 3, 3))
+    poison = np.full((5, 3, 6, 7), np.nan)
+    poison[::2] = 1e300
+    conv_module.Convolution.apply(glassgrad.tensor(poison), glassgrad.tensor(w), None, (1, 1), pads)
+    for n in (2, 7):
+        x = rng.standard_normal((n, 3, 6, 7))
+        out = conv_module.Convolution.apply(glassgrad.tensor(x), glassgrad.tensor(w), None, (1, 1), pads)
+        expected = naive_conv2d(x, w, None, (1, 1), pads, (1, 1), 1)
+        np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_padded_buffers_are_bounded_per_thread(rng, monkeypatch):
+    import glassgrad.ops.conv as conv_module
+
+    monkeypatch.setattr(conv_module, "_MAX_BORDERED", 3)
+    conv_module.clear_workspaces()
+    w = rng.standard_normal((2, 2, 3, 3))
+    for size in range(4, 10):  # six geometries
+        x = rng.standard_normal((2, 2, size, size))
+        out = conv2d(glassgrad.tensor(x), glassgrad.tensor(w), padding=1)
+        np.testing.assert_allclose(out.numpy(), naive_conv2d(x, w, None, (1, 1), ((1, 1), (1, 1)), (1, 1), 1))
+    assert len(conv_module._scratch.bordered) == 3
+
+
 def test_conv2d_module_shapes_init_and_repr():
     glassgrad.manual_seed(0)
     conv = nn.Conv2d(6, 8, (3, 5), stride=2, padding=1, groups=2)
