@@ -292,6 +292,23 @@ def test_matmul2d_restores_the_blas_thread_count():
     assert after == before
 
 
+def test_single_threaded_blas_sets_one_thread_and_restores_the_count_after_an_error():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from glassgrad.backend import single_threaded_blas
+
+    def counts():
+        return [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        before = counts()
+        assert before and all(n == 2 for n in before)
+        with pytest.raises(RuntimeError, match="inside"):
+            with single_threaded_blas():
+                assert all(n == 1 for n in counts())
+                raise RuntimeError("inside")
+        assert counts() == before
+
+
 def test_matmul2d_rejects_batches():
     from glassgrad.backend import matmul2d
 
