@@ -352,10 +352,11 @@ def test_reference_batch_norm_matches_definition_and_its_gradient():
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("shape", [(64, 8, 12, 10), (64, 8, 7, 11)])  # rows of 4k and 4k + 1 values
 @pytest.mark.usefixtures("kernel_variant")
-def test_numba_batch_norm_matches_reference(dtype, affine):
+def test_numba_batch_norm_matches_reference(dtype, affine, shape):
     rng = np.random.default_rng(13)
-    x = _rand(rng, (64, 8, 12, 10), dtype) * 3 + 2  # 61,440 elements: the compiled path
+    x = _rand(rng, shape, dtype) * 3 + 2  # 61,440 or 39,424 elements: the compiled path
     w = _rand(rng, (8,), dtype) if affine else None
     b = _rand(rng, (8,), dtype) if affine else None
     g = _rand(rng, x.shape, dtype)
@@ -371,6 +372,24 @@ def test_numba_batch_norm_matches_reference(dtype, affine):
     for a, e in zip(got_back, want_back):
         assert a.dtype == dtype
         np.testing.assert_allclose(a, e, rtol=tolerance, atol=tolerance * np.abs(e).max())
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_batch_norm_statistics_far_from_zero(dtype):
+    # One pass computes the variance from shifted sums; a mean of 1000 with a spread of 0.01 (and
+    # an outlier as the first value, the shift) must still give the data's exact statistics to
+    # the dtype's rounding. (NumPy's float32 two-pass reference is off by up to 1e-4 here.)
+    rng = np.random.default_rng(14)
+    x = (1000 + 0.01 * rng.standard_normal((64, 4, 16, 16))).astype(dtype)
+    x[0, :, 0, 0] = 1000.5
+    exact = x.astype(np.float64)
+    _, _, mean, var, _ = numba_kernels.batch_norm_train(x, None, None, 1e-5)
+    # float64 keeps about 11 digits of the variance here: the outlier is 45 spreads from the mean.
+    tolerance = 1e-6 if dtype == np.float32 else 1e-10
+    assert mean.dtype == var.dtype == dtype
+    np.testing.assert_allclose(mean, exact.mean(axis=(0, 2, 3)), rtol=tolerance)
+    np.testing.assert_allclose(var, exact.var(axis=(0, 2, 3)), rtol=tolerance)
 
 
 _STEP = """

@@ -300,24 +300,81 @@ def max_pool2d_2x2_backward(grad, offsets, x_shape):
 # -- batch norm in training mode: two passes over the data each way ------------------------------
 
 
+# The statistics are float64 sums, and without fastmath LLVM keeps a sum's additions in order: one
+# running sum is a chain of dependent additions, each waiting out the last one's latency. Four
+# running sums over interleaved elements make four independent chains (the same order on every
+# run and thread count).
+@njit(**_opts)
+def _row_shifted_sums(row, shift):
+    """float64 sums of (row - shift) and of (row - shift)^2 over a contiguous row."""
+    m = row.size
+    s0 = s1 = s2 = s3 = 0.0
+    q0 = q1 = q2 = q3 = 0.0
+    p = 0
+    while p + 4 <= m:
+        d0, d1, d2, d3 = row[p] - shift, row[p + 1] - shift, row[p + 2] - shift, row[p + 3] - shift
+        s0 += d0
+        s1 += d1
+        s2 += d2
+        s3 += d3
+        q0 += d0 * d0
+        q1 += d1 * d1
+        q2 += d2 * d2
+        q3 += d3 * d3
+        p += 4
+    while p < m:
+        d0 = row[p] - shift
+        s0 += d0
+        q0 += d0 * d0
+        p += 1
+    return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
+
+
+@njit(**_opts)
+def _row_sum_and_dot(g, h):
+    """float64 sums of g and of g * h over two contiguous rows of equal size."""
+    m = g.size
+    s0 = s1 = s2 = s3 = 0.0
+    d0 = d1 = d2 = d3 = 0.0
+    p = 0
+    while p + 4 <= m:
+        s0 += g[p]
+        s1 += g[p + 1]
+        s2 += g[p + 2]
+        s3 += g[p + 3]
+        d0 += g[p] * h[p]
+        d1 += g[p + 1] * h[p + 1]
+        d2 += g[p + 2] * h[p + 2]
+        d3 += g[p + 3] * h[p + 3]
+        p += 4
+    while p < m:
+        s0 += g[p]
+        d0 += g[p] * h[p]
+        p += 1
+    return (s0 + s1) + (s2 + s3), (d0 + d1) + (d2 + d3)
+
+
 # Batch norm's training passes read the data two or three times per call: worth the threads at any size.
 @_kernel(parallel_min=COMPILED_MIN)
 def _bn_forward(x3, weight, bias, eps, out3, xhat3, mean, var, invstd):
     n, c, m = x3.shape
     count = n * m
     for k in prange(c):
-        # float64 sums: the statistics of 100,000+ float32 values stay exact to float32.
+        # Mean and variance in one pass over the data instead of two, as the sums of d = x - shift
+        # and of d^2 in float64: var = mean(d^2) - mean(d)^2. With shift a value of the channel
+        # itself, mean(d) is a few standard deviations at most, so the subtraction loses
+        # nothing float32 can see (and a few bits of float64's 53). With the four running sums,
+        # ResNet-20's 19 batch norms took 61 ms of a training step at batch 128 instead of 87.
+        shift = np.float64(x3[0, k, 0])
         total = 0.0
+        squares = 0.0
         for b in range(n):
-            for p in range(m):
-                total += x3[b, k, p]
-        mu = total / count
-        sq = 0.0
-        for b in range(n):
-            for p in range(m):
-                d = x3[b, k, p] - mu
-                sq += d * d
-        v = sq / count
+            row_total, row_squares = _row_shifted_sums(x3[b, k], shift)
+            total += row_total
+            squares += row_squares
+        d = total / count
+        mu = shift + d
+        v = max(squares / count - d * d, 0.0)
         s = 1.0 / np.sqrt(v + eps)
         mean[k], var[k], invstd[k] = mu, v, s
         mu32, s32, w, bb = mean[k], invstd[k], weight[k], bias[k]
@@ -336,10 +393,9 @@ def _bn_backward(g3, xhat3, invstd, weight, gx3, grad_w, grad_b):
         sg = 0.0
         sgx = 0.0
         for b in range(n):
-            for p in range(m):
-                g = g3[b, k, p]
-                sg += g
-                sgx += g * xhat3[b, k, p]
+            row_sum, row_dot = _row_sum_and_dot(g3[b, k], xhat3[b, k])
+            sg += row_sum
+            sgx += row_dot
         grad_w[k], grad_b[k] = sgx, sg
         w = weight[k]
         # With g' = grad * w: mean(g') = w * mean(grad), mean(g' x_hat) = w * mean(grad x_hat).
