@@ -392,6 +392,53 @@ def test_numba_batch_norm_statistics_far_from_zero(dtype):
     np.testing.assert_allclose(var, exact.var(axis=(0, 2, 3)), rtol=tolerance)
 
 
+def _col2im_naive(grad_cols, out_shape, stride, top_left, dilation):
+    """Test-only: the scatter, one element at a time."""
+    groups, kh, kw, cg, b, h_out, w_out = grad_cols.shape
+    out = np.zeros(out_shape, grad_cols.dtype)
+    (sh, sw), (pt, pl), (dh, dw) = stride, top_left, dilation
+    for g, i, j, c, n, y, x in np.ndindex(grad_cols.shape):
+        row, col = y * sh - pt + i * dh, x * sw - pl + j * dw
+        if 0 <= row < out_shape[2] and 0 <= col < out_shape[3]:
+            out[n, g * cg + c, row, col] += grad_cols[g, i, j, c, n, y, x]
+    return out
+
+
+# (groups, kh, kw, cg, b, h_out, w_out), image (H, W), stride, (top, left) padding, dilation
+COL2IM_CASES = [
+    ((1, 3, 3, 4, 2, 6, 7), (6, 7), (1, 1), (1, 1), (1, 1)),
+    ((2, 3, 2, 3, 2, 3, 4), (7, 8), (2, 2), (1, 0), (1, 1)),
+    ((1, 3, 3, 2, 3, 3, 3), (9, 9), (3, 3), (2, 0), (1, 2)),
+    ((1, 2, 3, 2, 1, 4, 2), (5, 6), (1, 2), (0, 2), (2, 1)),
+]
+
+
+@pytest.mark.parametrize("case", COL2IM_CASES)
+def test_reference_col2im_matches_the_scatter(case):
+    shape, hw, stride, top_left, dilation = case
+    grad_cols = _rand(np.random.default_rng(15), shape, np.float64)
+    out = np.full((shape[4], shape[0] * shape[3], *hw), np.nan)
+    ref.col2im(grad_cols, out, stride, top_left, dilation)
+    np.testing.assert_allclose(out, _col2im_naive(grad_cols, out.shape, stride, top_left, dilation), atol=1e-12)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", COL2IM_CASES)
+def test_numba_col2im_equals_reference_bit_for_bit(case, dtype):
+    shape, hw, stride, top_left, dilation = case
+    grad_cols = _rand(np.random.default_rng(16), shape, dtype)
+    want = np.empty((shape[4], shape[0] * shape[3], *hw), dtype)
+    ref.col2im(grad_cols, want, stride, top_left, dilation)
+    got = np.full_like(want, np.nan)  # every element is written, the padding's share dropped
+    numba_kernels.col2im(grad_cols, got, stride, top_left, dilation)
+    np.testing.assert_array_equal(got, want)
+    # A non-contiguous destination takes the NumPy path, with the same result.
+    wide = np.full((*want.shape[:3], want.shape[3] * 2), np.nan, dtype)
+    numba_kernels.col2im(grad_cols, wide[..., ::2], stride, top_left, dilation)
+    np.testing.assert_array_equal(wide[..., ::2], want)
+
+
 _STEP = """
 import json, numpy as np, glassgrad as torch
 import glassgrad.nn as nn, glassgrad.nn.functional as F

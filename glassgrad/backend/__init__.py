@@ -89,6 +89,16 @@ for _name in NAMES:
 del _name
 
 
+def col2im(grad_cols, out, stride, top_left, dilation, scratch=None):
+    impl = _impl or _load()
+    # No lock: the compiled col2im is a plain loop on the calling thread, and the convolution's
+    # chunk threads call it at the same time.
+    return impl.col2im(grad_cols, out, stride, top_left, dilation, scratch)
+
+
+col2im.__doc__ = numpy_kernels.col2im.__doc__
+
+
 # Products between these sizes (in multiply-adds) run on one BLAS thread; see matmul2d.
 SINGLE_THREAD_GEMM = (1 << 19, 1 << 28)
 _blas = None

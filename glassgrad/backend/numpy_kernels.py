@@ -3,8 +3,9 @@
 Each function takes and returns NumPy arrays and keeps the input's float dtype. The numba
 versions in ``numba_kernels`` compute the same values in fewer, multi-threaded passes.
 
-(Convolution's im2col and col2im stay in glassgrad.ops.conv: measured, its NumPy copies
-with long contiguous runs beat compiled loops over NCHW.)
+(Convolution's im2col stays in glassgrad.ops.conv: measured, NumPy's copies with long
+contiguous runs beat compiled loops there. Its col2im is here, because adding short rows is
+where compiled loops win: 3-4x on ResNet-20's layers.)
 """
 
 import numpy as np
@@ -131,3 +132,30 @@ def batch_norm_eval(x, running_mean, running_var, weight, bias, eps):
     mean = running_mean.astype(x.dtype, copy=False).reshape(shape)
     invstd = inverse_std(running_var.astype(x.dtype, copy=False).reshape(shape), eps)
     return scale_shift((x - mean) * invstd, weight, bias, shape).astype(x.dtype, copy=False)
+
+
+def col2im(grad_cols, out, stride, top_left, dilation, scratch=None):
+    """Add the column gradients back onto the image: ``out`` (b, C, H, W) is overwritten with
+    the sum over kernel offsets (i, j) of grad_cols[:, i, j] (groups, kh, kw, C/groups, b,
+    H_out, W_out) placed at rows i*dh + stride_h*h_out - top and columns j*dw + stride_w*w_out
+    - left, in (i, j) order; places outside the image (the padding) are dropped.
+
+    Each offset's block adds into a zero-padded (C, b, Hp, Wp) buffer in one strided NumPy
+    operation: a loop over the kh*kw offsets, never over pixels. ``scratch(shape, dtype)``, if
+    given, supplies that buffer (the convolution reuses one)."""
+    groups, kh, kw, cg, b, h_out, w_out = grad_cols.shape
+    (sh, sw), (pt, pl), (dh, dw) = stride, top_left, dilation
+    h, w = out.shape[2], out.shape[3]
+    # Rows and columns of the padded buffer: enough for every offset's reach and for the image.
+    hp = max(pt + h, (kh - 1) * dh + sh * (h_out - 1) + 1)
+    wp = max(pl + w, (kw - 1) * dw + sw * (w_out - 1) + 1)
+    shape = (groups, cg, b, hp, wp)
+    buffer = np.zeros(shape, grad_cols.dtype) if scratch is None else scratch(shape, grad_cols.dtype)
+    buffer.fill(0)
+    h_span, w_span = sh * (h_out - 1) + 1, sw * (w_out - 1) + 1
+    for i in range(kh):
+        for j in range(kw):
+            top, left = i * dh, j * dw
+            buffer[:, :, :, top : top + h_span : sh, left : left + w_span : sw] += grad_cols[:, i, j]
+    inside = buffer.reshape(groups * cg, b, hp, wp)[:, :, pt : pt + h, pl : pl + w]
+    np.copyto(out, inside.transpose(1, 0, 2, 3))

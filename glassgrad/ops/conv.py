@@ -13,8 +13,9 @@ chunk (and group):
 
 Output channels go in the rows because (C_out, b, H_out, W_out) becomes NCHW by moving
 whole H_out*W_out planes, far cheaper than transposing NHWC. For the same reason grad_cols
-is (kh, kw, C_in, b, H_out, W_out): col2im adds each kernel offset's contiguous block into a
-padded (C_in, b, H, W) buffer, a loop over the kh*kw offsets only, never over pixels.
+is (kh, kw, C_in, b, H_out, W_out): col2im (glassgrad.backend.col2im) adds each kernel
+offset's contiguous block onto the image, row by row in a compiled loop, or with NumPy as one
+strided addition per offset into a padded buffer.
 Backward rebuilds each chunk's columns from the saved input rather than keeping them: they
 are kh*kw times the size of the input, and a deep network would hold one such matrix per layer.
 
@@ -196,22 +197,15 @@ class _Geometry:
         """Add the columns' gradients (groups, K, b*H_out*W_out) back onto ``out`` (b, C, H, W).
 
         With K in (kh, kw, cg) order each kernel offset's gradient is one contiguous
-        (cg, b, H_out, W_out) block, which adds into a padded (C, b, Hp, Wp) buffer with long
-        inner runs: a loop over the kh*kw offsets only, never over pixels."""
-        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
-        (h, w), (hp, wp), (h_out, w_out) = self.hw, self.padded_hw, self.out_hw
-        (pt, _), (pl, _) = self.padding
-        b = out.shape[0]
-        grad_cols = grad_cols.reshape(self.groups, kh, kw, self.cg, b, h_out, w_out)
-        buffer = _workspace("col2im", (self.groups, self.cg, b, hp, wp), grad_cols.dtype)
-        buffer.fill(0)
-        h_span, w_span = sh * (h_out - 1) + 1, sw * (w_out - 1) + 1
-        for i in range(kh):
-            for j in range(kw):
-                top, left = i * dh, j * dw
-                buffer[:, :, :, top : top + h_span : sh, left : left + w_span : sw] += grad_cols[:, i, j]
-        inner = buffer.reshape(self.c_in, b, hp, wp)[:, :, pt : pt + h, pl : pl + w]
-        np.copyto(out, inner.transpose(1, 0, 2, 3))  # copied out: the workspace must not escape
+        (cg, b, H_out, W_out) block; glassgrad.backend adds them up (compiled, or with NumPy
+        in a zero-padded buffer, one strided addition per kernel offset)."""
+        (kh, kw), (pt, _), (pl, _) = self.kernel, *self.padding
+        grad_cols = grad_cols.reshape(self.groups, kh, kw, self.cg, out.shape[0], *self.out_hw)
+        backend.col2im(grad_cols, out, self.stride, (pt, pl), self.dilation, _col2im_scratch)
+
+
+def _col2im_scratch(shape, dtype):
+    return _workspace("col2im", shape, dtype)
 
 
 def _gemm(a, b, out=None):
