@@ -6,6 +6,7 @@ multi-threaded loops (``numba_kernels``); without it, or with the environment va
 ``BACKEND`` says which one is in use and ``REASON`` why.
 """
 
+import contextlib
 import importlib.util
 import os
 import threading
@@ -117,38 +118,28 @@ def blas_controller():
     return _blas
 
 
-class _SingleThreadedBlas:
-    """The BLAS libraries' thread counts set to 1 inside the block and restored after it.
-
-    The same as threadpoolctl's ``limit(limits=1, user_api="blas")``, which took 25-85 us per
-    block building and restoring its bookkeeping, paid by every convolution; here it is a direct
-    get and set of each library's count, 4 us in all."""
-
-    def __init__(self, libraries):
-        self._libraries = libraries
-
-    def __enter__(self):
-        self._saved = [library.get_num_threads() for library in self._libraries]
-        for library in self._libraries:
-            library.set_num_threads(1)
-        return self
-
-    def __exit__(self, *exc):
-        for library, count in zip(self._libraries, self._saved):
-            library.set_num_threads(count)
-
-
 _blas_libraries = None
 
 
+@contextlib.contextmanager
 def single_threaded_blas():
-    """A context manager running NumPy's BLAS on one thread (a no-op without threadpoolctl)."""
+    """NumPy's BLAS on one thread inside the block, its thread count restored after (a no-op
+    without threadpoolctl). The same as threadpoolctl's ``limit(limits=1, user_api="blas")``,
+    which took 25-85 us per block on its bookkeeping, paid by every convolution; this gets and
+    sets each library's count directly, 4 us in all."""
     global _blas_libraries
     if _blas_libraries is None:
         controller = blas_controller()
         libraries = controller.lib_controllers if controller else []
         _blas_libraries = [library for library in libraries if library.user_api == "blas"]
-    return _SingleThreadedBlas(_blas_libraries)
+    saved = [library.get_num_threads() for library in _blas_libraries]
+    for library in _blas_libraries:
+        library.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for library, count in zip(_blas_libraries, saved):
+            library.set_num_threads(count)
 
 
 def matmul2d(a, b):
@@ -166,9 +157,8 @@ def matmul2d(a, b):
         raise ValueError(f"matmul2d: expects 2-D arrays, got shapes {a.shape} and {b.shape}")
     work = a.shape[0] * a.shape[1] * b.shape[1]
     low, high = SINGLE_THREAD_GEMM
-    controller = blas_controller() if low <= work <= high else False
     # np.dot: BLAS takes a transposed operand as a flag, no copy.
-    if not controller:
+    if not low <= work <= high:
         return np.dot(a, b)
     with single_threaded_blas():
         return np.dot(a, b)

@@ -150,7 +150,7 @@ def col2im(grad_cols, out, stride, top_left, dilation, scratch=None):
     hp = max(pt + h, (kh - 1) * dh + sh * (h_out - 1) + 1)
     wp = max(pl + w, (kw - 1) * dw + sw * (w_out - 1) + 1)
     shape = (groups, cg, b, hp, wp)
-    buffer = np.zeros(shape, grad_cols.dtype) if scratch is None else scratch(shape, grad_cols.dtype)
+    buffer = np.empty(shape, grad_cols.dtype) if scratch is None else scratch(shape, grad_cols.dtype)
     buffer.fill(0)
     h_span, w_span = sh * (h_out - 1) + 1, sw * (w_out - 1) + 1
     for i in range(kh):
