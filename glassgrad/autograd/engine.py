@@ -3,6 +3,7 @@
 import numpy as np
 
 from glassgrad.autograd.function import AccumulateGrad, sum_to_shape
+from glassgrad.backend import memory
 
 
 def _dependencies(roots):
@@ -96,7 +97,10 @@ def run_backward(roots, grads, retain_graph=False, accumulate=None, capture=None
                 if child_grad.dtype is not dt and child_grad.dtype != dt:
                     child_grad = child_grad.astype(dt)
                 if child in buffers:
-                    buffers[child] = buffers[child] + child_grad
+                    # A new array, never an in-place sum: a gradient may be shared (Add hands the same
+                    # one to both inputs). Its memory comes from the cache, as the ops' outputs do.
+                    total = buffers[child]
+                    buffers[child] = np.add(total, child_grad, out=memory.empty(shape, total.dtype))
                 else:
                     buffers[child] = child_grad
             remaining = counts[child] - 1

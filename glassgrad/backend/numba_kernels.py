@@ -20,7 +20,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from glassgrad.backend import numpy_kernels, pool
+from glassgrad.backend import memory, numpy_kernels, pool
 
 if "NUMBA_THREADING_LAYER" not in os.environ:
     # workqueue: measured 10-20% less CPU per training step than OpenMP's spinning threads
@@ -183,16 +183,16 @@ def sigmoid(x):
         return numpy_kernels.sigmoid(x)
     flat = _flat(x)
     if x.dtype == np.float32:
-        result = np.empty(x.shape, dtype=x.dtype)
+        result = memory.empty(x.shape, x.dtype)
         _sigmoid_float32(flat, result.reshape(-1))
         return result
     # float64: the reference's formula in three passes, -|x| (compiled), exp (NumPy's, threaded),
     # then (1 or e) / (1 + e) (compiled): bit for bit the reference's values.
-    e = np.empty(flat.shape, dtype=x.dtype)
+    e = memory.empty(flat.shape, x.dtype)
     _negative_abs(flat, e)
     with np.errstate(under="ignore"):
         _parallel_exp(e)
-    result = np.empty(x.shape, dtype=x.dtype)
+    result = memory.empty(x.shape, x.dtype)
     _sigmoid_finish(flat, e, result.reshape(-1), x.dtype.type(1))
     return result
 
@@ -200,7 +200,7 @@ def sigmoid(x):
 def sigmoid_backward(grad, out):
     if not _fits(grad, out):
         return numpy_kernels.sigmoid_backward(grad, out)
-    result = np.empty(out.shape, dtype=out.dtype)
+    result = memory.empty(out.shape, out.dtype)
     _sigmoid_backward(_flat(grad), _flat(out), result.reshape(-1), out.dtype.type(1))
     return result
 
@@ -208,7 +208,7 @@ def sigmoid_backward(grad, out):
 def relu(x):
     if not _fits(x):
         return numpy_kernels.relu(x)
-    result = np.empty(x.shape, dtype=x.dtype)
+    result = memory.empty(x.shape, x.dtype)
     _relu(_flat(x), result.reshape(-1))
     return result
 
@@ -216,7 +216,7 @@ def relu(x):
 def relu_backward(grad, out):
     if not _fits(grad, out):
         return numpy_kernels.relu_backward(grad, out)
-    result = np.empty(out.shape, dtype=out.dtype)
+    result = memory.empty(out.shape, out.dtype)
     _relu_backward(_flat(grad), _flat(out), result.reshape(-1))
     return result
 
@@ -224,7 +224,7 @@ def relu_backward(grad, out):
 def tanh_backward(grad, out):
     if not _fits(grad, out):
         return numpy_kernels.tanh_backward(grad, out)
-    result = np.empty(out.shape, dtype=out.dtype)
+    result = memory.empty(out.shape, out.dtype)
     _tanh_backward(_flat(grad), _flat(out), result.reshape(-1), out.dtype.type(1))
     return result
 
@@ -266,7 +266,7 @@ def max_pool2d_2x2(x):
     if x.dtype not in _COMPILED:
         return numpy_kernels.max_pool2d_2x2(x)
     n, c, h, w = x.shape
-    out = np.empty((n, c, h // 2, w // 2), dtype=x.dtype)
+    out = memory.empty((n, c, h // 2, w // 2), x.dtype)
     offsets = np.empty(out.shape, dtype=np.int8)
     _max_pool2d_2x2(np.ascontiguousarray(x), out, offsets)
     return out, offsets
@@ -292,7 +292,7 @@ def _max_pool2d_2x2_backward(grad, offsets, result):
 def max_pool2d_2x2_backward(grad, offsets, x_shape):
     if grad.dtype not in _COMPILED:
         return numpy_kernels.max_pool2d_2x2_backward(grad, offsets, x_shape)
-    result = np.empty(x_shape, dtype=grad.dtype)
+    result = memory.empty(x_shape, grad.dtype)
     _max_pool2d_2x2_backward(np.ascontiguousarray(grad), np.ascontiguousarray(offsets), result)
     return result
 
@@ -416,7 +416,7 @@ def batch_norm_train(x, weight, bias, eps):
     t = x.dtype.type
     w = np.ones(c, x.dtype) if weight is None else np.ascontiguousarray(weight, dtype=x.dtype)
     b = np.zeros(c, x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype)
-    out, x_hat = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
+    out, x_hat = memory.empty(x.shape, x.dtype), memory.empty(x.shape, x.dtype)
     mean, var, invstd = np.empty(c, x.dtype), np.empty(c, x.dtype), np.empty(c, x.dtype)
     _bn_forward(x3, w, b, float(t(eps)), out.reshape(x3.shape), x_hat.reshape(x3.shape), mean, var, invstd)
     return out, x_hat, mean, var, invstd
@@ -433,7 +433,7 @@ def batch_norm_train_backward(grad, x_hat, invstd, weight):
     n, c = grad.shape[:2]
     g3 = np.ascontiguousarray(grad).reshape(n, c, -1)
     w = np.ones(c, grad.dtype) if weight is None else np.ascontiguousarray(weight, dtype=grad.dtype)
-    grad_x = np.empty(grad.shape, grad.dtype)
+    grad_x = memory.empty(grad.shape, grad.dtype)
     grad_w, grad_b = np.empty(c, np.float64), np.empty(c, np.float64)
     _bn_backward(
         g3,
@@ -465,7 +465,7 @@ def batch_norm_eval(x, running_mean, running_var, weight, bias, eps):
     mean = np.ascontiguousarray(running_mean, dtype=t)
     invstd = numpy_kernels.inverse_std(np.ascontiguousarray(running_var, dtype=t), eps)
     x3 = np.ascontiguousarray(x).reshape(n, c, -1)
-    out = np.empty(x.shape, t)
+    out = memory.empty(x.shape, t)
     w, b = np.ascontiguousarray(weight, dtype=t), np.ascontiguousarray(bias, dtype=t)
     _bn_eval(x3, mean, invstd, w, b, out.reshape(x3.shape))
     return out

@@ -34,7 +34,7 @@ import numpy as np
 
 from glassgrad import backend
 from glassgrad.autograd.function import Function
-from glassgrad.backend import pool
+from glassgrad.backend import memory, pool
 from glassgrad.tensor import Tensor
 
 
@@ -296,7 +296,7 @@ class Convolution(Function):
     def forward(self, x, weight, bias, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
         geo = _Geometry(x.shape, weight.shape, stride, padding, dilation, groups)
         n, wide = x.shape[0], geo.wide
-        result = np.empty((n, geo.c_out, *geo.out_hw), dtype=x.dtype)
+        result = memory.empty((n, geo.c_out, *geo.out_hw), x.dtype)
         wmat = np.ascontiguousarray(_weight_matrix(weight, groups))  # (groups, og, K), copied once, not per chunk
         bias4 = None if bias is None else bias.reshape(1, -1, 1, 1)
 
@@ -350,7 +350,7 @@ class Convolution(Function):
         if need_w:
             partials = np.empty((len(chunks), geo.groups, geo.og, geo.k), dtype=grad.dtype)
         if need_x:
-            grad_x = np.empty((n, geo.c_in, *geo.hw), dtype=grad.dtype)
+            grad_x = memory.empty((n, geo.c_in, *geo.hw), grad.dtype)
             wmat_t = np.ascontiguousarray(_weight_matrix(weight, geo.groups)).transpose(0, 2, 1)  # (groups, K, og)
 
         def chunk(index, lo, hi):

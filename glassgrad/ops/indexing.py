@@ -7,6 +7,7 @@ repeat, so repeated indices accumulate, as they must.
 import numpy as np
 
 from glassgrad.autograd.function import Function
+from glassgrad.backend import memory
 from glassgrad.ops.reduction import _axes
 from glassgrad.tensor import Tensor
 
@@ -64,7 +65,7 @@ class GetItem(Function):
         return out
 
     def backward(self, grad):
-        out = np.zeros(self.shape, dtype=grad.dtype)
+        out = memory.zeros(self.shape, grad.dtype)
         if _may_repeat(self.index):
             np.add.at(out, self.index, grad)
         else:

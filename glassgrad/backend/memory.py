@@ -1,0 +1,139 @@
+"""A cache of large arrays: the memory of an activation or gradient that died goes to the next
+op that asks for the same number of bytes, instead of back to the operating system.
+
+Why: glibc's malloc gives blocks of megabytes back to the kernel when they are freed (unmapping
+them, or trimming its heap), so the next array of that size starts as fresh pages, and the
+first write to each 4 KiB page is a page fault that zeroes it. A training step frees and asks
+for the same few dozen sizes every time. Measured at batch 128: ResNet-20's forward pass took
+4,500 faults (18 MB zeroed) per pass and its training step 3,000, and batch norm took twice as
+long in the network as on its own. With the hot ops' outputs taken from here there are none;
+in-process comparisons (30 alternating runs) gave ResNet-20's inference 9% and its training
+step 17% less time, the seed's CNN 8-10%.
+
+How: ``empty`` returns an ordinary ndarray viewing a block kept here. NumPy keeps every view
+alive through the buffer object the array was made from, so a finalizer on that object learns
+when the last view has gone, and puts the block back. Blocks are matched by exact size: a
+network asks for the same sizes on every step. At most ``limit()`` bytes are kept idle, the
+sizes returned least recently freed first.
+
+It plays the part of PyTorch's caching allocator (``empty_cache`` as in ``torch.cuda``) for
+host memory, and touches nothing but glassgrad's own arrays: malloc's settings stay as they are.
+"""
+
+import collections
+import math
+import os
+import threading
+import weakref
+
+import numpy as np
+
+MIN_BYTES = 1 << 20  # smaller arrays come from NumPy: malloc keeps and reuses those itself
+_DEFAULT_LIMIT = 512 << 20
+
+# Re-entrant: a garbage collection inside a locked section may free a cached array, whose
+# finalizer then gives its block back on the same thread.
+_lock = threading.RLock()
+_idle = collections.OrderedDict()  # size in bytes -> [blocks]; the most recently returned sizes last
+_idle_bytes = 0
+_limit = _DEFAULT_LIMIT
+
+
+def _reset_after_fork():
+    # A fork while another thread held the lock would leave the child's copy locked for ever.
+    global _lock, _idle, _idle_bytes
+    _lock = threading.RLock()
+    _idle = collections.OrderedDict()
+    _idle_bytes = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def empty(shape, dtype):
+    """An uninitialised C-contiguous array of ``shape`` and ``dtype``, as ``np.empty``, with its
+    memory reused from an array that died, when one of the same size did."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes < MIN_BYTES:
+        return np.empty(shape, dtype)
+    block = _take(nbytes)
+    if block is None:
+        block = np.empty(nbytes, np.uint8)
+    array = np.frombuffer(memoryview(block), dtype)
+    owner = array.base  # NumPy's own memoryview of the block: every view of ``array`` keeps it alive
+    if owner is block or owner is None:  # not so in this NumPy: no reuse, but still correct
+        return np.empty(shape, dtype)
+    weakref.finalize(owner, _give_back, block).atexit = False
+    return array.reshape(shape)
+
+
+def zeros(shape, dtype):
+    """``np.zeros`` through ``empty``: a cached block, filled with zeros."""
+    array = empty(shape, dtype)
+    array.fill(0)
+    return array
+
+
+def _take(nbytes):
+    global _idle_bytes
+    with _lock:
+        blocks = _idle.get(nbytes)
+        if not blocks:
+            return None
+        block = blocks.pop()
+        if not blocks:
+            del _idle[nbytes]
+        _idle_bytes -= nbytes
+        return block
+
+
+def _give_back(block):
+    global _idle_bytes
+    with _lock:
+        if block.nbytes > _limit:
+            return
+        _evict(_limit - block.nbytes)
+        _idle.setdefault(block.nbytes, []).append(block)
+        _idle.move_to_end(block.nbytes)
+        _idle_bytes += block.nbytes
+
+
+def empty_cache():
+    """Free every idle block (arrays in use keep theirs)."""
+    global _idle_bytes
+    with _lock:
+        _idle.clear()
+        _idle_bytes = 0
+
+
+def cached_bytes():
+    """Bytes held in idle blocks, waiting to be reused."""
+    return _idle_bytes
+
+
+def limit():
+    """The most bytes kept idle (512 MiB unless set)."""
+    return _limit
+
+
+def set_limit(nbytes):
+    """Keep at most ``nbytes`` idle (0 turns the cache off); frees what is over at once."""
+    global _limit
+    if nbytes < 0:
+        raise ValueError(f"set_limit: nbytes must be >= 0, got {nbytes}")
+    with _lock:
+        _limit = int(nbytes)
+        _evict(_limit)
+
+
+def _evict(budget):
+    """Free idle blocks, oldest sizes first, until at most ``budget`` bytes stay idle (lock held)."""
+    global _idle_bytes
+    while _idle_bytes > budget:
+        size, blocks = next(iter(_idle.items()))
+        blocks.pop(0)
+        if not blocks:
+            del _idle[size]
+        _idle_bytes -= size
