@@ -79,6 +79,12 @@ def test_the_block_comes_back_when_the_last_view_dies():
     assert address(memory.empty(BIG, np.float32)) == where
 
 
+def test_shape_as_an_int():
+    a = memory.empty(1 << 20, np.uint8)
+    assert a.shape == (1 << 20,)
+    assert memory.zeros(4, np.float64).tolist() == [0.0] * 4
+
+
 def test_small_arrays_are_not_cached():
     a = memory.empty(SMALL, np.float32)
     assert a.shape == SMALL

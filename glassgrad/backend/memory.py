@@ -13,8 +13,8 @@ step 17% less time, the seed's CNN 8-10%.
 How: ``empty`` returns an ordinary ndarray viewing a block kept here. NumPy keeps every view
 alive through the buffer object the array was made from, so a finalizer on that object learns
 when the last view has gone, and puts the block back. Blocks are matched by exact size: a
-network asks for the same sizes on every step. At most ``limit()`` bytes are kept idle, the
-sizes returned least recently freed first.
+network asks for the same sizes on every step. At most ``limit()`` bytes are kept idle; past
+that, the sizes given back least recently are freed first.
 
 It plays the part of PyTorch's caching allocator (``empty_cache`` as in ``torch.cuda``) for
 host memory, and touches nothing but glassgrad's own arrays: malloc's settings stay as they are.
@@ -55,6 +55,7 @@ def empty(shape, dtype):
     """An uninitialised C-contiguous array of ``shape`` and ``dtype``, as ``np.empty``, with its
     memory reused from an array that died, when one of the same size did."""
     dtype = np.dtype(dtype)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     nbytes = math.prod(shape) * dtype.itemsize
     if nbytes < MIN_BYTES:
         return np.empty(shape, dtype)
