@@ -125,13 +125,35 @@ def batch_norm_train_backward(grad, x_hat, invstd, weight):
     return grad_x, (grad * x_hat).sum(axis=axes), grad.sum(axis=axes)
 
 
+def batch_norm_eval_terms(running_mean, running_var, weight, bias, eps, dtype):
+    """Per-channel ``(alpha, beta)`` (C,) of evaluation-mode batch norm, out = x * alpha + beta,
+    computed as PyTorch does: alpha = invstd * weight rounded to ``dtype``, and beta = bias -
+    mean * alpha with a single rounding (PyTorch's CPU kernels fuse it into one multiply-add).
+
+    For float16 and float32 they come back in float64, where the product of two such numbers is
+    exact, so ``x * alpha + beta`` in float64 rounded to ``dtype`` gives the fused result (up to
+    a double rounding, which takes about one value in 2**29): PyTorch's own bits on a CPU with
+    fused multiply-add. float64 gets the plain two-rounding formula, within an ulp of it.
+    """
+    dtype = np.dtype(dtype)
+    mean = np.asarray(running_mean).astype(dtype, copy=False)
+    alpha = inverse_std(np.asarray(running_var).astype(dtype, copy=False), eps)
+    if weight is not None:
+        alpha = (alpha * weight.astype(dtype, copy=False)).astype(dtype, copy=False)
+    wide = np.float64 if dtype.itemsize < 8 else dtype
+    alpha = alpha.astype(wide)
+    beta = -(mean.astype(wide) * alpha)
+    if bias is not None:
+        beta = bias.astype(wide) + beta
+    return alpha, beta.astype(dtype).astype(wide)
+
+
 def batch_norm_eval(x, running_mean, running_var, weight, bias, eps):
-    """Evaluation-mode batch norm over axis 1 with the running statistics (C,):
-    ((x - mean) * invstd) * weight + bias, with invstd = 1 / sqrt(var + eps)."""
+    """Evaluation-mode batch norm over axis 1 with the running statistics (C,): x * alpha + beta
+    per channel, with PyTorch's alpha and beta (see ``batch_norm_eval_terms``)."""
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-    mean = running_mean.astype(x.dtype, copy=False).reshape(shape)
-    invstd = inverse_std(running_var.astype(x.dtype, copy=False).reshape(shape), eps)
-    return scale_shift((x - mean) * invstd, weight, bias, shape).astype(x.dtype, copy=False)
+    alpha, beta = batch_norm_eval_terms(running_mean, running_var, weight, bias, eps, x.dtype)
+    return (x * alpha.reshape(shape) + beta.reshape(shape)).astype(x.dtype, copy=False)
 
 
 def col2im(grad_cols, out, stride, top_left, dilation, scratch=None):

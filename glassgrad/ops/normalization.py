@@ -44,13 +44,12 @@ class BatchNorm(Function):
             self.batch_mean, self.batch_var, self.count = mean, var, count
             self.save_for_backward(x_hat, invstd.reshape(shape), weight)
             return out
-        if not any(self.needs_input_grad):  # inference: nothing to save
-            return backend.batch_norm_eval(x, running_mean, running_var, weight, bias, eps)
-        # Evaluation mode with gradients: the same formula, keeping x_hat and invstd for backward.
-        invstd = inverse_std(running_var.astype(x.dtype, copy=False).reshape(shape), eps)
-        x_hat = (x - running_mean.astype(x.dtype, copy=False).reshape(shape)) * invstd
-        self.save_for_backward(x_hat, invstd, weight)
-        return scale_shift(x_hat, weight, bias, shape).astype(x.dtype, copy=False)
+        out = backend.batch_norm_eval(x, running_mean, running_var, weight, bias, eps)
+        if any(self.needs_input_grad):  # evaluation mode with gradients: keep x_hat and invstd for backward
+            invstd = inverse_std(running_var.astype(x.dtype, copy=False).reshape(shape), eps)
+            x_hat = (x - running_mean.astype(x.dtype, copy=False).reshape(shape)) * invstd
+            self.save_for_backward(x_hat, invstd, weight)
+        return out
 
     def backward(self, grad):
         x_hat, invstd, weight = self.saved_tensors

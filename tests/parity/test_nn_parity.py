@@ -143,6 +143,35 @@ def test_batch_norm_steps_train_and_eval(cls, shape, kwargs, dtype):
     _check_layer(ours, theirs, rng.standard_normal(shape).astype(dtype), dtype)
 
 
+@pytest.mark.skipif(
+    torch.backends.cpu.get_cpu_capability() == "DEFAULT",
+    reason="PyTorch's generic CPU kernels round twice where its AVX2/AVX-512 ones fuse a multiply-add",
+)
+@pytest.mark.parametrize("shape", [(128, 16, 32, 32), (5, 7, 3, 3), (64, 10), (2, 3, 4)])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_batch_norm_eval_float32_bits_equal_pytorch(shape, affine, requires_grad):
+    """In evaluation mode float32 batch norm gives PyTorch's very bits: the same per-channel
+    alpha and beta, and one rounding of x * alpha + beta (compiled path and NumPy alike)."""
+    rng = np.random.default_rng(5)
+    c = shape[1]
+    cls = "BatchNorm2d" if len(shape) == 4 else "BatchNorm1d"
+    ours, theirs = getattr(nn, cls)(c, affine=affine), getattr(torch.nn, cls)(c, affine=affine)
+    with torch.no_grad():
+        theirs.running_mean.normal_(0, 2)
+        theirs.running_var.uniform_(0.05, 3)
+        if affine:
+            theirs.weight.normal_(0, 1)
+            theirs.bias.normal_(0, 1)
+    _copy_weights(ours, theirs)
+    ours.eval()
+    theirs.eval()
+    x = (rng.standard_normal(shape) * 3 + 0.5).astype(np.float32)
+    want = theirs(torch.tensor(x, requires_grad=requires_grad)).detach().numpy()
+    got = ours(glassgrad.tensor(x, requires_grad=requires_grad))
+    assert np.array_equal(got.detach().numpy(), want)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_layer_and_group_norm(dtype):
     rng = np.random.default_rng(0)
