@@ -1,5 +1,6 @@
-"""conv2d/conv1d: a naive loop reference against the im2col version, gradcheck for every option,
-errors, saved arrays, the reused workspaces, and the Conv modules' shapes and initialisation."""
+"""conv2d/conv1d: a naive loop reference against the im2col version and the direct kernel,
+gradcheck for every option, errors, saved arrays, the reused workspaces, and the Conv modules'
+shapes and initialisation."""
 
 import math
 
@@ -7,10 +8,12 @@ import numpy as np
 import pytest
 
 import glassgrad
+import glassgrad.ops.conv as conv_module
 from glassgrad import nn
 from glassgrad.autograd import gradcheck
+from glassgrad.backend import direct_conv
 from glassgrad.nn import functional as F
-from glassgrad.ops.conv import Convolution, conv1d, conv2d
+from glassgrad.ops.conv import Convolution, _Geometry, conv1d, conv2d
 
 
 def naive_conv2d(x, w, b, stride, padding, dilation, groups):
@@ -403,3 +406,181 @@ def test_empty_batch():
     out.sum().backward()
     assert x.grad.shape == (0, 3, 8, 8)
     np.testing.assert_array_equal(w.grad.numpy(), np.zeros((4, 3, 3, 3), dtype=np.float32))
+
+
+# -- the direct kernel (glassgrad.backend.direct_conv): stride-1 float32 forward passes ----------
+
+needs_kernel = pytest.mark.skipif(
+    not direct_conv.available(),
+    reason="direct convolution unavailable here (needs numba's llvmlite and AVX2+FMA or ARM64)",
+)
+
+
+@pytest.fixture
+def always_direct(monkeypatch):
+    """Every eligible float32 convolution takes the kernel, however many pixels it throws away."""
+    monkeypatch.setattr(
+        _Geometry,
+        "direct",
+        property(lambda geo: geo.stride == (1, 1) and geo.groups == 1 and geo.kernel != (1, 1)),
+    )
+
+
+# (input shape, weight shape, padding, dilation, bias)
+CASES = [
+    ((3, 16, 32, 32), (16, 16, 3, 3), 1, 1, False),  # ResNet-20's first stage
+    ((2, 3, 32, 32), (32, 3, 3, 3), 1, 1, True),  # the seed's first layer
+    ((2, 1, 28, 28), (6, 1, 5, 5), 2, 1, True),  # LeNet-5: 6 output channels, not a multiple of 4
+    ((1, 6, 14, 14), (16, 6, 5, 5), 0, 1, True),
+    ((2, 5, 9, 7), (7, 5, 2, 3), (1, 2), (2, 1), True),  # uneven kernel, padding and dilation
+    ((1, 2, 3, 40), (3, 2, 3, 3), 1, 1, False),  # wide and short: one tile spans rows
+    ((2, 4, 6, 6), (1, 4, 3, 3), "same", 2, True),
+    ((1, 3, 5, 5), (4, 3, 2, 2), "same", 1, False),  # even kernel: more padding on the bottom/right
+]
+
+
+@needs_kernel
+@pytest.mark.parametrize("case", CASES)
+def test_matches_the_definition(case, always_direct, rng, monkeypatch):
+    xs, ws, padding, dilation, bias = case
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32) if bias else None
+    calls = []
+    kernel_conv2d = direct_conv.conv2d
+    monkeypatch.setattr(direct_conv, "conv2d", lambda *a: calls.append(a[3]) or kernel_conv2d(*a))
+    out = conv2d(
+        glassgrad.tensor(x), glassgrad.tensor(w), None if b is None else glassgrad.tensor(b), 1, padding, dilation
+    )
+    assert calls, "the direct kernel did not run"
+    geo = _Geometry(xs, ws, (1, 1), _pads(padding, ws, dilation), _pair(dilation), 1)
+    want = naive_conv2d(x.astype(np.float64), w, b, (1, 1), geo.padding, geo.dilation, 1)
+    assert out.dtype == glassgrad.float32 and out.shape == want.shape
+    np.testing.assert_allclose(out.numpy(), want, rtol=2e-5, atol=2e-5 * np.abs(want).max())
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _pads(padding, ws, dilation):
+    from glassgrad.ops.conv import _conv_padding
+
+    return _conv_padding(padding, ws[2:], (1, 1), _pair(dilation), "test")
+
+
+@needs_kernel
+def test_reads_past_the_plane_feed_only_thrown_away_pixels(rng):
+    """NaN everywhere the kernel may read but no kept pixel needs: the kept pixels stay exact."""
+    n, c, h, w, c_out, (kh, kw), (dh, dw) = 2, 3, 5, 6, 5, (3, 2), (1, 2)
+    hp, wp = h + 2, w + 2
+    h_out, w_out = hp - (kh - 1) * dh, wp - (kw - 1) * dw
+    pixels = h_out * wp
+    spare = direct_conv.slack(pixels, kw, dw)
+    flat = np.full(n * c * hp * wp + spare, np.nan, np.float32)
+    images = flat[: n * c * hp * wp].reshape(n, c, hp, wp)
+    images[:] = 0
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    images[:, :, 1:-1, 1:-1] = x
+    weight = rng.standard_normal((c_out, c, kh, kw)).astype(np.float32)
+    out = np.full((n, 8, direct_conv.tiles(pixels) * direct_conv.PIXELS), np.nan, np.float32)
+    direct_conv.conv2d(flat, direct_conv.pack_weight(weight), out, n, (hp, wp), (kh, kw), (dh, dw))
+    kept = out[:, :c_out, :pixels].reshape(n, c_out, h_out, wp)[..., :w_out]
+    want = naive_conv2d(x.astype(np.float64), weight, None, (1, 1), ((1, 1), (1, 1)), (dh, dw), 1)
+    np.testing.assert_allclose(kept, want, rtol=1e-5, atol=1e-5)
+    padded_channels = out[:, c_out:, :pixels].reshape(n, -1, h_out, wp)[..., :w_out]
+    assert np.all(padded_channels == 0)  # the zero weights' output channels, where kept
+
+
+@pytest.mark.parametrize(
+    "h_out, wp, kw, dw", [(32, 34, 3, 1), (16, 18, 3, 1), (1, 5, 5, 1), (7, 11, 3, 2), (4, 4, 1, 1)]
+)
+def test_slack_is_the_furthest_read_past_the_last_plane(h_out, wp, kw, dw):
+    for kh, dh in ((1, 1), (3, 1), (3, 2)):
+        hp = h_out + (kh - 1) * dh
+        pixels = h_out * wp
+        furthest = direct_conv.tiles(pixels) * direct_conv.PIXELS - 1 + (kh - 1) * dh * wp + (kw - 1) * dw
+        assert direct_conv.slack(pixels, kw, dw) == furthest + 1 - hp * wp
+
+
+def test_pack_weight_puts_four_output_channels_side_by_side(rng):
+    weight = rng.standard_normal((6, 2, 3, 3)).astype(np.float32)
+    packed = direct_conv.pack_weight(weight)
+    assert packed.shape == (2, 2, 9, 4) and packed.flags.c_contiguous
+    for o in range(8):
+        for c in range(2):
+            for i in range(3):
+                for j in range(3):
+                    want = weight[o, c, i, j] if o < 6 else 0
+                    assert packed[o // 4, c, i * 3 + j, o % 4] == want
+
+
+@needs_kernel
+@pytest.mark.parametrize("parts", [1, 2, 3])
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 30])
+def test_same_bits_whatever_the_threads_and_chunks(parts, chunk_bytes, always_direct, rng, monkeypatch):
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(conv_module, "_MIN_SPLIT_WORK", 0)
+    monkeypatch.setattr(conv_module, "_parts", lambda: parts)
+    x = glassgrad.tensor(rng.standard_normal((7, 5, 12, 12)).astype(np.float32))
+    w = glassgrad.tensor(rng.standard_normal((8, 5, 3, 3)).astype(np.float32))
+    out = conv2d(x, w, padding=1).numpy()
+    monkeypatch.setattr(conv_module, "_parts", lambda: 1)
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 1 << 30)
+    np.testing.assert_array_equal(out, conv2d(x, w, padding=1).numpy())
+
+
+@needs_kernel
+def test_training_step_with_the_direct_forward(always_direct, rng):
+    """Forward by the kernel, backward by the columns: the gradients are the definition's."""
+    x = rng.standard_normal((3, 4, 10, 10)).astype(np.float32)
+    w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    xt, wt = glassgrad.tensor(x, requires_grad=True), glassgrad.tensor(w, requires_grad=True)
+    conv2d(xt, wt, padding=1).sum().backward()
+    x64, w64 = (
+        glassgrad.tensor(x.astype(np.float64), requires_grad=True),
+        glassgrad.tensor(w.astype(np.float64), requires_grad=True),
+    )
+    conv2d(x64, w64, padding=1).sum().backward()
+    np.testing.assert_allclose(xt.grad.numpy(), x64.grad.numpy(), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(wt.grad.numpy(), w64.grad.numpy(), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "x_shape, w_shape, stride, groups, direct",
+    [
+        ((2, 3, 32, 32), (16, 3, 3, 3), 1, 1, True),  # ResNet-20's stem
+        ((2, 16, 32, 32), (16, 16, 3, 3), 1, 1, True),  # 6% of the pixels thrown away
+        ((2, 32, 16, 16), (32, 32, 3, 3), 1, 1, True),  # 12.5%
+        ((2, 64, 8, 8), (64, 64, 3, 3), 1, 1, False),  # 25%: im2col + GEMM was as fast
+        ((2, 16, 32, 32), (32, 16, 3, 3), 2, 1, False),  # strided
+        ((2, 16, 32, 32), (16, 8, 3, 3), 1, 2, False),  # grouped
+        ((2, 16, 32, 32), (16, 16, 1, 1), 1, 1, False),  # 1x1: the input is its own column matrix
+    ],
+)
+def test_taken_where_it_was_measured_to_pay(x_shape, w_shape, stride, groups, direct, monkeypatch):
+    monkeypatch.setattr(direct_conv, "available", lambda: True)
+    geo = _Geometry(x_shape, w_shape, (stride, stride), ((1, 1), (1, 1)), (1, 1), groups)
+    assert geo.direct is direct
+    monkeypatch.setattr(direct_conv, "available", lambda: False)
+    assert geo.direct is False
+
+
+def test_float64_never_takes_it(rng, monkeypatch):
+    monkeypatch.setattr(direct_conv, "conv2d", lambda *a: pytest.fail("float64 ran the float32 kernel"))
+    x = glassgrad.tensor(rng.standard_normal((2, 16, 32, 32)))
+    w = glassgrad.tensor(rng.standard_normal((16, 16, 3, 3)))
+    assert conv2d(x, w, padding=1).dtype == glassgrad.float64
+
+
+def test_direct_kernel_refuses_arrays_it_would_overrun():
+    packed = direct_conv.pack_weight(np.ones((4, 2, 3, 3), np.float32))
+    out = np.empty((1, 4, direct_conv.tiles(4 * 6) * direct_conv.PIXELS), np.float32)
+    no_slack = np.zeros((1, 2, 6, 6), np.float32)
+    with pytest.raises(ValueError, match="images hold 72 floats"):
+        direct_conv.conv2d(no_slack, packed, out, 1, (6, 6), (3, 3), (1, 1))
+    images = np.zeros(200, np.float32)
+    with pytest.raises(ValueError, match="out has shape"):
+        direct_conv.conv2d(images, packed, np.empty((1, 4, 16), np.float32), 1, (6, 6), (3, 3), (1, 1))
+    with pytest.raises(ValueError, match="float32"):
+        direct_conv.conv2d(images.astype(np.float64), packed, out, 1, (6, 6), (3, 3), (1, 1))
