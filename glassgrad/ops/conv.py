@@ -205,21 +205,40 @@ class _Geometry:
         computed = direct_conv.tiles(pixels) * direct_conv.PIXELS
         return computed <= 1.2 * self.out_hw[0] * self.out_hw[1] and direct_conv.available()
 
-    def direct_rows(self, x, packed):
-        """(b, C, H, W) -> (b, C_out rounded up to 4, tiles*16) by the direct kernel, in a
-        workspace: output pixel (h, w) of a plane at h*Wp + w (see ``wide_columns``)."""
+    def direct_into(self, x, packed, out, bias=None):
+        """out (b, C_out, H_out, W_out) = the convolution of x (b, C, H, W) by the direct kernel
+        with ``direct_conv.pack_weight``'s weights, plus ``bias`` (1, C_out, 1, 1) if given."""
         b = x.shape[0]
-        (hp, wp), h_out = self.padded_hw, self.out_hw[0]
+        (hp, wp), (h_out, w_out) = self.padded_hw, self.out_hw
         pixels = h_out * wp
         # Images past the chunk's own cover what the kernel reads beyond the last plane.
         spare = -(-direct_conv.slack(pixels, self.kernel[1], self.dilation[1]) // (self.c_in * hp * wp))
         padded = _bordered(("nchw", self.padding), b + max(spare, 1), (self.c_in, hp, wp), x.dtype)
         _copy_inside(x, padded[:b], self.padding)
-        rows = _workspace(
-            "rows", (b, packed.shape[0] * direct_conv.CHANNELS, direct_conv.tiles(pixels) * direct_conv.PIXELS), x.dtype
-        )
+        shape = (b, packed.shape[0] * direct_conv.CHANNELS, direct_conv.tiles(pixels) * direct_conv.PIXELS)
+        rows = _workspace("rows", shape, x.dtype)  # output pixel (h, w) of a plane at h*Wp + w
         direct_conv.conv2d(padded, packed, rows, b, self.padded_hw, self.kernel, self.dilation)
-        return rows
+        planes = rows[:, : self.c_out, :pixels].reshape(b, self.c_out, h_out, wp)[..., :w_out]
+        if bias is None:
+            np.copyto(out, planes)
+        else:
+            np.add(planes, bias, out=out)
+
+    def input_gradient(self):
+        """The geometry whose forward pass gives this convolution's input gradient, or None.
+
+        With stride 1 and one group, grad_x is a stride-1 convolution of the output gradient
+        (b, C_out, H_out, W_out), zero-padded by the kernel's reach less this padding, with the
+        weight flipped in both spatial axes and its channel axes swapped; its output is
+        (b, C, H, W). None when a side is padded beyond the kernel's reach."""
+        if self.stride != (1, 1) or self.groups != 1:
+            return None
+        (kh, kw), (dh, dw), ((pt, pb), (pl, pr)) = self.kernel, self.dilation, self.padding
+        reach_h, reach_w = (kh - 1) * dh, (kw - 1) * dw
+        pads = ((reach_h - pt, reach_h - pb), (reach_w - pl, reach_w - pr))
+        if min(pads[0] + pads[1]) < 0:
+            return None
+        return _Geometry((0, self.c_out, *self.out_hw), (self.c_in, self.c_out, kh, kw), (1, 1), pads, self.dilation, 1)
 
     def rows(self, grad, tag):
         """(b, C_out, H_out, W_out) -> (groups, og, b*H_out*W_out) in a workspace: channels as rows."""
@@ -342,17 +361,11 @@ class Convolution(Function):
         direct = x.dtype == np.float32 and geo.direct
         if direct:
             packed = direct_conv.pack_weight(weight)
-            width = geo.padded_hw[1]
+            width = geo.padded_hw[1]  # for the chunk sizes below
 
         def chunk(index, lo, hi):
             if direct:
-                rows = geo.direct_rows(x[lo:hi], packed)  # (b, C_out4, tiles*16): already batch-major
-                planes = rows[:, : geo.c_out, : geo.out_hw[0] * width]
-                planes = planes.reshape(hi - lo, geo.c_out, geo.out_hw[0], width)[..., : geo.out_hw[1]]
-                if bias4 is None:
-                    np.copyto(result[lo:hi], planes)
-                else:
-                    np.add(planes, bias4, out=result[lo:hi])
+                geo.direct_into(x[lo:hi], packed, result[lo:hi], bias4)
                 return
             if wide:
                 cols = geo.wide_columns(x[lo:hi])  # (groups, K, b*H_out*Wp)
@@ -400,13 +413,22 @@ class Convolution(Function):
             partials = np.empty((len(chunks), geo.groups, geo.og, geo.k), dtype=grad.dtype)
         if need_x:
             grad_x = memory.empty((n, geo.c_in, *geo.hw), grad.dtype)
-            wmat_t = np.ascontiguousarray(_weight_matrix(weight, geo.groups)).transpose(0, 2, 1)  # (groups, K, og)
+            transposed = geo.input_gradient() if grad.dtype == np.float32 else None
+            direct = transposed is not None and transposed.direct
+            if direct:
+                packed = direct_conv.pack_weight(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+            else:
+                wmat_t = np.ascontiguousarray(_weight_matrix(weight, geo.groups)).transpose(0, 2, 1)  # (groups, K, og)
 
         def chunk(index, lo, hi):
+            if need_x and direct:
+                transposed.direct_into(grad[lo:hi], packed, grad_x[lo:hi])
+                if not need_w:
+                    return
             rows = geo.rows(grad[lo:hi], "grad_rows")  # (groups, og, b*hw): serves both products
             if need_w:
                 _gemm(rows, geo.columns(x[lo:hi]), out=partials[index])
-            if need_x:
+            if need_x and not direct:
                 grad_cols = _gemm(
                     wmat_t, rows, out=_workspace("grad_cols", (geo.groups, geo.k, rows.shape[2]), grad.dtype)
                 )

@@ -427,7 +427,7 @@ def always_direct(monkeypatch):
 
 
 # (input shape, weight shape, padding, dilation, bias)
-CASES = [
+CASES_DIRECT = [
     ((3, 16, 32, 32), (16, 16, 3, 3), 1, 1, False),  # ResNet-20's first stage
     ((2, 3, 32, 32), (32, 3, 3, 3), 1, 1, True),  # the seed's first layer
     ((2, 1, 28, 28), (6, 1, 5, 5), 2, 1, True),  # LeNet-5: 6 output channels, not a multiple of 4
@@ -440,7 +440,7 @@ CASES = [
 
 
 @needs_kernel
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", CASES_DIRECT)
 def test_matches_the_definition(case, always_direct, rng, monkeypatch):
     xs, ws, padding, dilation, bias = case
     x = rng.standard_normal(xs).astype(np.float32)
@@ -531,19 +531,34 @@ def test_same_bits_whatever_the_threads_and_chunks(parts, chunk_bytes, always_di
 
 
 @needs_kernel
-def test_training_step_with_the_direct_forward(always_direct, rng):
-    """Forward by the kernel, backward by the columns: the gradients are the definition's."""
-    x = rng.standard_normal((3, 4, 10, 10)).astype(np.float32)
-    w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
-    xt, wt = glassgrad.tensor(x, requires_grad=True), glassgrad.tensor(w, requires_grad=True)
-    conv2d(xt, wt, padding=1).sum().backward()
-    x64, w64 = (
-        glassgrad.tensor(x.astype(np.float64), requires_grad=True),
-        glassgrad.tensor(w.astype(np.float64), requires_grad=True),
-    )
-    conv2d(x64, w64, padding=1).sum().backward()
-    np.testing.assert_allclose(xt.grad.numpy(), x64.grad.numpy(), rtol=1e-5, atol=1e-4)
-    np.testing.assert_allclose(wt.grad.numpy(), w64.grad.numpy(), rtol=1e-5, atol=1e-4)
+@pytest.mark.parametrize("case", CASES_DIRECT + [((2, 3, 7, 7), (4, 3, 3, 3), 3, 1, False)])
+def test_input_gradient_by_the_kernel(case, always_direct, rng, monkeypatch):
+    """grad_x as the kernel's convolution of the padded output gradient with the flipped weight
+    (the last case pads beyond the kernel's reach: the columns' path), weight grads by the columns."""
+    xs, ws, padding, dilation, _ = case
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    upstream = None
+    grads = []
+    for dtype in (np.float32, np.float64):
+        xt = glassgrad.tensor(x.astype(dtype), requires_grad=True)
+        wt = glassgrad.tensor(w.astype(dtype), requires_grad=True)
+        out = conv2d(xt, wt, None, 1, padding, dilation)
+        if upstream is None:
+            upstream = rng.standard_normal(out.shape)
+        (out * glassgrad.tensor(upstream.astype(dtype))).sum().backward()
+        grads.append((xt.grad.numpy(), wt.grad.numpy()))
+    for got, want in zip(*grads):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * np.abs(want).max())
+
+
+def test_input_gradient_geometry():
+    geo = _Geometry((2, 3, 9, 8), (5, 3, 3, 2), (1, 1), ((1, 2), (0, 1)), (2, 1), 1)
+    transposed = geo.input_gradient()
+    assert transposed.padding == ((3, 2), (1, 0)) and transposed.out_hw == (9, 8)
+    assert (transposed.c_in, transposed.c_out) == (5, 3)
+    assert _Geometry((2, 3, 9, 8), (5, 3, 3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1), 1).input_gradient() is None
+    assert _Geometry((2, 3, 9, 8), (5, 3, 3, 3), (1, 1), ((3, 3), (1, 1)), (1, 1), 1).input_gradient() is None
 
 
 @pytest.mark.parametrize(
