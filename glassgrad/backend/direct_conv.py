@@ -61,7 +61,10 @@ def _check():
         return False
     machine = platform.machine().lower()
     if machine in ("x86_64", "amd64"):
-        features = llvm.get_host_cpu_features()
+        try:
+            features = llvm.get_host_cpu_features()
+        except RuntimeError:  # LLVM cannot tell on this system
+            return False
         # Without hardware FMA, llvm.fma becomes a library call per element.
         return bool(features.get("avx2")) and bool(features.get("fma"))
     return machine in ("aarch64", "arm64")
