@@ -1,29 +1,34 @@
-"""A direct convolution for stride-1 float32 convolutions: a small kernel written in LLVM's
-intermediate language with llvmlite (numba's compiler library) and compiled for this CPU.
+"""A direct convolution for float32: a small kernel written in LLVM's intermediate language with
+llvmlite (numba's compiler library) and compiled for this CPU.
 
 Why: im2col + GEMM moves the data twice before it multiplies anything. The columns are a
 kh*kw-fold copy of the input, and OpenBLAS then copies them once more into its packed panels.
 On ResNet-20's 16-channel 32x32 layers that is half of the convolution's time. This kernel
 reads the padded image where it lies. At batch 128 (2 threads) it took 0.6x the time of
-im2col + GEMM on 16 channels at 32x32, 0.8x on 32 at 16x16 and 0.7-0.8x on the 3-channel
-stems. ResNet-20's inference took 17% less time in all.
+im2col + GEMM on 16 channels at 32x32, 0.75x on 32 at 16x16 and on the 3-channel stems, and
+0.8x on a stride-2 16->32 layer. ResNet-20's inference took 15-20% less time in all.
 
 How: on a zero-padded plane flattened to Hp*Wp (the "wide rows" of ops/conv.py), output pixel
 p = h*Wp + w reads, for kernel offset (i, j), input p + i*dh*Wp + j*dw: a single shift per
-offset, the same for every pixel. A tile of 16 consecutive pixels (two vectors of 8 floats) by
-4 output channels keeps its 8 accumulators in registers while the sum runs over the input
-channels and the kernel offsets. Each step loads two input vectors and four weights, and does
-8 fused multiply-adds. The Wp - W_out pixels past each row's end, and the tiles' round-up, are
-computed too, and thrown away by the caller.
+offset, the same for every pixel. (With a stride the caller first splits the padded image into
+its phases, which makes the shifts whole again; see ``_Geometry.direct_into``.) So the kernel
+takes one offset per kernel position, and computes
 
-Arrays (all float32, C-contiguous):
-- images: (n, C, Hp, Wp) zero-padded, readable ``slack(...)`` floats past the last plane;
-- weights: ``pack_weight`` (C_out4/4, C, kh*kw, 4), C_out rounded up to a multiple of 4 with zeros;
-- out: (n, C_out4, tiles*16), pixel p of output channel o at [.., o, p].
+    out[n, o, p] = sum over c, t of weight[o, c, t] * images[n*image_stride + c*channel_stride + p + offsets[t]]
+
+A tile of 16 consecutive pixels (two vectors of 8 floats) by 4 output channels keeps its 8
+accumulators in registers while the sum runs over the channels and the offsets: each step
+loads two input vectors and four weights, and does 8 fused multiply-adds. The pixels past
+each row's end, and the tiles' round-up, are computed too, and thrown away by the caller.
+
+Arrays: ``images`` flat float32, readable up to ``reach(...)`` floats from the last image's
+start; weights as ``pack_weight`` makes them, (C_out4/4, C, taps, 4) with C_out rounded up to a
+multiple of 4 with zeros; ``out`` (n, C_out4, tiles*16) float32.
 
 Summed with fused multiply-adds, channel by channel and within a channel offset by offset:
-within float32 rounding of the im2col path, not bit for bit. Available on x86-64 with AVX2 and FMA, and on 64-bit ARM,
-when llvmlite imports; ``GLASSGRAD_NO_NUMBA=1`` turns it off with the other compiled kernels.
+within float32 rounding of the im2col path, not bit for bit. Available on x86-64 with AVX2 and
+FMA, and on 64-bit ARM, when llvmlite imports; ``GLASSGRAD_NO_NUMBA=1`` turns it off with the
+other compiled kernels.
 """
 
 import ctypes
@@ -38,7 +43,7 @@ MAX_TAPS = 49  # kernel offsets, unrolled in the code: 7x7 compiles in 0.2 s, 3x
 
 _VECTOR = 8
 _lock = threading.Lock()
-_kernels = {}  # (kh, kw) -> the compiled function
+_kernels = {}  # number of kernel offsets -> the compiled function
 _engines = []  # the compiled code lives as long as its engine
 _state = {}
 
@@ -75,11 +80,11 @@ def tiles(pixels):
     return -(-pixels // PIXELS)
 
 
-def slack(out_pixels, kw, dw):
-    """Floats read past the last plane of the last image, at most: the last tile's round-up
-    and the widest offset's shift. (With stride 1, Hp*Wp = H_out*Wp + (kh-1)*dh*Wp, so the
-    rows below cancel out.) What is read there feeds only thrown-away pixels."""
-    return tiles(out_pixels) * PIXELS - out_pixels + (kw - 1) * dw
+def reach(offsets, channels, channel_stride, pixels):
+    """How many floats from an image's start the kernel may read: the furthest offset, from the
+    last channel, for the last tile. Past the image's own data that is the tiles' round-up and
+    the wrap of the rightmost offsets, read only for thrown-away pixels."""
+    return int(max(offsets)) + (channels - 1) * channel_stride + tiles(pixels) * PIXELS
 
 
 def pack_weight(weight):
@@ -92,56 +97,57 @@ def pack_weight(weight):
     return np.ascontiguousarray(packed.reshape(c_out4 // CHANNELS, CHANNELS, c, kh * kw).transpose(0, 2, 3, 1))
 
 
-def conv2d(images, packed, out, count, padded_hw, kernel_hw, dilation):
-    """Convolve ``count`` padded images (``images`` as in the module's notes, ``padded_hw`` =
-    (Hp, Wp)) with ``pack_weight``'s weights into ``out`` (count, C_out4, tiles*16). The shapes
-    are checked first, since the compiled code trusts them. Releases the GIL while it runs."""
-    (hp, wp), (kh, kw), (dh, dw) = padded_hw, kernel_hw, dilation
-    blocks, channels = packed.shape[:2]
-    pixels = (hp - (kh - 1) * dh) * wp
-    needed = count * channels * hp * wp + slack(pixels, kw, dw)
-    arrays = (images, packed, out)
-    if not all(a.dtype == np.float32 and a.flags.c_contiguous for a in arrays):
+def conv2d(images, packed, out, count, offsets, channel_stride, image_stride):
+    """out[n, o, p] = sum over channels c and kernel offsets t of packed weight (o, c, t) times
+    images[n*image_stride + c*channel_stride + p + offsets[t]], for ``count`` images, with
+    ``pack_weight``'s weights and ``out`` (count, C_out4, tiles*16). ``images`` is a flat
+    float32 array; ``offsets`` int64, one per kernel offset in (i, j) order. The sizes are
+    checked first, since the compiled code trusts them. Releases the GIL while it runs."""
+    blocks, channels, taps = packed.shape[:3]
+    pixels = out.shape[2]
+    if not all(a.dtype == np.float32 and a.flags.c_contiguous for a in (images, packed, out)):
         raise ValueError("direct_conv.conv2d: images, weights and out must be C-contiguous float32 arrays")
-    if images.size < needed or packed.shape[2:] != (kh * kw, CHANNELS):
-        raise ValueError(f"direct_conv.conv2d: images hold {images.size} floats, {needed} are read")
-    if out.shape[0] < count or out.shape[1:] != (blocks * CHANNELS, tiles(pixels) * PIXELS):
+    if offsets.dtype != np.int64 or offsets.shape != (taps,) or not offsets.flags.c_contiguous or offsets.min() < 0:
+        raise ValueError(f"direct_conv.conv2d: expected {taps} non-negative int64 offsets, got {offsets!r}")
+    if out.shape[0] < count or out.shape[1] != blocks * CHANNELS or pixels % PIXELS:
         raise ValueError(
-            f"direct_conv.conv2d: out has shape {out.shape}, expected ({count}, {blocks * CHANNELS}, {tiles(pixels) * PIXELS})"
+            f"direct_conv.conv2d: out has shape {out.shape}, expected ({count}, {blocks * CHANNELS}, k*16)"
         )
-    kernel(kh, kw)(
+    needed = (count - 1) * image_stride + reach(offsets, channels, channel_stride, pixels) if count else 0
+    if images.size < needed:
+        raise ValueError(f"direct_conv.conv2d: images hold {images.size} floats, {needed} are read")
+    kernel(taps)(
         images.ctypes.data,
         packed.ctypes.data,
         out.ctypes.data,
+        offsets.ctypes.data,
         channels,
-        hp * wp,
-        wp,
-        dh,
-        dw,
-        tiles(pixels),
+        channel_stride,
+        image_stride,
+        pixels // PIXELS,
         blocks,
         count,
     )
 
 
-def kernel(kh, kw):
-    """The compiled kernel for a kh x kw window (built on first use, about 50 ms, then kept)."""
-    fn = _kernels.get((kh, kw))
+def kernel(taps):
+    """The compiled kernel for ``taps`` kernel offsets (built on first use, 0.08 s for 9, then kept)."""
+    fn = _kernels.get(taps)
     if fn is None:
         with _lock:
-            fn = _kernels.get((kh, kw))
+            fn = _kernels.get(taps)
             if fn is None:
-                fn = _kernels[(kh, kw)] = _compile(kh, kw)
+                fn = _kernels[taps] = _compile(taps)
     return fn
 
 
-def _compile(kh, kw):
+def _compile(taps):
     import llvmlite.binding as llvm
     import llvmlite.ir as ir
 
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
-    module = _build_module(ir, kh, kw)
+    module = _build_module(ir, taps)
     module.triple = llvm.get_process_triple()
     target = llvm.Target.from_default_triple().create_target_machine(
         cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3
@@ -156,23 +162,23 @@ def _compile(kh, kw):
     _engines.append(engine)
     i64, pointer = ctypes.c_int64, ctypes.c_void_p
     # CFUNCTYPE calls release the GIL: the convolution's chunk threads run the kernel side by side.
-    signature = ctypes.CFUNCTYPE(None, pointer, pointer, pointer, *[i64] * 8)
+    signature = ctypes.CFUNCTYPE(None, pointer, pointer, pointer, pointer, *[i64] * 6)
     return signature(engine.get_function_address("direct_conv"))
 
 
-def _build_module(ir, kh, kw):
+def _build_module(ir, taps):
     """The kernel as LLVM IR: loops over images, tiles of pixels, blocks of 4 output channels and
-    input channels; the kh*kw offsets are unrolled inside the channel loop."""
+    input channels; the ``taps`` kernel offsets are unrolled inside the channel loop."""
     f32, i64 = ir.FloatType(), ir.IntType(64)
     vector = ir.VectorType(f32, _VECTOR)
     module = ir.Module(name="glassgrad_direct_conv")
     fn = ir.Function(
         module,
-        ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64] * 8),
+        ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64.as_pointer()] + [i64] * 6),
         name="direct_conv",
     )
-    images, weights, out, channels, plane, wp, dh, dw, n_tiles, blocks, count = fn.args
-    for array in (images, weights, out):
+    images, weights, out, offsets_in, channels, plane, image_stride, n_tiles, blocks, count = fn.args
+    for array in (images, weights, out, offsets_in):
         array.add_attribute("noalias")
     fma = ir.Function(module, ir.FunctionType(vector, [vector] * 3), name="llvm.fma.v8f32")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -213,13 +219,12 @@ def _build_module(ir, kh, kw):
             lanes, ir.Constant(vector, ir.Undefined), ir.Constant(ir.VectorType(ir.IntType(32), _VECTOR), [0] * _VECTOR)
         )
 
-    offsets = [b.add(b.mul(const(i), b.mul(dh, wp)), b.mul(const(j), dw)) for i in range(kh) for j in range(kw)]
+    offsets = [b.load(b.gep(offsets_in, [const(t)])) for t in range(taps)]
     row = b.mul(n_tiles, const(PIXELS))  # out's stride between output channels
-    taps = kh * kw
     vectors = PIXELS // _VECTOR
 
     def image(n, _):
-        image_in = b.gep(images, [b.mul(n, b.mul(channels, plane))])
+        image_in = b.gep(images, [b.mul(n, image_stride)])
         image_out = b.gep(out, [b.mul(n, b.mul(b.mul(blocks, const(CHANNELS)), row))])
 
         def tile(t, _):

@@ -25,9 +25,11 @@ kernel offset, at the price of Wp - W_out thrown-away columns per output row. It
 large images and few channels, where the NHWC copy moves short channel vectors: on ResNet-20's
 first stage it takes 0.76-0.81x the time, on its 3-channel stem 0.4-0.7x.
 
-Where it can, a stride-1 float32 forward pass skips the columns altogether: the compiled kernel
-of glassgrad.backend.direct_conv reads the same wide rows straight from the padded image (see
-``_Geometry.direct``). Backward, and everything else, stays with the columns.
+Where it can (float32, one group, little thrown away: ``_Geometry.direct``), the forward pass
+skips the columns altogether: the compiled kernel of glassgrad.backend.direct_conv reads the
+same wide rows straight from the padded image, or from its phases when strided. A stride-1
+backward pass computes the input gradient the same way (``_Geometry.input_gradient``); the
+weight gradient, and everything else, stays with the columns.
 """
 
 import itertools
@@ -193,36 +195,86 @@ class _Geometry:
     @property
     def direct(self):
         """Whether a float32 forward pass may run ``backend.direct_conv`` instead of im2col + GEMM:
-        stride 1, one group, a window of 2 to 49 offsets (a 1x1 kernel's NHWC input already is
-        its column matrix; the offsets are unrolled in the compiled code), and at most 20% of the
-        kernel's pixels thrown away (the Wp - W_out past each row, the round-up to whole tiles).
-        Measured at batch 128 against im2col + GEMM: 0.6-0.8x the time from 16x16 images up
+        one group, a window of 2 to 49 offsets (a 1x1 kernel's NHWC input already is its column
+        matrix; the offsets are unrolled in the compiled code), and at most 20% of the kernel's
+        pixels thrown away (the columns past each row's end, the round-up to whole tiles).
+        Measured at batch 128 against im2col + GEMM: 0.6-0.8x the time from 16x16 outputs up
         (2.5-12% thrown away), 1.0-1.2x at 8x8 (25%)."""
         taps = self.kernel[0] * self.kernel[1]
-        if self.stride != (1, 1) or self.groups != 1 or not 1 < taps <= direct_conv.MAX_TAPS:
+        if self.groups != 1 or not 1 < taps <= direct_conv.MAX_TAPS:
             return False
-        pixels = self.out_hw[0] * self.padded_hw[1]
+        pixels = self.out_hw[0] * self._direct_width
         computed = direct_conv.tiles(pixels) * direct_conv.PIXELS
         return computed <= 1.2 * self.out_hw[0] * self.out_hw[1] and direct_conv.available()
 
+    @property
+    def _direct_width(self):
+        """The direct kernel's row width: Wp, or a phase's ceil(Wp / stride) (see ``direct_into``)."""
+        return -(-self.padded_hw[1] // self.stride[1])
+
     def direct_into(self, x, packed, out, bias=None):
         """out (b, C_out, H_out, W_out) = the convolution of x (b, C, H, W) by the direct kernel
-        with ``direct_conv.pack_weight``'s weights, plus ``bias`` (1, C_out, 1, 1) if given."""
+        with ``direct_conv.pack_weight``'s weights, plus ``bias`` (1, C_out, 1, 1) if given.
+
+        Stride 1: the kernel reads the zero-padded NCHW planes (the wide rows). Stride s: the
+        padded image is first split into its s_h*s_w phases, the rows a, a+s_h, ... and columns
+        b, b+s_w, ..., each a plane ceil(Hp/s_h) x ceil(Wp/s_w); kernel offset (i, j) reads phase
+        (i*dh mod s_h, j*dw mod s_w) shifted by (i*dh // s_h, j*dw // s_w), so output pixel
+        (h, w) at h*Wq + w reads contiguous runs there too, as with stride 1."""
         b = x.shape[0]
-        (hp, wp), (h_out, w_out) = self.padded_hw, self.out_hw
-        pixels = h_out * wp
-        # Images past the chunk's own cover what the kernel reads beyond the last plane.
-        spare = -(-direct_conv.slack(pixels, self.kernel[1], self.dilation[1]) // (self.c_in * hp * wp))
-        padded = _bordered(("nchw", self.padding), b + max(spare, 1), (self.c_in, hp, wp), x.dtype)
-        _copy_inside(x, padded[:b], self.padding)
+        (hp, wp), (sh, sw), (h_out, w_out) = self.padded_hw, self.stride, self.out_hw
+        width, layout = self._direct_width, self._direct_layout()
+        offsets, channel_stride, image_stride = layout
+        pixels = h_out * width
+        reach = direct_conv.reach(offsets, self.c_in, channel_stride, pixels)
+        images = b + max(1, -(-(reach - image_stride) // image_stride))  # room for reads past the last image
+        if self.stride == (1, 1):
+            padded = _bordered(("nchw", self.padding), images, (self.c_in, hp, wp), x.dtype)
+            _copy_inside(x, padded[:b], self.padding)
+        else:
+            # Straight from x into the phases: the places that hold padding are the same in
+            # every chunk, and keep the zeros the buffer was made with.
+            per_image = (sh * sw, self.c_in, -(-hp // sh), width)
+            padded = _bordered(("phases", self.padding, self.stride), images, per_image, x.dtype)
+            (pt, _), (pl, _) = self.padding
+            for a in range(sh):
+                top = -(-(pt - a) // sh) if pt > a else 0  # the first phase row that holds image data
+                first_row = top * sh + a - pt
+                rows = len(range(first_row, self.hw[0], sh))
+                for c in range(sw):
+                    left = -(-(pl - c) // sw) if pl > c else 0
+                    first_col = left * sw + c - pl
+                    cols = len(range(first_col, self.hw[1], sw))
+                    destination = padded[:b, a * sw + c, :, top : top + rows, left : left + cols]
+                    np.copyto(destination, x[:, :, first_row::sh, first_col::sw])
         shape = (b, packed.shape[0] * direct_conv.CHANNELS, direct_conv.tiles(pixels) * direct_conv.PIXELS)
-        rows = _workspace("rows", shape, x.dtype)  # output pixel (h, w) of a plane at h*Wp + w
-        direct_conv.conv2d(padded, packed, rows, b, self.padded_hw, self.kernel, self.dilation)
-        planes = rows[:, : self.c_out, :pixels].reshape(b, self.c_out, h_out, wp)[..., :w_out]
+        rows = _workspace("rows", shape, x.dtype)  # output pixel (h, w) of a plane at h*width + w
+        direct_conv.conv2d(padded.reshape(-1), packed, rows, b, offsets, channel_stride, image_stride)
+        planes = rows[:, : self.c_out, :pixels].reshape(b, self.c_out, h_out, width)[..., :w_out]
         if bias is None:
             np.copyto(out, planes)
         else:
             np.add(planes, bias, out=out)
+
+    def _direct_layout(self):
+        """(offsets, channel stride, image stride) of the direct kernel's input, in floats."""
+        if getattr(self, "_layout", None) is None:
+            (kh, kw), (dh, dw), (sh, sw) = self.kernel, self.dilation, self.stride
+            hp, wp = self.padded_hw
+            if self.stride == (1, 1):
+                plane = hp * wp
+                offsets = [i * dh * wp + j * dw for i in range(kh) for j in range(kw)]
+            else:
+                width = self._direct_width
+                plane = -(-hp // sh) * width
+                offsets = [
+                    ((i * dh % sh) * sw + j * dw % sw) * self.c_in * plane + (i * dh // sh) * width + j * dw // sw
+                    for i in range(kh)
+                    for j in range(kw)
+                ]
+            image = plane * self.c_in * sh * sw
+            self._layout = (np.array(offsets, dtype=np.int64), plane, image)
+        return self._layout
 
     def input_gradient(self):
         """The geometry whose forward pass gives this convolution's input gradient, or None.

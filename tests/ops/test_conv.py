@@ -422,7 +422,7 @@ def always_direct(monkeypatch):
     monkeypatch.setattr(
         _Geometry,
         "direct",
-        property(lambda geo: geo.stride == (1, 1) and geo.groups == 1 and geo.kernel != (1, 1)),
+        property(lambda geo: geo.groups == 1 and geo.kernel != (1, 1)),
     )
 
 
@@ -470,37 +470,45 @@ def _pads(padding, ws, dilation):
 
 
 @needs_kernel
-def test_reads_past_the_plane_feed_only_thrown_away_pixels(rng):
-    """NaN everywhere the kernel may read but no kept pixel needs: the kept pixels stay exact."""
-    n, c, h, w, c_out, (kh, kw), (dh, dw) = 2, 3, 5, 6, 5, (3, 2), (1, 2)
-    hp, wp = h + 2, w + 2
-    h_out, w_out = hp - (kh - 1) * dh, wp - (kw - 1) * dw
-    pixels = h_out * wp
-    spare = direct_conv.slack(pixels, kw, dw)
-    flat = np.full(n * c * hp * wp + spare, np.nan, np.float32)
-    images = flat[: n * c * hp * wp].reshape(n, c, hp, wp)
-    images[:] = 0
-    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
-    images[:, :, 1:-1, 1:-1] = x
-    weight = rng.standard_normal((c_out, c, kh, kw)).astype(np.float32)
-    out = np.full((n, 8, direct_conv.tiles(pixels) * direct_conv.PIXELS), np.nan, np.float32)
-    direct_conv.conv2d(flat, direct_conv.pack_weight(weight), out, n, (hp, wp), (kh, kw), (dh, dw))
-    kept = out[:, :c_out, :pixels].reshape(n, c_out, h_out, wp)[..., :w_out]
-    want = naive_conv2d(x.astype(np.float64), weight, None, (1, 1), ((1, 1), (1, 1)), (dh, dw), 1)
-    np.testing.assert_allclose(kept, want, rtol=1e-5, atol=1e-5)
-    padded_channels = out[:, c_out:, :pixels].reshape(n, -1, h_out, wp)[..., :w_out]
-    assert np.all(padded_channels == 0)  # the zero weights' output channels, where kept
+@pytest.mark.parametrize("stride, dilation", [(1, 1), (1, (1, 2)), (2, 1), ((2, 3), 2), (3, 1)])
+def test_reads_past_the_data_feed_only_thrown_away_pixels(stride, dilation, always_direct, rng, monkeypatch):
+    """NaN wherever the kernel may read but no kept pixel needs (the spare images past the chunk,
+    the rows a phase lacks, fresh workspaces): the output is still the definition's."""
+    bordered = conv_module._bordered
+
+    def nan_inside(key, images, per_image, dtype):
+        if key[0] != "nchw":
+            return bordered(key, images, per_image, dtype)
+        (pt, pb), (pl, pr) = key[1]
+        buffer = np.zeros((images, *per_image), dtype)
+        buffer[:, :, pt : per_image[1] - pb, pl : per_image[2] - pr] = np.nan
+        return buffer
+
+    monkeypatch.setattr(conv_module, "_bordered", nan_inside)
+    monkeypatch.setattr(conv_module, "_workspace", lambda tag, shape, dtype: np.full(shape, np.nan, dtype))
+    x = rng.standard_normal((3, 3, 11, 10)).astype(np.float32)
+    w = rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
+    out = conv2d(glassgrad.tensor(x), glassgrad.tensor(w), None, stride, 1, dilation).numpy()
+    want = naive_conv2d(x.astype(np.float64), w, None, _pair(stride), ((1, 1), (1, 1)), _pair(dilation), 1)
+    np.testing.assert_allclose(out, want, rtol=2e-5, atol=2e-5 * np.abs(want).max())
 
 
-@pytest.mark.parametrize(
-    "h_out, wp, kw, dw", [(32, 34, 3, 1), (16, 18, 3, 1), (1, 5, 5, 1), (7, 11, 3, 2), (4, 4, 1, 1)]
-)
-def test_slack_is_the_furthest_read_past_the_last_plane(h_out, wp, kw, dw):
-    for kh, dh in ((1, 1), (3, 1), (3, 2)):
-        hp = h_out + (kh - 1) * dh
-        pixels = h_out * wp
-        furthest = direct_conv.tiles(pixels) * direct_conv.PIXELS - 1 + (kh - 1) * dh * wp + (kw - 1) * dw
-        assert direct_conv.slack(pixels, kw, dw) == furthest + 1 - hp * wp
+@needs_kernel
+@pytest.mark.parametrize("stride", [2, (2, 1), (1, 3)])
+@pytest.mark.parametrize("padding, kernel", [(1, 3), (2, 5), (0, (2, 3))])
+def test_strided_forward_through_the_phases(stride, padding, kernel, always_direct, rng):
+    x = rng.standard_normal((2, 4, 13, 12)).astype(np.float32)
+    w = rng.standard_normal((6, 4, *_pair(kernel))).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+    out = conv2d(glassgrad.tensor(x), glassgrad.tensor(w), glassgrad.tensor(b), stride, padding).numpy()
+    pads = ((_pair(padding)[0],) * 2, (_pair(padding)[1],) * 2)
+    want = naive_conv2d(x.astype(np.float64), w, b, _pair(stride), pads, (1, 1), 1)
+    np.testing.assert_allclose(out, want, rtol=2e-5, atol=2e-5 * np.abs(want).max())
+
+
+def test_reach_is_the_furthest_float_read_from_an_image():
+    offsets = np.array([0, 1, 2, 40, 41, 42], np.int64)
+    assert direct_conv.reach(offsets, 3, 100, 33) == 42 + 2 * 100 + 48
 
 
 def test_pack_weight_puts_four_output_channels_side_by_side(rng):
@@ -568,7 +576,8 @@ def test_input_gradient_geometry():
         ((2, 16, 32, 32), (16, 16, 3, 3), 1, 1, True),  # 6% of the pixels thrown away
         ((2, 32, 16, 16), (32, 32, 3, 3), 1, 1, True),  # 12.5%
         ((2, 64, 8, 8), (64, 64, 3, 3), 1, 1, False),  # 25%: im2col + GEMM was as fast
-        ((2, 16, 32, 32), (32, 16, 3, 3), 2, 1, False),  # strided
+        ((2, 16, 32, 32), (32, 16, 3, 3), 2, 1, True),  # strided: 16x16 outputs from phases 17 wide
+        ((2, 32, 16, 16), (64, 32, 3, 3), 2, 1, False),  # 8x8 outputs from phases 9 wide: 25%
         ((2, 16, 32, 32), (16, 8, 3, 3), 1, 2, False),  # grouped
         ((2, 16, 32, 32), (16, 16, 1, 1), 1, 1, False),  # 1x1: the input is its own column matrix
     ],
@@ -590,12 +599,15 @@ def test_float64_never_takes_it(rng, monkeypatch):
 
 def test_direct_kernel_refuses_arrays_it_would_overrun():
     packed = direct_conv.pack_weight(np.ones((4, 2, 3, 3), np.float32))
-    out = np.empty((1, 4, direct_conv.tiles(4 * 6) * direct_conv.PIXELS), np.float32)
-    no_slack = np.zeros((1, 2, 6, 6), np.float32)
-    with pytest.raises(ValueError, match="images hold 72 floats"):
-        direct_conv.conv2d(no_slack, packed, out, 1, (6, 6), (3, 3), (1, 1))
-    images = np.zeros(200, np.float32)
+    offsets = np.array([i * 6 + j for i in range(3) for j in range(3)], np.int64)
+    out = np.empty((1, 4, 32), np.float32)
+    needed = direct_conv.reach(offsets, 2, 36, 32)
+    with pytest.raises(ValueError, match=f"images hold 72 floats, {needed} are read"):
+        direct_conv.conv2d(np.zeros(72, np.float32), packed, out, 1, offsets, 36, 72)
+    images = np.zeros(needed, np.float32)
     with pytest.raises(ValueError, match="out has shape"):
-        direct_conv.conv2d(images, packed, np.empty((1, 4, 16), np.float32), 1, (6, 6), (3, 3), (1, 1))
+        direct_conv.conv2d(images, packed, np.empty((1, 4, 20), np.float32), 1, offsets, 36, 72)
     with pytest.raises(ValueError, match="float32"):
-        direct_conv.conv2d(images.astype(np.float64), packed, out, 1, (6, 6), (3, 3), (1, 1))
+        direct_conv.conv2d(images.astype(np.float64), packed, out, 1, offsets, 36, 72)
+    with pytest.raises(ValueError, match="9 non-negative int64 offsets"):
+        direct_conv.conv2d(images, packed, out, 1, offsets[:4], 36, 72)
