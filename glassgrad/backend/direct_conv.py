@@ -80,11 +80,21 @@ def tiles(pixels):
     return -(-pixels // PIXELS)
 
 
-def reach(offsets, channels, channel_stride, pixels):
+def reach(offsets, channels, channel_stride, pixels, rows=None):
     """How many floats from an image's start the kernel may read: the furthest offset, from the
-    last channel, for the last tile. Past the image's own data that is the tiles' round-up and
-    the wrap of the rightmost offsets, read only for thrown-away pixels."""
-    return int(max(offsets)) + (channels - 1) * channel_stride + tiles(pixels) * PIXELS
+    last channel, for the last vector of ``pixels`` outputs (``rows`` as in ``conv2d``). Past
+    the image's own data that is the tiles' round-up and the wrap of the rightmost offsets, read
+    only for thrown-away pixels."""
+    last = _input_start(tiles(pixels) * (PIXELS // _VECTOR) - 1, rows)  # whole tiles are computed
+    return int(max(offsets)) + (channels - 1) * channel_stride + last + _VECTOR
+
+
+def _input_start(vector, rows):
+    if rows is None:
+        return vector * _VECTOR
+    row_stride, width = rows
+    h, along = divmod(vector * _VECTOR, width)
+    return h * row_stride + along
 
 
 def pack_weight(weight):
@@ -97,12 +107,18 @@ def pack_weight(weight):
     return np.ascontiguousarray(packed.reshape(c_out4 // CHANNELS, CHANNELS, c, kh * kw).transpose(0, 2, 3, 1))
 
 
-def conv2d(images, packed, out, count, offsets, channel_stride, image_stride):
+def conv2d(images, packed, out, count, offsets, channel_stride, image_stride, rows=None):
     """out[n, o, p] = sum over channels c and kernel offsets t of packed weight (o, c, t) times
-    images[n*image_stride + c*channel_stride + p + offsets[t]], for ``count`` images, with
-    ``pack_weight``'s weights and ``out`` (count, C_out4, tiles*16). ``images`` is a flat
-    float32 array; ``offsets`` int64, one per kernel offset in (i, j) order. The sizes are
-    checked first, since the compiled code trusts them. Releases the GIL while it runs."""
+    images[n*image_stride + c*channel_stride + q(p) + offsets[t]], for ``count`` images, with
+    ``pack_weight``'s weights; ``images`` is a flat float32 array, ``offsets`` int64, one per
+    kernel position in (i, j) order.
+
+    Without ``rows``, q(p) = p over the wide rows: ``out`` is (count, C_out4, tiles*16) and the
+    caller drops what lies past each row's end. With ``rows`` = (row stride, W_out) and W_out a
+    multiple of 16, only the kept pixels are computed, row by row: p = h*W_out + w reads q(p) =
+    h*row_stride + w, and ``out`` is (count, C_out4, H_out*W_out), so that it may be the result
+    itself. The sizes are checked first, since the compiled code
+    trusts them. Releases the GIL while it runs."""
     blocks, channels, taps = packed.shape[:3]
     pixels = out.shape[2]
     if not all(a.dtype == np.float32 and a.flags.c_contiguous for a in (images, packed, out)):
@@ -113,9 +129,12 @@ def conv2d(images, packed, out, count, offsets, channel_stride, image_stride):
         raise ValueError(
             f"direct_conv.conv2d: out has shape {out.shape}, expected ({count}, {blocks * CHANNELS}, k*16)"
         )
-    needed = (count - 1) * image_stride + reach(offsets, channels, channel_stride, pixels) if count else 0
+    if rows is not None and (rows[1] % PIXELS or pixels % rows[1] or rows[0] < rows[1]):
+        raise ValueError(f"direct_conv.conv2d: rows {rows} do not fit {pixels} pixels of whole tiles")
+    needed = (count - 1) * image_stride + reach(offsets, channels, channel_stride, pixels, rows) if count else 0
     if images.size < needed:
         raise ValueError(f"direct_conv.conv2d: images hold {images.size} floats, {needed} are read")
+    segments, row_stride, width = (pixels // PIXELS, 0, 0) if rows is None else (rows[1] // PIXELS, *rows)
     kernel(taps)(
         images.ctypes.data,
         packed.ctypes.data,
@@ -127,6 +146,9 @@ def conv2d(images, packed, out, count, offsets, channel_stride, image_stride):
         pixels // PIXELS,
         blocks,
         count,
+        segments,
+        row_stride,
+        width,
     )
 
 
@@ -162,7 +184,7 @@ def _compile(taps):
     _engines.append(engine)
     i64, pointer = ctypes.c_int64, ctypes.c_void_p
     # CFUNCTYPE calls release the GIL: the convolution's chunk threads run the kernel side by side.
-    signature = ctypes.CFUNCTYPE(None, pointer, pointer, pointer, pointer, *[i64] * 6)
+    signature = ctypes.CFUNCTYPE(None, pointer, pointer, pointer, pointer, *[i64] * 9)
     return signature(engine.get_function_address("direct_conv"))
 
 
@@ -174,10 +196,11 @@ def _build_module(ir, taps):
     module = ir.Module(name="glassgrad_direct_conv")
     fn = ir.Function(
         module,
-        ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64.as_pointer()] + [i64] * 6),
+        ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64.as_pointer()] + [i64] * 9),
         name="direct_conv",
     )
-    images, weights, out, offsets_in, channels, plane, image_stride, n_tiles, blocks, count = fn.args
+    images, weights, out, offsets_in, channels, plane, image_stride, n_tiles, blocks, count = fn.args[:10]
+    segments, row_stride, width = fn.args[10:]  # a vector's place: see conv2d
     for array in (images, weights, out, offsets_in):
         array.add_attribute("noalias")
     fma = ir.Function(module, ir.FunctionType(vector, [vector] * 3), name="llvm.fma.v8f32")
@@ -228,11 +251,17 @@ def _build_module(ir, taps):
         image_out = b.gep(out, [b.mul(n, b.mul(b.mul(blocks, const(CHANNELS)), row))])
 
         def tile(t, _):
-            first = b.mul(t, const(PIXELS))
+            # Tile t is the (t % segments)-th run of 16 pixels in row t // segments: it reads
+            # from row*row_stride + segment*16 and writes to row*width + segment*16 (q(p) and p
+            # in conv2d; the wide rows are one row of n_tiles segments).
+            row_index, segment = b.udiv(t, segments), b.urem(t, segments)
+            along = b.mul(segment, const(PIXELS))
+            first_read = b.add(b.mul(row_index, row_stride), along)
+            first_write = b.add(b.mul(row_index, width), along)
 
             def block(o, _):
                 def channel(c, sums):
-                    source = b.gep(image_in, [b.add(b.mul(c, plane), first)])
+                    source = b.gep(image_in, [b.add(b.mul(c, plane), first_read)])
                     taps_at = b.gep(weights, [b.mul(b.add(b.mul(o, channels), c), const(taps * CHANNELS))])
                     sums = list(sums)
                     for tap, offset in enumerate(offsets):
@@ -246,7 +275,7 @@ def _build_module(ir, taps):
                 zero = ir.Constant(vector, [0.0] * _VECTOR)
                 sums = loop("c", channels, channel, [zero] * (CHANNELS * vectors))
                 for k in range(CHANNELS):
-                    start = b.add(b.mul(b.add(b.mul(o, const(CHANNELS)), const(k)), row), first)
+                    start = b.add(b.mul(b.add(b.mul(o, const(CHANNELS)), const(k)), row), first_write)
                     for v in range(vectors):
                         target = b.gep(image_out, [b.add(start, const(_VECTOR * v))])
                         b.store(sums[k * vectors + v], b.bitcast(target, vector.as_pointer()), align=4)

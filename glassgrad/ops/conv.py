@@ -196,16 +196,28 @@ class _Geometry:
     def direct(self):
         """Whether a float32 forward pass may run ``backend.direct_conv`` instead of im2col + GEMM:
         one group, a window of 2 to 49 offsets (a 1x1 kernel's NHWC input already is its column
-        matrix; the offsets are unrolled in the compiled code), and at most 20% of the kernel's
-        pixels thrown away (the columns past each row's end, the round-up to whole tiles).
-        Measured at batch 128 against im2col + GEMM: 0.6-0.8x the time from 16x16 outputs up
-        (2.5-12% thrown away), 1.0-1.2x at 8x8 (25%)."""
+        matrix; the offsets are unrolled in the compiled code), at most 20% of the kernel's
+        pixels thrown away (rows that are not whole vectors of 8 are computed in full width),
+        and outputs of 16x16 or more with up to 600 columns (C_in*kh*kw), or of 32x32 or more.
+
+        Measured at batch 128, 2 threads, against im2col + GEMM: 0.6-0.8x the time on 3, 16 and
+        32 input channels from 16x16 outputs up (3x3), 0.86-0.97x on 64 channels at 32x32; but
+        1.1-1.3x on 8x8 outputs and 0.9-1.0x on 128 channels at 16x16, where the columns are
+        cheap to build and the product with 576 or more of them runs at 80-90 GFLOP/s."""
         taps = self.kernel[0] * self.kernel[1]
         if self.groups != 1 or not 1 < taps <= direct_conv.MAX_TAPS:
             return False
-        pixels = self.out_hw[0] * self._direct_width
-        computed = direct_conv.tiles(pixels) * direct_conv.PIXELS
-        return computed <= 1.2 * self.out_hw[0] * self.out_hw[1] and direct_conv.available()
+        kept = self.out_hw[0] * self.out_hw[1]
+        if kept < 256 or (taps * self.c_in > 600 and kept < 1024):
+            return False
+        computed = kept if self._direct_rows else direct_conv.tiles(self.out_hw[0] * self._direct_width) * 16
+        return computed <= 1.2 * kept and direct_conv.available()
+
+    @property
+    def _direct_rows(self):
+        """Whether the kernel computes the kept pixels only, row by row (``direct_conv.conv2d``'s
+        ``rows``): rows of whole tiles of 16."""
+        return self.out_hw[1] % direct_conv.PIXELS == 0
 
     @property
     def _direct_width(self):
@@ -225,8 +237,9 @@ class _Geometry:
         (hp, wp), (sh, sw), (h_out, w_out) = self.padded_hw, self.stride, self.out_hw
         width, layout = self._direct_width, self._direct_layout()
         offsets, channel_stride, image_stride = layout
-        pixels = h_out * width
-        reach = direct_conv.reach(offsets, self.c_in, channel_stride, pixels)
+        rows = (width, w_out) if self._direct_rows else None  # the kept pixels only, row by row
+        pixels = h_out * (w_out if rows else width)
+        reach = direct_conv.reach(offsets, self.c_in, channel_stride, pixels, rows)
         images = b + max(1, -(-(reach - image_stride) // image_stride))  # room for reads past the last image
         if self.stride == (1, 1):
             padded = _bordered(("nchw", self.padding), images, (self.c_in, hp, wp), x.dtype)
@@ -240,21 +253,28 @@ class _Geometry:
             for a in range(sh):
                 top = -(-(pt - a) // sh) if pt > a else 0  # the first phase row that holds image data
                 first_row = top * sh + a - pt
-                rows = len(range(first_row, self.hw[0], sh))
+                height = len(range(first_row, self.hw[0], sh))
                 for c in range(sw):
                     left = -(-(pl - c) // sw) if pl > c else 0
                     first_col = left * sw + c - pl
-                    cols = len(range(first_col, self.hw[1], sw))
-                    destination = padded[:b, a * sw + c, :, top : top + rows, left : left + cols]
+                    length = len(range(first_col, self.hw[1], sw))
+                    destination = padded[:b, a * sw + c, :, top : top + height, left : left + length]
                     np.copyto(destination, x[:, :, first_row::sh, first_col::sw])
-        shape = (b, packed.shape[0] * direct_conv.CHANNELS, direct_conv.tiles(pixels) * direct_conv.PIXELS)
-        rows = _workspace("rows", shape, x.dtype)  # output pixel (h, w) of a plane at h*width + w
-        direct_conv.conv2d(padded.reshape(-1), packed, rows, b, offsets, channel_stride, image_stride)
-        planes = rows[:, : self.c_out, :pixels].reshape(b, self.c_out, h_out, width)[..., :w_out]
-        if bias is None:
-            np.copyto(out, planes)
-        else:
+        c_out4 = packed.shape[0] * direct_conv.CHANNELS
+        in_place = rows is not None and c_out4 == self.c_out and out.flags.c_contiguous
+        if in_place:  # the kept pixels only, straight into ``out``
+            target = out.reshape(b, self.c_out, h_out * w_out)
+        elif rows is not None:
+            target = _workspace("rows", (b, c_out4, h_out * w_out), x.dtype)
+        else:  # the wide rows: output pixel (h, w) at h*width + w
+            target = _workspace("rows", (b, c_out4, direct_conv.tiles(pixels) * direct_conv.PIXELS), x.dtype)
+        direct_conv.conv2d(padded.reshape(-1), packed, target, b, offsets, channel_stride, image_stride, rows)
+        kept_width = w_out if rows is not None else width
+        planes = target[:, : self.c_out, : h_out * kept_width].reshape(b, self.c_out, h_out, kept_width)[..., :w_out]
+        if bias is not None:
             np.add(planes, bias, out=out)
+        elif not in_place:
+            np.copyto(out, planes)
 
     def _direct_layout(self):
         """(offsets, channel stride, image stride) of the direct kernel's input, in floats."""

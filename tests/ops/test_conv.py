@@ -435,6 +435,7 @@ CASES_DIRECT = [
     ((2, 5, 9, 7), (7, 5, 2, 3), (1, 2), (2, 1), True),  # uneven kernel, padding and dilation
     ((1, 2, 3, 40), (3, 2, 3, 3), 1, 1, False),  # wide and short: one tile spans rows
     ((2, 4, 6, 6), (1, 4, 3, 3), "same", 2, True),
+    ((2, 5, 8, 16), (6, 5, 3, 3), 1, 1, True),  # rows of 16, kept pixels only, 6 channels through a workspace
     ((1, 3, 5, 5), (4, 3, 2, 2), "same", 1, False),  # even kernel: more padding on the bottom/right
 ]
 
@@ -470,8 +471,9 @@ def _pads(padding, ws, dilation):
 
 
 @needs_kernel
+@pytest.mark.parametrize("width", [10, 16])  # rows computed in full width, or the kept pixels only
 @pytest.mark.parametrize("stride, dilation", [(1, 1), (1, (1, 2)), (2, 1), ((2, 3), 2), (3, 1)])
-def test_reads_past_the_data_feed_only_thrown_away_pixels(stride, dilation, always_direct, rng, monkeypatch):
+def test_reads_past_the_data_feed_only_thrown_away_pixels(stride, dilation, width, always_direct, rng, monkeypatch):
     """NaN wherever the kernel may read but no kept pixel needs (the spare images past the chunk,
     the rows a phase lacks, fresh workspaces): the output is still the definition's."""
     bordered = conv_module._bordered
@@ -486,8 +488,8 @@ def test_reads_past_the_data_feed_only_thrown_away_pixels(stride, dilation, alwa
 
     monkeypatch.setattr(conv_module, "_bordered", nan_inside)
     monkeypatch.setattr(conv_module, "_workspace", lambda tag, shape, dtype: np.full(shape, np.nan, dtype))
-    x = rng.standard_normal((3, 3, 11, 10)).astype(np.float32)
-    w = rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
+    x = rng.standard_normal((3, 3, 11, width)).astype(np.float32)
+    w = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
     out = conv2d(glassgrad.tensor(x), glassgrad.tensor(w), None, stride, 1, dilation).numpy()
     want = naive_conv2d(x.astype(np.float64), w, None, _pair(stride), ((1, 1), (1, 1)), _pair(dilation), 1)
     np.testing.assert_allclose(out, want, rtol=2e-5, atol=2e-5 * np.abs(want).max())
@@ -573,11 +575,16 @@ def test_input_gradient_geometry():
     "x_shape, w_shape, stride, groups, direct",
     [
         ((2, 3, 32, 32), (16, 3, 3, 3), 1, 1, True),  # ResNet-20's stem
-        ((2, 16, 32, 32), (16, 16, 3, 3), 1, 1, True),  # 6% of the pixels thrown away
-        ((2, 32, 16, 16), (32, 32, 3, 3), 1, 1, True),  # 12.5%
-        ((2, 64, 8, 8), (64, 64, 3, 3), 1, 1, False),  # 25%: im2col + GEMM was as fast
-        ((2, 16, 32, 32), (32, 16, 3, 3), 2, 1, True),  # strided: 16x16 outputs from phases 17 wide
-        ((2, 32, 16, 16), (64, 32, 3, 3), 2, 1, False),  # 8x8 outputs from phases 9 wide: 25%
+        ((2, 16, 32, 32), (16, 16, 3, 3), 1, 1, True),
+        ((2, 32, 16, 16), (32, 32, 3, 3), 1, 1, True),
+        ((2, 32, 16, 16), (64, 32, 3, 3), 1, 1, True),  # the seed's second layer
+        ((2, 64, 32, 32), (64, 64, 3, 3), 1, 1, True),  # 576 columns, but 32x32
+        ((2, 128, 16, 16), (128, 128, 3, 3), 1, 1, False),  # 1,152 columns at 16x16
+        ((2, 64, 8, 8), (64, 64, 3, 3), 1, 1, False),  # 8x8: im2col + GEMM was faster
+        ((2, 16, 32, 32), (32, 16, 3, 3), 2, 1, True),  # strided: 16x16 outputs from the phases
+        ((2, 32, 16, 16), (64, 32, 3, 3), 2, 1, False),  # 8x8 outputs
+        ((2, 3, 30, 30), (8, 3, 3, 3), 1, 1, True),  # rows of 30: computed 32 wide, 7% more
+        ((2, 3, 64, 4), (8, 3, 3, 3), 1, 1, False),  # rows of 4: computed 6 wide, 50% more
         ((2, 16, 32, 32), (16, 8, 3, 3), 1, 2, False),  # grouped
         ((2, 16, 32, 32), (16, 16, 1, 1), 1, 1, False),  # 1x1: the input is its own column matrix
     ],
