@@ -19,12 +19,13 @@ takes one offset per kernel position, and computes
 
 A tile of 16 consecutive pixels (two vectors of 8 floats) by 4 output channels keeps its 8
 accumulators in registers while the sum runs over the channels and the offsets: each step
-loads two input vectors and four weights, and does 8 fused multiply-adds. The pixels past
-each row's end, and the tiles' round-up, are computed too, and thrown away by the caller.
+loads two input vectors and four weights, and does 8 fused multiply-adds. Over the wide rows
+the pixels past each row's end, and the tiles' round-up, are computed too, and thrown away by
+the caller; rows of whole tiles are computed without them (``conv2d``'s ``rows``).
 
 Arrays: ``images`` flat float32, readable up to ``reach(...)`` floats from the last image's
 start; weights as ``pack_weight`` makes them, (C_out4/4, C, taps, 4) with C_out rounded up to a
-multiple of 4 with zeros; ``out`` (n, C_out4, tiles*16) float32.
+multiple of 4 with zeros; ``out`` (n, C_out4, pixels) float32.
 
 Summed with fused multiply-adds, channel by channel and within a channel offset by offset:
 within float32 rounding of the im2col path, not bit for bit. Available on x86-64 with AVX2 and
@@ -118,8 +119,8 @@ def conv2d(images, packed, out, count, offsets, channel_stride, image_stride, ro
     caller drops what lies past each row's end. With ``rows`` = (row stride, W_out) and W_out a
     multiple of 16, only the kept pixels are computed, row by row: p = h*W_out + w reads q(p) =
     h*row_stride + w, and ``out`` is (count, C_out4, H_out*W_out), so that it may be the result
-    itself. The sizes are checked first, since the compiled code
-    trusts them. Releases the GIL while it runs."""
+    itself. The sizes are checked first, since the compiled code trusts them. Releases the GIL
+    while it runs."""
     blocks, channels, taps = packed.shape[:3]
     pixels = out.shape[2]
     if not all(a.dtype == np.float32 and a.flags.c_contiguous for a in (images, packed, out)):
