@@ -166,12 +166,18 @@ def kernel(taps):
 
 
 def _compile(taps):
+    return _compile_module(_build_module, taps, "direct_conv", 9)
+
+
+def _compile_module(build, taps, name, integers):
+    """Build the IR of function ``name`` (four pointers, then ``integers`` int64 arguments),
+    compile it for this CPU and return it as a ctypes function."""
     import llvmlite.binding as llvm
     import llvmlite.ir as ir
 
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
-    module = _build_module(ir, taps)
+    module = build(ir, taps)
     module.triple = llvm.get_process_triple()
     target = llvm.Target.from_default_triple().create_target_machine(
         cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3
@@ -184,29 +190,16 @@ def _compile(taps):
     engine = llvm.create_mcjit_compiler(parsed, target)
     engine.finalize_object()
     _engines.append(engine)
-    i64, pointer = ctypes.c_int64, ctypes.c_void_p
+    pointer = ctypes.c_void_p
     # CFUNCTYPE calls release the GIL: the convolution's chunk threads run the kernel side by side.
-    signature = ctypes.CFUNCTYPE(None, pointer, pointer, pointer, pointer, *[i64] * 9)
-    return signature(engine.get_function_address("direct_conv"))
+    signature = ctypes.CFUNCTYPE(None, pointer, pointer, pointer, pointer, *[ctypes.c_int64] * integers)
+    return signature(engine.get_function_address(name))
 
 
-def _build_module(ir, taps):
-    """The kernel as LLVM IR: loops over images, tiles of pixels, blocks of 4 output channels and
-    input channels; the ``taps`` kernel offsets are unrolled inside the channel loop."""
-    f32, i64 = ir.FloatType(), ir.IntType(64)
-    vector = ir.VectorType(f32, _VECTOR)
-    module = ir.Module(name="glassgrad_direct_conv")
-    fn = ir.Function(
-        module,
-        ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64.as_pointer()] + [i64] * 9),
-        name="direct_conv",
-    )
-    images, weights, out, offsets_in, channels, plane, image_stride, n_tiles, blocks, count = fn.args[:10]
-    segments, row_stride, width = fn.args[10:]  # a vector's place: see conv2d
-    for array in (images, weights, out, offsets_in):
-        array.add_attribute("noalias")
-    fma = ir.Function(module, ir.FunctionType(vector, [vector] * 3), name="llvm.fma.v8f32")
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
+def _ir_helpers(ir, b, fn, vector):
+    """const(value), loop(name, trip_count, body, carried) and load_vector(base, offset) for
+    building a kernel with the IR builder ``b`` in function ``fn``."""
+    i64 = ir.IntType(64)
 
     def const(value):
         return ir.Constant(i64, value)
@@ -237,6 +230,29 @@ def _build_module(ir, taps):
 
     def load_vector(base, offset):
         return b.load(b.bitcast(b.gep(base, [offset]), vector.as_pointer()), align=4)
+
+    return const, loop, load_vector
+
+
+def _build_module(ir, taps):
+    """The kernel as LLVM IR: loops over images, tiles of pixels, blocks of 4 output channels and
+    input channels; the ``taps`` kernel offsets are unrolled inside the channel loop."""
+    f32, i64 = ir.FloatType(), ir.IntType(64)
+    vector = ir.VectorType(f32, _VECTOR)
+    module = ir.Module(name="glassgrad_direct_conv")
+    fn = ir.Function(
+        module,
+        ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64.as_pointer()] + [i64] * 9),
+        name="direct_conv",
+    )
+    images, weights, out, offsets_in, channels, plane, image_stride, n_tiles, blocks, count = fn.args[:10]
+    segments, row_stride, width = fn.args[10:]  # a vector's place: see conv2d
+    for array in (images, weights, out, offsets_in):
+        array.add_attribute("noalias")
+    fma = ir.Function(module, ir.FunctionType(vector, [vector] * 3), name="llvm.fma.v8f32")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+
+    const, loop, load_vector = _ir_helpers(ir, b, fn, vector)
 
     def splat(scalar):
         lanes = b.insert_element(ir.Constant(vector, ir.Undefined), scalar, ir.Constant(ir.IntType(32), 0))
@@ -285,6 +301,129 @@ def _build_module(ir, taps):
             loop("o", blocks, block)
 
         loop("t", n_tiles, tile)
+
+    loop("n", count, image)
+    b.ret_void()
+    return module
+
+
+def weight_grad(images, grads, out, count, offsets, channel_stride, image_stride, rows):
+    """out[o, c, t] += sum over images n and kept pixels p of grads[n, o, p] times
+    images[n*image_stride + c*channel_stride + q(p) + offsets[t]], the weight gradient of
+    ``conv2d`` with ``rows`` (row stride, W_out), W_out a multiple of 8: ``grads`` is
+    (count, C_out4, H_out*W_out) float32, ``out`` float32 in ``pack_weight``'s layout
+    (C_out4/4, C, taps, 4) with a last axis of 8 lanes, summed by the caller (each lane adds up
+    every eighth pixel; keeping them apart until the end spares a sum across the lanes of every
+    accumulator for every image). Sizes are checked first; releases the GIL while it runs."""
+    blocks, channels, taps = out.shape[:3]
+    pixels = grads.shape[2]
+    if not all(a.dtype == np.float32 and a.flags.c_contiguous for a in (images, grads, out)):
+        raise ValueError("direct_conv.weight_grad: images, grads and out must be C-contiguous float32 arrays")
+    if offsets.dtype != np.int64 or offsets.shape != (taps,) or not offsets.flags.c_contiguous or offsets.min() < 0:
+        raise ValueError(f"direct_conv.weight_grad: expected {taps} non-negative int64 offsets, got {offsets!r}")
+    if grads.shape[0] < count or grads.shape[1] != blocks * CHANNELS or out.shape[3:] != (CHANNELS, _VECTOR):
+        raise ValueError(f"direct_conv.weight_grad: grads {grads.shape} and out {out.shape} do not match")
+    row_stride, width = rows
+    if width % _VECTOR or pixels % width or row_stride < width:
+        raise ValueError(f"direct_conv.weight_grad: rows {rows} do not fit {pixels} pixels of whole vectors")
+    last = (pixels // width - 1) * row_stride + width  # one past the last pixel read, before the offsets
+    needed = (count - 1) * image_stride + int(max(offsets)) + (channels - 1) * channel_stride + last if count else 0
+    if images.size < needed:
+        raise ValueError(f"direct_conv.weight_grad: images hold {images.size} floats, {needed} are read")
+    _weight_grad_kernel(taps)(
+        images.ctypes.data,
+        grads.ctypes.data,
+        out.ctypes.data,
+        offsets.ctypes.data,
+        channels,
+        channel_stride,
+        image_stride,
+        blocks,
+        count,
+        pixels // width,
+        width // _VECTOR,
+        row_stride,
+    )
+
+
+def _weight_grad_kernel(taps):
+    key = ("weight_grad", taps)
+    fn = _kernels.get(key)
+    if fn is None:
+        with _lock:
+            fn = _kernels.get(key)
+            if fn is None:
+                fn = _kernels[key] = _compile_module(_build_weight_grad_module, taps, "direct_conv_weight_grad", 8)
+    return fn
+
+
+WEIGHT_GRAD_TAPS = 3  # kernel offsets summed at once: 4 x 3 = 12 accumulators, 3 input vectors, 1 gradient
+
+
+def _build_weight_grad_module(ir, taps):
+    """The weight gradient as LLVM IR: loops over images, blocks of 4 output channels, input
+    channels and groups of 3 kernel offsets; within a group, over rows and vectors of 8 pixels,
+    keeping 4 x 3 accumulators in registers, summed across their lanes at the end of each image."""
+    f32, i64 = ir.FloatType(), ir.IntType(64)
+    vector = ir.VectorType(f32, _VECTOR)
+    module = ir.Module(name="glassgrad_direct_conv_weight_grad")
+    fn = ir.Function(
+        module,
+        ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64.as_pointer()] + [i64] * 8),
+        name="direct_conv_weight_grad",
+    )
+    images, grads, out, offsets_in, channels, plane, image_stride, blocks, count, n_rows, segments, row_stride = fn.args
+    for array in (images, grads, out, offsets_in):
+        array.add_attribute("noalias")
+    fma = ir.Function(module, ir.FunctionType(vector, [vector] * 3), name="llvm.fma.v8f32")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    const, loop, load_vector = _ir_helpers(ir, b, fn, vector)
+    offsets = [b.load(b.gep(offsets_in, [const(t)])) for t in range(taps)]
+    width = b.mul(segments, const(_VECTOR))
+    grad_plane = b.mul(n_rows, width)
+    groups = [tuple(range(t, min(t + WEIGHT_GRAD_TAPS, taps))) for t in range(0, taps, WEIGHT_GRAD_TAPS)]
+
+    def image(n, _):
+        image_in = b.gep(images, [b.mul(n, image_stride)])
+        image_grads = b.gep(grads, [b.mul(n, b.mul(b.mul(blocks, const(CHANNELS)), grad_plane))])
+
+        def block(o, _):
+            grad_rows = [
+                b.gep(image_grads, [b.mul(b.add(b.mul(o, const(CHANNELS)), const(k)), grad_plane)])
+                for k in range(CHANNELS)
+            ]
+
+            def channel(c, _):
+                source = b.gep(image_in, [b.mul(c, plane)])
+                sums_at = b.gep(out, [b.mul(b.add(b.mul(o, channels), c), const(taps * CHANNELS * _VECTOR))])
+                for group in groups:
+
+                    def row(h, sums, group=group):
+                        read = b.gep(source, [b.mul(h, row_stride)])
+                        written = b.mul(h, width)
+
+                        def segment(s, sums, group=group):
+                            along = b.mul(s, const(_VECTOR))
+                            xs = [load_vector(read, b.add(offsets[t], along)) for t in group]
+                            sums = list(sums)
+                            for k in range(CHANNELS):
+                                g = load_vector(grad_rows[k], b.add(written, along))
+                                for i, x in enumerate(xs):
+                                    sums[k * len(group) + i] = b.call(fma, [g, x, sums[k * len(group) + i]])
+                            return sums
+
+                        return loop("s", segments, segment, sums)
+
+                    zero = ir.Constant(vector, [0.0] * _VECTOR)
+                    sums = loop("h", n_rows, row, [zero] * (CHANNELS * len(group)))
+                    for k in range(CHANNELS):
+                        for i, t in enumerate(group):
+                            at = b.bitcast(b.gep(sums_at, [const((t * CHANNELS + k) * _VECTOR)]), vector.as_pointer())
+                            b.store(b.fadd(b.load(at, align=4), sums[k * len(group) + i]), at, align=4)
+
+            loop("c", channels, channel)
+
+        loop("o", blocks, block)
 
     loop("n", count, image)
     b.ret_void()

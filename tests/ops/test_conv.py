@@ -618,3 +618,38 @@ def test_direct_kernel_refuses_arrays_it_would_overrun():
         direct_conv.conv2d(images.astype(np.float64), packed, out, 1, offsets, 36, 72)
     with pytest.raises(ValueError, match="9 non-negative int64 offsets"):
         direct_conv.conv2d(images, packed, out, 1, offsets[:4], 36, 72)
+
+
+@needs_kernel
+@pytest.mark.parametrize(
+    "xs, ws, stride, padding, dilation",
+    [
+        ((3, 3, 32, 32), (16, 3, 3, 3), 1, 1, 1),  # ResNet-20's stem
+        ((2, 5, 16, 16), (8, 5, 3, 3), 1, 1, 1),
+        ((2, 4, 32, 32), (8, 4, 3, 3), 2, 1, 1),  # through the phases
+        ((2, 3, 16, 16), (4, 3, 5, 5), 1, 2, 1),
+        ((2, 3, 16, 16), (4, 3, 3, 3), 1, 2, 2),
+        ((2, 3, 16, 16), (4, 3, 2, 2), 1, "same", 1),  # one more row and column of zeros at the end
+    ],
+)
+def test_weight_gradient_by_the_kernel(xs, ws, stride, padding, dilation, always_direct, rng, monkeypatch):
+    """The weight gradient summed by the kernel, lane by lane, against the definition's."""
+    monkeypatch.setattr(
+        _Geometry, "direct_weight_grad_pays", property(lambda geo: geo._direct_rows and geo.c_out % 4 == 0)
+    )
+    calls = []
+    kernel_weight_grad = direct_conv.weight_grad
+    monkeypatch.setattr(direct_conv, "weight_grad", lambda *a: calls.append(a[3]) or kernel_weight_grad(*a))
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    upstream, grads = None, []
+    for dtype in (np.float32, np.float64):
+        xt = glassgrad.tensor(x.astype(dtype))
+        wt = glassgrad.tensor(w.astype(dtype), requires_grad=True)
+        out = conv2d(xt, wt, None, stride, padding, dilation)
+        if upstream is None:
+            upstream = rng.standard_normal(out.shape)
+        (out * glassgrad.tensor(upstream.astype(dtype))).sum().backward()
+        grads.append(wt.grad.numpy())
+    assert calls, "the kernel did not compute the weight gradient"
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-5 * np.abs(grads[1]).max())
