@@ -28,8 +28,9 @@ first stage it takes 0.76-0.81x the time, on its 3-channel stem 0.4-0.7x.
 Where it can (float32, one group, little thrown away: ``_Geometry.direct``), the forward pass
 skips the columns altogether: the compiled kernel of glassgrad.backend.direct_conv reads the
 same wide rows straight from the padded image, or from its phases when strided. A stride-1
-backward pass computes the input gradient the same way (``_Geometry.input_gradient``); the
-weight gradient, and everything else, stays with the columns.
+backward pass computes the input gradient the same way (``_Geometry.input_gradient``), and
+rows of 32 pixels or more their weight gradient (``_Geometry.direct_weight_grad``); the rest
+stays with the columns.
 """
 
 import itertools
