@@ -41,6 +41,7 @@ def machine():
 
     import glassgrad
     from glassgrad import backend
+    from glassgrad.backend import direct_conv
 
     library, kernel, blas_threads = blas_info()
     info = {
@@ -55,6 +56,7 @@ def machine():
         "glassgrad": glassgrad.__version__,
         "glassgrad_threads": glassgrad.get_num_threads(),
         "kernels": backend.BACKEND,
+        "direct_conv": direct_conv.available(),
         "openblas_env": {name: os.environ.get(name) for name in OPENBLAS_VARS},
     }
     try:
@@ -72,7 +74,8 @@ def machine_line(info):
         f"machine: {info['usable_cores']}/{info['cores']} cores ({info['cpu']}), Python {info['python']}, "
         f"NumPy {info['numpy']}, BLAS {info['blas']} kernel {info['blas_kernel']} "
         f"({info['blas_threads']} threads), {env}; glassgrad {info['glassgrad']} "
-        f"({info['glassgrad_threads']} threads, kernels: {info['kernels']}), PyTorch {info['torch']}"
+        f"({info['glassgrad_threads']} threads, kernels: {info['kernels']}"
+        f"{', direct convolution' if info.get('direct_conv') else ''}), PyTorch {info['torch']}"
     )
 
 

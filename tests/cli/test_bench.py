@@ -45,6 +45,10 @@ def test_bench_runs_a_case_and_writes_json(tmp_path):
     assert "unset" in result.stdout
     table = json.loads(out.read_text())
     assert table["machine"]["cores"] >= 1 and table["machine"]["numpy"]
+    from glassgrad.backend import direct_conv
+
+    assert table["machine"]["direct_conv"] is direct_conv.available()
+    assert ("direct convolution" in lines[0]) is direct_conv.available()
     cases = {row["case"]: row for row in table["rows"]}
     chain = cases["1,000-op chain 16x16 fwd+bwd"]
     assert chain["ratio"] > 0 and chain["glassgrad"]["reps"] == 1 and chain["torch"]["median_ms"] > 0
