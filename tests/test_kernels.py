@@ -230,7 +230,7 @@ def test_numba_is_chosen_when_installed_and_loaded_only_on_first_use():
     assert lazy.stdout.strip() == "False"
 
 
-# -- mid-sized products on one BLAS thread ------------------------------------------------------
+# -- mid-sized products as two halves, each on one BLAS thread ---------------------------------
 
 
 @pytest.mark.parametrize(
@@ -307,6 +307,24 @@ def test_single_threaded_blas_sets_one_thread_and_restores_the_count_after_an_er
                 assert all(n == 1 for n in counts())
                 raise RuntimeError("inside")
         assert counts() == before
+
+
+@pytest.mark.parametrize("m", [16, 17, 128])
+def test_matmul2d_halves_give_the_same_bits_whatever_the_thread_count(m, monkeypatch):
+    from glassgrad import backend
+
+    pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(12)
+    a, b = _rand(rng, (m, 2048)), _rand(rng, (2048, 256))
+    runs = []
+    monkeypatch.setattr(backend.pool, "run", lambda jobs, run=backend.pool.run: runs.append(len(jobs)) or run(jobs))
+    results = []
+    for threads in (1, 2):
+        monkeypatch.setattr(backend._threads, "get_num_threads", lambda threads=threads: threads)
+        results.append(backend.matmul2d(a, b))
+    assert runs == [2]  # two threads: the halves side by side on the pool
+    assert np.array_equal(results[0], results[1])
+    np.testing.assert_allclose(results[0], a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
 
 
 def test_matmul2d_rejects_batches():

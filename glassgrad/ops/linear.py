@@ -16,7 +16,7 @@ class Linear(Function):
 
     def forward(self, x, weight, bias=None):
         flat = x.reshape(-1, x.shape[-1])
-        # backend.matmul2d: np.dot, on one BLAS thread at mid sizes (5-20x faster on a busy machine; issue 7).
+        # backend.matmul2d: at mid sizes two halves side by side, each on one BLAS thread (issue 7).
         out = backend.matmul2d(flat, weight.T)
         if bias is not None:
             out += bias
