@@ -408,7 +408,7 @@ def test_empty_batch():
     np.testing.assert_array_equal(w.grad.numpy(), np.zeros((4, 3, 3, 3), dtype=np.float32))
 
 
-# -- the direct kernel (glassgrad.backend.direct_conv): stride-1 float32 forward passes ----------
+# -- the direct kernels (glassgrad.backend.direct_conv): float32 forward passes and gradients --
 
 needs_kernel = pytest.mark.skipif(
     not direct_conv.available(),
@@ -476,14 +476,23 @@ def _pads(padding, ws, dilation):
 def test_reads_past_the_data_feed_only_thrown_away_pixels(stride, dilation, width, always_direct, rng, monkeypatch):
     """NaN wherever the kernel may read but no kept pixel needs (the spare images past the chunk,
     the rows a phase lacks, fresh workspaces): the output is still the definition's."""
-    bordered = conv_module._bordered
+    hp, wp = 11 + 2, width + 2  # padding 1
 
     def nan_inside(key, images, per_image, dtype):
-        if key[0] != "nchw":
-            return bordered(key, images, per_image, dtype)
-        (pt, pb), (pl, pr) = key[1]
+        """Zeros where the padding lies, NaN everywhere else (the image's places included)."""
+        inside = np.zeros((hp, wp), bool)
+        inside[1:-1, 1:-1] = True
+        if key[0] == "nchw":
+            planes = inside
+        else:  # the phases: a row or column a phase lacks is NaN too
+            (sh, sw), (hq, wq) = key[2], per_image[2:]
+            planes = np.ones((sh * sw, 1, hq, wq), bool)
+            for a in range(sh):
+                for c in range(sw):
+                    part = inside[a::sh, c::sw]
+                    planes[a * sw + c, 0, : part.shape[0], : part.shape[1]] = part
         buffer = np.zeros((images, *per_image), dtype)
-        buffer[:, :, pt : per_image[1] - pb, pl : per_image[2] - pr] = np.nan
+        buffer[:] = np.where(planes, np.nan, 0).astype(dtype)
         return buffer
 
     monkeypatch.setattr(conv_module, "_bordered", nan_inside)
