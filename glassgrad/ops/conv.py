@@ -205,12 +205,17 @@ class _Geometry:
         Measured at batch 128, 2 threads, against im2col + GEMM: 0.6-0.8x the time on 3, 16 and
         32 input channels from 16x16 outputs up (3x3), 0.86-0.97x on 64 channels at 32x32; but
         1.1-1.3x on 8x8 outputs and 0.9-1.0x on 128 channels at 16x16, where the columns are
-        cheap to build and the product with 576 or more of them runs at 80-90 GFLOP/s."""
+        cheap to build and the product with 576 or more of them runs at 80-90 GFLOP/s. A strided
+        convolution takes it only with rows of whole tiles (``_direct_rows``): 0.75-0.9x on 16x16
+        outputs, 0.64x on an ImageNet stem (7x7, stride 2, 112 wide), but 1.05-1.3x on 64->128
+        channels with 28-wide outputs, computed in full width."""
         taps = self.kernel[0] * self.kernel[1]
         if self.groups != 1 or not 1 < taps <= direct_conv.MAX_TAPS:
             return False
         kept = self.out_hw[0] * self.out_hw[1]
         if kept < 256 or (taps * self.c_in > 600 and kept < 1024):
+            return False
+        if self.stride != (1, 1) and not self._direct_rows:
             return False
         computed = kept if self._direct_rows else direct_conv.tiles(self.out_hw[0] * self._direct_width) * 16
         return computed <= 1.2 * kept and direct_conv.available()

@@ -592,6 +592,7 @@ def test_input_gradient_geometry():
         ((2, 64, 8, 8), (64, 64, 3, 3), 1, 1, False),  # 8x8: im2col + GEMM was faster
         ((2, 16, 32, 32), (32, 16, 3, 3), 2, 1, True),  # strided: 16x16 outputs from the phases
         ((2, 32, 16, 16), (64, 32, 3, 3), 2, 1, False),  # 8x8 outputs
+        ((2, 64, 56, 56), (128, 64, 3, 3), 2, 1, False),  # strided, 28 wide: rows computed in full width
         ((2, 3, 30, 30), (8, 3, 3, 3), 1, 1, True),  # rows of 30: computed 32 wide, 7% more
         ((2, 3, 64, 4), (8, 3, 3, 3), 1, 1, False),  # rows of 4: computed 6 wide, 50% more
         ((2, 16, 32, 32), (16, 8, 3, 3), 1, 2, False),  # grouped
