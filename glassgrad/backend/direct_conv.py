@@ -47,6 +47,7 @@ import numpy as np
 PIXELS = 16  # per tile: two vectors of 8 floats
 CHANNELS = 4  # output channels per tile: 2 x 4 = 8 accumulators, of the 16 vector registers
 MAX_TAPS = 49  # kernel offsets, unrolled in the code: 7x7 compiles in 0.2 s, 3x3 in 0.08
+WEIGHT_GRAD_TAPS = 3  # offsets summed at once by weight_grad: 4 x 3 = 12 accumulators, 3 inputs, 1 gradient
 
 _VECTOR = 8
 _lock = threading.Lock()
@@ -167,6 +168,56 @@ def kernel(taps):
             fn = _kernels.get(taps)
             if fn is None:
                 fn = _kernels[taps] = _compile(taps)
+    return fn
+
+
+def weight_grad(images, grads, out, count, offsets, channel_stride, image_stride, rows):
+    """out[o, c, t] += sum over images n and kept pixels p of grads[n, o, p] times
+    images[n*image_stride + c*channel_stride + q(p) + offsets[t]], the weight gradient of
+    ``conv2d`` with ``rows`` (row stride, W_out), W_out a multiple of 8: ``grads`` is
+    (count, C_out4, H_out*W_out) float32, ``out`` float32 in ``pack_weight``'s layout
+    (C_out4/4, C, taps, 4) with a last axis of 8 lanes, summed by the caller (each lane adds up
+    every eighth pixel; keeping them apart until the end spares a sum across the lanes of every
+    accumulator for every image). Sizes are checked first; releases the GIL while it runs."""
+    blocks, channels, taps = out.shape[:3]
+    pixels = grads.shape[2]
+    if not all(a.dtype == np.float32 and a.flags.c_contiguous for a in (images, grads, out)):
+        raise ValueError("direct_conv.weight_grad: images, grads and out must be C-contiguous float32 arrays")
+    if offsets.dtype != np.int64 or offsets.shape != (taps,) or not offsets.flags.c_contiguous or offsets.min() < 0:
+        raise ValueError(f"direct_conv.weight_grad: expected {taps} non-negative int64 offsets, got {offsets!r}")
+    if grads.shape[0] < count or grads.shape[1] != blocks * CHANNELS or out.shape[3:] != (CHANNELS, _VECTOR):
+        raise ValueError(f"direct_conv.weight_grad: grads {grads.shape} and out {out.shape} do not match")
+    row_stride, width = rows
+    if width % _VECTOR or pixels % width or row_stride < width:
+        raise ValueError(f"direct_conv.weight_grad: rows {rows} do not fit {pixels} pixels of whole vectors")
+    last = (pixels // width - 1) * row_stride + width  # one past the last pixel read, before the offsets
+    needed = (count - 1) * image_stride + int(max(offsets)) + (channels - 1) * channel_stride + last if count else 0
+    if images.size < needed:
+        raise ValueError(f"direct_conv.weight_grad: images hold {images.size} floats, {needed} are read")
+    _weight_grad_kernel(taps)(
+        images.ctypes.data,
+        grads.ctypes.data,
+        out.ctypes.data,
+        offsets.ctypes.data,
+        channels,
+        channel_stride,
+        image_stride,
+        blocks,
+        count,
+        pixels // width,
+        width // _VECTOR,
+        row_stride,
+    )
+
+
+def _weight_grad_kernel(taps):
+    key = ("weight_grad", taps)
+    fn = _kernels.get(key)
+    if fn is None:
+        with _lock:
+            fn = _kernels.get(key)
+            if fn is None:
+                fn = _kernels[key] = _compile_module(_build_weight_grad_module, taps, "direct_conv_weight_grad", 8)
     return fn
 
 
@@ -310,59 +361,6 @@ def _build_module(ir, taps):
     loop("n", count, image)
     b.ret_void()
     return module
-
-
-def weight_grad(images, grads, out, count, offsets, channel_stride, image_stride, rows):
-    """out[o, c, t] += sum over images n and kept pixels p of grads[n, o, p] times
-    images[n*image_stride + c*channel_stride + q(p) + offsets[t]], the weight gradient of
-    ``conv2d`` with ``rows`` (row stride, W_out), W_out a multiple of 8: ``grads`` is
-    (count, C_out4, H_out*W_out) float32, ``out`` float32 in ``pack_weight``'s layout
-    (C_out4/4, C, taps, 4) with a last axis of 8 lanes, summed by the caller (each lane adds up
-    every eighth pixel; keeping them apart until the end spares a sum across the lanes of every
-    accumulator for every image). Sizes are checked first; releases the GIL while it runs."""
-    blocks, channels, taps = out.shape[:3]
-    pixels = grads.shape[2]
-    if not all(a.dtype == np.float32 and a.flags.c_contiguous for a in (images, grads, out)):
-        raise ValueError("direct_conv.weight_grad: images, grads and out must be C-contiguous float32 arrays")
-    if offsets.dtype != np.int64 or offsets.shape != (taps,) or not offsets.flags.c_contiguous or offsets.min() < 0:
-        raise ValueError(f"direct_conv.weight_grad: expected {taps} non-negative int64 offsets, got {offsets!r}")
-    if grads.shape[0] < count or grads.shape[1] != blocks * CHANNELS or out.shape[3:] != (CHANNELS, _VECTOR):
-        raise ValueError(f"direct_conv.weight_grad: grads {grads.shape} and out {out.shape} do not match")
-    row_stride, width = rows
-    if width % _VECTOR or pixels % width or row_stride < width:
-        raise ValueError(f"direct_conv.weight_grad: rows {rows} do not fit {pixels} pixels of whole vectors")
-    last = (pixels // width - 1) * row_stride + width  # one past the last pixel read, before the offsets
-    needed = (count - 1) * image_stride + int(max(offsets)) + (channels - 1) * channel_stride + last if count else 0
-    if images.size < needed:
-        raise ValueError(f"direct_conv.weight_grad: images hold {images.size} floats, {needed} are read")
-    _weight_grad_kernel(taps)(
-        images.ctypes.data,
-        grads.ctypes.data,
-        out.ctypes.data,
-        offsets.ctypes.data,
-        channels,
-        channel_stride,
-        image_stride,
-        blocks,
-        count,
-        pixels // width,
-        width // _VECTOR,
-        row_stride,
-    )
-
-
-def _weight_grad_kernel(taps):
-    key = ("weight_grad", taps)
-    fn = _kernels.get(key)
-    if fn is None:
-        with _lock:
-            fn = _kernels.get(key)
-            if fn is None:
-                fn = _kernels[key] = _compile_module(_build_weight_grad_module, taps, "direct_conv_weight_grad", 8)
-    return fn
-
-
-WEIGHT_GRAD_TAPS = 3  # kernel offsets summed at once: 4 x 3 = 12 accumulators, 3 input vectors, 1 gradient
 
 
 def _build_weight_grad_module(ir, taps):
