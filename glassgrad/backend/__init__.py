@@ -155,8 +155,8 @@ def matmul2d(a, b):
     4.6-5.2 ms instead of 5.8-7.0 on one thread, and an MLP's training step (784-512-256-10,
     batch 128) 3-10% less time; after an idle pause the helper's wake-up takes most of a single
     layer's gain. The halves depend on the shapes only, so the result is the same bits
-    whatever the thread count. Large products keep OpenBLAS's own threads; tiny
-    ones run single-threaded in OpenBLAS anyway. Without threadpoolctl this is plain ``np.dot``.
+    whatever the thread count. Large products keep OpenBLAS's own threads; tiny ones run
+    single-threaded in OpenBLAS anyway. Without threadpoolctl this is plain ``np.dot``.
     """
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"matmul2d: expects 2-D arrays, got shapes {a.shape} and {b.shape}")

@@ -41,6 +41,7 @@ other compiled kernels.
 import ctypes
 import platform
 import threading
+import types
 
 import numpy as np
 
@@ -51,7 +52,7 @@ WEIGHT_GRAD_TAPS = 3  # offsets summed at once by weight_grad: 4 x 3 = 12 accumu
 
 _VECTOR = 8
 _lock = threading.Lock()
-_kernels = {}  # number of kernel offsets -> the compiled function
+_kernels = {}  # (function name, kernel offsets) -> the compiled function
 _engines = []  # the compiled code lives as long as its engine
 _state = {}
 
@@ -129,19 +130,14 @@ def conv2d(images, packed, out, count, offsets, channel_stride, image_stride, ro
     while it runs."""
     blocks, channels, taps = packed.shape[:3]
     pixels = out.shape[2]
-    if not all(a.dtype == np.float32 and a.flags.c_contiguous for a in (images, packed, out)):
-        raise ValueError("direct_conv.conv2d: images, weights and out must be C-contiguous float32 arrays")
-    if offsets.dtype != np.int64 or offsets.shape != (taps,) or not offsets.flags.c_contiguous or offsets.min() < 0:
-        raise ValueError(f"direct_conv.conv2d: expected {taps} non-negative int64 offsets, got {offsets!r}")
+    _check_arrays("conv2d", {"images": images, "weights": packed, "out": out}, offsets, taps)
     if out.shape[0] < count or out.shape[1] != blocks * CHANNELS or pixels % PIXELS:
         raise ValueError(
             f"direct_conv.conv2d: out has shape {out.shape}, expected ({count}, {blocks * CHANNELS}, k*16)"
         )
     if rows is not None and (rows[1] % PIXELS or pixels % rows[1] or rows[0] < rows[1]):
         raise ValueError(f"direct_conv.conv2d: rows {rows} do not fit {pixels} pixels of whole tiles")
-    needed = (count - 1) * image_stride + reach(offsets, channels, channel_stride, pixels, rows) if count else 0
-    if images.size < needed:
-        raise ValueError(f"direct_conv.conv2d: images hold {images.size} floats, {needed} are read")
+    _check_reach("conv2d", images, count, offsets, channels, channel_stride, image_stride, pixels, rows)
     segments, row_stride, width = (pixels // PIXELS, 0, 0) if rows is None else (rows[1] // PIXELS, *rows)
     kernel(taps)(
         images.ctypes.data,
@@ -162,13 +158,33 @@ def conv2d(images, packed, out, count, offsets, channel_stride, image_stride, ro
 
 def kernel(taps):
     """The compiled kernel for ``taps`` kernel offsets (built on first use, 0.08 s for 9, then kept)."""
-    fn = _kernels.get(taps)
+    return _compiled(taps, _build_module, "direct_conv")
+
+
+def _compiled(taps, build, name):
+    """Function ``name`` as ``build`` makes it for ``taps`` offsets, compiled once per process."""
+    fn = _kernels.get((name, taps))
     if fn is None:
         with _lock:
-            fn = _kernels.get(taps)
+            fn = _kernels.get((name, taps))
             if fn is None:
-                fn = _kernels[taps] = _compile(taps)
+                fn = _kernels[(name, taps)] = _compile_module(build, taps, name)
     return fn
+
+
+def _check_arrays(op, arrays, offsets, taps):
+    """The compiled code's dtypes and layouts, checked before it trusts them."""
+    if not all(a.dtype == np.float32 and a.flags.c_contiguous for a in arrays.values()):
+        raise ValueError(f"direct_conv.{op}: {', '.join(arrays)} must be C-contiguous float32 arrays")
+    if offsets.dtype != np.int64 or offsets.shape != (taps,) or not offsets.flags.c_contiguous or offsets.min() < 0:
+        raise ValueError(f"direct_conv.{op}: expected {taps} non-negative int64 offsets, got {offsets!r}")
+
+
+def _check_reach(op, images, count, offsets, channels, channel_stride, image_stride, pixels, rows):
+    """That ``images`` holds every float the kernel reads for ``count`` images (see ``reach``)."""
+    needed = (count - 1) * image_stride + reach(offsets, channels, channel_stride, pixels, rows) if count else 0
+    if images.size < needed:
+        raise ValueError(f"direct_conv.{op}: images hold {images.size} floats, {needed} are read")
 
 
 def weight_grad(images, grads, out, count, offsets, channel_stride, image_stride, rows):
@@ -181,20 +197,14 @@ def weight_grad(images, grads, out, count, offsets, channel_stride, image_stride
     accumulator for every image). Sizes are checked first; releases the GIL while it runs."""
     blocks, channels, taps = out.shape[:3]
     pixels = grads.shape[2]
-    if not all(a.dtype == np.float32 and a.flags.c_contiguous for a in (images, grads, out)):
-        raise ValueError("direct_conv.weight_grad: images, grads and out must be C-contiguous float32 arrays")
-    if offsets.dtype != np.int64 or offsets.shape != (taps,) or not offsets.flags.c_contiguous or offsets.min() < 0:
-        raise ValueError(f"direct_conv.weight_grad: expected {taps} non-negative int64 offsets, got {offsets!r}")
+    _check_arrays("weight_grad", {"images": images, "grads": grads, "out": out}, offsets, taps)
     if grads.shape[0] < count or grads.shape[1] != blocks * CHANNELS or out.shape[3:] != (CHANNELS, _VECTOR):
         raise ValueError(f"direct_conv.weight_grad: grads {grads.shape} and out {out.shape} do not match")
     row_stride, width = rows
     if width % _VECTOR or pixels % width or row_stride < width:
         raise ValueError(f"direct_conv.weight_grad: rows {rows} do not fit {pixels} pixels of whole vectors")
-    last = (pixels // width - 1) * row_stride + width  # one past the last pixel read, before the offsets
-    needed = (count - 1) * image_stride + int(max(offsets)) + (channels - 1) * channel_stride + last if count else 0
-    if images.size < needed:
-        raise ValueError(f"direct_conv.weight_grad: images hold {images.size} floats, {needed} are read")
-    _weight_grad_kernel(taps)(
+    _check_reach("weight_grad", images, count, offsets, channels, channel_stride, image_stride, pixels, rows)
+    _compiled(taps, _build_weight_grad_module, "direct_conv_weight_grad")(
         images.ctypes.data,
         grads.ctypes.data,
         out.ctypes.data,
@@ -210,24 +220,9 @@ def weight_grad(images, grads, out, count, offsets, channel_stride, image_stride
     )
 
 
-def _weight_grad_kernel(taps):
-    key = ("weight_grad", taps)
-    fn = _kernels.get(key)
-    if fn is None:
-        with _lock:
-            fn = _kernels.get(key)
-            if fn is None:
-                fn = _kernels[key] = _compile_module(_build_weight_grad_module, taps, "direct_conv_weight_grad", 8)
-    return fn
-
-
-def _compile(taps):
-    return _compile_module(_build_module, taps, "direct_conv", 9)
-
-
-def _compile_module(build, taps, name, integers):
-    """Build the IR of function ``name`` (four pointers, then ``integers`` int64 arguments),
-    compile it for this CPU and return it as a ctypes function."""
+def _compile_module(build, taps, name):
+    """Build the IR of function ``name`` (four pointers, then int64 arguments), compile it for
+    this CPU and return it as a ctypes function."""
     import llvmlite.binding as llvm
     import llvmlite.ir as ir
 
@@ -235,6 +230,7 @@ def _compile_module(build, taps, name, integers):
     llvm.initialize_native_asmprinter()
     module = build(ir, taps)
     module.triple = llvm.get_process_triple()
+    integers = len(module.get_global(name).args) - 4
     target = llvm.Target.from_default_triple().create_target_machine(
         cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3
     )
@@ -252,10 +248,24 @@ def _compile_module(build, taps, name, integers):
     return signature(engine.get_function_address(name))
 
 
-def _ir_helpers(ir, b, fn, vector):
-    """const(value), loop(name, trip_count, body, carried) and load_vector(base, offset) for
-    building a kernel with the IR builder ``b`` in function ``fn``."""
-    i64 = ir.IntType(64)
+def _kernel_ir(ir, name, integers, taps):
+    """A kernel's function ``name`` in a new module, four noalias pointers (images, a second
+    float array, out, offsets) then ``integers`` int64 arguments, with what its body is built
+    from: the IR builder ``b``, the 8-float ``vector`` type and ``fma``, ``const(value)``,
+    ``loop(name, trip_count, body, carried)``, ``load_vector(base, offset)`` and the ``taps``
+    offsets, loaded once."""
+    f32, i64 = ir.FloatType(), ir.IntType(64)
+    vector = ir.VectorType(f32, _VECTOR)
+    module = ir.Module(name=f"glassgrad_{name}")
+    fn = ir.Function(
+        module,
+        ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64.as_pointer()] + [i64] * integers),
+        name=name,
+    )
+    for pointer in fn.args[:4]:
+        pointer.add_attribute("noalias")
+    fma = ir.Function(module, ir.FunctionType(vector, [vector] * 3), name="llvm.fma.v8f32")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
 
     def const(value):
         return ir.Constant(i64, value)
@@ -287,28 +297,28 @@ def _ir_helpers(ir, b, fn, vector):
     def load_vector(base, offset):
         return b.load(b.bitcast(b.gep(base, [offset]), vector.as_pointer()), align=4)
 
-    return const, loop, load_vector
+    offsets = [b.load(b.gep(fn.args[3], [const(t)])) for t in range(taps)]
+    return types.SimpleNamespace(
+        module=module,
+        args=fn.args,
+        b=b,
+        vector=vector,
+        fma=fma,
+        const=const,
+        loop=loop,
+        load_vector=load_vector,
+        offsets=offsets,
+    )
 
 
 def _build_module(ir, taps):
     """The kernel as LLVM IR: loops over images, tiles of pixels, blocks of 4 output channels and
     input channels; the ``taps`` kernel offsets are unrolled inside the channel loop."""
-    f32, i64 = ir.FloatType(), ir.IntType(64)
-    vector = ir.VectorType(f32, _VECTOR)
-    module = ir.Module(name="glassgrad_direct_conv")
-    fn = ir.Function(
-        module,
-        ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64.as_pointer()] + [i64] * 9),
-        name="direct_conv",
-    )
-    images, weights, out, offsets_in, channels, plane, image_stride, n_tiles, blocks, count = fn.args[:10]
-    segments, row_stride, width = fn.args[10:]  # a vector's place: see conv2d
-    for array in (images, weights, out, offsets_in):
-        array.add_attribute("noalias")
-    fma = ir.Function(module, ir.FunctionType(vector, [vector] * 3), name="llvm.fma.v8f32")
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-
-    const, loop, load_vector = _ir_helpers(ir, b, fn, vector)
+    parts = _kernel_ir(ir, "direct_conv", 9, taps)
+    b, vector, fma, const, loop = parts.b, parts.vector, parts.fma, parts.const, parts.loop
+    load_vector, offsets = parts.load_vector, parts.offsets
+    images, weights, out, _, channels, plane, image_stride, n_tiles, blocks, count = parts.args[:10]
+    segments, row_stride, width = parts.args[10:]  # where a tile lies: see conv2d
 
     def splat(scalar):
         lanes = b.insert_element(ir.Constant(vector, ir.Undefined), scalar, ir.Constant(ir.IntType(32), 0))
@@ -316,7 +326,6 @@ def _build_module(ir, taps):
             lanes, ir.Constant(vector, ir.Undefined), ir.Constant(ir.VectorType(ir.IntType(32), _VECTOR), [0] * _VECTOR)
         )
 
-    offsets = [b.load(b.gep(offsets_in, [const(t)])) for t in range(taps)]
     row = b.mul(n_tiles, const(PIXELS))  # out's stride between output channels
     vectors = PIXELS // _VECTOR
 
@@ -360,28 +369,18 @@ def _build_module(ir, taps):
 
     loop("n", count, image)
     b.ret_void()
-    return module
+    return parts.module
 
 
 def _build_weight_grad_module(ir, taps):
     """The weight gradient as LLVM IR: loops over images, blocks of 4 output channels, input
     channels and groups of 3 kernel offsets; within a group, over rows and vectors of 8 pixels,
-    keeping 4 x 3 accumulators in registers, summed across their lanes at the end of each image."""
-    f32, i64 = ir.FloatType(), ir.IntType(64)
-    vector = ir.VectorType(f32, _VECTOR)
-    module = ir.Module(name="glassgrad_direct_conv_weight_grad")
-    fn = ir.Function(
-        module,
-        ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64.as_pointer()] + [i64] * 8),
-        name="direct_conv_weight_grad",
-    )
-    images, grads, out, offsets_in, channels, plane, image_stride, blocks, count, n_rows, segments, row_stride = fn.args
-    for array in (images, grads, out, offsets_in):
-        array.add_attribute("noalias")
-    fma = ir.Function(module, ir.FunctionType(vector, [vector] * 3), name="llvm.fma.v8f32")
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    const, loop, load_vector = _ir_helpers(ir, b, fn, vector)
-    offsets = [b.load(b.gep(offsets_in, [const(t)])) for t in range(taps)]
+    keeping 4 x 3 accumulators in registers and adding them to ``out`` lane by lane after each
+    image."""
+    parts = _kernel_ir(ir, "direct_conv_weight_grad", 8, taps)
+    b, vector, fma, const, loop = parts.b, parts.vector, parts.fma, parts.const, parts.loop
+    load_vector, offsets = parts.load_vector, parts.offsets
+    images, grads, out, _, channels, plane, image_stride, blocks, count, n_rows, segments, row_stride = parts.args
     width = b.mul(segments, const(_VECTOR))
     grad_plane = b.mul(n_rows, width)
     groups = [tuple(range(t, min(t + WEIGHT_GRAD_TAPS, taps))) for t in range(0, taps, WEIGHT_GRAD_TAPS)]
@@ -430,4 +429,4 @@ def _build_weight_grad_module(ir, taps):
 
     loop("n", count, image)
     b.ret_void()
-    return module
+    return parts.module
