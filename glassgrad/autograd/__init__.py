@@ -114,6 +114,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(result)
 
 
+from glassgrad.autograd import graph  # noqa: E402
 from glassgrad.autograd.gradcheck import gradcheck  # noqa: E402
 
 __all__ = [
@@ -123,6 +124,7 @@ __all__ = [
     "grad",
     "enable_grad",
     "gradcheck",
+    "graph",
     "inference_mode",
     "is_grad_enabled",
     "no_grad",
