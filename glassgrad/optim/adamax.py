@@ -1,0 +1,81 @@
+"""Adamax: Adam with the infinity norm of past gradients as its denominator."""
+
+import numpy as np
+
+from glassgrad.autograd.graph import increment_version
+from glassgrad.optim.adam import _lerp_
+from glassgrad.optim.optimizer import Optimizer
+from glassgrad.tensor import Tensor
+
+
+class Adamax(Optimizer):
+    """Adamax, PyTorch's formulation (Kingma and Ba, section 7.1).
+
+    For step ``t`` and gradient ``g``::
+
+        g = g + weight_decay * p
+        m = beta1 * m + (1 - beta1) * g
+        u = max(beta2 * u, |g| + eps)
+        p = p - lr / (1 - beta1**t) * m / u
+    """
+
+    def __init__(
+        self,
+        params,
+        lr=2e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        foreach=None,
+        *,
+        maximize=False,
+        differentiable=False,
+        capturable=False,
+    ):
+        if isinstance(lr, Tensor):
+            lr = float(lr.item())
+        _check_adam_like(lr, betas, eps, weight_decay)
+        defaults = {
+            "lr": lr,
+            "betas": tuple(betas),
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+            "capturable": capturable,
+        }
+        super().__init__(params, defaults)
+
+    def _update(self, group):
+        lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        for p, grad in self._grads(group):
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = self._new_step()
+                state["exp_avg"] = self._zeros_like(p)
+                state["exp_inf"] = self._zeros_like(p)
+            step = self._step_count(state)
+            if weight_decay != 0:
+                grad = grad + weight_decay * p.array
+            exp_avg, exp_inf = state["exp_avg"].array, state["exp_inf"].array
+            _lerp_(exp_avg, grad, 1 - beta1)
+            exp_inf *= beta2
+            np.maximum(exp_inf, np.abs(grad) + p.array.dtype.type(eps), out=exp_inf)
+            clr = lr / (1 - beta1**step)
+            p.array += -clr * exp_avg / exp_inf
+            increment_version((p, state["exp_avg"], state["exp_inf"]), "Adamax.step")
+
+
+def _check_adam_like(lr, betas, eps, weight_decay):
+    """The argument checks Adam's family shares, with PyTorch's messages."""
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
