@@ -188,3 +188,14 @@ def __getattr__(name):
         globals()[name] = module
         return module
     raise AttributeError(f"module 'glassgrad' has no attribute {name!r}")
+
+
+from glassgrad import accelerator, jit  # noqa: E402
+from glassgrad._runtime import (  # noqa: E402
+    are_deterministic_algorithms_enabled,
+    compile,
+    get_float32_matmul_precision,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_float32_matmul_precision,
+    use_deterministic_algorithms,
+)
