@@ -25,7 +25,7 @@ from glassgrad._dtype import (  # noqa: I001  (dtypes and Tensor load before the
     uint8,
 )
 from glassgrad.tensor import Size, Tensor, device
-from glassgrad import autograd, cuda, ops, random
+from glassgrad import autograd, backends, cuda, ops, random
 from glassgrad.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from glassgrad.creation import (
     arange,

@@ -36,12 +36,14 @@ stays with the columns.
 import itertools
 import math
 import threading
+from typing import NamedTuple
 
 import numpy as np
 
 from glassgrad import backend
 from glassgrad.autograd.function import Function
 from glassgrad.backend import direct_conv, memory, pool
+from glassgrad.backends import conv as backends_conv
 from glassgrad.tensor import Tensor
 
 
@@ -209,16 +211,29 @@ class _Geometry:
         convolution takes it only with rows of whole tiles (``_direct_rows``): 0.75-0.9x on 16x16
         outputs, 0.64x on an ImageNet stem (7x7, stride 2, 112 wide), but 1.05-1.3x on 64->128
         channels with 28-wide outputs, computed in full width."""
-        taps = self.kernel[0] * self.kernel[1]
-        if self.groups != 1 or not 1 < taps <= direct_conv.MAX_TAPS:
+        if not self.direct_runs:
             return False
+        taps = self.kernel[0] * self.kernel[1]
         kept = self.out_hw[0] * self.out_hw[1]
         if kept < 256 or (taps * self.c_in > 600 and kept < 1024):
             return False
         if self.stride != (1, 1) and not self._direct_rows:
             return False
         computed = kept if self._direct_rows else direct_conv.tiles(self.out_hw[0] * self._direct_width) * 16
-        return computed <= 1.2 * kept and direct_conv.available()
+        return computed <= 1.2 * kept
+
+    @property
+    def direct_runs(self):
+        """Whether the direct kernel can run this forward pass at all (in float32): one group, a
+        window of 2 to ``direct_conv.MAX_TAPS`` offsets, and the kernel compiled for this machine."""
+        taps = self.kernel[0] * self.kernel[1]
+        return self.groups == 1 and 1 < taps <= direct_conv.MAX_TAPS and direct_conv.available()
+
+    @property
+    def direct_weight_grad_runs(self):
+        """Whether ``direct_weight_grad`` can run: the direct kernel runs, with rows of whole tiles
+        and output channels a multiple of 4."""
+        return self.direct_runs and self._direct_rows and self.c_out % 4 == 0
 
     @property
     def _direct_rows(self):
@@ -309,7 +324,7 @@ class _Geometry:
         4. Measured on single chunks against the columns' product: 0.4-0.5x the time on 16
         channels at 32x32, 0.25x on the 3-channel stems, but 1.0-1.7x on 16x16 rows, whose
         short rows leave too little work per pass."""
-        return self.direct and self._direct_rows and self.out_hw[1] >= 32 and self.c_out % 4 == 0
+        return self.direct and self.direct_weight_grad_runs and self.out_hw[1] >= 32
 
     def _direct_layout(self):
         """(offsets, channel stride, image stride) of the direct kernel's input, in floats."""
@@ -446,6 +461,44 @@ def _each_chunk(chunks, work, job):
         pool.run([run] * parts)
 
 
+class Plan(NamedTuple):
+    """The algorithm of each pass of one convolution: "direct", "wide" (forward only) or "im2col"."""
+
+    forward: str
+    input_grad: str
+    weight_grad: str
+
+
+def select(geo, dtype) -> Plan:
+    """The one table of which algorithm runs each pass of the convolution ``geo`` in ``dtype``.
+
+    ``glassgrad.backends.conv.algorithm`` forces one (see there); a pass the forced algorithm
+    cannot run takes the "auto" choice. The "auto" rules are the measured ones: each is a
+    ``_Geometry`` property whose docstring says where it was measured to pay.
+    """
+    forced = backends_conv.current()
+    f32 = np.dtype(dtype) == np.float32
+    transposed = geo.input_gradient() if f32 else None  # the input gradient as a forward convolution
+
+    # "auto": the direct kernel where it pays, else the wide rows where they pay, else im2col.
+    forward = "direct" if f32 and geo.direct else "wide" if geo.wide else "im2col"
+    input_grad = "direct" if transposed is not None and transposed.direct else "im2col"
+    weight_grad = "direct" if f32 and geo.direct_weight_grad_pays else "im2col"
+
+    if forced == "im2col":
+        return Plan("im2col", "im2col", "im2col")
+    if forced == "wide":
+        return Plan("wide" if geo.stride == (1, 1) else forward, "im2col", "im2col")
+    if forced == "direct":
+        if f32 and geo.direct_runs:
+            forward = "direct"
+        if transposed is not None and transposed.direct_runs:
+            input_grad = "direct"
+        if f32 and geo.direct_weight_grad_runs:
+            weight_grad = "direct"
+    return Plan(forward, input_grad, weight_grad)
+
+
 class Convolution(Function):
     """2-D convolution (cross-correlation, as in PyTorch).
 
@@ -456,7 +509,8 @@ class Convolution(Function):
 
     def forward(self, x, weight, bias, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
         geo = _Geometry(x.shape, weight.shape, stride, padding, dilation, groups)
-        n, wide = x.shape[0], geo.wide
+        plan = select(geo, x.dtype)
+        n, wide, direct = x.shape[0], plan.forward == "wide", plan.forward == "direct"
         result = memory.empty((n, geo.c_out, *geo.out_hw), x.dtype)
         wmat = np.ascontiguousarray(_weight_matrix(weight, groups))  # (groups, og, K), copied once, not per chunk
         bias4 = None if bias is None else bias.reshape(1, -1, 1, 1)
@@ -465,7 +519,6 @@ class Convolution(Function):
         # Wp - W_out extra columns per row are dropped on the way into the result.
         width = geo.padded_hw[1] if wide else geo.out_hw[1]
 
-        direct = x.dtype == np.float32 and geo.direct
         if direct:
             packed = direct_conv.pack_weight(weight)
             width = geo.padded_hw[1]  # for the chunk sizes below
@@ -492,7 +545,7 @@ class Convolution(Function):
         chunks = _chunks(n, per_image * x.itemsize)
         _each_chunk(chunks, n * per_image * geo.og, chunk)
 
-        self.geo = geo
+        self.geo, self.plan = geo, plan
         if any(self.needs_input_grad):  # under no_grad, or for constants, keep nothing alive
             # The input itself, not its padded copy: backward pads each chunk again (a cache-hot
             # copy), and a deep network does not hold a second copy of every activation.
@@ -516,7 +569,7 @@ class Convolution(Function):
             return grad_x, grad_w, grad_b
 
         chunks = _chunks(n, hw * geo.groups * geo.k * grad.itemsize)
-        direct_w = need_w and grad.dtype == np.float32 and geo.direct_weight_grad_pays
+        direct_w = need_w and self.plan.weight_grad == "direct"
         if direct_w:  # in the direct kernel's weight layout, with its eight lanes apart
             taps = geo.kernel[0] * geo.kernel[1]
             partials = np.zeros((len(chunks), geo.c_out // 4, geo.c_in, taps, 4, 8), dtype=grad.dtype)
@@ -525,9 +578,9 @@ class Convolution(Function):
         direct = False
         if need_x:
             grad_x = memory.empty((n, geo.c_in, *geo.hw), grad.dtype)
-            transposed = geo.input_gradient() if grad.dtype == np.float32 else None
-            direct = transposed is not None and transposed.direct
+            direct = self.plan.input_grad == "direct"
             if direct:
+                transposed = geo.input_gradient()
                 packed = direct_conv.pack_weight(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
             else:
                 wmat_t = np.ascontiguousarray(_weight_matrix(weight, geo.groups)).transpose(0, 2, 1)  # (groups, K, og)

@@ -62,15 +62,10 @@ CASES = [
 
 
 @pytest.fixture(params=["nhwc", "wide"])
-def layout(request, monkeypatch):
+def layout(request):
     """Each forward layout in turn: the NHWC columns everywhere, or the wide rows for every stride-1 case."""
-    import glassgrad.ops.conv as conv_module
-
-    if request.param == "nhwc":
-        monkeypatch.setattr(conv_module._Geometry, "wide", property(lambda geo: False))
-    else:
-        monkeypatch.setattr(conv_module._Geometry, "wide", property(lambda geo: geo.stride == (1, 1)))
-    return request.param
+    with glassgrad.backends.conv.flags(algorithm="im2col" if request.param == "nhwc" else "wide"):
+        yield request.param
 
 
 def padding_pairs(padding):
@@ -417,13 +412,10 @@ needs_kernel = pytest.mark.skipif(
 
 
 @pytest.fixture
-def always_direct(monkeypatch):
+def always_direct():
     """Every eligible float32 convolution takes the kernel, however many pixels it throws away."""
-    monkeypatch.setattr(
-        _Geometry,
-        "direct",
-        property(lambda geo: geo.groups == 1 and geo.kernel != (1, 1)),
-    )
+    with glassgrad.backends.conv.flags(algorithm="direct"):
+        yield
 
 
 # (input shape, weight shape, padding, dilation, bias)
@@ -644,9 +636,6 @@ def test_direct_kernel_refuses_arrays_it_would_overrun():
 )
 def test_weight_gradient_by_the_kernel(xs, ws, stride, padding, dilation, always_direct, rng, monkeypatch):
     """The weight gradient summed by the kernel, lane by lane, against the definition's."""
-    monkeypatch.setattr(
-        _Geometry, "direct_weight_grad_pays", property(lambda geo: geo._direct_rows and geo.c_out % 4 == 0)
-    )
     calls = []
     kernel_weight_grad = direct_conv.weight_grad
     monkeypatch.setattr(direct_conv, "weight_grad", lambda *a: calls.append(a[3]) or kernel_weight_grad(*a))
@@ -663,3 +652,69 @@ def test_weight_gradient_by_the_kernel(xs, ws, stride, padding, dilation, always
         grads.append(wt.grad.numpy())
     assert calls, "the kernel did not compute the weight gradient"
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-5 * np.abs(grads[1]).max())
+
+
+# -- the public switch: every algorithm on the same inputs -------------------------------------
+
+
+def _passes(algorithm, x, w, b, **kwargs):
+    """(output, input gradient, weight gradient, bias gradient) of conv2d under ``algorithm``, as NumPy."""
+    xt, wt, bt = (glassgrad.tensor(a, requires_grad=True) for a in (x, w, b))
+    with glassgrad.backends.conv.flags(algorithm=algorithm):
+        out = conv2d(xt, wt, bt, **kwargs)
+        out.backward(glassgrad.tensor(np.cos(np.arange(out.numel())).reshape(out.shape).astype(x.dtype)))
+    return out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+
+@pytest.mark.parametrize(
+    "xs, ws, stride, padding",
+    [((2, 4, 16, 16), (8, 4, 3, 3), 1, 1), ((2, 3, 17, 18), (4, 3, 5, 3), 2, 2), ((1, 2, 9, 32), (4, 2, 3, 3), 1, 0)],
+)
+def test_every_algorithm_gives_the_same_passes(xs, ws, stride, padding, rng, monkeypatch):
+    """Forward, input and weight gradients under each forced algorithm agree with each other and with
+    the float64 definition; and "direct" really runs the kernel where it is available."""
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, ws[:1]))
+    want = _passes(
+        "im2col", x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), stride=stride, padding=padding
+    )
+    ref = naive_conv2d(
+        x.astype(np.float64),
+        w.astype(np.float64),
+        b.astype(np.float64),
+        pair(stride),
+        padding_pairs(padding),
+        (1, 1),
+        1,
+    )
+    np.testing.assert_allclose(want[0], ref, rtol=1e-10, atol=1e-10)
+    calls = []
+    kernel_conv2d = direct_conv.conv2d
+    monkeypatch.setattr(direct_conv, "conv2d", lambda *a: calls.append(a[3]) or kernel_conv2d(*a))
+    for algorithm in glassgrad.backends.conv.ALGORITHMS:
+        calls.clear()
+        got = _passes(algorithm, x, w, b, stride=stride, padding=padding)
+        assert bool(calls) == (algorithm == "direct" and direct_conv.available()) or algorithm == "auto"
+        for name, g, r in zip(("output", "grad_input", "grad_weight", "grad_bias"), got, want):
+            np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4, err_msg=f"{algorithm}: {name}")
+
+
+def test_select_honours_the_switch(monkeypatch):
+    monkeypatch.setattr(direct_conv, "available", lambda: True)
+    geo = _Geometry((2, 16, 32, 32), (16, 16, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    assert conv_module.select(geo, np.float32) == ("direct", "direct", "direct")
+    with glassgrad.backends.conv.flags(algorithm="im2col"):
+        assert conv_module.select(geo, np.float32) == ("im2col", "im2col", "im2col")
+    with glassgrad.backends.conv.flags(algorithm="wide"):
+        assert conv_module.select(geo, np.float32) == ("wide", "im2col", "im2col")
+    # float64 and groups never run the float32 kernel, forced or not: those passes take "auto"
+    grouped = _Geometry((2, 16, 32, 32), (16, 8, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 2)
+    with glassgrad.backends.conv.flags(algorithm="direct"):
+        assert "direct" not in conv_module.select(geo, np.float64)
+        assert "direct" not in conv_module.select(grouped, np.float32)
+    assert glassgrad.backends.conv.algorithm == "auto"
+    with pytest.raises(ValueError, match="must be one of"):
+        with glassgrad.backends.conv.flags(algorithm="winograd"):
+            pass
+    monkeypatch.setattr(glassgrad.backends.conv, "algorithm", "fast")
+    with pytest.raises(ValueError, match="must be one of"):
+        conv_module.select(geo, np.float32)
