@@ -33,16 +33,14 @@ rows of 32 pixels or more their weight gradient (``_Geometry.direct_weight_grad`
 stays with the columns.
 """
 
-import itertools
-import math
-import threading
 from typing import NamedTuple
 
 import numpy as np
 
 from glassgrad import backend
 from glassgrad.autograd.function import Function
-from glassgrad.backend import direct_conv, memory, pool
+from glassgrad.backend import direct_conv, memory, workspace
+from glassgrad.backend.workspace import clear_workspaces  # noqa: F401  (the public name it always had)
 from glassgrad.backends import conv as backends_conv
 from glassgrad.tensor import Tensor
 
@@ -58,54 +56,6 @@ def _ntuple(value, n, name, op):
     if len(value) != n:
         raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value}")
     return value
-
-
-_scratch = threading.local()
-
-
-def _workspace(tag, shape, dtype):
-    """A scratch array reused from call to call (one per tag, dtype and thread).
-
-    The big temporaries (columns, their gradient, the col2im buffer) are tens of MB;
-    fresh memory costs a page fault per 4 KiB on first touch, which takes longer than
-    the copy itself. A workspace never leaves the op that asked for it.
-    """
-    buffers = _scratch.__dict__.setdefault("buffers", {})
-    size = math.prod(shape)
-    key = (tag, np.dtype(dtype))
-    buffer = buffers.get(key)
-    if buffer is None or buffer.size < size:
-        buffers[key] = buffer = np.empty(size, dtype=dtype)
-    return buffer[:size].reshape(shape)
-
-
-_MAX_BORDERED = 32  # geometries kept per thread; a network with more drops the oldest
-
-
-def _bordered(key, images, per_image, dtype):
-    """A zero-bordered scratch array for padded inputs: (images, *per_image), one per ``key``
-    (layout and padding), image shape, dtype and thread, grown to the most images asked for.
-
-    Its zeros are written once, when it is made; callers write the inside only, and nothing
-    writes the border after. Zeroing the border again for every chunk (five small strided
-    fills, hundreds of chunks per forward pass) cost ResNet-20 1-5% of its forward pass at
-    batch 128 (in-process comparisons, 20-40 alternating runs).
-    """
-    buffers = _scratch.__dict__.setdefault("bordered", {})
-    key = (key, tuple(per_image), np.dtype(dtype))
-    buffer = buffers.get(key)
-    if buffer is None or buffer.shape[0] < images:
-        buffers.pop(key, None)
-        if len(buffers) >= _MAX_BORDERED:
-            buffers.pop(next(iter(buffers)))  # the oldest: dicts keep insertion order
-        buffers[key] = buffer = np.zeros((images, *per_image), dtype=dtype)
-    return buffer[:images]
-
-
-def clear_workspaces():
-    """Free this thread's convolution workspaces (they are kept at the largest size used so far)."""
-    _scratch.__dict__.pop("buffers", None)
-    _scratch.__dict__.pop("bordered", None)
 
 
 def _strided_view(base, shape, strides):
@@ -147,7 +97,7 @@ class _Geometry:
 
     def padded(self, x):
         """(b, C, H, W) -> a zero-padded NHWC workspace (b, Hp, Wp, C): the one layout change on the way in."""
-        xp = _bordered(("nhwc", self.padding), x.shape[0], (*self.padded_hw, self.c_in), x.dtype)
+        xp = workspace.bordered(("nhwc", self.padding), x.shape[0], (*self.padded_hw, self.c_in), x.dtype)
         _copy_inside(x, xp.transpose(0, 3, 1, 2), self.padding)
         return xp
 
@@ -158,7 +108,7 @@ class _Geometry:
         if windows.flags.c_contiguous:
             cols = windows  # a 1x1 kernel with stride 1: the NHWC input already is the column matrix
         else:
-            cols = _workspace("cols", windows.shape, xp.dtype)
+            cols = workspace.workspace("cols", windows.shape, xp.dtype)
             np.copyto(cols, windows)
         return cols.reshape(-1, self.groups, self.k).transpose(1, 0, 2)
 
@@ -186,13 +136,13 @@ class _Geometry:
         b, plane, run = x.shape[0], hp * wp, self.out_hw[0] * wp
         # One image more than the chunk: the last image's last offsets read up to (kw-1)*dw
         # past its plane (into thrown-away columns only), and this keeps those reads in bounds.
-        padded = _bordered(("nchw", self.padding), b + 1, (self.c_in, hp, wp), x.dtype)
+        padded = workspace.bordered(("nchw", self.padding), b + 1, (self.c_in, hp, wp), x.dtype)
         _copy_inside(x, padded[:b], self.padding)
         flat = padded.reshape(-1)
         item = flat.itemsize
         shape = (self.groups, kh, kw, self.cg, b, run)
         strides = (self.cg * plane * item, dh * wp * item, dw * item, plane * item, self.c_in * plane * item, item)
-        cols = _workspace("cols", shape, x.dtype)
+        cols = workspace.workspace("cols", shape, x.dtype)
         np.copyto(cols, _strided_view(flat, shape, strides))
         return cols.reshape(self.groups, self.k, b * run)
 
@@ -263,9 +213,9 @@ class _Geometry:
         if in_place:  # the kept pixels only, straight into ``out``
             target = out.reshape(b, self.c_out, h_out * w_out)
         elif rows is not None:
-            target = _workspace("rows", (b, c_out4, h_out * w_out), x.dtype)
+            target = workspace.workspace("rows", (b, c_out4, h_out * w_out), x.dtype)
         else:  # the wide rows: output pixel (h, w) at h*width + w
-            target = _workspace("rows", (b, c_out4, direct_conv.tiles(pixels) * direct_conv.PIXELS), x.dtype)
+            target = workspace.workspace("rows", (b, c_out4, direct_conv.tiles(pixels) * direct_conv.PIXELS), x.dtype)
         direct_conv.conv2d(padded, packed, target, b, offsets, channel_stride, image_stride, rows)
         kept_width = w_out if rows is not None else width
         planes = target[:, : self.c_out, : h_out * kept_width].reshape(b, self.c_out, h_out, kept_width)[..., :w_out]
@@ -287,13 +237,13 @@ class _Geometry:
         reach = direct_conv.reach(offsets, self.c_in, channel_stride, pixels, rows)
         images = b + max(1, -(-(reach - image_stride) // image_stride))  # room for reads past the last image
         if self.stride == (1, 1):
-            padded = _bordered(("nchw", self.padding), images, (self.c_in, hp, wp), x.dtype)
+            padded = workspace.bordered(("nchw", self.padding), images, (self.c_in, hp, wp), x.dtype)
             _copy_inside(x, padded[:b], self.padding)
         else:
             # Straight from x into the phases: the places that hold padding are the same in
             # every chunk, and keep the zeros the buffer was made with.
             per_image = (sh * sw, self.c_in, -(-hp // sh), width)
-            padded = _bordered(("phases", self.padding, self.stride), images, per_image, x.dtype)
+            padded = workspace.bordered(("phases", self.padding, self.stride), images, per_image, x.dtype)
             (pt, _), (pl, _) = self.padding
             for row_phase in range(sh):
                 top = -(-(pt - row_phase) // sh) if pt > row_phase else 0  # its first row of image data
@@ -365,7 +315,7 @@ class _Geometry:
     def rows(self, grad, tag):
         """(b, C_out, H_out, W_out) -> (groups, og, b*H_out*W_out) in a workspace: channels as rows."""
         b = grad.shape[0]
-        rows = _workspace(tag, (self.c_out, b, *self.out_hw), grad.dtype)
+        rows = workspace.workspace(tag, (self.c_out, b, *self.out_hw), grad.dtype)
         np.copyto(rows, grad.transpose(1, 0, 2, 3))
         return rows.reshape(self.groups, self.og, -1)
 
@@ -381,7 +331,7 @@ class _Geometry:
 
 
 def _col2im_scratch(shape, dtype):
-    return _workspace("col2im", shape, dtype)
+    return workspace.workspace("col2im", shape, dtype)
 
 
 def _gemm(a, b, out=None):
@@ -392,73 +342,6 @@ def _gemm(a, b, out=None):
         np.matmul(a[0], b[0], out=out[0])
         return out
     return np.matmul(a, b, out=out)
-
-
-# -- the work, in chunks of images shared out among threads -------------------------------------
-#
-# The columns of a whole batch are tens of MB (ResNet-20's first stage: 37 MB at batch 128), so
-# building them and then multiplying streams them through main memory twice. Cut into chunks of
-# a few images, each chunk's columns are built, multiplied and done with while they are still in
-# the core's cache; measured on ResNet-20's 16-channel 32x32 convolutions this halves the time of
-# a forward pass. Every chunk is also self-contained (pad, columns, product, NCHW result), so the
-# chunks are shared out among threads with no barrier between the steps.
-#
-# Each product runs single-threaded BLAS on its own thread. OpenBLAS's own threading has its
-# threads meet at a barrier after every block; on a machine whose cores are also busy with other
-# work (DataLoader workers, other processes) a descheduled thread stalls the others at each one.
-#
-# The chunks depend on the shapes only, never on the number of threads, and the weight gradient
-# sums one partial product per chunk in chunk order: the results are the same bits whatever the
-# thread count.
-
-_CHUNK_BYTES = 3 << 20  # of columns per chunk; on ResNet-20 at batch 128, 3-4 MiB beat 1, 2, 6 and 8 MiB
-
-
-def _parts():
-    from glassgrad import _threads
-
-    return _threads.get_num_threads()
-
-
-_MIN_CHUNKS = 16  # at least, when the batch allows: threads taking chunks end together
-_MIN_SPLIT_WORK = 1 << 22  # multiply-adds; below this, handing chunks out costs more than it saves
-
-
-def _threads_for(work):
-    """How many threads to share ``work`` multiply-adds among (one without threadpoolctl, which
-    keeps each thread's BLAS single-threaded)."""
-    parts = _parts()
-    if parts < 2 or work < _MIN_SPLIT_WORK or not backend.blas_controller():
-        return 1
-    return parts
-
-
-def _chunks(n, image_bytes):
-    """Image ranges [(lo, hi)] with about ``_CHUNK_BYTES`` of columns each, and at least
-    ``_MIN_CHUNKS`` of them when there are enough images (ResNet-20's 8x8 layers fit 21 images in
-    a chunk: 7 chunks shared by 2 threads left one idle for a seventh of the time)."""
-    per = max(1, min(n, _CHUNK_BYTES // max(image_bytes, 1), -(-n // _MIN_CHUNKS)))
-    return [(lo, min(lo + per, n)) for lo in range(0, n, per)]
-
-
-def _each_chunk(chunks, work, job):
-    """job(index, lo, hi) for every chunk, each thread taking the next chunk not yet taken."""
-    parts = min(_threads_for(work), len(chunks))
-    if parts < 2:
-        for index, (lo, hi) in enumerate(chunks):
-            job(index, lo, hi)
-        return
-    # Taken one at a time rather than dealt out in fixed runs: a thread that wakes late or is
-    # descheduled (the cores are shared) leaves its chunks to the others instead of making them wait.
-    # next() on a count is atomic under the GIL.
-    claim = itertools.count()
-
-    def run():
-        while (index := next(claim)) < len(chunks):
-            job(index, *chunks[index])
-
-    with backend.single_threaded_blas():
-        pool.run([run] * parts)
 
 
 class Plan(NamedTuple):
@@ -533,7 +416,7 @@ class Convolution(Function):
                 cols = geo.columns(x[lo:hi]).transpose(0, 2, 1)  # (groups, K, b*H_out*W_out), a view
             # Output channels as rows, (groups, og, b*H_out*width): its (C_out, b, H_out, width) order
             # turns into NCHW by moving whole rows, much cheaper than transposing NHWC.
-            rows = _gemm(wmat, cols, out=_workspace("rows", (groups, geo.og, cols.shape[2]), x.dtype))
+            rows = _gemm(wmat, cols, out=workspace.workspace("rows", (groups, geo.og, cols.shape[2]), x.dtype))
             planes = rows.reshape(geo.c_out, hi - lo, geo.out_hw[0], width)[..., : geo.out_hw[1]]
             planes = planes.transpose(1, 0, 2, 3)
             if bias4 is None:
@@ -542,8 +425,8 @@ class Convolution(Function):
                 np.add(planes, bias4, out=result[lo:hi])
 
         per_image = geo.out_hw[0] * width * groups * geo.k  # columns, or the direct kernel's multiply-adds / C_out
-        chunks = _chunks(n, per_image * x.itemsize)
-        _each_chunk(chunks, n * per_image * geo.og, chunk)
+        chunks = workspace.chunks(n, per_image * x.itemsize)
+        workspace.each_chunk(chunks, n * per_image * geo.og, chunk)
 
         self.geo, self.plan = geo, plan
         if any(self.needs_input_grad):  # under no_grad, or for constants, keep nothing alive
@@ -568,7 +451,7 @@ class Convolution(Function):
         if not (need_x or need_w):
             return grad_x, grad_w, grad_b
 
-        chunks = _chunks(n, hw * geo.groups * geo.k * grad.itemsize)
+        chunks = workspace.chunks(n, hw * geo.groups * geo.k * grad.itemsize)
         direct_w = need_w and self.plan.weight_grad == "direct"
         if direct_w:  # in the direct kernel's weight layout, with its eight lanes apart
             taps = geo.kernel[0] * geo.kernel[1]
@@ -597,11 +480,11 @@ class Convolution(Function):
                 _gemm(rows, geo.columns(x[lo:hi]), out=partials[index])
             if need_x and not direct:
                 grad_cols = _gemm(
-                    wmat_t, rows, out=_workspace("grad_cols", (geo.groups, geo.k, rows.shape[2]), grad.dtype)
+                    wmat_t, rows, out=workspace.workspace("grad_cols", (geo.groups, geo.k, rows.shape[2]), grad.dtype)
                 )
                 geo.col2im(grad_cols, grad_x[lo:hi])
 
-        _each_chunk(chunks, n * hw * geo.c_out * geo.k * (need_x + need_w), chunk)
+        workspace.each_chunk(chunks, n * hw * geo.c_out * geo.k * (need_x + need_w), chunk)
         if direct_w:
             gw = partials.sum(axis=0).sum(axis=-1)  # chunk by chunk, in order, then the lanes
             grad_w = np.ascontiguousarray(gw.transpose(0, 3, 1, 2)).reshape(geo.c_out, geo.c_in, *geo.kernel)
@@ -625,7 +508,7 @@ def _weight_matrix(weight, groups):
 
 def _copy_inside(x, xp, padding):
     """Write ``x`` (b, C, H, W) inside the border of ``xp`` (b, C, Hp, Wp), any view of a
-    buffer whose border already holds zeros (see ``_bordered``)."""
+    buffer whose border already holds zeros (see ``glassgrad.backend.workspace.bordered``)."""
     (pt, _), (pl, _) = padding
     h, w = x.shape[2], x.shape[3]
     xp[:, :, pt : pt + h, pl : pl + w] = x

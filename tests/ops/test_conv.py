@@ -11,7 +11,7 @@ import glassgrad
 import glassgrad.ops.conv as conv_module
 from glassgrad import nn
 from glassgrad.autograd import gradcheck
-from glassgrad.backend import direct_conv
+from glassgrad.backend import direct_conv, workspace
 from glassgrad.nn import functional as F
 from glassgrad.ops.conv import Convolution, _Geometry, conv1d, conv2d
 
@@ -252,7 +252,7 @@ def test_reused_padded_buffers_keep_their_zero_border(padding, layout, rng, monk
     # columns, must not leak in either).
     import glassgrad.ops.conv as conv_module
 
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 1)  # one image per chunk: many reuses
+    monkeypatch.setattr(workspace, "CHUNK_BYTES", 1)  # one image per chunk: many reuses
     pads = padding_pairs(padding) if isinstance(padding, int) else padding
     w = rng.standard_normal((4, 3, 3, 3))
     poison = np.full((5, 3, 6, 7), np.nan)
@@ -266,16 +266,15 @@ def test_reused_padded_buffers_keep_their_zero_border(padding, layout, rng, monk
 
 
 def test_padded_buffers_are_bounded_per_thread(rng, monkeypatch):
-    import glassgrad.ops.conv as conv_module
 
-    monkeypatch.setattr(conv_module, "_MAX_BORDERED", 3)
-    conv_module.clear_workspaces()
+    monkeypatch.setattr(workspace, "MAX_BORDERED", 3)
+    workspace.clear_workspaces()
     w = rng.standard_normal((2, 2, 3, 3))
     for size in range(4, 10):  # six geometries
         x = rng.standard_normal((2, 2, size, size))
         out = conv2d(glassgrad.tensor(x), glassgrad.tensor(w), padding=1)
         np.testing.assert_allclose(out.numpy(), naive_conv2d(x, w, None, (1, 1), ((1, 1), (1, 1)), (1, 1), 1))
-    assert len(conv_module._scratch.bordered) == 3
+    assert len(workspace._scratch.bordered) == 3
 
 
 def test_conv2d_module_shapes_init_and_repr():
@@ -343,16 +342,15 @@ def test_non_contiguous_input_and_weight(rng):
 @pytest.mark.parametrize("groups", [1, 2])
 @pytest.mark.parametrize("stride", [(1, 2), (1, 1)])
 def test_chunks_shared_among_threads_give_the_same_bits(parts, groups, stride, layout, rng, monkeypatch):
-    import glassgrad.ops.conv as conv_module
 
     # Chunks of one image (five of them, shared unevenly among the threads), split at any size.
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 1)
-    monkeypatch.setattr(conv_module, "_MIN_SPLIT_WORK", 0)
+    monkeypatch.setattr(workspace, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(workspace, "MIN_SPLIT_WORK", 0)
     x = rng.standard_normal((5, 4, 9, 9)).astype(np.float32)
     w = rng.standard_normal((6, 4 // groups, 3, 3)).astype(np.float32)
     results = []
     for n in (1, parts):
-        monkeypatch.setattr(conv_module, "_parts", lambda n=n: n)
+        monkeypatch.setattr(workspace, "_parts", lambda n=n: n)
         xt, wt = glassgrad.tensor(x, requires_grad=True), glassgrad.tensor(w, requires_grad=True)
         out = conv2d(xt, wt, padding=1, stride=stride, groups=groups)
         (out * out).sum().backward()
@@ -366,9 +364,8 @@ def test_chunks_shared_among_threads_give_the_same_bits(parts, groups, stride, l
 @pytest.mark.parametrize("chunk_bytes", [1, 3000, 1 << 30])
 @pytest.mark.parametrize("stride", [(2, 1), 1])
 def test_any_chunk_size_gives_the_gradients(chunk_bytes, stride, layout, rng, monkeypatch):
-    import glassgrad.ops.conv as conv_module
 
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(workspace, "CHUNK_BYTES", chunk_bytes)
     x = glassgrad.tensor(rng.standard_normal((5, 3, 7, 6)), requires_grad=True)
     w = glassgrad.tensor(rng.standard_normal((4, 3, 3, 2)), requires_grad=True)
     b = glassgrad.tensor(rng.standard_normal(4), requires_grad=True)
@@ -487,8 +484,8 @@ def test_reads_past_the_data_feed_only_thrown_away_pixels(stride, dilation, widt
         buffer[:] = np.where(planes, np.nan, 0).astype(dtype)
         return buffer
 
-    monkeypatch.setattr(conv_module, "_bordered", nan_inside)
-    monkeypatch.setattr(conv_module, "_workspace", lambda tag, shape, dtype: np.full(shape, np.nan, dtype))
+    monkeypatch.setattr(workspace, "bordered", nan_inside)
+    monkeypatch.setattr(workspace, "workspace", lambda tag, shape, dtype: np.full(shape, np.nan, dtype))
     x = rng.standard_normal((3, 3, 11, width)).astype(np.float32)
     w = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
     out = conv2d(glassgrad.tensor(x), glassgrad.tensor(w), None, stride, 1, dilation).numpy()
@@ -530,14 +527,14 @@ def test_pack_weight_puts_four_output_channels_side_by_side(rng):
 @pytest.mark.parametrize("parts", [1, 2, 3])
 @pytest.mark.parametrize("chunk_bytes", [1, 1 << 30])
 def test_same_bits_whatever_the_threads_and_chunks(parts, chunk_bytes, always_direct, rng, monkeypatch):
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
-    monkeypatch.setattr(conv_module, "_MIN_SPLIT_WORK", 0)
-    monkeypatch.setattr(conv_module, "_parts", lambda: parts)
+    monkeypatch.setattr(workspace, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(workspace, "MIN_SPLIT_WORK", 0)
+    monkeypatch.setattr(workspace, "_parts", lambda: parts)
     x = glassgrad.tensor(rng.standard_normal((7, 5, 12, 12)).astype(np.float32))
     w = glassgrad.tensor(rng.standard_normal((8, 5, 3, 3)).astype(np.float32))
     out = conv2d(x, w, padding=1).numpy()
-    monkeypatch.setattr(conv_module, "_parts", lambda: 1)
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 1 << 30)
+    monkeypatch.setattr(workspace, "_parts", lambda: 1)
+    monkeypatch.setattr(workspace, "CHUNK_BYTES", 1 << 30)
     np.testing.assert_array_equal(out, conv2d(x, w, padding=1).numpy())
 
 
