@@ -9,10 +9,10 @@ im2col + GEMM on 16 channels at 32x32, 0.75-0.9x on 32 at 16x16, 0.7-0.8x on the
 stems, and 0.8x on a stride-2 16->32 layer. ResNet-20's inference took 18-21% less time in
 all, its training step 22% (with the input and weight gradients below).
 
-How: on a zero-padded plane flattened to Hp*Wp (the "wide rows" of ops/conv.py), output pixel
+How: on a zero-padded plane flattened to Hp*Wp (the "wide rows" of glassgrad/ops/conv/wide.py), output pixel
 p = h*Wp + w reads, for kernel offset (i, j), input p + i*dh*Wp + j*dw: a single shift per
 offset, the same for every pixel. (With a stride the caller first splits the padded image into
-its phases, which makes the shifts whole again; see ``_Geometry.direct_into``.) So the kernel
+its phases, which makes the shifts whole again; see ``glassgrad.ops.conv.direct.forward``.) So the kernel
 takes one offset per kernel position, and computes
 
     out[n, o, p] = sum over c, t of weight[o, c, t] * images[n*image_stride + c*channel_stride + p + offsets[t]]

@@ -1,8 +1,8 @@
-"""Which algorithm a float convolution runs (read by ``glassgrad.ops.conv.select``).
+"""Which algorithm a float convolution runs (read by ``glassgrad.ops.conv.select.select``).
 
 ``algorithm`` is one of:
 
-- ``"auto"`` (the default): the measured table in ``glassgrad.ops.conv.select``;
+- ``"auto"`` (the default): the measured table in ``glassgrad.ops.conv.select.select``;
 - ``"im2col"``: the columns and a matrix product for every pass;
 - ``"wide"``: the stride-1 "wide rows" columns for the forward pass wherever the stride is 1,
   im2col elsewhere and for both gradients;

@@ -13,7 +13,8 @@ from glassgrad import nn
 from glassgrad.autograd import gradcheck
 from glassgrad.backend import direct_conv, workspace
 from glassgrad.nn import functional as F
-from glassgrad.ops.conv import Convolution, _Geometry, conv1d, conv2d
+from glassgrad.ops.conv import Convolution, conv1d, conv2d, select
+from glassgrad.ops.conv.geometry import Geometry
 
 
 def naive_conv2d(x, w, b, stride, padding, dilation, groups):
@@ -250,7 +251,6 @@ def test_reused_padded_buffers_keep_their_zero_border(padding, layout, rng, monk
     # and huge values, then a smaller and a larger batch of the same geometry, must each give
     # the naive result (a stale image past the batch, read by the wide layout's thrown-away
     # columns, must not leak in either).
-    import glassgrad.ops.conv as conv_module
 
     monkeypatch.setattr(workspace, "CHUNK_BYTES", 1)  # one image per chunk: many reuses
     pads = padding_pairs(padding) if isinstance(padding, int) else padding
@@ -384,10 +384,8 @@ def test_any_chunk_size_gives_the_gradients(chunk_bytes, stride, layout, rng, mo
     ],
 )
 def test_wide_rows_taken_where_they_were_measured_to_pay(x_shape, w_shape, stride, wide):
-    from glassgrad.ops.conv import _Geometry
-
-    geo = _Geometry(x_shape, w_shape, (stride, stride), ((1, 1), (1, 1)), (1, 1), 1)
-    assert geo.wide is wide
+    geo = Geometry(x_shape, w_shape, (stride, stride), ((1, 1), (1, 1)), (1, 1), 1)
+    assert select.wide_pays(geo) is wide
 
 
 def test_empty_batch():
@@ -443,7 +441,7 @@ def test_matches_the_definition(case, always_direct, rng, monkeypatch):
         glassgrad.tensor(x), glassgrad.tensor(w), None if b is None else glassgrad.tensor(b), 1, padding, dilation
     )
     assert calls, "the direct kernel did not run"
-    geo = _Geometry(xs, ws, (1, 1), _pads(padding, ws, dilation), _pair(dilation), 1)
+    geo = Geometry(xs, ws, (1, 1), _pads(padding, ws, dilation), _pair(dilation), 1)
     want = naive_conv2d(x.astype(np.float64), w, b, (1, 1), geo.padding, geo.dilation, 1)
     assert out.dtype == glassgrad.float32 and out.shape == want.shape
     np.testing.assert_allclose(out.numpy(), want, rtol=2e-5, atol=2e-5 * np.abs(want).max())
@@ -454,7 +452,7 @@ def _pair(v):
 
 
 def _pads(padding, ws, dilation):
-    from glassgrad.ops.conv import _conv_padding
+    from glassgrad.ops.conv.geometry import _conv_padding
 
     return _conv_padding(padding, ws[2:], (1, 1), _pair(dilation), "test")
 
@@ -561,12 +559,12 @@ def test_input_gradient_by_the_kernel(case, always_direct, rng, monkeypatch):
 
 
 def test_input_gradient_geometry():
-    geo = _Geometry((2, 3, 9, 8), (5, 3, 3, 2), (1, 1), ((1, 2), (0, 1)), (2, 1), 1)
+    geo = Geometry((2, 3, 9, 8), (5, 3, 3, 2), (1, 1), ((1, 2), (0, 1)), (2, 1), 1)
     transposed = geo.input_gradient()
     assert transposed.padding == ((3, 2), (1, 0)) and transposed.out_hw == (9, 8)
     assert (transposed.c_in, transposed.c_out) == (5, 3)
-    assert _Geometry((2, 3, 9, 8), (5, 3, 3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1), 1).input_gradient() is None
-    assert _Geometry((2, 3, 9, 8), (5, 3, 3, 3), (1, 1), ((3, 3), (1, 1)), (1, 1), 1).input_gradient() is None
+    assert Geometry((2, 3, 9, 8), (5, 3, 3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1), 1).input_gradient() is None
+    assert Geometry((2, 3, 9, 8), (5, 3, 3, 3), (1, 1), ((3, 3), (1, 1)), (1, 1), 1).input_gradient() is None
 
 
 @pytest.mark.parametrize(
@@ -590,10 +588,10 @@ def test_input_gradient_geometry():
 )
 def test_taken_where_it_was_measured_to_pay(x_shape, w_shape, stride, groups, direct, monkeypatch):
     monkeypatch.setattr(direct_conv, "available", lambda: True)
-    geo = _Geometry(x_shape, w_shape, (stride, stride), ((1, 1), (1, 1)), (1, 1), groups)
-    assert geo.direct is direct
+    geo = Geometry(x_shape, w_shape, (stride, stride), ((1, 1), (1, 1)), (1, 1), groups)
+    assert select.direct_pays(geo) is direct
     monkeypatch.setattr(direct_conv, "available", lambda: False)
-    assert geo.direct is False
+    assert select.direct_pays(geo) is False
 
 
 def test_float64_never_takes_it(rng, monkeypatch):
@@ -697,21 +695,21 @@ def test_every_algorithm_gives_the_same_passes(xs, ws, stride, padding, rng, mon
 
 def test_select_honours_the_switch(monkeypatch):
     monkeypatch.setattr(direct_conv, "available", lambda: True)
-    geo = _Geometry((2, 16, 32, 32), (16, 16, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
-    assert conv_module.select(geo, np.float32) == ("direct", "direct", "direct")
+    geo = Geometry((2, 16, 32, 32), (16, 16, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    assert select.select(geo, np.float32) == ("direct", "direct", "direct")
     with glassgrad.backends.conv.flags(algorithm="im2col"):
-        assert conv_module.select(geo, np.float32) == ("im2col", "im2col", "im2col")
+        assert select.select(geo, np.float32) == ("im2col", "im2col", "im2col")
     with glassgrad.backends.conv.flags(algorithm="wide"):
-        assert conv_module.select(geo, np.float32) == ("wide", "im2col", "im2col")
+        assert select.select(geo, np.float32) == ("wide", "im2col", "im2col")
     # float64 and groups never run the float32 kernel, forced or not: those passes take "auto"
-    grouped = _Geometry((2, 16, 32, 32), (16, 8, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 2)
+    grouped = Geometry((2, 16, 32, 32), (16, 8, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 2)
     with glassgrad.backends.conv.flags(algorithm="direct"):
-        assert "direct" not in conv_module.select(geo, np.float64)
-        assert "direct" not in conv_module.select(grouped, np.float32)
+        assert "direct" not in select.select(geo, np.float64)
+        assert "direct" not in select.select(grouped, np.float32)
     assert glassgrad.backends.conv.algorithm == "auto"
     with pytest.raises(ValueError, match="must be one of"):
         with glassgrad.backends.conv.flags(algorithm="winograd"):
             pass
     monkeypatch.setattr(glassgrad.backends.conv, "algorithm", "fast")
     with pytest.raises(ValueError, match="must be one of"):
-        conv_module.select(geo, np.float32)
+        select.select(geo, np.float32)
