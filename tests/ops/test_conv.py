@@ -13,7 +13,8 @@ from glassgrad import nn
 from glassgrad.autograd import gradcheck
 from glassgrad.backend import direct_conv, workspace
 from glassgrad.nn import functional as F
-from glassgrad.ops.conv import Convolution, conv1d, conv2d, select
+from glassgrad.nn.functional import conv1d, conv2d
+from glassgrad.ops.conv import Convolution, select
 from glassgrad.ops.conv.geometry import Geometry
 
 

@@ -134,34 +134,3 @@ class Convolution(Function):
             grad_w = np.ascontiguousarray(gw.reshape(geo.groups, geo.og, kh, kw, geo.cg).transpose(0, 1, 4, 2, 3))
             grad_w = grad_w.reshape(geo.c_out, geo.cg, kh, kw)
         return grad_x, grad_w, grad_b
-
-
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D convolution over (N, C_in, H, W) or unbatched (C_in, H, W) input, as ``torch.nn.functional.conv2d``.
-
-    weight: (C_out, C_in/groups, kh, kw); bias: (C_out,) or None. padding: int, (ph, pw),
-    'valid' or 'same' (zeros). Output: (N, C_out, H_out, W_out).
-    """
-    x, unbatched, stride, pads, dilation = _conv_arguments(input, weight, stride, padding, dilation, 2, "conv2d")
-    groups = int(groups)
-    _check_conv(x, weight, bias, stride, pads, dilation, groups, "conv2d")
-    out = Convolution.apply(x, weight, bias, stride=stride, padding=pads, dilation=dilation, groups=groups)
-    return out.squeeze(0) if unbatched else out
-
-
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """1-D convolution over (N, C_in, L) or unbatched (C_in, L), as ``torch.nn.functional.conv1d``:
-    a 2-D convolution with a height of one. weight: (C_out, C_in/groups, k)."""
-    x, unbatched, stride, pads, dilation = _conv_arguments(input, weight, stride, padding, dilation, 1, "conv1d")
-    groups = int(groups)
-    _check_conv(x, weight, bias, stride, pads, dilation, groups, "conv1d")
-    out = Convolution.apply(
-        x.unsqueeze(2),
-        weight.unsqueeze(2),
-        bias,
-        stride=(1, stride[0]),
-        padding=((0, 0), pads[0]),
-        dilation=(1, dilation[0]),
-        groups=groups,
-    ).squeeze(2)
-    return out.squeeze(0) if unbatched else out
