@@ -41,8 +41,8 @@ def bordered(key, images, per_image, dtype):
 
     Its zeros are written once, when it is made; callers write the inside only, and nothing
     writes the border after. Zeroing the border again for every chunk (five small strided
-    fills, hundreds of chunks per forward pass) cost ResNet-20 1-5% of its forward pass at
-    batch 128 (in-process comparisons, 20-40 alternating runs).
+    fills, hundreds of chunks per forward pass) cost a measurable part of ResNet-20's forward
+    pass (benchmarks/README.md, "Convolution").
     """
     buffers = _scratch.__dict__.setdefault("bordered", {})
     key = (key, tuple(per_image), np.dtype(dtype))
@@ -63,11 +63,10 @@ def clear_workspaces():
 
 # -- the work, in chunks of images shared out among threads ----------------------------------------
 #
-# The columns of a whole batch are tens of MB (ResNet-20's first stage: 37 MB at batch 128), so
+# The columns of a whole batch are tens of MB, so
 # building them and then multiplying streams them through main memory twice. Cut into chunks of
 # a few images, each chunk's columns are built, multiplied and done with while they are still in
-# the core's cache; measured on ResNet-20's 16-channel 32x32 convolutions this halves the time of
-# a forward pass. Every chunk is also self-contained (pad, columns, product, NCHW result), so the
+# the core's cache (benchmarks/README.md, "Convolution"). Every chunk is also self-contained (pad, columns, product, NCHW result), so the
 # chunks are shared out among threads with no barrier between the steps.
 #
 # Each product runs single-threaded BLAS on its own thread. OpenBLAS's own threading has its
@@ -78,7 +77,7 @@ def clear_workspaces():
 # sums one partial product per chunk in chunk order: the results are the same bits whatever the
 # thread count.
 
-CHUNK_BYTES = 3 << 20  # of columns per chunk; on ResNet-20 at batch 128, 3-4 MiB beat 1, 2, 6 and 8 MiB
+CHUNK_BYTES = 3 << 20  # of columns per chunk: about one core's share of cache (sizes measured: benchmarks/README.md)
 
 
 def _parts():

@@ -21,7 +21,7 @@ def _ntuple(value, n, name, op):
 def strided_view(base, shape, strides):
     """A read-only view of the contiguous array ``base`` with the given shape and byte strides.
     Built by np.ndarray, which also checks that it stays inside ``base``; numpy's as_strided
-    takes ten times as long (5 us, through __array_interface__), and it is paid per chunk."""
+    takes much longer (through __array_interface__), and it is paid per chunk."""
     view = np.ndarray(shape, base.dtype, base, 0, strides)
     view.flags.writeable = False
     return view

@@ -55,8 +55,8 @@ def wide_pays(geo):
     """Whether the forward pass takes the stride-1 "wide rows" layout (see ``wide.columns``).
 
     It multiplies Wp/W_out times the columns, and saves the NHWC copy's short runs of kw*C
-    floats. Measured at batch 128: it wins with 10% more columns (32x32 images), and with
-    12.5% (16x16) only while the runs are short (16 channels: 0.89x the time; 32: 1.05x)."""
+    floats: it won with 10% more columns, and with 20% only while the runs are short (kw*C
+    up to 48 floats); figures in benchmarks/README.md, "Convolution"."""
     extra = geo.padded_hw[1] / geo.out_hw[1]
     short_runs = geo.kernel[1] * geo.cg <= 48
     return geo.stride == (1, 1) and (extra <= 1.1 or (short_runs and extra <= 1.2))
@@ -69,13 +69,11 @@ def direct_pays(geo):
     pixels thrown away (rows that are not whole tiles of 16 are computed in full width),
     and outputs of 16x16 or more with up to 600 columns (C_in*kh*kw), or of 32x32 or more.
 
-    Measured at batch 128, 2 threads, against im2col + GEMM: 0.6-0.8x the time on 3, 16 and
-    32 input channels from 16x16 outputs up (3x3), 0.86-0.97x on 64 channels at 32x32; but
-    1.1-1.3x on 8x8 outputs and 0.9-1.0x on 128 channels at 16x16, where the columns are
-    cheap to build and the product with 576 or more of them runs at 80-90 GFLOP/s. A strided
-    convolution takes it only with rows of whole tiles (``direct._rows``): 0.75-0.9x on 16x16
-    outputs, 0.64x on an ImageNet stem (7x7, stride 2, 112 wide), but 1.05-1.3x on 64->128
-    channels with 28-wide outputs, computed in full width."""
+    Against im2col + GEMM it was faster on few channels from 16x16 outputs up, and slower on
+    8x8 outputs and on many channels at 16x16, where the columns are cheap to build and their
+    product runs near BLAS's peak. A strided convolution takes it only with rows of whole tiles
+    (``direct._rows``): with rows computed in full width it was slower. Figures in
+    benchmarks/README.md, "Convolution"."""
     if not direct.runs(geo):
         return False
     taps = geo.kernel[0] * geo.kernel[1]
@@ -89,9 +87,8 @@ def direct_pays(geo):
 
 
 def direct_weight_grad_pays(geo):
-    """Whether the weight gradient takes ``direct_weight_grad``: where the forward pass may
+    """Whether the weight gradient takes ``direct.weight_grad``: where the forward pass may
     take the direct kernel, with rows of 32 pixels or more and output channels a multiple of
-    4. Measured on single chunks against the columns' product: 0.4-0.5x the time on 16
-    channels at 32x32, 0.25x on the 3-channel stems, but 1.0-1.7x on 16x16 rows, whose
-    short rows leave too little work per pass."""
+    4. Shorter rows leave too little work per pass, and were slower than the columns' product
+    (figures in benchmarks/README.md, "Convolution")."""
     return direct_pays(geo) and direct.weight_grad_runs(geo) and geo.out_hw[1] >= 32
