@@ -25,7 +25,7 @@ from glassgrad._dtype import (  # noqa: I001  (dtypes and Tensor load before the
     uint8,
 )
 from glassgrad.tensor import Size, Tensor, device
-from glassgrad import autograd, cuda, ops, random
+from glassgrad import autograd, backends, cuda, ops, random
 from glassgrad.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from glassgrad.creation import (
     arange,
@@ -139,8 +139,7 @@ from glassgrad.ops import (
     where,
 )
 from glassgrad.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
-from glassgrad.ops.conv import conv1d, conv2d
-from glassgrad.ops.pooling import max_pool2d
+from glassgrad.nn.functional import conv1d, conv2d, max_pool2d
 from glassgrad import nn
 from glassgrad.io import load, save
 from glassgrad import optim

@@ -4,15 +4,13 @@ llvmlite (numba's compiler library) and compiled for this CPU.
 Why: im2col + GEMM moves the data twice before it multiplies anything. The columns are a
 kh*kw-fold copy of the input, and OpenBLAS then copies them once more into its packed panels.
 On ResNet-20's 16-channel 32x32 layers that is half of the convolution's time. This kernel
-reads the padded image where it lies. At batch 128 (2 threads) it took 0.6-0.75x the time of
-im2col + GEMM on 16 channels at 32x32, 0.75-0.9x on 32 at 16x16, 0.7-0.8x on the 3-channel
-stems, and 0.8x on a stride-2 16->32 layer. ResNet-20's inference took 18-21% less time in
-all, its training step 22% (with the input and weight gradients below).
+reads the padded image where it lies (figures against im2col + GEMM: benchmarks/README.md,
+"Convolution").
 
-How: on a zero-padded plane flattened to Hp*Wp (the "wide rows" of ops/conv.py), output pixel
+How: on a zero-padded plane flattened to Hp*Wp (the "wide rows" of glassgrad/ops/conv/wide.py), output pixel
 p = h*Wp + w reads, for kernel offset (i, j), input p + i*dh*Wp + j*dw: a single shift per
 offset, the same for every pixel. (With a stride the caller first splits the padded image into
-its phases, which makes the shifts whole again; see ``_Geometry.direct_into``.) So the kernel
+its phases, which makes the shifts whole again; see ``glassgrad.ops.conv.direct.forward``.) So the kernel
 takes one offset per kernel position, and computes
 
     out[n, o, p] = sum over c, t of weight[o, c, t] * images[n*image_stride + c*channel_stride + p + offsets[t]]
@@ -29,8 +27,7 @@ multiple of 4 with zeros; ``out`` (n, C_out4, pixels) float32.
 
 ``weight_grad`` computes the weight gradient from the same inputs: for 4 output channels and 3
 kernel offsets at a time it keeps 12 accumulators of 8 lanes in registers while it runs over the
-pixels, and leaves the lanes for the caller to add up. On single chunks it took 0.4-0.5x the
-time of the columns' product on 16 channels at 32x32 and 0.25x on 3-channel stems.
+pixels, and leaves the lanes for the caller to add up.
 
 Summed with fused multiply-adds, channel by channel and within a channel offset by offset:
 within float32 rounding of the im2col path, not bit for bit. Available on x86-64 with AVX2 and
@@ -47,7 +44,7 @@ import numpy as np
 
 PIXELS = 16  # per tile: two vectors of 8 floats
 CHANNELS = 4  # output channels per tile: 2 x 4 = 8 accumulators, of the 16 vector registers
-MAX_TAPS = 49  # kernel offsets, unrolled in the code: 7x7 compiles in 0.2 s, 3x3 in 0.08
+MAX_TAPS = 49  # kernel offsets, unrolled in the code: compile time grows with them
 WEIGHT_GRAD_TAPS = 3  # offsets summed at once by weight_grad: 4 x 3 = 12 accumulators, 3 inputs, 1 gradient
 
 _VECTOR = 8
@@ -157,7 +154,7 @@ def conv2d(images, packed, out, count, offsets, channel_stride, image_stride, ro
 
 
 def kernel(taps):
-    """The compiled kernel for ``taps`` kernel offsets (built on first use, 0.08 s for 9, then kept)."""
+    """The compiled kernel for ``taps`` kernel offsets (built on first use, then kept)."""
     return _compiled(taps, _build_module, "direct_conv")
 
 

@@ -2,9 +2,10 @@
 
 from glassgrad import creation
 from glassgrad.nn import init
+from glassgrad.nn.functional import conv1d, conv2d
 from glassgrad.nn.module import Module
 from glassgrad.nn.parameter import Parameter
-from glassgrad.ops.conv import _ntuple, conv1d, conv2d
+from glassgrad.ops.conv.geometry import _ntuple
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 

@@ -10,20 +10,15 @@ import numpy as np
 
 from glassgrad import ops
 from glassgrad.ops import activation as _act
+from glassgrad.ops import conv as _conv
 from glassgrad.ops import dropout as _dropout
 from glassgrad.ops import embedding as _embedding
 from glassgrad.ops import interpolate as _interp
 from glassgrad.ops import linear as _linear
 from glassgrad.ops import loss as _loss
 from glassgrad.ops import normalization as _norm
-from glassgrad.ops.conv import conv1d, conv2d  # noqa: F401  (F.conv2d, F.conv1d)
+from glassgrad.ops import pooling as _pool
 from glassgrad.ops.elementwise import sigmoid, tanh  # noqa: F401  (F.sigmoid, F.tanh)
-from glassgrad.ops.pooling import (  # noqa: F401  (F.max_pool2d and friends)
-    adaptive_avg_pool2d,
-    adaptive_max_pool2d,
-    avg_pool2d,
-    max_pool2d,
-)
 from glassgrad.ops.reduction import log_softmax as _log_softmax
 from glassgrad.ops.reduction import softmax as _softmax
 from glassgrad.ops.shape import pad as _pad
@@ -615,3 +610,114 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
             stacklevel=2,
         )
     return _loss.KLDivLoss.apply(input, _as_tensor(target, input), reduction=reduction, log_target=log_target)
+
+
+# -- convolution and pooling -------------------------------------------------------------
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution over (N, C_in, H, W) or unbatched (C_in, H, W) input, as ``torch.nn.functional.conv2d``.
+
+    weight: (C_out, C_in/groups, kh, kw); bias: (C_out,) or None. padding: int, (ph, pw),
+    'valid' or 'same' (zeros). Output: (N, C_out, H_out, W_out).
+    """
+    x, unbatched, stride, pads, dilation = _conv._conv_arguments(input, weight, stride, padding, dilation, 2, "conv2d")
+    groups = int(groups)
+    _conv._check_conv(x, weight, bias, stride, pads, dilation, groups, "conv2d")
+    out = _conv.Convolution.apply(x, weight, bias, stride=stride, padding=pads, dilation=dilation, groups=groups)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution over (N, C_in, L) or unbatched (C_in, L), as ``torch.nn.functional.conv1d``:
+    a 2-D convolution with a height of one. weight: (C_out, C_in/groups, k)."""
+    x, unbatched, stride, pads, dilation = _conv._conv_arguments(input, weight, stride, padding, dilation, 1, "conv1d")
+    groups = int(groups)
+    _conv._check_conv(x, weight, bias, stride, pads, dilation, groups, "conv1d")
+    out = _conv.Convolution.apply(
+        x.unsqueeze(2),
+        weight.unsqueeze(2),
+        bias,
+        stride=(1, stride[0]),
+        padding=((0, 0), pads[0]),
+        dilation=(1, dilation[0]),
+        groups=groups,
+    ).squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """2-D max pooling over (N, C, H, W) or (C, H, W), as ``torch.nn.functional.max_pool2d``.
+    Padding counts as -inf. With ``return_indices``, also the flat H*W index of each maximum."""
+    x, unbatched = _pool._pool_input(input, "max_pool2d", floating=False)
+    kernel, stride, padding, dilation = _pool._pool_args(kernel_size, stride, padding, dilation, "max_pool2d")
+    out, node = _pool.MaxPool2DWithIndices.apply_with_node(
+        x,
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        ceil_mode=bool(ceil_mode),
+        indices=bool(return_indices),
+    )
+    out = out.squeeze(0) if unbatched else out
+    if return_indices:
+        return out, _pool._indices_tensor(node, unbatched)
+    return out
+
+
+def avg_pool2d(
+    input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
+):
+    """2-D average pooling over (N, C, H, W) or (C, H, W), as ``torch.nn.functional.avg_pool2d``."""
+    x, unbatched = _pool._pool_input(input, "avg_pool2d")
+    kernel, stride, padding, _ = _pool._pool_args(kernel_size, stride, padding, 1, "avg_pool2d")
+    if divisor_override is not None and int(divisor_override) == 0:
+        raise ValueError("avg_pool2d: divisor_override must be non-zero")
+    out = _pool.AvgPool2D.apply(
+        x,
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        ceil_mode=bool(ceil_mode),
+        count_include_pad=bool(count_include_pad),
+        divisor_override=divisor_override,
+    )
+    return out.squeeze(0) if unbatched else out
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling to a fixed (H_out, W_out) for any input size, as
+    ``torch.nn.functional.adaptive_avg_pool2d``; None in output_size keeps that input size."""
+    x, unbatched = _pool._pool_input(input, "adaptive_avg_pool2d")
+    size = _pool._adaptive_size(output_size, x, "adaptive_avg_pool2d")
+    h, w = x.shape[-2:]
+    if size == (1, 1):
+        # Global average pooling, as PyTorch computes it too: a mean over the plane, one
+        # reduction where a window of H*W offsets would add H*W strided views.
+        out = x.mean(dim=(2, 3), keepdim=True)
+    elif h % size[0] == 0 and w % size[1] == 0:
+        kernel = (h // size[0], w // size[1])
+        out = _pool.AvgPool2D.apply(x, kernel=kernel, stride=kernel, padding=(0, 0))
+    else:
+        out = _pool.AdaptiveAvgPool2D.apply(x, output_size=size)
+    return out.squeeze(0) if unbatched else out
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling to a fixed (H_out, W_out) for any input size, as
+    ``torch.nn.functional.adaptive_max_pool2d``."""
+    x, unbatched = _pool._pool_input(input, "adaptive_max_pool2d", floating=False)
+    size = _pool._adaptive_size(output_size, x, "adaptive_max_pool2d")
+    h, w = x.shape[-2:]
+    if h % size[0] == 0 and w % size[1] == 0:
+        kernel = (h // size[0], w // size[1])
+        out, node = _pool.MaxPool2DWithIndices.apply_with_node(
+            x, kernel=kernel, stride=kernel, indices=bool(return_indices)
+        )
+    else:
+        out, node = _pool.AdaptiveMaxPool2D.apply_with_node(x, output_size=size)
+    out = out.squeeze(0) if unbatched else out
+    if return_indices:
+        return out, _pool._indices_tensor(node, unbatched)
+    return out

@@ -353,46 +353,6 @@ def _indices_tensor(node, unbatched):
     return indices.squeeze(0) if unbatched else indices
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """2-D max pooling over (N, C, H, W) or (C, H, W), as ``torch.nn.functional.max_pool2d``.
-    Padding counts as -inf. With ``return_indices``, also the flat H*W index of each maximum."""
-    x, unbatched = _pool_input(input, "max_pool2d", floating=False)
-    kernel, stride, padding, dilation = _pool_args(kernel_size, stride, padding, dilation, "max_pool2d")
-    out, node = MaxPool2DWithIndices.apply_with_node(
-        x,
-        kernel=kernel,
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        ceil_mode=bool(ceil_mode),
-        indices=bool(return_indices),
-    )
-    out = out.squeeze(0) if unbatched else out
-    if return_indices:
-        return out, _indices_tensor(node, unbatched)
-    return out
-
-
-def avg_pool2d(
-    input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
-):
-    """2-D average pooling over (N, C, H, W) or (C, H, W), as ``torch.nn.functional.avg_pool2d``."""
-    x, unbatched = _pool_input(input, "avg_pool2d")
-    kernel, stride, padding, _ = _pool_args(kernel_size, stride, padding, 1, "avg_pool2d")
-    if divisor_override is not None and int(divisor_override) == 0:
-        raise ValueError("avg_pool2d: divisor_override must be non-zero")
-    out = AvgPool2D.apply(
-        x,
-        kernel=kernel,
-        stride=stride,
-        padding=padding,
-        ceil_mode=bool(ceil_mode),
-        count_include_pad=bool(count_include_pad),
-        divisor_override=divisor_override,
-    )
-    return out.squeeze(0) if unbatched else out
-
-
 def _adaptive_size(output_size, x, op):
     if isinstance(output_size, (int, np.integer)) or output_size is None:
         output_size = (output_size, output_size)
@@ -405,38 +365,3 @@ def _adaptive_size(output_size, x, op):
     if min(x.shape[-2:]) < 1:
         raise RuntimeError(f"{op}: input of shape {tuple(x.shape)} has an empty spatial dimension")
     return size
-
-
-def adaptive_avg_pool2d(input, output_size):
-    """Average pooling to a fixed (H_out, W_out) for any input size, as
-    ``torch.nn.functional.adaptive_avg_pool2d``; None in output_size keeps that input size."""
-    x, unbatched = _pool_input(input, "adaptive_avg_pool2d")
-    size = _adaptive_size(output_size, x, "adaptive_avg_pool2d")
-    h, w = x.shape[-2:]
-    if size == (1, 1):
-        # Global average pooling, as PyTorch computes it too: a mean over the plane, one
-        # reduction where a window of H*W offsets would add H*W strided views.
-        out = x.mean(dim=(2, 3), keepdim=True)
-    elif h % size[0] == 0 and w % size[1] == 0:
-        kernel = (h // size[0], w // size[1])
-        out = AvgPool2D.apply(x, kernel=kernel, stride=kernel, padding=(0, 0))
-    else:
-        out = AdaptiveAvgPool2D.apply(x, output_size=size)
-    return out.squeeze(0) if unbatched else out
-
-
-def adaptive_max_pool2d(input, output_size, return_indices=False):
-    """Max pooling to a fixed (H_out, W_out) for any input size, as
-    ``torch.nn.functional.adaptive_max_pool2d``."""
-    x, unbatched = _pool_input(input, "adaptive_max_pool2d", floating=False)
-    size = _adaptive_size(output_size, x, "adaptive_max_pool2d")
-    h, w = x.shape[-2:]
-    if h % size[0] == 0 and w % size[1] == 0:
-        kernel = (h // size[0], w // size[1])
-        out, node = MaxPool2DWithIndices.apply_with_node(x, kernel=kernel, stride=kernel, indices=bool(return_indices))
-    else:
-        out, node = AdaptiveMaxPool2D.apply_with_node(x, output_size=size)
-    out = out.squeeze(0) if unbatched else out
-    if return_indices:
-        return out, _indices_tensor(node, unbatched)
-    return out

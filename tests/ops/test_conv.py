@@ -11,9 +11,11 @@ import glassgrad
 import glassgrad.ops.conv as conv_module
 from glassgrad import nn
 from glassgrad.autograd import gradcheck
-from glassgrad.backend import direct_conv
+from glassgrad.backend import direct_conv, workspace
 from glassgrad.nn import functional as F
-from glassgrad.ops.conv import Convolution, _Geometry, conv1d, conv2d
+from glassgrad.nn.functional import conv1d, conv2d
+from glassgrad.ops.conv import Convolution, select
+from glassgrad.ops.conv.geometry import Geometry
 
 
 def naive_conv2d(x, w, b, stride, padding, dilation, groups):
@@ -62,15 +64,10 @@ CASES = [
 
 
 @pytest.fixture(params=["nhwc", "wide"])
-def layout(request, monkeypatch):
+def layout(request):
     """Each forward layout in turn: the NHWC columns everywhere, or the wide rows for every stride-1 case."""
-    import glassgrad.ops.conv as conv_module
-
-    if request.param == "nhwc":
-        monkeypatch.setattr(conv_module._Geometry, "wide", property(lambda geo: False))
-    else:
-        monkeypatch.setattr(conv_module._Geometry, "wide", property(lambda geo: geo.stride == (1, 1)))
-    return request.param
+    with glassgrad.backends.conv.flags(algorithm="im2col" if request.param == "nhwc" else "wide"):
+        yield request.param
 
 
 def padding_pairs(padding):
@@ -255,9 +252,8 @@ def test_reused_padded_buffers_keep_their_zero_border(padding, layout, rng, monk
     # and huge values, then a smaller and a larger batch of the same geometry, must each give
     # the naive result (a stale image past the batch, read by the wide layout's thrown-away
     # columns, must not leak in either).
-    import glassgrad.ops.conv as conv_module
 
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 1)  # one image per chunk: many reuses
+    monkeypatch.setattr(workspace, "CHUNK_BYTES", 1)  # one image per chunk: many reuses
     pads = padding_pairs(padding) if isinstance(padding, int) else padding
     w = rng.standard_normal((4, 3, 3, 3))
     poison = np.full((5, 3, 6, 7), np.nan)
@@ -271,16 +267,15 @@ def test_reused_padded_buffers_keep_their_zero_border(padding, layout, rng, monk
 
 
 def test_padded_buffers_are_bounded_per_thread(rng, monkeypatch):
-    import glassgrad.ops.conv as conv_module
 
-    monkeypatch.setattr(conv_module, "_MAX_BORDERED", 3)
-    conv_module.clear_workspaces()
+    monkeypatch.setattr(workspace, "MAX_BORDERED", 3)
+    workspace.clear_workspaces()
     w = rng.standard_normal((2, 2, 3, 3))
     for size in range(4, 10):  # six geometries
         x = rng.standard_normal((2, 2, size, size))
         out = conv2d(glassgrad.tensor(x), glassgrad.tensor(w), padding=1)
         np.testing.assert_allclose(out.numpy(), naive_conv2d(x, w, None, (1, 1), ((1, 1), (1, 1)), (1, 1), 1))
-    assert len(conv_module._scratch.bordered) == 3
+    assert len(workspace._scratch.bordered) == 3
 
 
 def test_conv2d_module_shapes_init_and_repr():
@@ -348,16 +343,15 @@ def test_non_contiguous_input_and_weight(rng):
 @pytest.mark.parametrize("groups", [1, 2])
 @pytest.mark.parametrize("stride", [(1, 2), (1, 1)])
 def test_chunks_shared_among_threads_give_the_same_bits(parts, groups, stride, layout, rng, monkeypatch):
-    import glassgrad.ops.conv as conv_module
 
     # Chunks of one image (five of them, shared unevenly among the threads), split at any size.
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 1)
-    monkeypatch.setattr(conv_module, "_MIN_SPLIT_WORK", 0)
+    monkeypatch.setattr(workspace, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(workspace, "MIN_SPLIT_WORK", 0)
     x = rng.standard_normal((5, 4, 9, 9)).astype(np.float32)
     w = rng.standard_normal((6, 4 // groups, 3, 3)).astype(np.float32)
     results = []
     for n in (1, parts):
-        monkeypatch.setattr(conv_module, "_parts", lambda n=n: n)
+        monkeypatch.setattr(workspace, "_parts", lambda n=n: n)
         xt, wt = glassgrad.tensor(x, requires_grad=True), glassgrad.tensor(w, requires_grad=True)
         out = conv2d(xt, wt, padding=1, stride=stride, groups=groups)
         (out * out).sum().backward()
@@ -371,9 +365,8 @@ def test_chunks_shared_among_threads_give_the_same_bits(parts, groups, stride, l
 @pytest.mark.parametrize("chunk_bytes", [1, 3000, 1 << 30])
 @pytest.mark.parametrize("stride", [(2, 1), 1])
 def test_any_chunk_size_gives_the_gradients(chunk_bytes, stride, layout, rng, monkeypatch):
-    import glassgrad.ops.conv as conv_module
 
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(workspace, "CHUNK_BYTES", chunk_bytes)
     x = glassgrad.tensor(rng.standard_normal((5, 3, 7, 6)), requires_grad=True)
     w = glassgrad.tensor(rng.standard_normal((4, 3, 3, 2)), requires_grad=True)
     b = glassgrad.tensor(rng.standard_normal(4), requires_grad=True)
@@ -392,10 +385,8 @@ def test_any_chunk_size_gives_the_gradients(chunk_bytes, stride, layout, rng, mo
     ],
 )
 def test_wide_rows_taken_where_they_were_measured_to_pay(x_shape, w_shape, stride, wide):
-    from glassgrad.ops.conv import _Geometry
-
-    geo = _Geometry(x_shape, w_shape, (stride, stride), ((1, 1), (1, 1)), (1, 1), 1)
-    assert geo.wide is wide
+    geo = Geometry(x_shape, w_shape, (stride, stride), ((1, 1), (1, 1)), (1, 1), 1)
+    assert select.wide_pays(geo) is wide
 
 
 def test_empty_batch():
@@ -417,13 +408,10 @@ needs_kernel = pytest.mark.skipif(
 
 
 @pytest.fixture
-def always_direct(monkeypatch):
+def always_direct():
     """Every eligible float32 convolution takes the kernel, however many pixels it throws away."""
-    monkeypatch.setattr(
-        _Geometry,
-        "direct",
-        property(lambda geo: geo.groups == 1 and geo.kernel != (1, 1)),
-    )
+    with glassgrad.backends.conv.flags(algorithm="direct"):
+        yield
 
 
 # (input shape, weight shape, padding, dilation, bias)
@@ -454,7 +442,7 @@ def test_matches_the_definition(case, always_direct, rng, monkeypatch):
         glassgrad.tensor(x), glassgrad.tensor(w), None if b is None else glassgrad.tensor(b), 1, padding, dilation
     )
     assert calls, "the direct kernel did not run"
-    geo = _Geometry(xs, ws, (1, 1), _pads(padding, ws, dilation), _pair(dilation), 1)
+    geo = Geometry(xs, ws, (1, 1), _pads(padding, ws, dilation), _pair(dilation), 1)
     want = naive_conv2d(x.astype(np.float64), w, b, (1, 1), geo.padding, geo.dilation, 1)
     assert out.dtype == glassgrad.float32 and out.shape == want.shape
     np.testing.assert_allclose(out.numpy(), want, rtol=2e-5, atol=2e-5 * np.abs(want).max())
@@ -465,7 +453,7 @@ def _pair(v):
 
 
 def _pads(padding, ws, dilation):
-    from glassgrad.ops.conv import _conv_padding
+    from glassgrad.ops.conv.geometry import _conv_padding
 
     return _conv_padding(padding, ws[2:], (1, 1), _pair(dilation), "test")
 
@@ -495,8 +483,8 @@ def test_reads_past_the_data_feed_only_thrown_away_pixels(stride, dilation, widt
         buffer[:] = np.where(planes, np.nan, 0).astype(dtype)
         return buffer
 
-    monkeypatch.setattr(conv_module, "_bordered", nan_inside)
-    monkeypatch.setattr(conv_module, "_workspace", lambda tag, shape, dtype: np.full(shape, np.nan, dtype))
+    monkeypatch.setattr(workspace, "bordered", nan_inside)
+    monkeypatch.setattr(workspace, "workspace", lambda tag, shape, dtype: np.full(shape, np.nan, dtype))
     x = rng.standard_normal((3, 3, 11, width)).astype(np.float32)
     w = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
     out = conv2d(glassgrad.tensor(x), glassgrad.tensor(w), None, stride, 1, dilation).numpy()
@@ -538,14 +526,14 @@ def test_pack_weight_puts_four_output_channels_side_by_side(rng):
 @pytest.mark.parametrize("parts", [1, 2, 3])
 @pytest.mark.parametrize("chunk_bytes", [1, 1 << 30])
 def test_same_bits_whatever_the_threads_and_chunks(parts, chunk_bytes, always_direct, rng, monkeypatch):
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
-    monkeypatch.setattr(conv_module, "_MIN_SPLIT_WORK", 0)
-    monkeypatch.setattr(conv_module, "_parts", lambda: parts)
+    monkeypatch.setattr(workspace, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(workspace, "MIN_SPLIT_WORK", 0)
+    monkeypatch.setattr(workspace, "_parts", lambda: parts)
     x = glassgrad.tensor(rng.standard_normal((7, 5, 12, 12)).astype(np.float32))
     w = glassgrad.tensor(rng.standard_normal((8, 5, 3, 3)).astype(np.float32))
     out = conv2d(x, w, padding=1).numpy()
-    monkeypatch.setattr(conv_module, "_parts", lambda: 1)
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 1 << 30)
+    monkeypatch.setattr(workspace, "_parts", lambda: 1)
+    monkeypatch.setattr(workspace, "CHUNK_BYTES", 1 << 30)
     np.testing.assert_array_equal(out, conv2d(x, w, padding=1).numpy())
 
 
@@ -572,12 +560,12 @@ def test_input_gradient_by_the_kernel(case, always_direct, rng, monkeypatch):
 
 
 def test_input_gradient_geometry():
-    geo = _Geometry((2, 3, 9, 8), (5, 3, 3, 2), (1, 1), ((1, 2), (0, 1)), (2, 1), 1)
+    geo = Geometry((2, 3, 9, 8), (5, 3, 3, 2), (1, 1), ((1, 2), (0, 1)), (2, 1), 1)
     transposed = geo.input_gradient()
     assert transposed.padding == ((3, 2), (1, 0)) and transposed.out_hw == (9, 8)
     assert (transposed.c_in, transposed.c_out) == (5, 3)
-    assert _Geometry((2, 3, 9, 8), (5, 3, 3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1), 1).input_gradient() is None
-    assert _Geometry((2, 3, 9, 8), (5, 3, 3, 3), (1, 1), ((3, 3), (1, 1)), (1, 1), 1).input_gradient() is None
+    assert Geometry((2, 3, 9, 8), (5, 3, 3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1), 1).input_gradient() is None
+    assert Geometry((2, 3, 9, 8), (5, 3, 3, 3), (1, 1), ((3, 3), (1, 1)), (1, 1), 1).input_gradient() is None
 
 
 @pytest.mark.parametrize(
@@ -601,10 +589,10 @@ def test_input_gradient_geometry():
 )
 def test_taken_where_it_was_measured_to_pay(x_shape, w_shape, stride, groups, direct, monkeypatch):
     monkeypatch.setattr(direct_conv, "available", lambda: True)
-    geo = _Geometry(x_shape, w_shape, (stride, stride), ((1, 1), (1, 1)), (1, 1), groups)
-    assert geo.direct is direct
+    geo = Geometry(x_shape, w_shape, (stride, stride), ((1, 1), (1, 1)), (1, 1), groups)
+    assert select.direct_pays(geo) is direct
     monkeypatch.setattr(direct_conv, "available", lambda: False)
-    assert geo.direct is False
+    assert select.direct_pays(geo) is False
 
 
 def test_float64_never_takes_it(rng, monkeypatch):
@@ -644,9 +632,6 @@ def test_direct_kernel_refuses_arrays_it_would_overrun():
 )
 def test_weight_gradient_by_the_kernel(xs, ws, stride, padding, dilation, always_direct, rng, monkeypatch):
     """The weight gradient summed by the kernel, lane by lane, against the definition's."""
-    monkeypatch.setattr(
-        _Geometry, "direct_weight_grad_pays", property(lambda geo: geo._direct_rows and geo.c_out % 4 == 0)
-    )
     calls = []
     kernel_weight_grad = direct_conv.weight_grad
     monkeypatch.setattr(direct_conv, "weight_grad", lambda *a: calls.append(a[3]) or kernel_weight_grad(*a))
@@ -663,3 +648,69 @@ def test_weight_gradient_by_the_kernel(xs, ws, stride, padding, dilation, always
         grads.append(wt.grad.numpy())
     assert calls, "the kernel did not compute the weight gradient"
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-5 * np.abs(grads[1]).max())
+
+
+# -- the public switch: every algorithm on the same inputs -------------------------------------
+
+
+def _passes(algorithm, x, w, b, **kwargs):
+    """(output, input gradient, weight gradient, bias gradient) of conv2d under ``algorithm``, as NumPy."""
+    xt, wt, bt = (glassgrad.tensor(a, requires_grad=True) for a in (x, w, b))
+    with glassgrad.backends.conv.flags(algorithm=algorithm):
+        out = conv2d(xt, wt, bt, **kwargs)
+        out.backward(glassgrad.tensor(np.cos(np.arange(out.numel())).reshape(out.shape).astype(x.dtype)))
+    return out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+
+@pytest.mark.parametrize(
+    "xs, ws, stride, padding",
+    [((2, 4, 16, 16), (8, 4, 3, 3), 1, 1), ((2, 3, 17, 18), (4, 3, 5, 3), 2, 2), ((1, 2, 9, 32), (4, 2, 3, 3), 1, 0)],
+)
+def test_every_algorithm_gives_the_same_passes(xs, ws, stride, padding, rng, monkeypatch):
+    """Forward, input and weight gradients under each forced algorithm agree with each other and with
+    the float64 definition; and "direct" really runs the kernel where it is available."""
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, ws[:1]))
+    want = _passes(
+        "im2col", x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), stride=stride, padding=padding
+    )
+    ref = naive_conv2d(
+        x.astype(np.float64),
+        w.astype(np.float64),
+        b.astype(np.float64),
+        pair(stride),
+        padding_pairs(padding),
+        (1, 1),
+        1,
+    )
+    np.testing.assert_allclose(want[0], ref, rtol=1e-10, atol=1e-10)
+    calls = []
+    kernel_conv2d = direct_conv.conv2d
+    monkeypatch.setattr(direct_conv, "conv2d", lambda *a: calls.append(a[3]) or kernel_conv2d(*a))
+    for algorithm in glassgrad.backends.conv.ALGORITHMS:
+        calls.clear()
+        got = _passes(algorithm, x, w, b, stride=stride, padding=padding)
+        assert bool(calls) == (algorithm == "direct" and direct_conv.available()) or algorithm == "auto"
+        for name, g, r in zip(("output", "grad_input", "grad_weight", "grad_bias"), got, want):
+            np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4, err_msg=f"{algorithm}: {name}")
+
+
+def test_select_honours_the_switch(monkeypatch):
+    monkeypatch.setattr(direct_conv, "available", lambda: True)
+    geo = Geometry((2, 16, 32, 32), (16, 16, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    assert select.select(geo, np.float32) == ("direct", "direct", "direct")
+    with glassgrad.backends.conv.flags(algorithm="im2col"):
+        assert select.select(geo, np.float32) == ("im2col", "im2col", "im2col")
+    with glassgrad.backends.conv.flags(algorithm="wide"):
+        assert select.select(geo, np.float32) == ("wide", "im2col", "im2col")
+    # float64 and groups never run the float32 kernel, forced or not: those passes take "auto"
+    grouped = Geometry((2, 16, 32, 32), (16, 8, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 2)
+    with glassgrad.backends.conv.flags(algorithm="direct"):
+        assert "direct" not in select.select(geo, np.float64)
+        assert "direct" not in select.select(grouped, np.float32)
+    assert glassgrad.backends.conv.algorithm == "auto"
+    with pytest.raises(ValueError, match="must be one of"):
+        with glassgrad.backends.conv.flags(algorithm="winograd"):
+            pass
+    monkeypatch.setattr(glassgrad.backends.conv, "algorithm", "fast")
+    with pytest.raises(ValueError, match="must be one of"):
+        select.select(geo, np.float32)

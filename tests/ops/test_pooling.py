@@ -10,13 +10,8 @@ import pytest
 import glassgrad
 from glassgrad import nn
 from glassgrad.autograd import gradcheck
-from glassgrad.ops.pooling import (
-    MaxPool2DWithIndices,
-    adaptive_avg_pool2d,
-    adaptive_max_pool2d,
-    avg_pool2d,
-    max_pool2d,
-)
+from glassgrad.nn.functional import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
+from glassgrad.ops.pooling import MaxPool2DWithIndices
 
 
 def pair(v):

@@ -1,0 +1,94 @@
+"""The one table of which convolution algorithm runs each pass, and the measured rules it reads.
+
+To add an algorithm: a module beside im2col.py, wide.py and direct.py with its passes, a name in
+``glassgrad.backends.conv.ALGORITHMS``, and its entry here.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from glassgrad.backend import direct_conv
+from glassgrad.backends import conv as backends_conv
+from glassgrad.ops.conv import direct
+
+
+class Plan(NamedTuple):
+    """The algorithm of each pass of one convolution: "direct", "wide" (forward only) or "im2col"."""
+
+    forward: str
+    input_grad: str
+    weight_grad: str
+
+
+def select(geo, dtype) -> Plan:
+    """The one table of which algorithm runs each pass of the convolution ``geo`` in ``dtype``.
+
+    ``glassgrad.backends.conv.algorithm`` forces one (see there); a pass the forced algorithm
+    cannot run takes the "auto" choice. The "auto" rules are the measured ones: each is a
+    function below whose docstring says where it was measured to pay.
+    """
+    forced = backends_conv.current()
+    f32 = np.dtype(dtype) == np.float32
+    transposed = geo.input_gradient() if f32 else None  # the input gradient as a forward convolution
+
+    # "auto": the direct kernel where it pays, else the wide rows where they pay, else im2col.
+    forward = "direct" if f32 and direct_pays(geo) else "wide" if wide_pays(geo) else "im2col"
+    input_grad = "direct" if transposed is not None and direct_pays(transposed) else "im2col"
+    weight_grad = "direct" if f32 and direct_weight_grad_pays(geo) else "im2col"
+
+    if forced == "im2col":
+        return Plan("im2col", "im2col", "im2col")
+    if forced == "wide":
+        return Plan("wide" if geo.stride == (1, 1) else forward, "im2col", "im2col")
+    if forced == "direct":
+        if f32 and direct.runs(geo):
+            forward = "direct"
+        if transposed is not None and direct.runs(transposed):
+            input_grad = "direct"
+        if f32 and direct.weight_grad_runs(geo):
+            weight_grad = "direct"
+    return Plan(forward, input_grad, weight_grad)
+
+
+def wide_pays(geo):
+    """Whether the forward pass takes the stride-1 "wide rows" layout (see ``wide.columns``).
+
+    It multiplies Wp/W_out times the columns, and saves the NHWC copy's short runs of kw*C
+    floats: it won with 10% more columns, and with 20% only while the runs are short (kw*C
+    up to 48 floats); figures in benchmarks/README.md, "Convolution"."""
+    extra = geo.padded_hw[1] / geo.out_hw[1]
+    short_runs = geo.kernel[1] * geo.cg <= 48
+    return geo.stride == (1, 1) and (extra <= 1.1 or (short_runs and extra <= 1.2))
+
+
+def direct_pays(geo):
+    """Whether a float32 forward pass may run ``backend.direct_conv`` instead of im2col + GEMM:
+    one group, a window of 2 to 49 offsets (a 1x1 kernel's NHWC input already is its column
+    matrix; the offsets are unrolled in the compiled code), at most 20% of the kernel's
+    pixels thrown away (rows that are not whole tiles of 16 are computed in full width),
+    and outputs of 16x16 or more with up to 600 columns (C_in*kh*kw), or of 32x32 or more.
+
+    Against im2col + GEMM it was faster on few channels from 16x16 outputs up, and slower on
+    8x8 outputs and on many channels at 16x16, where the columns are cheap to build and their
+    product runs near BLAS's peak. A strided convolution takes it only with rows of whole tiles
+    (``direct._rows``): with rows computed in full width it was slower. Figures in
+    benchmarks/README.md, "Convolution"."""
+    if not direct.runs(geo):
+        return False
+    taps = geo.kernel[0] * geo.kernel[1]
+    kept = geo.out_hw[0] * geo.out_hw[1]
+    if kept < 256 or (taps * geo.c_in > 600 and kept < 1024):
+        return False
+    if geo.stride != (1, 1) and not direct._rows(geo):
+        return False
+    computed = kept if direct._rows(geo) else direct_conv.tiles(geo.out_hw[0] * direct._width(geo)) * 16
+    return computed <= 1.2 * kept
+
+
+def direct_weight_grad_pays(geo):
+    """Whether the weight gradient takes ``direct.weight_grad``: where the forward pass may
+    take the direct kernel, with rows of 32 pixels or more and output channels a multiple of
+    4. Shorter rows leave too little work per pass, and were slower than the columns' product
+    (figures in benchmarks/README.md, "Convolution")."""
+    return direct_pays(geo) and direct.weight_grad_runs(geo) and geo.out_hw[1] >= 32
