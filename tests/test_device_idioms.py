@@ -70,3 +70,21 @@ def test_pytorch_gives_the_same_answers():
     assert torch.cuda.device_count() == glassgrad.cuda.device_count()
     assert torch.get_float32_matmul_precision() == glassgrad.get_float32_matmul_precision()
     assert torch.are_deterministic_algorithms_enabled() == glassgrad.are_deterministic_algorithms_enabled()
+
+
+def test_backends_answer_like_a_cpu_only_pytorch():
+    from glassgrad import backends
+
+    assert backends.cudnn.is_available() is False and backends.mps.is_available() is False
+    assert backends.mps.is_built() is False and backends.cuda.is_built() is False
+    backends.cudnn.benchmark, backends.cudnn.deterministic = True, True
+    try:
+        assert backends.cudnn.benchmark and backends.cudnn.deterministic
+    finally:
+        backends.cudnn.benchmark, backends.cudnn.deterministic = False, False
+    torch = pytest.importorskip("torch", reason="PyTorch not installed: parity tests skipped")
+    if torch.cuda.is_available():
+        pytest.skip("this PyTorch sees a GPU")
+    assert torch.backends.cudnn.is_available() == backends.cudnn.is_available()
+    assert torch.backends.mps.is_available() == backends.mps.is_available()
+    assert torch.backends.cudnn.benchmark == backends.cudnn.benchmark

@@ -1,5 +1,9 @@
-"""Switches that choose among glassgrad's implementations of an operation, as ``torch.backends``."""
+"""Switches that choose among glassgrad's implementations of an operation, as ``torch.backends``.
 
-from glassgrad.backends import conv
+``conv`` is glassgrad's own (which convolution algorithm runs); ``cudnn``, ``mps`` and ``cuda``
+answer as a CPU-only PyTorch does, so programs that set or query them run unchanged.
+"""
 
-__all__ = ["conv"]
+from glassgrad.backends import conv, cuda, cudnn, mps
+
+__all__ = ["conv", "cuda", "cudnn", "mps"]
