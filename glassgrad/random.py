@@ -8,9 +8,11 @@ import numpy as np
 class Generator:
     """A source of random numbers with its own state (PyTorch's ``torch.Generator``)."""
 
+    # PyTorch's torch.Generator() starts from this seed; the global generator does not (below).
+    DEFAULT_SEED = 67280421310721
+
     def __init__(self, device="cpu"):
-        self._seed = 0
-        self.rng = np.random.default_rng(0)
+        self.manual_seed(self.DEFAULT_SEED)
 
     def manual_seed(self, seed):
         """Restart the stream from ``seed``; returns the generator."""
@@ -60,6 +62,9 @@ def _unstringify(state):
 
 
 default_generator = Generator()
+# As in PyTorch, an unseeded process starts from a random seed (``initial_seed()`` differs per
+# run); ``glassgrad.manual_seed(s)`` makes a run repeatable.
+default_generator.seed()
 
 
 def _rng(generator):
