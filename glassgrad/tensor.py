@@ -163,7 +163,14 @@ class Tensor:
         return self.array
 
     def __array__(self, dtype=None, copy=None):
-        return self.array if dtype is None else self.array.astype(dtype)
+        # As in PyTorch: an array that shares a tensor autograd tracks would let a write through it
+        # change values that backward relies on, silently giving wrong gradients.
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        array = self.array
+        if dtype is not None and np.dtype(dtype) != array.dtype:
+            return array.astype(dtype)
+        return array.copy() if copy else array
 
     def item(self):
         """The value of a one-element tensor as a Python number."""

@@ -9,6 +9,7 @@ multi-threaded loops (``numba_kernels``); without it, or with the environment va
 import contextlib
 import importlib.util
 import os
+import sys
 import threading
 
 import numpy as np
@@ -28,6 +29,31 @@ NAMES = (
     "batch_norm_train_backward",
     "batch_norm_eval",
 )
+
+
+def _numba_cache_dir():
+    """Where numba caches compiled kernels: ``NUMBA_CACHE_DIR`` when the user set it, else
+    ``$GLASSGRAD_CACHE/numba`` (default ``~/.cache/glassgrad/numba``).
+
+    Never beside the package: a ``__pycache__`` folder left in site-packages after
+    ``pip uninstall`` would be imported as a namespace package that hides a later install.
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return os.environ["NUMBA_CACHE_DIR"]
+    base = os.environ.get("GLASSGRAD_CACHE")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        base = os.path.join(xdg, "glassgrad")
+    path = os.path.join(os.path.expanduser(base), "numba")
+    # numba reads the variable when it is first imported, which glassgrad does only later.
+    os.environ["NUMBA_CACHE_DIR"] = path
+    config = getattr(sys.modules.get("numba"), "config", None)
+    if config is not None:  # numba was imported first: tell its config directly
+        config.CACHE_DIR = path
+    return path
+
+
+NUMBA_CACHE_DIR = _numba_cache_dir()
 
 
 def _choose():

@@ -19,12 +19,29 @@ class CLIError(Exception):
     """A problem the user can fix: printed as one line, exit code 2, no traceback."""
 
 
+def broken_install():
+    """A message saying how to repair the install when ``glassgrad`` is not the real package, else None.
+
+    A folder left in site-packages by ``pip uninstall`` (e.g. a ``__pycache__`` of compiled
+    kernels) is imported by Python as an empty namespace package that hides a later install.
+    """
+    if getattr(glassgrad, "__file__", None) is not None and hasattr(glassgrad, "__version__"):
+        return None
+    paths = [str(p) for p in getattr(glassgrad, "__path__", [])]
+    where = paths[0] if paths else "<the glassgrad folder in site-packages>"
+    return (
+        f"glassgrad: the install is broken: Python imported {', '.join(paths) or where} as an empty namespace "
+        "package (a folder a previous `pip uninstall` left behind), which hides the real package. "
+        f"Reinstall: pip uninstall glassgrad; rm -rf {where}; pip install . (or pip install -e . from a checkout)"
+    )
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="glassgrad",
         description="Train, evaluate and look inside neural networks, with PyTorch's API on NumPy.",
     )
-    parser.add_argument("--version", action="version", version=f"glassgrad {glassgrad.__version__}")
+    parser.add_argument("--version", action="version", version=f"glassgrad {getattr(glassgrad, '__version__', '?')}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"glassgrad.cli.{name}").register(subparsers)
@@ -32,6 +49,10 @@ def build_parser():
 
 
 def main(argv=None):
+    problem = broken_install()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -14,7 +14,10 @@ The sha256 covers a canonical form of the tensor table and the structure, then t
 flipped bit anywhere is caught. Loading reads bytes into preallocated arrays and parses JSON:
 nothing in a file can run code. Writes go to a temporary file in the same directory, are
 flushed and fsynced, and replace the target with ``os.replace``: a crash or kill during a save
-leaves the previous checkpoint intact (at worst a stray ``.<name>.*.tmp`` file beside it).
+leaves the previous checkpoint intact (at worst a stray ``.<name>.<pid>.*.tmp`` file beside it,
+which the next save of that name removes once its process is gone). Headers are validated as
+safetensors validates them, within bounds on their size, their number of tensors and the
+structure's depth, so a crafted file raises CheckpointError quickly.
 """
 
 import hashlib
@@ -31,7 +34,13 @@ from glassgrad.io.structure import Decoder, Encoder
 
 FORMAT = "glassgrad"
 VERSION = "1"
-_MAX_HEADER = 256 * 1024 * 1024
+# safetensors' own bounds on the header: larger headers are refused before any parsing.
+_MAX_HEADER = 100_000_000
+# Far more tensors than any model's state dict and its optimizer's; a header listing millions of
+# empty tensors would otherwise take minutes and gigabytes to load.
+_MAX_ENTRIES = 200_000
+_MAX_NDIM = 64
+_MAX_DIM = 2**63 - 1
 
 # safetensors dtype codes (little-endian by definition of the format).
 _CODES = {
@@ -86,7 +95,11 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_seriali
     glassgrad checkpoints never use pickle.
     """
     encoder = Encoder()
-    structure = json.dumps(encoder.encode(obj), allow_nan=False, separators=(",", ":"))
+    try:
+        tree = encoder.encode(obj)
+    except RecursionError:
+        raise ValueError("glassgrad.save: the object is nested too deeply to store; flatten it before saving") from None
+    structure = json.dumps(tree, allow_nan=False, separators=(",", ":"))
     table = {}
     offset = 0
     for name, array in encoder.arrays:
@@ -111,7 +124,8 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_seriali
     if hasattr(f, "write"):
         _write(f, text, arrays)
         return
-    _atomic_write(os.fspath(f), text, arrays)
+    # Through a symlink, the link's target is what gets replaced, and the link stays.
+    _atomic_write(os.path.realpath(os.fspath(f)), text, arrays)
 
 
 def _write(f, header, arrays):
@@ -128,7 +142,9 @@ def _atomic_write(path, header, arrays):
         raise FileNotFoundError(f"glassgrad.save: the directory {directory} does not exist; create it first")
     if os.path.isdir(path):
         raise IsADirectoryError(f"glassgrad.save: {path} is a directory; give a file name such as {path}/model.pt")
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    prefix = f".{os.path.basename(path)}.{os.getpid()}."
+    _sweep_stale(directory, os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as out:
             _write(out, header, arrays)
@@ -143,6 +159,37 @@ def _atomic_write(path, header, arrays):
             pass
         raise
     _fsync_directory(directory)
+
+
+def _sweep_stale(directory, base):
+    """Remove ``.<base>.<pid>.*.tmp`` files left by saves whose process has died (killed mid-save)."""
+    start = f".{base}."
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(start) and name.endswith(".tmp")):
+            continue
+        pid_text = name[len(start) :].split(".", 1)[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
+
+
+def _alive(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or no way to tell: leave its file alone
+    return True
 
 
 def _file_mode(path):
@@ -225,10 +272,12 @@ def _load_stream(f, path, size):
         )
     raw = first + f.read(header_len - 1)
     try:
-        header = json.loads(raw.decode("utf-8"))
+        header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_ObjectCounter())
+    except _TooManyObjects:
+        fail(f"hostile or corrupted header: it lists more than the {_MAX_ENTRIES:,} tensors allowed")
     except RecursionError:
         fail("corrupted or hostile header: its JSON is nested too deeply")
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, ValueError) as error:  # JSONDecodeError, NaN, over-long integers
         fail(f"not a glassgrad checkpoint, or its header is corrupted: the header is not valid JSON ({error})")
     if not isinstance(header, dict):
         fail("not a glassgrad checkpoint: the header is not a JSON object")
@@ -236,10 +285,17 @@ def _load_stream(f, path, size):
     metadata = header.pop("__metadata__", None) or {}
     if not isinstance(metadata, dict):
         fail("corrupted header: __metadata__ is not an object")
+    if not all(isinstance(v, str) for v in metadata.values()):
+        fail("corrupted header: __metadata__ values must be strings (safetensors' rule)")
+    if len(header) > _MAX_ENTRIES:
+        fail(f"hostile or corrupted header: {len(header):,} tensors listed, more than the {_MAX_ENTRIES:,} allowed")
     entries = _check_table(header, size - 8 - header_len, fail)
     arrays = {}
     for name, (dtype, shape, _, _) in entries:
-        array = np.empty(shape, dtype=np.dtype(dtype).newbyteorder("<"))
+        try:
+            array = np.empty(shape, dtype=np.dtype(dtype).newbyteorder("<"))
+        except (ValueError, MemoryError, OverflowError) as error:  # e.g. shape [0, 2**64]: too big for NumPy
+            fail(f"corrupted header: tensor {name!r} of shape {list(shape)[:8]} cannot be allocated ({error})")
         if array.nbytes:
             got = f.readinto(memoryview(array).cast("B"))
             if got != array.nbytes:
@@ -267,11 +323,32 @@ def _load_stream(f, path, size):
             f"the header records {expected[:16]}...); restore it from a backup or re-save it"
         )
     try:
-        return Decoder(arrays, fail).decode(json.loads(structure))
-    except json.JSONDecodeError as error:
+        return Decoder(arrays, fail).decode(json.loads(structure, parse_constant=_reject_constant))
+    except ValueError as error:  # JSONDecodeError, NaN, over-long integers
         fail(f"corrupted structure: {error}")
     except RecursionError:
         fail("the saved structure is nested too deeply to rebuild")
+
+
+class _TooManyObjects(Exception):
+    pass
+
+
+class _ObjectCounter:
+    """A json object_pairs_hook that stops parsing once the header holds more objects than it may."""
+
+    def __init__(self):
+        self.left = _MAX_ENTRIES + 2  # every tensor entry, __metadata__ and the header itself
+
+    def __call__(self, pairs):
+        self.left -= 1
+        if self.left < 0:
+            raise _TooManyObjects
+        return dict(pairs)
+
+
+def _reject_constant(name):
+    raise ValueError(f"the JSON literal {name} is not allowed")
 
 
 def _reject_foreign(head, fail):
@@ -298,18 +375,22 @@ def _check_table(header, data_len, fail):
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
             fail(f"corrupted header: the entry for tensor {name!r} is not {{dtype, shape, data_offsets}}")
         code, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if code not in _CODES:
-            fail(f"tensor {name!r} has dtype {code!r}, which glassgrad cannot load (supported: {', '.join(_CODES)})")
-        if not isinstance(shape, list) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+        if not isinstance(code, str) or code not in _CODES:
+            fail(
+                f"tensor {name!r} has dtype {str(code)[:40]!r}, which glassgrad cannot load (supported: {', '.join(_CODES)})"
+            )
+        if (
+            not isinstance(shape, list)
+            or len(shape) > _MAX_NDIM
+            or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= _MAX_DIM for d in shape)
         ):
-            fail(f"corrupted header: tensor {name!r} has shape {shape!r}")
+            fail(f"corrupted header: tensor {name!r} has shape {str(shape)[:80]}")
         if (
             not isinstance(offsets, list)
             or len(offsets) != 2
             or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
         ):
-            fail(f"corrupted header: tensor {name!r} has data_offsets {offsets!r}")
+            fail(f"corrupted header: tensor {name!r} has data_offsets {str(offsets)[:80]}")
         nbytes = math.prod(shape) * np.dtype(_CODES[code]).itemsize  # exact: no int64 wrap-around
         if offsets[1] - offsets[0] != nbytes:
             fail(

@@ -26,6 +26,11 @@ from glassgrad.tensor import Tensor
 
 # JSON numbers beyond 2**53 lose precision in most readers, so larger ints travel as strings.
 _SAFE_INT = 2**53
+# Deeper nesting than this is refused on save and on load: Python's recursion would give out
+# first, and no state dict comes near it.
+MAX_DEPTH = 200
+# An int stored as a string has at most this many digits (Python's own int-from-str limit).
+_MAX_INT_DIGITS = 4300
 
 SUPPORTED = (
     "dict, list, tuple, glassgrad Tensor/Parameter, NumPy array or scalar, int, float, str, bool, None, "
@@ -41,8 +46,28 @@ class Encoder:
         self._names = {"__metadata__"}  # the safetensors header reserves this name
         self._memo = {}  # id(tensor or array) -> name, so shared tensors are stored once
         self._keep = []  # keeps memoised objects alive so their ids stay unique
+        self._open = set()  # ids of the containers being encoded, to catch one that holds itself
 
     def encode(self, obj, path=()):
+        if isinstance(obj, (dict, list, tuple)):
+            if id(obj) in self._open:
+                raise ValueError(
+                    f"glassgrad.save: the {type(obj).__name__} at {_where(path)} contains itself (a recursive "
+                    "structure cannot be stored); save a copy without the cycle"
+                )
+            if len(path) >= MAX_DEPTH:
+                raise ValueError(
+                    f"glassgrad.save: the object is nested more than {MAX_DEPTH} levels deep at "
+                    f"{_where(path[:3])}...; flatten it before saving"
+                )
+            self._open.add(id(obj))
+            try:
+                return self._encode(obj, path)
+            finally:
+                self._open.discard(id(obj))
+        return self._encode(obj, path)
+
+    def _encode(self, obj, path):
         if obj is None or isinstance(obj, (bool, str)):
             return obj
         if isinstance(obj, int) and not isinstance(obj, np.integer):
@@ -123,7 +148,9 @@ class Decoder:
         self.fail = fail  # fail(message) raises the checkpoint's error, naming the file
         self._memo = {}
 
-    def decode(self, node):
+    def decode(self, node, depth=0):
+        if depth > MAX_DEPTH:
+            self.fail(f"malformed structure: nested more than {MAX_DEPTH} levels deep")
         if node is None or isinstance(node, (bool, str, int, float)):
             return node
         if isinstance(node, list) or not isinstance(node, dict) or len(node) == 0:
@@ -135,13 +162,14 @@ class Decoder:
             for item in self._items(value, tag):
                 if not isinstance(item, list) or len(item) != 2:
                     self.fail(f"malformed structure: a {tag} item is not a [key, value] pair")
-                out[self._hashable(self.decode(item[0]))] = self.decode(item[1])
+                out[self._hashable(self.decode(item[0], depth + 1))] = self.decode(item[1], depth + 1)
             return out
         if tag == "list":
-            return [self.decode(v) for v in self._items(value, tag)]
+            return [self.decode(v, depth + 1) for v in self._items(value, tag)]
         if tag == "tuple":
-            return tuple(self.decode(v) for v in self._items(value, tag))
+            return tuple(self.decode(v, depth + 1) for v in self._items(value, tag))
         if tag in ("tensor", "parameter"):
+            self._array(value)  # a name, before it is used as a key
             if value not in self._memo:
                 self._memo[value] = self._tensor(tag, value, bool(node.get("requires_grad", False)))
             return self._memo[value]
@@ -154,13 +182,15 @@ class Decoder:
         if tag == "dtype":
             try:
                 return _dtype.to_dtype(value)
-            except TypeError:
-                self.fail(f"malformed structure: unknown dtype {value!r}")
+            except (TypeError, ValueError, KeyError):
+                self.fail(f"malformed structure: unknown dtype {str(value)[:80]!r}")
         if tag == "float" and value in ("inf", "-inf", "nan"):
             return float(value)
         if tag == "int" and isinstance(value, str) and value.lstrip("-").isdigit():
+            if len(value) > _MAX_INT_DIGITS:
+                self.fail(f"malformed structure: an integer of {len(value):,} digits (at most {_MAX_INT_DIGITS})")
             return int(value)
-        self.fail(f"malformed structure: unknown entry {{{tag!r}: ...}}")
+        self.fail(f"malformed structure: unknown entry {{{str(tag)[:80]!r}: ...}}")
 
     def _items(self, value, tag):
         if not isinstance(value, list):
@@ -168,13 +198,15 @@ class Decoder:
         return value
 
     def _hashable(self, key):
-        if isinstance(key, (list, dict)):
+        try:
+            hash(key)
+        except TypeError:
             self.fail("malformed structure: a dict key is not hashable")
         return key
 
     def _array(self, name):
         if not isinstance(name, str) or name not in self.arrays:
-            self.fail(f"malformed structure: it refers to a tensor {name!r} that the file does not contain")
+            self.fail(f"malformed structure: it refers to a tensor {str(name)[:80]!r} that the file does not contain")
         return self.arrays[name]
 
     def _tensor(self, tag, name, requires_grad):

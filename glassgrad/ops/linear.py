@@ -15,7 +15,7 @@ class Linear(Function):
     Output: (*, out_features)."""
 
     def forward(self, x, weight, bias=None):
-        flat = x.reshape(-1, x.shape[-1])
+        flat = x.reshape(_rows(x.shape), x.shape[-1])  # not -1: Linear(0, n) has x.shape[-1] == 0
         # backend.matmul2d: at mid sizes two halves side by side, each on one BLAS thread (issue 7).
         out = backend.matmul2d(flat, weight.T)
         if bias is not None:
@@ -26,8 +26,15 @@ class Linear(Function):
 
     def backward(self, grad):
         flat, weight = self.saved_tensors
-        g = grad.reshape(-1, grad.shape[-1])
+        g = grad.reshape(_rows(grad.shape), grad.shape[-1])
         grad_x = backend.matmul2d(g, weight).reshape(self.x_shape) if self.needs_input_grad[0] else None
         grad_w = backend.matmul2d(g.T, flat) if self.needs_input_grad[1] else None
         grad_b = g.sum(axis=0) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
         return grad_x, grad_w, grad_b
+
+
+def _rows(shape):
+    rows = 1
+    for size in shape[:-1]:
+        rows *= size
+    return rows

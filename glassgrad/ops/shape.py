@@ -148,8 +148,11 @@ def flatten(a, start_dim=0, end_dim=-1):
     start, end = _axes((start_dim, end_dim), a.ndim, "flatten")
     if start > end:
         raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-    shape = a.shape[:start] + (-1,) + a.shape[end + 1 :]
-    return reshape(a, shape)
+    # The merged size explicitly, not -1, which cannot be inferred when another dimension is 0.
+    merged = 1
+    for size in a.shape[start : end + 1]:
+        merged *= size
+    return reshape(a, a.shape[:start] + (merged,) + a.shape[end + 1 :])
 
 
 def unflatten(a, dim, sizes):

@@ -50,6 +50,20 @@ SEED_NAMES = {
 
 _NAME_POOL = "pqrstuvwhkmn"
 
+# Bounds on what an explanation can hold: past a few hundred operations the walk-through is
+# unreadable, and the graph's recursive pieces (Python's own parser among them) would hit the
+# interpreter's recursion limit, so a larger expression gets a clear error instead.
+MAX_CHARACTERS = 10_000
+MAX_OPERATIONS = 250
+_EXCERPT = 60
+
+
+def _excerpt(source):
+    """``source`` as repr, cut to a bounded excerpt so an error never echoes a huge input."""
+    if len(source) <= 2 * _EXCERPT:
+        return repr(source)
+    return f"{source[:_EXCERPT]!r}...{source[-_EXCERPT:]!r} ({len(source):,} characters)"
+
 
 @dataclass
 class Step:
@@ -92,13 +106,24 @@ class Expression:
         return None if tensor.grad is None else tensor.grad.array.item()
 
     def _tensors(self):
-        tensors = dict(self.variables)
-        tensors.update({step.name: step.tensor for step in self.steps})
-        return tensors
+        cached = getattr(self, "_tensor_map", None)
+        if cached is None or len(cached) != len(self.variables) + len(self.steps):
+            cached = dict(self.variables)
+            cached.update({step.name: step.tensor for step in self.steps})
+            self._tensor_map = cached
+        return cached
 
     def local_derivative(self, of, wrt):
         """d(of)/d(wrt) for one edge of the graph, as a float."""
-        return self.local[(self.graph[wrt].id, self.graph[of].id)]
+        return self.local[(self._node_id(wrt), self._node_id(of))]
+
+    def _node_id(self, name):
+        # By name only: a variable or step name such as "n12" may equal another node's id.
+        ids = getattr(self, "_ids", None)
+        if ids is None or ids[0] is not self.graph:
+            ids = (self.graph, {node.name: node.id for node in self.graph if node.name})
+            self._ids = ids
+        return ids[1][name]
 
     def derivative_formula(self, of, wrt):
         step = next(s for s in self.steps if s.name == of)
@@ -121,10 +146,21 @@ class Expression:
 
 def parse(source):
     """The checked syntax tree of ``source``: numbers, names, + - * / **, unary -, and FUNCTIONS."""
+    if not isinstance(source, str):
+        raise TypeError(f"expression must be a str, got {type(source).__name__}")
+    if len(source) > MAX_CHARACTERS:
+        raise ValueError(
+            f"expression {_excerpt(source)} is too long: at most {MAX_CHARACTERS:,} characters can be explained"
+        )
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as error:
-        raise ValueError(f"expression {source!r} is not valid arithmetic: {error.msg}") from None
+        raise ValueError(f"expression {_excerpt(source)} is not valid arithmetic: {error.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ValueError(
+            f"expression {_excerpt(source)} is nested too deeply to explain (at most {MAX_OPERATIONS} operations)"
+        ) from None
+    _check_size(tree, source)
     for node in ast.walk(tree):
         if isinstance(node, (ast.Expression, ast.Load, ast.Name, *_BINARY, ast.USub, ast.UAdd)):
             continue
@@ -133,6 +169,11 @@ def parse(source):
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             continue
         if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            if type(node.value) is int and node.value.bit_length() > 1023:
+                raise ValueError(
+                    f"expression {_excerpt(source)}: the literal {_excerpt(str(node.value))} is too large "
+                    "for a float64; write it in scientific notation, e.g. 1e300"
+                )
             continue
         if isinstance(node, ast.Call):
             if (
@@ -143,23 +184,35 @@ def parse(source):
             ):
                 continue
             raise ValueError(
-                f"expression {source!r}: only one-argument calls of {', '.join(sorted(FUNCTIONS))} are allowed"
+                f"expression {_excerpt(source)}: only one-argument calls of {', '.join(sorted(FUNCTIONS))} are allowed"
             )
         raise ValueError(
-            f"expression {source!r}: {type(node).__name__} is not allowed; use numbers, names, "
+            f"expression {_excerpt(source)}: {type(node).__name__} is not allowed; use numbers, names, "
             f"+ - * / **, parentheses and {', '.join(sorted(FUNCTIONS))}"
         )
     return tree
 
 
+def _check_size(tree, source):
+    """Raise ValueError when ``tree`` has more than MAX_OPERATIONS operations (which bounds its depth too)."""
+    operations, stack = 0, [tree.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call)):
+            operations += 1
+            if operations > MAX_OPERATIONS:
+                raise ValueError(
+                    f"expression {_excerpt(source)} has more than {MAX_OPERATIONS} operations; "
+                    "explain a smaller expression"
+                )
+        stack.extend(ast.iter_child_nodes(node))
+
+
 def variable_names(tree):
-    found = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and not _is_function_name(tree, n)]
+    function_names = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    found = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in function_names]
     found.sort(key=lambda n: (n.lineno, n.col_offset))
     return list(dict.fromkeys(n.id for n in found))
-
-
-def _is_function_name(tree, name_node):
-    return any(isinstance(n, ast.Call) and n.func is name_node for n in ast.walk(tree))
 
 
 def _shape_key(node):
@@ -191,7 +244,9 @@ def evaluate(source, values, target=None, dtype=None):
     names = variable_names(tree)
     missing = [n for n in names if n not in values]
     if missing:
-        raise ValueError(f"expression {source!r}: no value for {', '.join(missing)}; give one with --set NAME=VALUE")
+        raise ValueError(
+            f"expression {_excerpt(source)}: no value for {', '.join(missing)}; give one with --set NAME=VALUE"
+        )
     if "L" in names and target is not None:
         raise ValueError("expression uses the name L, which is kept for the loss L = target - output; rename it")
     dtype = dtype or glassgrad.float64
@@ -251,9 +306,11 @@ def evaluate(source, values, target=None, dtype=None):
 
     output, _ = build(tree.body)
     if not isinstance(output, glassgrad.Tensor):
-        raise ValueError(f"expression {source!r} has no variables: nothing to differentiate")
+        raise ValueError(f"expression {_excerpt(source)} has no variables: nothing to differentiate")
     if not steps and target is None:
-        raise ValueError(f"expression {source!r} has no operation to explain; write one, e.g. a * x, or give --target")
+        raise ValueError(
+            f"expression {_excerpt(source)} has no operation to explain; write one, e.g. a * x, or give --target"
+        )
     loss = None
     if target is not None:
         top = steps[-1].name if steps else output_name(variables, output)
