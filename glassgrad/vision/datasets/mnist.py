@@ -6,6 +6,7 @@ value is used, so a truncated or foreign file is reported, never half-read.
 """
 
 import gzip
+import math
 import os
 import zlib
 
@@ -46,8 +47,11 @@ def read_idx(path, ndim=None):
             f"read_idx: {path} is truncated inside its header ({len(raw)} bytes); delete it and fetch it again"
         )
     shape = tuple(int(d) for d in np.frombuffer(raw, ">i4", dims_count, 4))
+    if any(d < 0 for d in shape):
+        raise ValueError(f"read_idx: {path} has a negative dimension in its header {shape}: corrupted or hostile")
     dtype = np.dtype(_IDX_TYPES[raw[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
+    # Python integers: NumPy's product of large dimensions wraps around int64 and could match the size.
+    expected = math.prod(shape) * dtype.itemsize
     found = len(raw) - header
     if found != expected:
         problem = "truncated" if found < expected else "longer than its header says"

@@ -1,0 +1,119 @@
+"""Hostile dataset files: each ends in one clear error naming the file, in bounded time and memory."""
+
+import hashlib
+import os
+import pickle
+import struct
+
+import numpy as np
+import pytest
+
+from glassgrad.vision import datasets
+from glassgrad.vision.datasets import cifar
+from glassgrad.vision.datasets.mnist import read_idx
+
+
+def _idx(path, dims, payload=b"", type_code=0x08):
+    path.write_bytes(bytes([0, 0, type_code, len(dims)]) + struct.pack(f">{len(dims)}i", *dims) + payload)
+    return str(path)
+
+
+# One row per attack on the IDX (MNIST) header.
+IDX_ATTACKS = [
+    ("negative-dimension", [-1, 4], b"", "negative dimension"),
+    ("negative-pair-matches-size", [-2, -2], b"\0" * 4, "negative dimension"),
+    # 65536**4 = 2**64 wraps to 0 in int64, the size of the (empty) payload.
+    ("int64-overflow", [65536, 65536, 65536, 65536], b"", "announces shape"),
+]
+
+
+@pytest.mark.parametrize("name, dims, payload, message", IDX_ATTACKS, ids=[row[0] for row in IDX_ATTACKS])
+def test_hostile_idx_header(tmp_path, name, dims, payload, message):
+    path = _idx(tmp_path / "evil-idx3-ubyte", dims, payload)
+    with pytest.raises(ValueError, match=rf"evil-idx3-ubyte.*{message}"):
+        read_idx(path)
+
+
+def _batch(n, protocol=pickle.DEFAULT_PROTOCOL):
+    rng = np.random.default_rng(n)
+    entry = {"labels": rng.integers(0, 10, n).tolist(), "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8)}
+    return pickle.dumps(entry, protocol=protocol)
+
+
+def _write_cifar(root, batch=None, n=3, protocol=pickle.DEFAULT_PROTOCOL):
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, _ in datasets.CIFAR10.train_list + datasets.CIFAR10.test_list:
+        (folder / name).write_bytes(_batch(n, protocol))
+    if batch is not None:
+        (folder / "data_batch_2").write_bytes(batch)
+    names = [f"c{k}" for k in range(10)]
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": names}, protocol=protocol))
+    return folder
+
+
+def _trust_written_files(monkeypatch, folder):
+    """Make the files written here the 'published' ones, as the MD5 table says for the real files."""
+    digest = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+    for attr in ("train_list", "test_list"):
+        monkeypatch.setattr(datasets.CIFAR10, attr, [[n, digest[n]] for n, _ in getattr(datasets.CIFAR10, attr)])
+    monkeypatch.setattr(datasets.CIFAR10, "meta", {**datasets.CIFAR10.meta, "md5": digest["batches.meta"]})
+
+
+def _unknown_md5s(monkeypatch):
+    for attr in ("train_list", "test_list"):
+        monkeypatch.setattr(datasets.CIFAR10, attr, [[n, None] for n, _ in getattr(datasets.CIFAR10, attr)])
+    monkeypatch.setattr(datasets.CIFAR10, "meta", {**datasets.CIFAR10.meta, "md5": None})
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch, tmp_path):
+    monkeypatch.delenv("GLASSGRAD_DATA", raising=False)
+    monkeypatch.setenv("GLASSGRAD_CACHE", str(tmp_path / "cache"))
+
+
+def test_cifar_batch_without_the_published_md5_is_never_unpickled(tmp_path):
+    # Would run code if unpickled, and would be refused then; the MD5 check stops it first.
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("echo owned",))
+
+    _write_cifar(tmp_path, batch=pickle.dumps({"data": Payload()}))
+    with pytest.raises(RuntimeError, match=r"data_batch_1 does not have the published md5"):
+        datasets.CIFAR10(tmp_path)
+
+
+# One row per hand-made batch that only uses what the restricted unpickler admits.
+CIFAR_ATTACKS = [
+    ("more-images-than-a-batch-holds", {"labels": [0] * 5, "data": np.zeros((5, 3072), np.uint8)}, "at most 4"),
+    ("not-uint8", {"labels": [0], "data": np.zeros((1, 3072), np.float64)}, "float64"),
+    ("wrong-row-size", {"labels": [0], "data": np.zeros((1, 13000 * 13000 * 3 // 100000), np.uint8)}, r"\(1, 5070\)"),
+    ("labels-not-a-list", {"labels": "0", "data": np.zeros((1, 3072), np.uint8)}, "list 'labels'"),
+]
+
+
+@pytest.mark.parametrize("name, entry, message", CIFAR_ATTACKS, ids=[row[0] for row in CIFAR_ATTACKS])
+def test_hostile_cifar_batch_names_the_file(tmp_path, monkeypatch, name, entry, message):
+    _unknown_md5s(monkeypatch)
+    monkeypatch.setattr(datasets.CIFAR10, "images_per_file", {"train": 4, "test": 4})
+    _write_cifar(tmp_path, batch=pickle.dumps(entry))
+    with pytest.raises(ValueError, match=rf"data_batch_2 is not a CIFAR batch.*{message}"):
+        datasets.CIFAR10(tmp_path)
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_valid_batch_in_any_protocol_loads(tmp_path, monkeypatch, protocol):
+    folder = _write_cifar(tmp_path, protocol=protocol)
+    _trust_written_files(monkeypatch, folder)
+    ds = datasets.CIFAR10(tmp_path)
+    assert len(ds) == 15 and ds.data.shape == (15, 32, 32, 3)
+    expected = pickle.loads(_batch(3))["data"].reshape(3, 3, 32, 32).transpose(0, 2, 3, 1)
+    np.testing.assert_array_equal(ds.data[:3], expected)
+
+
+def test_protocol_2_codecs_path_admits_only_latin1_bytes(tmp_path):
+    path = tmp_path / "evil"
+    # _codecs.encode asked for something else than a latin-1 string.
+    path.write_bytes(b"\x80\x02c_codecs\nencode\nq\x00K\x01X\x05\x00\x00\x00rot13q\x01\x86q\x02Rq\x03.")
+    with pytest.raises(pickle.UnpicklingError, match="evil.*_codecs.encode"):
+        cifar.restricted_load(str(path), "CIFAR10")
