@@ -1,15 +1,21 @@
 """Hostile dataset files: each ends in one clear error naming the file, in bounded time and memory."""
 
+import gzip
 import hashlib
+import io
 import os
 import pickle
 import struct
+import tarfile
+import zlib
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from glassgrad.vision import datasets
 from glassgrad.vision.datasets import cifar
+from glassgrad.vision.datasets.cifar_jpeg import load_cifar10_jpeg
 from glassgrad.vision.datasets.mnist import read_idx
 
 
@@ -117,3 +123,84 @@ def test_protocol_2_codecs_path_admits_only_latin1_bytes(tmp_path):
     path.write_bytes(b"\x80\x02c_codecs\nencode\nq\x00K\x01X\x05\x00\x00\x00rot13q\x01\x86q\x02Rq\x03.")
     with pytest.raises(pickle.UnpicklingError, match="evil.*_codecs.encode"):
         cifar.restricted_load(str(path), "CIFAR10")
+
+
+# -- the CIFAR-10 JPEG archive --------------------------------------------------------------------
+
+
+def _jpeg(size=(32, 32)):
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 10, 10)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def _tar_gz(path, members):
+    """``members``: (name as bytes or str, payload)."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT, encoding="latin1") as tar:
+        for name, payload in members:
+            info = tarfile.TarInfo(name.decode("latin1") if isinstance(name, bytes) else name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    path.write_bytes(gzip.compress(raw.getvalue()))
+    return path
+
+
+def _gzip_bomb(path):
+    # 64 MiB of zeros after a valid tar header: under 100 KiB on disk.
+    inflater = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with open(path, "wb") as f:
+        f.write(inflater.compress(b"\0" * 512))
+        zeros = b"\0" * (1 << 20)
+        for _ in range(64):
+            f.write(inflater.compress(zeros))
+        f.write(inflater.flush())
+    return path
+
+
+# One row per hostile archive: how to build it, and what the error says.
+JPEG_ARCHIVE_ATTACKS = [
+    ("gzip-bomb", lambda p: _gzip_bomb(p), "inflates to more than"),
+    # Incompressible padding keeps it under the inflation bound: the image's own size must stop it.
+    (
+        "huge-image",
+        lambda p: _tar_gz(p, [("train/cat/0.jpg", _jpeg((13000, 13000))), ("pad", os.urandom(1 << 21))]),
+        r"0\.jpg is 13000x13000",
+    ),
+    ("non-utf8-name", lambda p: _tar_gz(p, [(b"train/cat/\xff.jpg", _jpeg())]), "is not UTF-8"),
+    ("truncated-jpeg", lambda p: _tar_gz(p, [("train/cat/0.jpg", _jpeg()[:200])]), r"0\.jpg is not a readable image"),
+]
+
+
+@pytest.mark.parametrize("name, build, message", JPEG_ARCHIVE_ATTACKS, ids=[row[0] for row in JPEG_ARCHIVE_ATTACKS])
+def test_hostile_jpeg_archive_names_the_file(tmp_path, name, build, message):
+    archive = build(tmp_path / "cifar10-jpeg.tar.gz")
+    with pytest.raises((RuntimeError, ValueError), match=rf"cifar10-jpeg\.tar\.gz.*{message}"):
+        load_cifar10_jpeg(str(archive), "train", cache=False)
+
+
+def test_class_name_with_a_space_survives_the_cache(tmp_path):
+    archive = _tar_gz(tmp_path / "a.tar.gz", [("train/sea lion/0.jpg", _jpeg()), ("train/cat/1.jpg", _jpeg())])
+    first = load_cifar10_jpeg(str(archive), "train")[2]
+    again = load_cifar10_jpeg(str(archive), "train")[2]  # from the cache
+    assert first == again == ["cat", "sea lion"]
+
+
+# -- ImageFolder ----------------------------------------------------------------------------------
+
+
+def test_image_folder_walks_a_symlink_loop_once(tmp_path):
+    for k in range(5):
+        (tmp_path / "cls" / f"sub{k % 2}").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "cls" / f"sub{k % 2}" / f"{k}.jpg").write_bytes(_jpeg())
+    (tmp_path / "cls" / "sub0" / "loop").symlink_to(tmp_path / "cls")
+    ds = datasets.ImageFolder(tmp_path)
+    assert len(ds) == 5
+
+
+def test_image_folder_truncated_jpeg_names_the_path(tmp_path):
+    (tmp_path / "cls").mkdir()
+    (tmp_path / "cls" / "broken.jpg").write_bytes(_jpeg()[:200])
+    ds = datasets.ImageFolder(tmp_path)
+    with pytest.raises(OSError, match=r"broken\.jpg"):
+        ds[0]
