@@ -117,6 +117,14 @@ def test_valid_batch_in_any_protocol_loads(tmp_path, monkeypatch, protocol):
     np.testing.assert_array_equal(ds.data[:3], expected)
 
 
+@pytest.mark.parametrize("dtype", [np.dtype("V8"), np.dtype([("a", "u1")]), np.dtype(object)])
+def test_only_plain_number_dtypes_are_unpickled(tmp_path, dtype):
+    path = tmp_path / "evil"
+    path.write_bytes(pickle.dumps({"data": np.zeros(2, dtype)}))
+    with pytest.raises(pickle.UnpicklingError, match=r"evil: refusing numpy\.dtype"):
+        cifar.restricted_load(str(path), "CIFAR10")
+
+
 def test_protocol_2_codecs_path_admits_only_latin1_bytes(tmp_path):
     path = tmp_path / "evil"
     # _codecs.encode asked for something else than a latin-1 string.
@@ -172,6 +180,7 @@ JPEG_ARCHIVE_ATTACKS = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 @pytest.mark.parametrize("name, build, message", JPEG_ARCHIVE_ATTACKS, ids=[row[0] for row in JPEG_ARCHIVE_ATTACKS])
 def test_hostile_jpeg_archive_names_the_file(tmp_path, name, build, message):
     archive = build(tmp_path / "cifar10-jpeg.tar.gz")

@@ -29,6 +29,21 @@ _ALLOWED = {
 }
 
 
+def _plain_dtype(source):
+    """``numpy.dtype`` for a plain number type only: sub-array, structured and object dtypes are refused."""
+
+    def dtype(spec, align=False, copy=False):
+        result = np.dtype(spec) if isinstance(spec, str) and spec.isalnum() else None
+        if result is None or result.kind not in "biuf":
+            raise UnsafePickleError(
+                f"{source}: refusing numpy.dtype({spec!r}): a dataset batch holds only plain number arrays, so "
+                "the file may be booby-trapped. Delete it and download the dataset again"
+            )
+        return result
+
+    return dtype
+
+
 def _latin1_encoder(source):
     def encode(obj, encoding="latin1", errors="strict"):
         if not isinstance(obj, str) or encoding not in ("latin1", "latin-1") or errors != "strict":
@@ -70,6 +85,8 @@ class RestrictedUnpickler(pickle.Unpickler):
         submodule, attr = target
         if submodule == "codecs":
             return _latin1_encoder(self.source)
+        if attr == "dtype":
+            return _plain_dtype(self.source)
         return getattr(np if submodule is None else _numpy_core(submodule), attr)
 
 
