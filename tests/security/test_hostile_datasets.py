@@ -7,6 +7,7 @@ import os
 import pickle
 import struct
 import tarfile
+import tracemalloc
 import zlib
 
 import numpy as np
@@ -31,6 +32,22 @@ IDX_ATTACKS = [
     # 65536**4 = 2**64 wraps to 0 in int64, the size of the (empty) payload.
     ("int64-overflow", [65536, 65536, 65536, 65536], b"", "announces shape"),
 ]
+
+
+def test_idx_gzip_bomb_is_not_inflated_whole(tmp_path):
+    path = tmp_path / "bomb-idx1-ubyte.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(bytes([0, 0, 0x08, 1]) + struct.pack(">i", 10))
+        for _ in range(64):
+            f.write(b"\0" * (1 << 20))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"bomb-idx1-ubyte\.gz is longer than its header says"):
+            read_idx(str(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"{peak} bytes allocated: the 64 MiB behind the header were inflated"
 
 
 @pytest.mark.parametrize("name, dims, payload, message", IDX_ATTACKS, ids=[row[0] for row in IDX_ATTACKS])
