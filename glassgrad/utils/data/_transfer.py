@@ -14,7 +14,6 @@ oldest slot of a worker was always received before the worker comes back to it.
 import mmap
 import os
 import queue
-import select
 import struct
 import time
 from multiprocessing.reduction import ForkingPickler
@@ -221,7 +220,7 @@ class ResultPipe:
             if data is not None:
                 return ForkingPickler.loads(data)
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            if remaining <= 0 or not self._reader.poll(remaining):
                 raise queue.Empty
             chunk = os.read(fd, 1 << 20)
             if not chunk:
