@@ -14,6 +14,8 @@ oldest slot of a worker was always received before the worker comes back to it.
 import mmap
 import os
 import queue
+import struct
+import time
 from multiprocessing.reduction import ForkingPickler
 
 import numpy as np
@@ -172,23 +174,58 @@ class ResultPipe:
 
     ``multiprocessing.Queue`` sends from a background thread, which in a busy worker waits for
     the GIL (up to the 5 ms switch interval) before each batch goes out; here the worker writes
-    the (small) message itself. Only the main process reads, so a writer never waits for long.
+    the message itself, framed by its length. The main process reads whatever bytes have arrived
+    and waits with a deadline, so a worker killed halfway through a message leaves a partial frame
+    behind, never a blocked read; a worker waiting for the lock that a dead one holds gives up
+    when ``give_up()`` says so.
     """
+
+    _HEADER = struct.Struct("!Q")
 
     def __init__(self, ctx):
         self._reader, self._writer = ctx.Pipe(duplex=False)
         self._lock = ctx.Lock()
+        self._buffer = bytearray()
 
-    def put(self, obj):
+    def put(self, obj, give_up=None):
         data = ForkingPickler.dumps(obj)
-        with self._lock:
-            self._writer.send_bytes(data)
+        while not self._lock.acquire(timeout=0.5):
+            if give_up is not None and give_up():
+                raise BrokenPipeError("gave up waiting for the result pipe")
+        try:
+            view = memoryview(self._HEADER.pack(len(data)) + data)
+            fd = self._writer.fileno()
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            self._lock.release()
+
+    def _frame(self):
+        if len(self._buffer) < self._HEADER.size:
+            return None
+        (size,) = self._HEADER.unpack_from(self._buffer)
+        end = self._HEADER.size + size
+        if len(self._buffer) < end:
+            return None
+        data = bytes(self._buffer[self._HEADER.size : end])
+        del self._buffer[:end]
+        return data
 
     def get(self, timeout):
         """The next message; ``queue.Empty`` after ``timeout`` seconds, EOFError once every writer is gone."""
-        if not self._reader.poll(timeout):
-            raise queue.Empty
-        return ForkingPickler.loads(self._reader.recv_bytes())
+        deadline = time.monotonic() + timeout
+        fd = self._reader.fileno()
+        while True:
+            data = self._frame()
+            if data is not None:
+                return ForkingPickler.loads(data)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._reader.poll(remaining):
+                raise queue.Empty
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                raise EOFError("every writer of the result pipe is gone")
+            self._buffer += chunk
 
     def close_reader(self):
         """In a worker: so that a dead main process shows as a broken pipe, not a blocked write."""

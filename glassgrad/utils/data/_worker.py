@@ -112,6 +112,7 @@ def worker_loop(
     global _worker_info
     # Ctrl-C reaches the whole process group; the main process handles it and shuts us down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent_pid)
     result_queue.close_reader()
     _keep_freed_memory()
     _install_seed(seed)
@@ -125,6 +126,10 @@ def worker_loop(
     writer = _transfer.SlotWriter(shm_dir, worker_id, slots) if shm_dir is not None else None
     pack = writer.box if writer is not None else _transfer.box_inline
     stream = None
+
+    def give_up():
+        return done_event.is_set() or os.getppid() != parent_pid
+
     while True:
         try:
             task = index_queue.get(timeout=1.0)
@@ -138,7 +143,7 @@ def worker_loop(
             break
         iteration, position, task_seed, indices = task
         if init_error is not None:
-            if not _send(result_queue, (iteration, position, init_error)):
+            if not _send(result_queue, (iteration, position, init_error), give_up):
                 break
             continue
         try:
@@ -151,11 +156,26 @@ def worker_loop(
                 with seeded_rngs(task_seed):
                     batch = pack(fetch(dataset, indices, collate_fn, auto_collation))
         except Exception:
-            batch = ExceptionWrapper(sys.exc_info(), f"in DataLoader worker {worker_id} (pid {os.getpid()})")
-        if not _send(result_queue, (iteration, position, batch)):
+            what = "" if is_iterable else f" fetching {'indices' if auto_collation else 'index'} {indices}"
+            batch = ExceptionWrapper(sys.exc_info(), f"in DataLoader worker {worker_id} (pid {os.getpid()}){what}")
+        if not _send(result_queue, (iteration, position, batch), give_up):
             break
         del batch
     _worker_info = None
+
+
+def _die_with_parent(parent_pid):
+    """Have the kernel kill this worker when the main process dies (Linux), so that none is orphaned.
+
+    A worker stuck in a write or a lock never reaches the loop's own parent check.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _keep_freed_memory():
@@ -173,9 +193,9 @@ def _keep_freed_memory():
         pass
 
 
-def _send(result_queue, message):
+def _send(result_queue, message, give_up=None):
     try:
-        result_queue.put(message)
+        result_queue.put(message, give_up)
         return True
     except (BrokenPipeError, EOFError, OSError):
         return False  # the main process is gone

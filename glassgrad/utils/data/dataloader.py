@@ -5,8 +5,10 @@ import multiprocessing
 import os
 import queue
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 import weakref
 
@@ -19,14 +21,81 @@ from glassgrad.utils.data.sampler import BatchSampler, RandomSampler, Sequential
 _POLL_S = 1.0  # how often a waiting main process checks that its workers are alive
 
 
-def _shared_memory_dir():
-    """A private folder in RAM (/dev/shm) for the batches workers hand over, or None where there is none."""
-    if not os.path.isdir("/dev/shm") or not os.access("/dev/shm", os.W_OK):
-        return None
+_SHM_ROOT = "/dev/shm"
+_SHM_PREFIX = "glassgrad-loader-"
+_live_shm_dirs = set()
+_previous_sigterm = None
+
+
+def _pid_alive(pid):
     try:
-        return tempfile.mkdtemp(prefix="glassgrad-loader-", dir="/dev/shm")
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def _sweep_stale_shm_dirs():
+    """Remove the loader folders of processes that died without cleaning up (SIGKILL, a crash)."""
+    root = _SHM_ROOT
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(_SHM_PREFIX):
+            continue
+        pid = name[len(_SHM_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
+def _on_sigterm(signum, frame):
+    for folder in list(_live_shm_dirs):
+        shutil.rmtree(folder, ignore_errors=True)
+    previous = _previous_sigterm
+    if callable(previous):
+        previous(signum, frame)
+        return
+    # Die of the signal as before, so that the exit status still says SIGTERM.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _remove_on_sigterm():
+    """Clean the live folders on SIGTERM too (where this is the main thread and nobody else handles it)."""
+    global _previous_sigterm
+    if threading.current_thread() is not threading.main_thread():
+        return
+    current = signal.getsignal(signal.SIGTERM)
+    if current is _on_sigterm or current is None or current is signal.SIG_IGN:
+        return
+    _previous_sigterm = current
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _forget_shm_dir(folder):
+    _live_shm_dirs.discard(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _shared_memory_dir():
+    """A private folder in RAM (/dev/shm) for the batches workers hand over, or None where there is none.
+
+    Named after this process's pid, so that the next loader can tell a dead process's folder.
+    """
+    if not os.path.isdir(_SHM_ROOT) or not os.access(_SHM_ROOT, os.W_OK):
+        return None
+    _sweep_stale_shm_dirs()
+    try:
+        folder = tempfile.mkdtemp(prefix=f"{_SHM_PREFIX}{os.getpid()}-", dir=_SHM_ROOT)
     except OSError:
         return None
+    _live_shm_dirs.add(folder)
+    _remove_on_sigterm()
+    return folder
 
 
 class _InfiniteConstantSampler:
@@ -223,7 +292,7 @@ class _MultiProcessIter:
         self._shm_dir = _shared_memory_dir()
         if self._shm_dir is not None:
             # Removed at garbage collection or at interpreter exit, whichever comes first.
-            weakref.finalize(self, shutil.rmtree, self._shm_dir, True)
+            weakref.finalize(self, _forget_shm_dir, self._shm_dir)
         # Tasks in flight never exceed num_workers * prefetch_factor; in order, round-robin, a worker
         # has at most prefetch_factor of them (see _transfer for why this bounds the slots).
         in_flight = loader.prefetch_factor * (self._num_workers if self._is_iterable or not self._in_order else 1)
@@ -305,7 +374,8 @@ class _MultiProcessIter:
                 self._shutdown()
             raise
         except BaseException:
-            self._shutdown()
+            # A dead or stuck worker must not delay the error by the full grace period.
+            self._shutdown(grace_s=1.0)
             raise
 
     def _take(self):
@@ -362,7 +432,7 @@ class _MultiProcessIter:
             if self._timeout and waited >= self._timeout:
                 raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds waiting for a batch")
 
-    def _shutdown(self):
+    def _shutdown(self, grace_s=5.0):
         if self._closed:
             return
         self._closed = True
@@ -373,7 +443,7 @@ class _MultiProcessIter:
                     q.put(None)
                 except (OSError, ValueError):
                     pass
-            deadline = time.monotonic() + 5.0
+            deadline = time.monotonic() + grace_s
             for w in self._workers:
                 w.join(timeout=max(0.0, deadline - time.monotonic()))
             for w in self._workers:
@@ -387,7 +457,7 @@ class _MultiProcessIter:
             for reader in self._readers or ():
                 reader.close()
             if self._shm_dir is not None:
-                shutil.rmtree(self._shm_dir, ignore_errors=True)
+                _forget_shm_dir(self._shm_dir)
         except Exception:
             # Shutting down during interpreter exit: the daemonic workers die with us anyway.
             pass

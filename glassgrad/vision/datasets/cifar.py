@@ -24,7 +24,36 @@ _ALLOWED = {
     ("numpy._core.numeric", "_frombuffer"): ("numeric", "_frombuffer"),
     ("numpy", "ndarray"): (None, "ndarray"),
     ("numpy", "dtype"): (None, "dtype"),
+    # Protocol 2 stores bytes as a latin-1 string re-encoded on load; only that re-encoding is admitted.
+    ("_codecs", "encode"): ("codecs", "encode"),
 }
+
+
+def _plain_dtype(source):
+    """``numpy.dtype`` for a plain number type only: sub-array, structured and object dtypes are refused."""
+
+    def dtype(spec, align=False, copy=False):
+        result = np.dtype(spec) if isinstance(spec, str) and spec.isalnum() else None
+        if result is None or result.kind not in "biuf":
+            raise UnsafePickleError(
+                f"{source}: refusing numpy.dtype({spec!r}): a dataset batch holds only plain number arrays, so "
+                "the file may be booby-trapped. Delete it and download the dataset again"
+            )
+        return result
+
+    return dtype
+
+
+def _latin1_encoder(source):
+    def encode(obj, encoding="latin1", errors="strict"):
+        if not isinstance(obj, str) or encoding not in ("latin1", "latin-1") or errors != "strict":
+            raise UnsafePickleError(
+                f"{source}: refusing _codecs.encode({type(obj).__name__}, {encoding!r}): only the latin-1 bytes of "
+                "pickle protocol 2 are admitted; the file may be booby-trapped. Delete it and download it again"
+            )
+        return obj.encode("latin1")
+
+    return encode
 
 
 def _numpy_core(submodule):
@@ -54,6 +83,10 @@ class RestrictedUnpickler(pickle.Unpickler):
                 "booby-trapped to run code. Delete it and download the dataset again from its official address"
             )
         submodule, attr = target
+        if submodule == "codecs":
+            return _latin1_encoder(self.source)
+        if attr == "dtype":
+            return _plain_dtype(self.source)
         return getattr(np if submodule is None else _numpy_core(submodule), attr)
 
 
@@ -100,6 +133,7 @@ class CIFAR10(ImageArrayDataset):
     meta = {"filename": "batches.meta", "key": "label_names", "md5": "5ff9c542aee3614f3951f8cda6e48888"}
     label_key = "labels"
     jpeg_fallback = True
+    images_per_file = {"train": 10000, "test": 10000}
 
     def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
         super().__init__(root, transform=transform, target_transform=target_transform)
@@ -165,15 +199,31 @@ class CIFAR10(ImageArrayDataset):
     def _load(self, folder):
         name = type(self).__name__
         images, labels = [], []
-        for filename, _ in self.train_list if self.train else self.test_list:
+        most = self.images_per_file["train" if self.train else "test"]
+        for filename, md5 in self.train_list if self.train else self.test_list:
             path = os.path.join(folder, filename)
+            # Before unpickling: a file that is not the published one is never parsed.
+            if md5 is not None and not utils.check_integrity(path, md5):
+                raise RuntimeError(
+                    f"{name}: {path} does not have the published md5 {md5} (truncated, altered or hostile); delete "
+                    f"it and download the dataset again ({self.url})"
+                )
             entry = restricted_load(path, name)
             data = entry.get("data") if isinstance(entry, dict) else None
             batch_labels = entry.get(self.label_key) if isinstance(entry, dict) else None
-            if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3072 or batch_labels is None:
+            if (
+                not isinstance(data, np.ndarray)
+                or data.dtype != np.uint8
+                or data.ndim != 2
+                or data.shape[1] != 3072
+                or data.shape[0] > most
+                or not isinstance(batch_labels, (list, np.ndarray))
+            ):
+                shape = getattr(data, "shape", None)
                 raise ValueError(
-                    f"{name}: {path} is not a CIFAR batch: expected a dict with 'data' (N, 3072) uint8 and "
-                    f"'{self.label_key}'; delete it and download the dataset again"
+                    f"{name}: {path} is not a CIFAR batch: expected a dict with 'data' (at most {most}, 3072) uint8 "
+                    f"and a list '{self.label_key}', found data {type(data).__name__} of shape {shape} "
+                    f"{getattr(data, 'dtype', '')}; delete it and download the dataset again"
                 )
             if len(batch_labels) != len(data):
                 raise ValueError(f"{name}: {path} has {len(data)} images but {len(batch_labels)} labels: corrupted")
@@ -183,6 +233,11 @@ class CIFAR10(ImageArrayDataset):
         self._images = np.ascontiguousarray(np.concatenate(images).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
         self._labels = np.concatenate(labels)
         meta_path = os.path.join(folder, self.meta["filename"])
+        if self.meta["md5"] is not None and not utils.check_integrity(meta_path, self.meta["md5"]):
+            raise RuntimeError(
+                f"{name}: {meta_path} does not have the published md5 {self.meta['md5']}; delete it and download "
+                "the dataset again"
+            )
         meta = restricted_load(meta_path, name)
         if not isinstance(meta, dict) or self.meta["key"] not in meta:
             raise ValueError(
@@ -207,3 +262,4 @@ class CIFAR100(CIFAR10):
     meta = {"filename": "meta", "key": "fine_label_names", "md5": "7973b15100ade9c7d40fb424638fde48"}
     label_key = "fine_labels"
     jpeg_fallback = False
+    images_per_file = {"train": 50000, "test": 10000}

@@ -6,7 +6,6 @@ load those in a fraction of a second. Images are ordered as ``ImageFolder`` woul
 extracted tree: classes sorted by name, files sorted by name within a class.
 """
 
-import gzip
 import io
 import os
 import tarfile
@@ -45,7 +44,8 @@ def load_cifar10_jpeg(archive, split="train", cache=True):
         paths = [os.path.join(folder, f"{split}_{part}") for part in ("images.npy", "labels.npy", "classes.txt")]
         if all(os.path.isfile(p) and os.path.getmtime(p) >= stat.st_mtime for p in paths):
             with open(paths[2]) as f:
-                classes = f.read().split()
+                # One class per line: a class name may hold spaces ("sea lion").
+                classes = f.read().split("\n")
             return np.load(paths[0]), np.load(paths[1]), classes
     images, labels, classes = _decode_split(archive, split)
     if folder is not None:
@@ -74,7 +74,9 @@ def _decode_split(archive, split):
     blobs.sort(key=lambda item: (item[0], item[1]))
     # Pillow decodes without holding the GIL, so threads decode in parallel.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        arrays = list(pool.map(_decode, (b for _, _, b in blobs), chunksize=256))
+        arrays = list(
+            pool.map(_decode, (f"{archive}:{c}/{n}" for c, n, _ in blobs), (b for _, _, b in blobs), chunksize=256)
+        )
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:
         raise RuntimeError(f"CIFAR10JPEG: {archive} mixes image sizes {sorted(shapes)}; expected all 32x32 RGB")
@@ -91,12 +93,11 @@ class _NotPlainTar(Exception):
 def _tar_files(archive):
     """``(name, read)`` for each regular file of a .tar.gz; ``read()`` gives its bytes."""
     try:
-        with open(archive, "rb") as f:
-            raw = gzip.decompress(f.read())
+        raw = _gunzip_bounded(archive)
     except (OSError, EOFError, zlib.error) as error:
         raise RuntimeError(f"CIFAR10JPEG: {archive} is truncated or corrupted ({error}); fetch it again") from error
     try:
-        return list(_walk_ustar(raw))
+        return list(_walk_ustar(raw, archive))
     except _NotPlainTar:
         pass
     try:
@@ -107,7 +108,43 @@ def _tar_files(archive):
         raise RuntimeError(f"CIFAR10JPEG: {archive} is not a valid tar archive ({error}); fetch it again") from error
 
 
-def _walk_ustar(raw):
+# The real archive inflates about 6x (JPEGs barely compress; tar headers do); a gzip bomb inflates 1000x.
+_MAX_INFLATION = 32
+
+
+def _gunzip_bounded(archive):
+    """The decompressed bytes of ``archive``, refused as soon as they pass ``_MAX_INFLATION`` x its size."""
+    limit = _MAX_INFLATION * os.path.getsize(archive) + (1 << 20)
+    out = bytearray()
+    with open(archive, "rb") as f:
+        inflater = zlib.decompressobj(wbits=31)
+        while chunk := f.read(1 << 20):
+            while chunk:
+                out += inflater.decompress(chunk, limit + 1 - len(out))
+                if len(out) > limit:
+                    raise RuntimeError(
+                        f"CIFAR10JPEG: {archive} inflates to more than {limit} bytes ({_MAX_INFLATION}x its size): "
+                        "not the CIFAR-10 JPEG archive (a gzip bomb?); delete it and fetch it again"
+                    )
+                chunk = inflater.unconsumed_tail
+                if inflater.eof and (inflater.unused_data or chunk):  # a second gzip member follows
+                    chunk, inflater = inflater.unused_data + chunk, zlib.decompressobj(wbits=31)
+        if not inflater.eof:
+            raise EOFError("the gzip stream ends early")
+    return bytes(out)
+
+
+def _member_name(raw, archive):
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RuntimeError(
+            f"CIFAR10JPEG: {archive} has a member whose name {raw!r} is not UTF-8 ({error}); not the CIFAR-10 "
+            "JPEG archive: delete it and fetch it again"
+        ) from None
+
+
+def _walk_ustar(raw, archive=""):
     # tarfile spends ~60 us of Python per member; 60,000 small JPEGs only need the plain ustar
     # fields (name, prefix, size, type). Anything fancier (long names, pax) goes to tarfile.
     pos, end = 0, len(raw)
@@ -122,9 +159,9 @@ def _walk_ustar(raw):
             size = int(header[124:136].rstrip(b"\0 ") or b"0", 8)
         except ValueError as error:
             raise _NotPlainTar from error
-        name = header[:100].split(b"\0", 1)[0].decode("utf-8")
+        name = _member_name(header[:100].split(b"\0", 1)[0], archive)
         if header[257:262] == b"ustar" and header[345] != 0:
-            name = header[345:500].split(b"\0", 1)[0].decode("utf-8") + "/" + name
+            name = _member_name(header[345:500].split(b"\0", 1)[0], archive) + "/" + name
         start = pos + 512
         if start + size > end:
             raise RuntimeError(f"CIFAR10JPEG: the archive ends inside {name}: truncated; fetch it again")
@@ -133,9 +170,15 @@ def _walk_ustar(raw):
         pos = start + (size + 511) // 512 * 512
 
 
-def _decode(data):
-    with Image.open(io.BytesIO(data)) as img:
-        return np.asarray(img.convert("RGB"))
+def _decode(name, data):
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            # Checked from the header, before any pixel is decoded.
+            if img.size != (32, 32):
+                raise ValueError(f"CIFAR10JPEG: {name} is {img.size[0]}x{img.size[1]}, not a 32x32 CIFAR image")
+            return np.asarray(img.convert("RGB"))
+    except (OSError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ValueError(f"CIFAR10JPEG: {name} is not a readable image ({error}); fetch the archive again") from error
 
 
 class CIFAR10JPEG(ImageArrayDataset):

@@ -36,8 +36,16 @@ def make_dataset(directory, class_to_idx, extensions=None, is_valid_file=None, a
     for cls in sorted(class_to_idx):
         folder = os.path.join(directory, cls)
         before = len(samples)
-        for dirpath, dirnames, filenames in sorted(os.walk(folder, followlinks=True)):
-            dirnames.sort()
+        # Links are followed, but each real folder is walked once: a link loop would repeat it forever.
+        seen, found = set(), []
+        for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+            real = os.path.realpath(dirpath)
+            if real in seen:
+                dirnames.clear()
+                continue
+            seen.add(real)
+            found.append((dirpath, filenames))
+        for dirpath, filenames in sorted(found):
             for name in sorted(filenames):
                 path = os.path.join(dirpath, name)
                 if is_valid_file(path):
@@ -52,8 +60,15 @@ def make_dataset(directory, class_to_idx, extensions=None, is_valid_file=None, a
 
 def pil_loader(path):
     """Open an image file with Pillow, as RGB."""
-    with open(path, "rb") as f, Image.open(f) as img:
-        return img.convert("RGB")
+    try:
+        with open(path, "rb") as f, Image.open(f) as img:
+            return img.convert("RGB")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise OSError(
+            f"pil_loader: cannot read the image {path} ({error}); is it truncated or not an image?"
+        ) from error
 
 
 default_loader = pil_loader

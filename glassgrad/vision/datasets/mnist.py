@@ -6,6 +6,7 @@ value is used, so a truncated or foreign file is reported, never half-read.
 """
 
 import gzip
+import math
 import os
 import zlib
 
@@ -18,15 +19,36 @@ from glassgrad.vision.datasets.vision import ImageArrayDataset
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
+# Far above any IDX dataset (EMNIST's largest file is under 1 GiB).
+_MAX_IDX_BYTES = 4 << 30
+
+
+def _read_bounded(f):
+    """The header, then at most one byte more than it announces: a gzip bomb is never inflated whole."""
+    raw = f.read(4)
+    if len(raw) < 4 or raw[2] not in _IDX_TYPES:
+        return raw
+    raw += f.read(4 * raw[3])
+    if len(raw) < 4 + 4 * raw[3]:
+        return raw
+    shape = np.frombuffer(raw, ">i4", raw[3], 4)
+    if (shape < 0).any():
+        return raw
+    wanted = math.prod(int(d) for d in shape) * np.dtype(_IDX_TYPES[raw[2]]).itemsize + 1
+    if wanted > _MAX_IDX_BYTES:
+        return raw  # reported by read_idx as a header that does not match the file
+    chunks = [raw]
+    while wanted > 0 and (chunk := f.read(min(wanted, 1 << 24))):
+        chunks.append(chunk)
+        wanted -= len(chunk)
+    return b"".join(chunks)
+
+
 def read_idx(path, ndim=None):
     """The array stored in the IDX file ``path`` (``.gz`` is decompressed), after checking its header."""
     try:
-        if path.endswith(".gz"):
-            with gzip.open(path, "rb") as f:
-                raw = f.read()
-        else:
-            with open(path, "rb") as f:
-                raw = f.read()
+        with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as f:
+            raw = _read_bounded(f)
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise ValueError(
             f"read_idx: {path} is a truncated or corrupted gzip file ({error}); delete it and fetch it again"
@@ -46,8 +68,11 @@ def read_idx(path, ndim=None):
             f"read_idx: {path} is truncated inside its header ({len(raw)} bytes); delete it and fetch it again"
         )
     shape = tuple(int(d) for d in np.frombuffer(raw, ">i4", dims_count, 4))
+    if any(d < 0 for d in shape):
+        raise ValueError(f"read_idx: {path} has a negative dimension in its header {shape}: corrupted or hostile")
     dtype = np.dtype(_IDX_TYPES[raw[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
+    # Python integers: NumPy's product of large dimensions wraps around int64 and could match the size.
+    expected = math.prod(shape) * dtype.itemsize
     found = len(raw) - header
     if found != expected:
         problem = "truncated" if found < expected else "longer than its header says"

@@ -104,10 +104,11 @@ def extract_archive(from_path, to_path=None, remove_finished=False):
     try:
         if name.endswith((".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz")):
             with tarfile.open(from_path) as tar:
-                # The "data" filter refuses absolute paths, links outside and device files.
-                tar.extractall(to_path, filter="data")
+                _extract_tar(tar, from_path, to_path)
         elif name.endswith(".zip"):
             with zipfile.ZipFile(from_path) as z:
+                for info in z.infolist():
+                    _inside(from_path, to_path, info.filename)
                 z.extractall(to_path)
         elif name.endswith(".gz"):
             target = os.path.join(to_path, os.path.basename(from_path)[:-3])
@@ -124,6 +125,45 @@ def extract_archive(from_path, to_path=None, remove_finished=False):
     if remove_finished:
         os.remove(from_path)
     return to_path
+
+
+def _inside(archive, root, member):
+    """``root/member`` resolved (links followed) after checking it stays inside ``root``."""
+    base = os.path.realpath(root)
+    target = os.path.realpath(os.path.join(base, member))
+    if os.path.isabs(member) or os.path.commonpath([base, target]) != base:
+        raise RuntimeError(
+            f"extract_archive: {archive} has a member {member!r} that would be written outside {root}; "
+            "refusing to extract it (the archive is hostile or broken): delete it and fetch it again"
+        )
+    return target
+
+
+def _extract_tar(tar, archive, root):
+    """Only directories and regular files, each checked to land inside ``root``, written one by one.
+
+    Links are refused outright: dataset archives hold none, and links are how a member escapes
+    (whatever ``tarfile``'s own filters say, which differ between Python patch releases).
+    """
+    os.makedirs(root, exist_ok=True)
+    for member in tar:
+        if not (member.isdir() or member.isfile()):
+            kind = "link" if member.issym() or member.islnk() else "special file"
+            raise RuntimeError(
+                f"extract_archive: {archive} has a {kind} member {member.name!r}; dataset archives hold only "
+                "files and folders, so it is refused (hostile or broken archive): delete it and fetch it again"
+            )
+        target = _inside(archive, root, member.name)
+        if member.isdir():
+            os.makedirs(target, exist_ok=True)
+            continue
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        _inside(archive, root, os.path.relpath(os.path.dirname(target), os.path.realpath(root)))
+        source = tar.extractfile(member)
+        # O_NOFOLLOW: a link planted at the target after the check is not followed either.
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        with source, os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(source, out)
 
 
 def download_and_extract_archive(url, download_root, extract_root=None, filename=None, md5=None, what="dataset"):
