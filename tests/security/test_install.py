@@ -42,11 +42,15 @@ def test_numba_imported_first_is_told_the_cache_dir(tmp_path):
 def test_a_namespace_package_left_by_pip_uninstall_is_reported_with_the_fix(tmp_path):
     leftover = tmp_path / "site-packages" / "glassgrad"
     (leftover / "backend" / "__pycache__").mkdir(parents=True)
-    # The leftover folder comes first on the path, as site-packages does before an editable
-    # install's finder; the checkout's modules stay reachable as that finder makes them.
+    # What Python builds when the leftover folder wins over an editable install's finder: a
+    # namespace package over that folder. Built by hand, because a regular install of glassgrad
+    # on the path (as in CI) would be preferred to a namespace portion; the checkout's modules
+    # stay reachable as the editable finder makes them.
     code = (
-        f"import sys; sys.path.insert(0, {str(leftover.parent)!r}); import glassgrad; "
-        f"glassgrad.__path__.append({os.path.join(CHECKOUT, 'glassgrad')!r}); "
+        "import sys, importlib.machinery, importlib.util; "
+        "spec = importlib.machinery.ModuleSpec('glassgrad', None, is_package=True); "
+        f"spec.submodule_search_locations = [{str(leftover)!r}, {os.path.join(CHECKOUT, 'glassgrad')!r}]; "
+        "sys.modules['glassgrad'] = importlib.util.module_from_spec(spec); "
         "from glassgrad.cli import main; sys.exit(main(['--version']))"
     )
     out = _run(code, {}, tmp_path)
