@@ -235,7 +235,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     out, node = _norm.BatchNorm.apply_with_node(
         input, weight, bias, running_mean, running_var, training=training, eps=eps
     )
-    if training and running_mean is not None and running_var is not None:
+    if training and running_mean is not None and running_var is not None and node.batch_mean is not None:
         m = momentum
         unbiased = node.batch_var * (node.count / (node.count - 1))
         for buffer, batch in ((running_mean, node.batch_mean), (running_var, unbiased)):

@@ -34,7 +34,14 @@ class BatchNorm(Function):
         shape = _channel_shape(x)
         self.training, self.axes, self.shape = training, (0,) + tuple(range(2, x.ndim)), shape
         if training:
-            count = x.size // x.shape[1]
+            count = x.size // x.shape[1] if x.shape[1] else 0
+            if x.size == 0:
+                # PyTorch's convention: an empty batch normalises to an empty output, and its
+                # statistics (``batch_mean is None``) leave the running averages alone.
+                self.batch_mean = self.batch_var = None
+                self.count, self.empty = 0, True
+                self.save_for_backward(None, None, weight)
+                return np.empty_like(x)
             if count <= 1:
                 raise ValueError(
                     f"batch_norm: expected more than 1 value per channel when training, got input size "
@@ -54,6 +61,15 @@ class BatchNorm(Function):
     def backward(self, grad):
         x_hat, invstd, weight = self.saved_tensors
         wants = tuple(self.needs_input_grad[:3]) + (False,) * 3
+        if getattr(self, "empty", False):
+            zeros = None if weight is None else np.zeros_like(weight)
+            return (
+                np.zeros_like(grad) if wants[0] else None,
+                zeros if wants[1] else None,
+                zeros if wants[2] else None,
+                None,
+                None,
+            )
         if self.training and wants[0]:
             grad_x, grad_w, grad_b = backend.batch_norm_train_backward(grad, x_hat, invstd.reshape(-1), weight)
             return grad_x, grad_w if wants[1] else None, grad_b if wants[2] else None, None, None

@@ -36,3 +36,21 @@ def test_empty_batches_match_pytorch():
     ]:
         ours, theirs = make(glassgrad), make(torch)
         assert tuple(ours(glassgrad.zeros(*shape)).shape) == tuple(theirs(torch.zeros(*shape)).shape)
+
+
+@pytest.mark.parametrize(
+    "cls, shape", [(nn.BatchNorm1d, (0, 3)), (nn.BatchNorm1d, (0, 3, 5)), (nn.BatchNorm2d, (0, 3, 4, 4))]
+)
+def test_batch_norm_on_an_empty_training_batch_keeps_running_stats(cls, shape):
+    bn = cls(3)
+    bn.train()
+    x = glassgrad.randn(*shape, requires_grad=True)
+    y = bn(x)
+    assert y.shape == shape
+    np.testing.assert_array_equal(bn.running_mean.array, np.zeros(3))
+    np.testing.assert_array_equal(bn.running_var.array, np.ones(3))
+    assert int(bn.num_batches_tracked.item()) == 1
+    y.sum().backward()
+    assert x.grad.shape == shape
+    np.testing.assert_array_equal(bn.weight.grad.array, np.zeros(3))
+    np.testing.assert_array_equal(bn.bias.grad.array, np.zeros(3))
