@@ -1,5 +1,7 @@
 """Autograd's view of tensors changed behind its back, as in ``torch.autograd.graph``."""
 
+from glassgrad.tensor import Tensor
+
 
 def increment_version(tensor, op="an in-place update"):
     """Record that ``tensor``'s memory was changed outside the recorded ops.
@@ -9,7 +11,5 @@ def increment_version(tensor, op="an in-place update"):
     instead of computing a wrong gradient. ``op`` names the change in that error.
     Accepts one tensor or an iterable of tensors.
     """
-    from glassgrad.tensor import Tensor
-
     for t in (tensor,) if isinstance(tensor, Tensor) else tensor:
         t._bump_version(op)

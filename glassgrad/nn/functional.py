@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from glassgrad import ops
+from glassgrad.autograd.graph import increment_version
 from glassgrad.ops import activation as _act
 from glassgrad.ops import conv as _conv
 from glassgrad.ops import dropout as _dropout
@@ -240,7 +241,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         unbiased = node.batch_var * (node.count / (node.count - 1))
         for buffer, batch in ((running_mean, node.batch_mean), (running_var, unbiased)):
             buffer.array[...] = (1 - m) * buffer.array + m * batch.astype(buffer.array.dtype, copy=False)
-            buffer._version += 1
+            increment_version(buffer, "batch norm (running statistics)")
     return out
 
 
@@ -272,7 +273,7 @@ def instance_norm(
             for buffer, batch in ((running_mean, node.batch_mean), (running_var, unbiased)):
                 batch = batch.reshape(n, c).mean(axis=0).astype(buffer.array.dtype, copy=False)
                 buffer.array[...] = (1 - momentum) * buffer.array + momentum * batch
-                buffer._version += 1
+                increment_version(buffer, "batch norm (running statistics)")
     else:
         if running_mean is None or running_var is None:
             raise RuntimeError("instance_norm: running_mean and running_var must be given when use_input_stats=False")
@@ -353,7 +354,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         norms = np.linalg.norm(picked, ord=norm_type, axis=1, keepdims=True)
         scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1).astype(picked.dtype)
         weight.array[rows] = picked * scale
-        weight._version += 1
+        increment_version(weight, "embedding (max_norm)")
     return _embedding.Embedding.apply(
         weight, Tensor._wrap(indices), padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq
     )

@@ -10,6 +10,7 @@ import numpy as np
 
 from glassgrad import random as _random
 from glassgrad.autograd.grad_mode import no_grad
+from glassgrad.autograd.graph import increment_version
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -65,7 +66,7 @@ def _calculate_correct_fan(tensor, mode):
 def _fill(tensor, values):
     with no_grad():
         tensor.array[...] = values
-        tensor._version += 1
+        increment_version(tensor, "nn.init")
     return tensor
 
 

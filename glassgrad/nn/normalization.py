@@ -7,6 +7,7 @@ State-dict names are PyTorch's: ``weight``, ``bias``, ``running_mean``, ``runnin
 import numbers
 
 from glassgrad import creation
+from glassgrad.autograd.graph import increment_version
 from glassgrad.nn import functional as F
 from glassgrad.nn import init
 from glassgrad.nn.module import Module
@@ -87,7 +88,7 @@ class _BatchNorm(Module):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked.array[...] += 1
-            self.num_batches_tracked._version += 1
+            increment_version(self.num_batches_tracked, "batch norm (num_batches_tracked)")
             if self.momentum is None:
                 factor = 1.0 / float(self.num_batches_tracked.item())
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from glassgrad.autograd.graph import increment_version
 from glassgrad.optim.optimizer import Optimizer
 from glassgrad.tensor import Tensor
 
@@ -80,8 +81,8 @@ class Adagrad(Optimizer):
             clr = lr / (1 + (step - 1) * lr_decay)
             state_sum = state["sum"].array
             state_sum += 1 * grad * grad
-            state["sum"]._version += 1
+            increment_version(state["sum"], "Adagrad.step")
             std = np.sqrt(state_sum)
             std += eps
             p.array += -clr * grad / std
-            p._version += 1
+            increment_version(p, "Adagrad.step")

@@ -2,18 +2,9 @@
 
 import numpy as np
 
-from glassgrad.optim.optimizer import Optimizer
+from glassgrad.autograd.graph import increment_version
+from glassgrad.optim.optimizer import Optimizer, check_adam_arguments, lerp_
 from glassgrad.tensor import Tensor
-
-
-def _lerp_(start, end, weight):
-    """``start += weight * (end - start)`` in place, with PyTorch's two-sided lerp formula
-    (the form it uses for ``weight >= 0.5`` keeps ``end`` exact at ``weight == 1``)."""
-    weight = start.dtype.type(weight)  # PyTorch rounds the weight to the tensor's dtype first
-    if abs(weight) < 0.5:
-        start += weight * (end - start)
-    else:
-        np.subtract(end, (end - start) * (1 - weight), out=start)
 
 
 class Adam(Optimizer):
@@ -47,16 +38,7 @@ class Adam(Optimizer):
         if isinstance(lr, Tensor):
             lr = float(lr.item())
         betas = tuple(float(b.item()) if isinstance(b, Tensor) else b for b in betas)
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_adam_arguments(lr, betas, eps, weight_decay)
         defaults = {
             "lr": lr,
             "betas": betas,
@@ -93,7 +75,7 @@ class Adam(Optimizer):
                     grad = grad + weight_decay * p.array
 
             exp_avg, exp_avg_sq = state["exp_avg"].array, state["exp_avg_sq"].array
-            _lerp_(exp_avg, grad, 1 - beta1)
+            lerp_(exp_avg, grad, 1 - beta1)
             exp_avg_sq *= beta2
             exp_avg_sq += (1 - beta2) * grad * grad
 
@@ -103,13 +85,13 @@ class Adam(Optimizer):
             if amsgrad:
                 max_sq = state["max_exp_avg_sq"].array
                 np.maximum(max_sq, exp_avg_sq, out=max_sq)
-                state["max_exp_avg_sq"]._version += 1
+                increment_version(state["max_exp_avg_sq"], "Adam.step")
                 denom = np.sqrt(max_sq)
             else:
                 denom = np.sqrt(exp_avg_sq)
             denom /= bias_correction2_sqrt
             denom += eps
             p.array += -step_size * exp_avg / denom
-            p._version += 1
-            state["exp_avg"]._version += 1
-            state["exp_avg_sq"]._version += 1
+            increment_version(p, "Adam.step")
+            increment_version(state["exp_avg"], "Adam.step")
+            increment_version(state["exp_avg_sq"], "Adam.step")

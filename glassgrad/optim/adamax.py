@@ -3,8 +3,7 @@
 import numpy as np
 
 from glassgrad.autograd.graph import increment_version
-from glassgrad.optim.adam import _lerp_
-from glassgrad.optim.optimizer import Optimizer
+from glassgrad.optim.optimizer import Optimizer, check_adam_arguments, lerp_
 from glassgrad.tensor import Tensor
 
 
@@ -34,7 +33,7 @@ class Adamax(Optimizer):
     ):
         if isinstance(lr, Tensor):
             lr = float(lr.item())
-        _check_adam_like(lr, betas, eps, weight_decay)
+        check_adam_arguments(lr, betas, eps, weight_decay)
         defaults = {
             "lr": lr,
             "betas": tuple(betas),
@@ -59,23 +58,9 @@ class Adamax(Optimizer):
             if weight_decay != 0:
                 grad = grad + weight_decay * p.array
             exp_avg, exp_inf = state["exp_avg"].array, state["exp_inf"].array
-            _lerp_(exp_avg, grad, 1 - beta1)
+            lerp_(exp_avg, grad, 1 - beta1)
             exp_inf *= beta2
             np.maximum(exp_inf, np.abs(grad) + p.array.dtype.type(eps), out=exp_inf)
             clr = lr / (1 - beta1**step)
             p.array += -clr * exp_avg / exp_inf
             increment_version((p, state["exp_avg"], state["exp_inf"]), "Adamax.step")
-
-
-def _check_adam_like(lr, betas, eps, weight_decay):
-    """The argument checks Adam's family shares, with PyTorch's messages."""
-    if not 0.0 <= lr:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if not 0.0 <= eps:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    if not 0.0 <= betas[0] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-    if not 0.0 <= betas[1] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-    if not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")

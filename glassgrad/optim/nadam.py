@@ -3,9 +3,7 @@
 import numpy as np
 
 from glassgrad.autograd.graph import increment_version
-from glassgrad.optim.adam import _lerp_
-from glassgrad.optim.adamax import _check_adam_like
-from glassgrad.optim.optimizer import Optimizer
+from glassgrad.optim.optimizer import Optimizer, check_adam_arguments, lerp_
 from glassgrad.tensor import Tensor
 
 
@@ -42,7 +40,7 @@ class NAdam(Optimizer):
     ):
         if isinstance(lr, Tensor):
             lr = float(lr.item())
-        _check_adam_like(lr, betas, eps, weight_decay)
+        check_adam_arguments(lr, betas, eps, weight_decay)
         if not 0.0 <= momentum_decay:
             raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
         defaults = {
@@ -81,7 +79,7 @@ class NAdam(Optimizer):
             mu_product = state["mu_product"].array
             mu_product *= mu
             exp_avg, exp_avg_sq = state["exp_avg"].array, state["exp_avg_sq"].array
-            _lerp_(exp_avg, grad, 1 - beta1)
+            lerp_(exp_avg, grad, 1 - beta1)
             exp_avg_sq *= beta2
             exp_avg_sq += (1 - beta2) * grad * grad
             denom = np.sqrt(exp_avg_sq / bias_correction2)

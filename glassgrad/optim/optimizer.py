@@ -11,6 +11,7 @@ from collections import defaultdict
 import numpy as np
 
 from glassgrad.autograd.grad_mode import enable_grad
+from glassgrad.autograd.graph import increment_version
 from glassgrad.tensor import Tensor
 
 
@@ -148,7 +149,7 @@ class Optimizer:
                     else:
                         p.grad.requires_grad = False
                     p.grad.array[...] = 0
-                    p.grad._version += 1
+                    increment_version(p.grad, "zero_grad")
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
@@ -204,7 +205,7 @@ class Optimizer:
         """Increment ``state['step']`` (a 0-d float32 tensor, as PyTorch keeps it) and return it."""
         step = state["step"]
         step.array += 1
-        step._version += 1
+        increment_version(step, "optimizer.step")
         return float(step.array)
 
     @staticmethod
@@ -282,6 +283,30 @@ class Optimizer:
             new_groups.append(saved)
         self.state = state
         self.param_groups = new_groups
+
+
+def lerp_(start, end, weight):
+    """``start += weight * (end - start)`` in place, with PyTorch's two-sided lerp formula
+    (the form it uses for ``weight >= 0.5`` keeps ``end`` exact at ``weight == 1``)."""
+    weight = start.dtype.type(weight)  # PyTorch rounds the weight to the tensor's dtype first
+    if abs(weight) < 0.5:
+        start += weight * (end - start)
+    else:
+        np.subtract(end, (end - start) * (1 - weight), out=start)
+
+
+def check_adam_arguments(lr, betas, eps, weight_decay):
+    """The argument checks of Adam and its relatives (Adamax, NAdam, RAdam), with PyTorch's messages."""
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
 
 
 def _cast_state(param, key, value):

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from glassgrad.optim.adam import _lerp_
-from glassgrad.optim.optimizer import Optimizer
+from glassgrad.autograd.graph import increment_version
+from glassgrad.optim.optimizer import Optimizer, lerp_
 from glassgrad.tensor import Tensor
 
 
@@ -79,12 +79,12 @@ class RMSprop(Optimizer):
             square_avg = state["square_avg"].array
             square_avg *= alpha
             square_avg += (1 - alpha) * grad * grad
-            state["square_avg"]._version += 1
+            increment_version(state["square_avg"], "RMSprop.step")
 
             if centered:
                 grad_avg = state["grad_avg"].array
-                _lerp_(grad_avg, grad, 1 - alpha)
-                state["grad_avg"]._version += 1
+                lerp_(grad_avg, grad, 1 - alpha)
+                increment_version(state["grad_avg"], "RMSprop.step")
                 avg = np.sqrt(square_avg + -1 * grad_avg * grad_avg)
             else:
                 avg = np.sqrt(square_avg)
@@ -94,8 +94,8 @@ class RMSprop(Optimizer):
                 buf = state["momentum_buffer"].array
                 buf *= momentum
                 buf += grad / avg
-                state["momentum_buffer"]._version += 1
+                increment_version(state["momentum_buffer"], "RMSprop.step")
                 p.array += -lr * buf
             else:
                 p.array += -lr * grad / avg
-            p._version += 1
+            increment_version(p, "RMSprop.step")

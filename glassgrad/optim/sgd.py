@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from glassgrad.autograd.graph import increment_version
 from glassgrad.optim.optimizer import Optimizer
 from glassgrad.tensor import Tensor
 
@@ -73,7 +74,7 @@ class SGD(Optimizer):
                     b = buf.array
                     b *= momentum
                     b += (1 - dampening) * grad
-                    buf._version += 1
+                    increment_version(buf, "SGD.step")
                 grad = grad + momentum * buf.array if nesterov else buf.array
             p.array += -lr * grad
-            p._version += 1
+            increment_version(p, "SGD.step")

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from glassgrad.autograd.graph import increment_version
 from glassgrad.tensor import Tensor
 
 
@@ -44,7 +45,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     coef = np.minimum(coef, dtype.type(1.0))
     for g in grads:
         g.array[...] = g.array * coef.astype(g.array.dtype)
-        g._version += 1
+        increment_version(g, "clip_grad")
     return Tensor._wrap(total)
 
 
@@ -58,4 +59,4 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     clip_value = float(clip_value)
     for g in _grads(parameters):
         np.clip(g.array, -clip_value, clip_value, out=g.array)
-        g._version += 1
+        increment_version(g, "clip_grad")

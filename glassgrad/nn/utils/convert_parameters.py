@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from glassgrad.autograd.graph import increment_version
 from glassgrad.tensor import Tensor
 
 
@@ -26,7 +27,7 @@ def vector_to_parameters(vec, parameters):
                 f"vector_to_parameters: the vector has {flat.size} elements, fewer than the parameters hold"
             )
         p.array[...] = flat[offset : offset + n].reshape(p.array.shape)
-        p._version += 1
+        increment_version(p, "vector_to_parameters")
         offset += n
     if offset != flat.size:
         raise RuntimeError(

@@ -15,6 +15,7 @@ import numbers
 import numpy as np
 from PIL import Image, ImageOps
 
+from glassgrad.autograd.graph import increment_version
 from glassgrad.tensor import Tensor
 
 
@@ -170,7 +171,7 @@ def _normalize_with(tensor, mean_a, std_a, inplace):
     np.subtract(a, mean_a, out=out)
     np.divide(out, std_a, out=out)
     if inplace:
-        tensor._version += 1
+        increment_version(tensor, "normalize (inplace)")
         return tensor
     return Tensor._wrap(out)
 
