@@ -332,12 +332,16 @@ def run(args):
     quiet = args.quiet
     callbacks = [] if quiet else [_printer_callback(EpochPrinter(epochs))]
     callbacks += list(getattr(args, "extra_callbacks", []) or [])
+    from glassgrad.train.doctor import Doctor
+
+    # The report always shows what the doctor watches, sampled ten times an epoch; --doctor
+    # watches every step and prints the findings.
     doctor = None
     if getattr(args, "doctor", False):
-        from glassgrad.train.doctor import Doctor
-
         doctor = Doctor(num_classes=data.num_classes)
         callbacks.append(doctor)
+    else:
+        callbacks.append(Doctor(num_classes=data.num_classes, every=max(1, len(data.train_loader) // 10)))
     if getattr(args, "tensorboard", None) is not None:
         from glassgrad.train.tensorboard import TensorBoardLogger
 
