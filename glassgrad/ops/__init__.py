@@ -6,7 +6,18 @@ module (see ``glassgrad/ops/registry.py``); importing this package binds the reg
 Tensor methods and exports the ops here and, through ``glassgrad/__init__.py``, as ``glassgrad.X``.
 """
 
-from glassgrad.ops import contraction, elementwise, indexing, linalg, matrix, rearrange, reduction, registry, shape
+from glassgrad.ops import (
+    contraction,
+    cumulative,
+    elementwise,
+    indexing,
+    linalg,
+    matrix,
+    rearrange,
+    reduction,
+    registry,
+    shape,
+)
 from glassgrad.ops.elementwise import cast, overwrite
 from glassgrad.ops.indexing import describe_index, getitem, index_put, normalize_index
 from glassgrad.ops.shape import contiguous, pad, view

@@ -17,7 +17,7 @@ class Sample:
 
     Positional inputs: a tuple is the shape of a random floating-point tensor (the sample dtype,
     values in the op's ``domain``); a list of tuples is a list of such tensors (``cat``); a NumPy
-    array is a constant tensor (indices, masks); ``Arg(value)`` and anything else is passed as it
+    array is a tensor of those values (indices, masks; differentiable if floating-point); ``Arg(value)`` and anything else is passed as it
     is. Keyword arguments are passed as they are.
     """
 

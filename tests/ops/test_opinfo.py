@@ -34,7 +34,7 @@ def _recipe(info, k, dtype):
         if isinstance(x, list) and x and all(isinstance(s, tuple) for s in x):
             return [make(s) for s in x]
         if isinstance(x, np.ndarray):
-            return x.astype(dtype) if x.dtype.kind == "f" else x
+            return _Leaf(x.astype(dtype)) if x.dtype.kind == "f" else x
         if isinstance(x, Arg):
             return x.value
         return x
