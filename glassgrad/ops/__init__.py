@@ -17,6 +17,7 @@ from glassgrad.ops import (
     reduction,
     registry,
     shape,
+    special,
 )
 from glassgrad.ops.elementwise import cast, overwrite
 from glassgrad.ops.indexing import describe_index, getitem, index_put, normalize_index
