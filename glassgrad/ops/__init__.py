@@ -16,6 +16,7 @@ from glassgrad.ops import (
     rearrange,
     reduction,
     registry,
+    scatter,
     shape,
     special,
 )

@@ -9,7 +9,7 @@ is its ``Function``, the function that applies it, and one ``register(OpInfo(...
 end of its family module.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class Sample:
@@ -21,9 +21,16 @@ class Sample:
     is. Keyword arguments are passed as they are.
     """
 
+    no_torch_backward = None  # why PyTorch's own backward cannot be compared on this sample
+
     def __init__(self, *inputs, **kwargs):
         self.inputs = inputs
         self.kwargs = kwargs
+
+    def skip_torch_backward(self, reason):
+        """Mark a sample whose gradient PyTorch does not compute (it is still gradchecked)."""
+        self.no_torch_backward = reason
+        return self
 
     def __repr__(self):
         parts = [repr(x) if not hasattr(x, "shape") else f"array{tuple(x.shape)}" for x in self.inputs]
@@ -64,7 +71,6 @@ class OpInfo:
     gradcheck: bool = True
     domain: tuple = (-2.0, 2.0)
     dtypes: tuple = ("float64", "float32")
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.methods is None:
