@@ -53,91 +53,9 @@ from glassgrad.creation import (
     zeros,
     zeros_like,
 )
-from glassgrad.ops import (
-    abs,
-    add,
-    all,
-    allclose,
-    amax,
-    amin,
-    any,
-    argmax,
-    argmin,
-    argsort,
-    cat,
-    ceil,
-    chunk,
-    clamp,
-    clip,
-    clone,
-    concat,
-    concatenate,
-    cos,
-    div,
-    eq,
-    equal,
-    exp,
-    expand,
-    flatten,
-    floor,
-    floor_divide,
-    gather,
-    ge,
-    gt,
-    index_select,
-    isfinite,
-    isinf,
-    isnan,
-    le,
-    log,
-    log_softmax,
-    logical_and,
-    logical_not,
-    logical_or,
-    logical_xor,
-    logsumexp,
-    lt,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    mul,
-    ne,
-    neg,
-    nonzero,
-    norm,
-    permute,
-    pow,
-    prod,
-    relu,
-    remainder,
-    repeat,
-    reshape,
-    round,
-    rsqrt,
-    sigmoid,
-    sign,
-    sin,
-    softmax,
-    sort,
-    split,
-    sqrt,
-    squeeze,
-    stack,
-    std,
-    sub,
-    sum,
-    tanh,
-    topk,
-    transpose,
-    unbind,
-    unflatten,
-    unsqueeze,
-    var,
-    where,
-)
+
+# abs, add, ..., where: every op of the registry (glassgrad/ops/registry.py) under its names.
+ops.registry.export(globals())
 from glassgrad.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from glassgrad.nn.functional import conv1d, conv2d, max_pool2d
 from glassgrad import nn
@@ -145,15 +63,6 @@ from glassgrad.io import load, save
 from glassgrad import optim
 from glassgrad import utils
 from glassgrad.summary import summary
-
-mm = matmul
-bmm = matmul
-multiply = mul
-subtract = sub
-divide = div
-negative = neg
-greater = gt
-less = lt
 
 
 def is_tensor(obj):

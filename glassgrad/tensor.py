@@ -422,26 +422,6 @@ class Tensor:
         self._bump_version(op)
         return self
 
-    def add_(self, other, alpha=1):
-        return self._inplace("add_", _ops.add(self, other, alpha=alpha))
-
-    def sub_(self, other, alpha=1):
-        return self._inplace("sub_", _ops.sub(self, other, alpha=alpha))
-
-    def mul_(self, other):
-        return self._inplace("mul_", _ops.mul(self, other))
-
-    def div_(self, other):
-        return self._inplace("div_", _ops.div(self, other))
-
-    def pow_(self, exponent):
-        return self._inplace("pow_", _ops.pow(self, exponent))
-
-    def clamp_(self, min=None, max=None):
-        return self._inplace("clamp_", _ops.clamp(self, min, max))
-
-    clip_ = clamp_
-
     def addcmul_(self, tensor1, tensor2, value=1):
         return self._inplace("addcmul_", _ops.add(self, _ops.mul(tensor1, tensor2), alpha=value))
 
@@ -450,27 +430,6 @@ class Tensor:
 
     def lerp_(self, end, weight):
         return self._inplace("lerp_", _ops.add(self, _ops.mul(_ops.sub(end, self), weight)))
-
-    def sqrt_(self):
-        return self._inplace("sqrt_", _ops.sqrt(self))
-
-    def exp_(self):
-        return self._inplace("exp_", _ops.exp(self))
-
-    def relu_(self):
-        return self._inplace("relu_", _ops.relu(self))
-
-    def sigmoid_(self):
-        return self._inplace("sigmoid_", _ops.sigmoid(self))
-
-    def tanh_(self):
-        return self._inplace("tanh_", _ops.tanh(self))
-
-    def neg_(self):
-        return self._inplace("neg_", _ops.neg(self))
-
-    def abs_(self):
-        return self._inplace("abs_", _ops.abs(self))
 
     def zero_(self):
         return self._overwrite("zero_", 0)
@@ -624,196 +583,14 @@ class Tensor:
 
     # -- methods that mirror glassgrad functions ------------------------------------
 
-    def add(self, other, alpha=1):
-        return _ops.add(self, other, alpha=alpha)
-
-    def sub(self, other, alpha=1):
-        return _ops.sub(self, other, alpha=alpha)
-
-    def mul(self, other):
-        return _ops.mul(self, other)
-
-    def div(self, other):
-        return _ops.div(self, other)
-
-    def pow(self, exponent):
-        return _ops.pow(self, exponent)
-
-    def matmul(self, other):
-        return _ops.matmul(self, other)
-
-    def mm(self, other):
-        return _ops.matmul(self, other)
-
-    def bmm(self, other):
-        return _ops.matmul(self, other)
-
-    def dot(self, other):
-        return _ops.matmul(self, other)
-
-    def neg(self):
-        return _ops.neg(self)
-
-    def abs(self):
-        return _ops.abs(self)
-
-    def exp(self):
-        return _ops.exp(self)
-
     def square(self):
         return _ops.mul(self, self)
-
-    def log(self):
-        return _ops.log(self)
-
-    def sqrt(self):
-        return _ops.sqrt(self)
-
-    def rsqrt(self):
-        return _ops.rsqrt(self)
-
-    def sin(self):
-        return _ops.sin(self)
-
-    def cos(self):
-        return _ops.cos(self)
-
-    def tanh(self):
-        return _ops.tanh(self)
-
-    def sigmoid(self):
-        return _ops.sigmoid(self)
-
-    def relu(self):
-        return _ops.relu(self)
-
-    def sign(self):
-        return _ops.sign(self)
-
-    def floor(self):
-        return _ops.floor(self)
-
-    def ceil(self):
-        return _ops.ceil(self)
-
-    def round(self):
-        return _ops.round(self)
-
-    def clamp(self, min=None, max=None):
-        return _ops.clamp(self, min, max)
-
-    clip = clamp
-
-    def maximum(self, other):
-        return _ops.maximum(self, other)
-
-    def minimum(self, other):
-        return _ops.minimum(self, other)
 
     def where(self, condition, other):
         return _ops.where(condition, self, other)
 
     def masked_fill(self, mask, value):
         return _ops.where(mask, value, self)
-
-    def eq(self, other):
-        return _ops.eq(self, other)
-
-    def ne(self, other):
-        return _ops.ne(self, other)
-
-    def lt(self, other):
-        return _ops.lt(self, other)
-
-    def le(self, other):
-        return _ops.le(self, other)
-
-    def gt(self, other):
-        return _ops.gt(self, other)
-
-    def ge(self, other):
-        return _ops.ge(self, other)
-
-    def isnan(self):
-        return _ops.isnan(self)
-
-    def isinf(self):
-        return _ops.isinf(self)
-
-    def isfinite(self):
-        return _ops.isfinite(self)
-
-    def logical_not(self):
-        return _ops.logical_not(self)
-
-    def equal(self, other):
-        return _ops.equal(self, other)
-
-    def allclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False):
-        return _ops.allclose(self, other, rtol=rtol, atol=atol, equal_nan=equal_nan)
-
-    def sum(self, dim=None, keepdim=False, dtype=None):
-        return _ops.sum(self, dim, keepdim, dtype=dtype)
-
-    def mean(self, dim=None, keepdim=False, dtype=None):
-        return _ops.mean(self, dim, keepdim, dtype=dtype)
-
-    def prod(self, dim=None, keepdim=False):
-        return _ops.prod(self, dim, keepdim)
-
-    def max(self, dim=None, keepdim=False):
-        return _ops.max(self, dim, keepdim)
-
-    def min(self, dim=None, keepdim=False):
-        return _ops.min(self, dim, keepdim)
-
-    def amax(self, dim=None, keepdim=False):
-        return _ops.amax(self, dim, keepdim)
-
-    def amin(self, dim=None, keepdim=False):
-        return _ops.amin(self, dim, keepdim)
-
-    def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
-        return _ops.var(self, dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
-
-    def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
-        return _ops.std(self, dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
-
-    def logsumexp(self, dim, keepdim=False):
-        return _ops.logsumexp(self, dim, keepdim)
-
-    def norm(self, p=2, dim=None, keepdim=False):
-        return _ops.norm(self, p, dim, keepdim)
-
-    def argmax(self, dim=None, keepdim=False):
-        return _ops.argmax(self, dim, keepdim)
-
-    def argmin(self, dim=None, keepdim=False):
-        return _ops.argmin(self, dim, keepdim)
-
-    def any(self, dim=None, keepdim=False):
-        return _ops.any(self, dim, keepdim)
-
-    def all(self, dim=None, keepdim=False):
-        return _ops.all(self, dim, keepdim)
-
-    def softmax(self, dim, dtype=None):
-        return _ops.softmax(self, dim, dtype=dtype)
-
-    def log_softmax(self, dim, dtype=None):
-        return _ops.log_softmax(self, dim, dtype=dtype)
-
-    def nonzero(self, as_tuple=False):
-        return _ops.nonzero(self, as_tuple=as_tuple)
-
-    def topk(self, k, dim=-1, largest=True, sorted=True):
-        return _ops.topk(self, k, dim, largest, sorted)
-
-    def sort(self, dim=-1, descending=False):
-        return _ops.sort(self, dim, descending)
-
-    def argsort(self, dim=-1, descending=False):
-        return _ops.argsort(self, dim, descending)
 
     def reshape(self, *shape):
         return _ops.reshape(self, _shape_args(shape))
@@ -829,17 +606,8 @@ class Tensor:
     def reshape_as(self, other):
         return _ops.reshape(self, other.shape)
 
-    def flatten(self, start_dim=0, end_dim=-1):
-        return _ops.flatten(self, start_dim, end_dim)
-
-    def unflatten(self, dim, sizes):
-        return _ops.unflatten(self, dim, sizes)
-
     def permute(self, *dims):
         return _ops.permute(self, _shape_args(dims))
-
-    def transpose(self, dim0, dim1):
-        return _ops.transpose(self, dim0, dim1)
 
     def t(self):
         if self.array.ndim > 2:
@@ -853,12 +621,6 @@ class Tensor:
     @property
     def mT(self):
         return _ops.transpose(self, -2, -1)
-
-    def squeeze(self, dim=None):
-        return _ops.squeeze(self, dim)
-
-    def unsqueeze(self, dim):
-        return _ops.unsqueeze(self, dim)
 
     def expand(self, *sizes):
         return _ops.expand(self, _shape_args(sizes))
@@ -874,24 +636,6 @@ class Tensor:
 
     def is_contiguous(self, memory_format=None):
         return self.array.flags.c_contiguous
-
-    def clone(self, memory_format=None):
-        return _ops.clone(self)
-
-    def split(self, split_size_or_sections, dim=0):
-        return _ops.split(self, split_size_or_sections, dim)
-
-    def chunk(self, chunks, dim=0):
-        return _ops.chunk(self, chunks, dim)
-
-    def unbind(self, dim=0):
-        return _ops.unbind(self, dim)
-
-    def gather(self, dim, index):
-        return _ops.gather(self, dim, index)
-
-    def index_select(self, dim, index):
-        return _ops.index_select(self, dim, index)
 
     def new_tensor(self, data, dtype=None, requires_grad=False):
         return Tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)

@@ -1,96 +1,29 @@
 """The differentiable operations, a module per family; each op is a Function subclass
-with its forward and backward side by side, plus a function that applies it."""
+with its forward and backward side by side, plus a function that applies it.
 
-from glassgrad.ops.elementwise import (
-    abs,
-    add,
-    allclose,
-    cast,
-    ceil,
-    clamp,
-    clip,
-    clone,
-    cos,
-    div,
-    eq,
-    equal,
-    exp,
-    floor,
-    floor_divide,
-    ge,
-    gt,
-    isfinite,
-    isinf,
-    isnan,
-    le,
-    log,
-    logical_and,
-    logical_not,
-    logical_or,
-    logical_xor,
-    lt,
-    maximum,
-    minimum,
-    mul,
-    ne,
-    neg,
-    nonzero,
-    overwrite,
-    pow,
-    relu,
-    remainder,
-    round,
-    rsqrt,
-    sigmoid,
-    sign,
-    sin,
-    sqrt,
-    sub,
-    tanh,
-    where,
+Each public op is declared once, by a ``register(OpInfo(...))`` entry at the end of its family
+module (see ``glassgrad/ops/registry.py``); importing this package binds the registered
+Tensor methods and exports the ops here and, through ``glassgrad/__init__.py``, as ``glassgrad.X``.
+"""
+
+from glassgrad.ops import (
+    contraction,
+    cumulative,
+    elementwise,
+    indexing,
+    linalg,
+    matrix,
+    rearrange,
+    reduction,
+    registry,
+    scatter,
+    shape,
+    special,
 )
-from glassgrad.ops.indexing import describe_index, gather, getitem, index_put, index_select, normalize_index
-from glassgrad.ops.linalg import matmul
-from glassgrad.ops.reduction import (
-    all,
-    amax,
-    amin,
-    any,
-    argmax,
-    argmin,
-    argsort,
-    log_softmax,
-    logsumexp,
-    max,
-    mean,
-    min,
-    norm,
-    prod,
-    softmax,
-    sort,
-    std,
-    sum,
-    topk,
-    var,
-)
-from glassgrad.ops.shape import (
-    cat,
-    chunk,
-    concat,
-    concatenate,
-    contiguous,
-    expand,
-    flatten,
-    pad,
-    permute,
-    repeat,
-    reshape,
-    split,
-    squeeze,
-    stack,
-    transpose,
-    unbind,
-    unflatten,
-    unsqueeze,
-    view,
-)
+from glassgrad.ops.elementwise import cast, overwrite
+from glassgrad.ops.indexing import describe_index, getitem, index_put, normalize_index
+from glassgrad.ops.shape import contiguous, pad, view
+from glassgrad.tensor import Tensor as _Tensor
+
+registry.bind(_Tensor)
+registry.export(globals())

@@ -8,6 +8,7 @@ import numpy as np
 
 from glassgrad import _dtype, backend
 from glassgrad.autograd.function import Function
+from glassgrad.ops.registry import OpInfo, Sample, register
 from glassgrad.tensor import Tensor
 
 
@@ -517,7 +518,7 @@ def overwrite(a, src):
     return Overwrite.apply(a, src)
 
 
-def clone(a):
+def clone(a, memory_format=None):
     return Clone.apply(a)
 
 
@@ -622,3 +623,79 @@ def equal(a, b):
 def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
     b = b.array if isinstance(b, Tensor) else b
     return bool(np.allclose(a.array, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+# -- the registry (glassgrad/ops/registry.py): names, methods, samples and tests ----------
+
+_M, _B = (3, 4), (4,)  # a matrix and a row that broadcasts against it
+_MASK = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
+_BOOLS = np.array([True, False, True, False]), np.array([True, True, False, False])
+_SPECIAL = np.array([1.0, np.nan, np.inf, -np.inf, -2.5, 0.0])
+
+
+def _unary(name, fn, inplace=False, domain=(-2.0, 2.0), gradcheck=True):
+    return OpInfo(
+        name, fn, [Sample(_M), Sample(())], inplace=(name + "_",) if inplace else (), domain=domain, gradcheck=gradcheck
+    )
+
+
+def _binary_samples(**kwargs):
+    return [Sample(_M, _M, **kwargs), Sample(_M, _B, **kwargs), Sample(_M, 2.5, **kwargs)]
+
+
+def _comparison(name, fn, aliases=None):
+    return OpInfo(name, fn, [Sample(_M, _M), Sample(_M, 0.5)], aliases=aliases, gradcheck=False)
+
+
+register(
+    OpInfo("add", add, _binary_samples() + [Sample(_M, _B, alpha=2)], inplace=("add_",)),
+    OpInfo("sub", sub, _binary_samples() + [Sample(_M, _M, alpha=-3)], aliases=("sub", "subtract"), inplace=("sub_",)),
+    OpInfo("mul", mul, _binary_samples(), aliases=("mul", "multiply"), inplace=("mul_",)),
+    OpInfo("div", div, _binary_samples(), aliases=("div", "divide"), inplace=("div_",), domain=(0.5, 2.0)),
+    OpInfo("pow", pow, [Sample(_M, 2), Sample(_M, 0.5), Sample(_M, _M)], inplace=("pow_",), domain=(0.5, 2.0)),
+    OpInfo("maximum", maximum, [Sample(_M, _M), Sample(_M, _B)]),
+    OpInfo("minimum", minimum, [Sample(_M, _M), Sample(_M, _B)]),
+    OpInfo("where", where, [Sample(_MASK, _M, _M), Sample(_MASK, _M, _B)], methods=()),
+    OpInfo("neg", neg, [Sample(_M), Sample(())], aliases=("neg", "negative"), inplace=("neg_",)),
+    _unary("abs", abs, inplace=True),
+    _unary("exp", exp, inplace=True),
+    _unary("log", log, domain=(0.5, 2.0)),
+    _unary("sqrt", sqrt, inplace=True, domain=(0.5, 2.0)),
+    _unary("rsqrt", rsqrt, domain=(0.5, 2.0)),
+    _unary("sin", sin),
+    _unary("cos", cos),
+    _unary("tanh", tanh, inplace=True),
+    _unary("sigmoid", sigmoid, inplace=True),
+    _unary("relu", relu, inplace=True),
+    OpInfo(
+        "clamp",
+        clamp,
+        [Sample(_M, min=-0.5, max=0.5), Sample(_M, min=-1.0), Sample(_M, max=0.25), Sample(_M, -0.5, 0.5)],
+        methods=("clamp", "clip"),
+        aliases=("clamp", "clip"),
+        inplace=("clamp_", "clip_"),
+    ),
+    OpInfo("clone", clone, [Sample(_M), Sample(())]),
+    _unary("sign", sign, gradcheck=False),
+    _unary("floor", floor, gradcheck=False),
+    _unary("ceil", ceil, gradcheck=False),
+    OpInfo("round", round, [Sample(_M), Sample(_M, decimals=1)], gradcheck=False),
+    _comparison("eq", eq),
+    _comparison("ne", ne),
+    _comparison("lt", lt, aliases=("lt", "less")),
+    _comparison("le", le),
+    _comparison("gt", gt, aliases=("gt", "greater")),
+    _comparison("ge", ge),
+    _comparison("floor_divide", floor_divide),
+    _comparison("remainder", remainder),
+    OpInfo("logical_and", logical_and, [Sample(*_BOOLS)], gradcheck=False),
+    OpInfo("logical_or", logical_or, [Sample(*_BOOLS)], gradcheck=False),
+    OpInfo("logical_xor", logical_xor, [Sample(*_BOOLS)], gradcheck=False),
+    OpInfo("logical_not", logical_not, [Sample(_BOOLS[0])], gradcheck=False),
+    OpInfo("isnan", isnan, [Sample(_SPECIAL)], gradcheck=False),
+    OpInfo("isinf", isinf, [Sample(_SPECIAL)], gradcheck=False),
+    OpInfo("isfinite", isfinite, [Sample(_SPECIAL)], gradcheck=False),
+    OpInfo("equal", equal, [Sample(_M, _M), Sample(_SPECIAL[:1], _SPECIAL[:1])], gradcheck=False),
+    OpInfo("allclose", allclose, [Sample(_M, _M), Sample(_M, _M, atol=10.0)], gradcheck=False),
+    OpInfo("nonzero", nonzero, [Sample(_MASK), Sample(_MASK, as_tuple=True)], gradcheck=False),
+)

@@ -9,6 +9,7 @@ import numpy as np
 from glassgrad.autograd.function import Function
 from glassgrad.backend import memory
 from glassgrad.ops.reduction import _axes
+from glassgrad.ops.registry import OpInfo, Sample, register
 from glassgrad.tensor import Tensor
 
 
@@ -174,3 +175,15 @@ def index_select(a, dim, index):
     if idx.ndim != 1:
         raise RuntimeError(f"index_select: index must be 1-D, got shape {idx.shape}")
     return IndexSelect.apply(a, index=idx.astype(np.int64, copy=False), axis=axis)
+
+
+# -- the registry (glassgrad/ops/registry.py): names, methods, samples and tests ----------
+
+register(
+    OpInfo(
+        "gather",
+        gather,
+        [Sample((3, 4), 1, np.array([[0, 1], [2, 3], [1, 1]])), Sample((3, 4), 0, np.zeros((1, 4), np.int64))],
+    ),
+    OpInfo("index_select", index_select, [Sample((3, 4), 1, np.array([0, 2, 2])), Sample((3, 4), 0, np.array([1]))]),
+)

@@ -4,6 +4,7 @@ import numpy as np
 
 from glassgrad.autograd.function import Function
 from glassgrad.ops.elementwise import _operand
+from glassgrad.ops.registry import OpInfo, Sample, register
 from glassgrad.tensor import Tensor
 
 
@@ -58,3 +59,16 @@ def matmul(a, b):
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError("matmul: both arguments must be tensors")
     return MatMul.apply(a, b)
+
+
+# -- the registry (glassgrad/ops/registry.py): names, methods, samples and tests ----------
+
+register(
+    OpInfo(
+        "matmul",
+        matmul,
+        [Sample((3, 4), (4, 2)), Sample((4,), (4,)), Sample((2, 3, 4), (4, 2)), Sample((3,), (3, 2))],
+        methods=("matmul", "mm", "bmm", "dot"),
+        aliases=("matmul", "mm", "bmm"),
+    ),
+)

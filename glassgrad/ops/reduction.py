@@ -6,6 +6,7 @@ import numpy as np
 
 from glassgrad import _dtype
 from glassgrad.autograd.function import Function
+from glassgrad.ops.registry import OpInfo, Sample, register
 from glassgrad.tensor import Tensor
 
 ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
@@ -351,3 +352,47 @@ def topk(a, k, dim=-1, largest=True, sorted=True):
     order = np.argsort(-a.array if largest else a.array, axis=axis, kind="stable")
     index = Tensor._wrap(np.take(order, np.arange(k), axis=axis).astype(np.int64, copy=False))
     return ValuesIndices(gather(a, axis, index), index)
+
+
+# -- the registry (glassgrad/ops/registry.py): names, methods, samples and tests ----------
+
+_M = (3, 4)
+
+
+def _reduce_samples(dims=True):
+    samples = [Sample(_M), Sample(_M, 1), Sample(_M, -1, keepdim=True)]
+    return samples + [Sample((2, 3, 2), dim=(0, 2))] if dims else samples
+
+
+register(
+    OpInfo("sum", sum, _reduce_samples() + [Sample(())]),
+    OpInfo("mean", mean, _reduce_samples()),
+    OpInfo("prod", prod, _reduce_samples(dims=False), domain=(0.5, 2.0)),
+    OpInfo("max", max, [Sample(_M), Sample(_M, 1), Sample(_M, 0, keepdim=True), Sample(_M, _M)]),
+    OpInfo("min", min, [Sample(_M), Sample(_M, 1), Sample(_M, 0, keepdim=True), Sample(_M, _M)]),
+    OpInfo("amax", amax, _reduce_samples()),
+    OpInfo("amin", amin, _reduce_samples()),
+    OpInfo("var", var, _reduce_samples() + [Sample(_M, 1, correction=0), Sample(_M, 0, False)]),
+    OpInfo("std", std, _reduce_samples() + [Sample(_M, 1, correction=0), Sample(_M, 0, False)]),
+    OpInfo("logsumexp", logsumexp, [Sample(_M, 1), Sample(_M, -1, keepdim=True), Sample((2, 3, 2), dim=(0, 2))]),
+    OpInfo("norm", norm, [Sample(_M), Sample(_M, 1), Sample(_M, 3, 1), Sample(_M, float("inf"), 0, keepdim=True)]),
+    OpInfo("argmax", argmax, _reduce_samples(dims=False), gradcheck=False),
+    OpInfo("argmin", argmin, _reduce_samples(dims=False), gradcheck=False),
+    OpInfo(
+        "any",
+        any,
+        [Sample(np.array([[True, False], [False, False]])), Sample(np.array([[1, 0], [0, 0]]), 1)],
+        gradcheck=False,
+    ),
+    OpInfo(
+        "all",
+        all,
+        [Sample(np.array([[True, False], [True, True]])), Sample(np.array([[1, 0], [2, 3]]), 0)],
+        gradcheck=False,
+    ),
+    OpInfo("softmax", softmax, [Sample(_M, 1), Sample(_M, 0), Sample((2, 3, 2), dim=-1)]),
+    OpInfo("log_softmax", log_softmax, [Sample(_M, 1), Sample(_M, 0), Sample((2, 3, 2), dim=-1)]),
+    OpInfo("sort", sort, [Sample(_M), Sample(_M, 0), Sample(_M, 1, descending=True)]),
+    OpInfo("argsort", argsort, [Sample(_M), Sample(_M, 0, descending=True)], gradcheck=False),
+    OpInfo("topk", topk, [Sample(_M, 2), Sample(_M, 2, 0, largest=False), Sample(_M, 3, sorted=True)]),
+)

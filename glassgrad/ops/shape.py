@@ -9,6 +9,7 @@ import numpy as np
 
 from glassgrad.autograd.function import Function
 from glassgrad.ops.reduction import _axes
+from glassgrad.ops.registry import Arg, OpInfo, Sample, register
 from glassgrad.tensor import Tensor
 
 
@@ -339,3 +340,38 @@ def pad(a, pad, mode="constant", value=0.0):
 
         a = getitem(a, tuple(crops))
     return Pad.apply(a, widths=tuple(widths), value=value)
+
+
+# -- the registry (glassgrad/ops/registry.py): names, methods, samples and tests ----------
+
+_M, _C = (3, 4), (2, 3, 2)
+
+register(
+    # Tensor.reshape/permute/expand/repeat take sizes as *args too, so tensor.py keeps those methods.
+    OpInfo(
+        "reshape", reshape, [Sample(_M, shape=(4, 3)), Sample(_M, shape=(-1,)), Sample(_M, Arg((2, -1, 2)))], methods=()
+    ),
+    OpInfo("flatten", flatten, [Sample(_C), Sample(_C, 1), Sample(_C, start_dim=0, end_dim=1), Sample(())]),
+    OpInfo("unflatten", unflatten, [Sample((2, 6), 1, Arg((2, 3))), Sample((6,), 0, sizes=(3, -1))]),
+    OpInfo("permute", permute, [Sample(_C, dims=(2, 0, 1)), Sample(_M, Arg((1, 0)))], methods=()),
+    OpInfo("transpose", transpose, [Sample(_C, 0, 2), Sample(_M, 1, 0), Sample(_M, -1, -2)]),
+    OpInfo("squeeze", squeeze, [Sample((3, 1, 4)), Sample((3, 1, 4), 1), Sample((3, 1, 4), 0)]),
+    OpInfo("unsqueeze", unsqueeze, [Sample(_M, 0), Sample(_M, -1), Sample((), 0)]),
+    OpInfo(
+        "expand", expand, [Sample((3, 1), Arg((3, 4))), Sample((4,), Arg((2, -1)))], methods=(), torch="Tensor.expand"
+    ),
+    OpInfo(
+        "repeat", repeat, [Sample(_M, Arg((2, 1))), Sample((2,), Arg((2, 1, 3)))], methods=(), torch="Tensor.repeat"
+    ),
+    OpInfo(
+        "cat",
+        cat,
+        [Sample([_M, (2, 4)]), Sample([_M, _M, (3, 1)], 1), Sample([_M], dim=-1)],
+        methods=(),
+        aliases=("cat", "concat", "concatenate"),
+    ),
+    OpInfo("stack", stack, [Sample([_M, _M]), Sample([_M, _M, _M], dim=2)], methods=()),
+    OpInfo("split", split, [Sample((5, 4), 2), Sample((5, 4), Arg([2, 3])), Sample((5, 4), 3, 1)]),
+    OpInfo("chunk", chunk, [Sample((5, 4), 2), Sample((5, 4), 3, 1)]),
+    OpInfo("unbind", unbind, [Sample(_M), Sample(_M, 1)]),
+)
