@@ -14,7 +14,7 @@ COLUMNS = ["model", "year", "params", "macs", "epoch_time", "images_per_s", "tes
 
 
 def register(subparsers):
-    from glassgrad.cli.train import add_data_arguments
+    from glassgrad.cli.train import add_data_arguments, add_overwrite_argument
 
     p = subparsers.add_parser(
         "lineage",
@@ -34,6 +34,7 @@ def register(subparsers):
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: runs/lineage-<dataset>-<time>)")
+    add_overwrite_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars; only the final table")
     p.set_defaults(handler=run)
 
@@ -62,7 +63,7 @@ def format_table(rows):
 
 
 def run(args):
-    from glassgrad.cli.train import check_input, check_positive, open_data, seed_everything
+    from glassgrad.cli.train import check_input, check_out_dir, check_positive, fresh_dir, open_data, seed_everything
     from glassgrad.train import Trainer
     from glassgrad.train.recipes import build_optimizer
     from glassgrad.train.report import _write_csv, plot_lineage, write_json
@@ -75,11 +76,14 @@ def run(args):
     unknown = [n for n in names if n not in MODELS]
     if unknown or not names:
         raise CLIError(f"unknown model(s) {', '.join(unknown) or '(none given)'}; choose from: {', '.join(MODELS)}")
+    check_out_dir(args.out, args.overwrite)
     seed_everything(args.seed)
     data = open_data(args, args.batch_size, args.seed)
     out = Path(
         args.out
-        or Path("runs") / f"lineage-{data.name.replace(':', '_').replace('/', '_')}-{datetime.now():%Y%m%d-%H%M%S}"
+        or fresh_dir(
+            Path("runs") / f"lineage-{data.name.replace(':', '_').replace('/', '_')}-{datetime.now():%Y%m%d-%H%M%S}"
+        )
     )
     out.mkdir(parents=True, exist_ok=True)
     if not args.quiet:

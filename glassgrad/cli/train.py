@@ -99,6 +99,7 @@ def register(subparsers):
     )
     p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same run (default: 0)")
     p.add_argument("--out", default=None, metavar="DIR", help="run folder (default: runs/<model>-<dataset>-<time>)")
+    add_overwrite_argument(p)
     p.add_argument(
         "--resume",
         default=None,
@@ -112,6 +113,41 @@ def register(subparsers):
         help="watch activations and gradients during training and say at the end what stops the network from learning",
     )
     p.set_defaults(handler=run)
+
+
+def add_overwrite_argument(parser):
+    parser.add_argument(
+        "--overwrite", action="store_true", help="write into an --out folder that holds an earlier run, replacing it"
+    )
+
+
+# Files whose presence means a folder holds a finished or started run.
+RUN_FILES = ("config.json", "checkpoint.pt", "metrics.json", "report.html", "lineage.json", "lineage.csv")
+
+
+def check_out_dir(out, overwrite, resuming_from=None):
+    """Refuse an ``--out`` folder holding an earlier run (unless ``overwrite``, or it is the run being resumed)."""
+    if out is None or overwrite:
+        return
+    out = Path(out)
+    if resuming_from is not None and out.resolve() == Path(resuming_from).resolve().parent:
+        return
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    if found:
+        raise CLIError(
+            f"--out {out} already holds a run ({', '.join(found)}); choose another --out, "
+            "or pass --overwrite to replace it"
+        )
+
+
+def fresh_dir(base):
+    """``base``, or ``base-2``, ``base-3``... when it exists: a default run folder never reuses an earlier one."""
+    base = Path(base)
+    candidate, n = base, 2
+    while candidate.exists():
+        candidate = base.with_name(f"{base.name}-{n}")
+        n += 1
+    return candidate
 
 
 def check_positive(name, value, allow_zero=False):
@@ -255,6 +291,8 @@ def run(args):
         ):
             setattr(args, key, saved.get(key))
         args.epochs = args.epochs or saved.get("epochs")
+    check_out_dir(args.out, args.overwrite, args.resume)
+    if args.resume:
         args.out = args.out or str(Path(args.resume).parent)
 
     check_positive("--epochs", args.epochs)
@@ -291,7 +329,10 @@ def run(args):
 
     out = Path(
         args.out
-        or Path("runs") / f"{args.model}-{data.name.replace(':', '_').replace('/', '_')}-{datetime.now():%Y%m%d-%H%M%S}"
+        or fresh_dir(
+            Path("runs")
+            / f"{args.model}-{data.name.replace(':', '_').replace('/', '_')}-{datetime.now():%Y%m%d-%H%M%S}"
+        )
     )
     config = {
         "title": f"{args.model} on {data.name}",

@@ -191,3 +191,50 @@ def test_fashion_mnist_quick_run(tmp_path, capsys, monkeypatch):
     assert code == 0, err
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["input_shape"] == [1, 28, 28] and config["train_images"] == 256
+
+
+@pytest.mark.parametrize("argv", [["models", "--count"], ["models"], ["--help"], ["summary", "resnet20"]])
+def test_a_closed_pipe_ends_quietly(argv):
+    # The reader is gone before the command writes a byte (as `| head -0`): no BrokenPipeError traceback.
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "glassgrad", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)  # fmt: skip
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    code = proc.wait(timeout=120)
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err, err
+    assert code in (0, 141), (code, err)
+
+
+def test_out_folder_of_an_earlier_run_is_refused(digits_run, tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--model", "lenet5", "--epochs", "1", "--limit", "32", "--out", digits_run)
+    one_line_error(code, err, f"--out {digits_run} already holds a run", "--overwrite")
+    code, _, err = run(capsys, "lineage", "--dataset", "digits", "--models", "lenet5", "--limit", "32", "--quiet",
+                       "--out", digits_run)  # fmt: skip
+    one_line_error(code, err, "already holds a run", "--overwrite")
+    copy = tmp_path / "copy"
+    code, _, err = run(capsys, "train", "--model", "lenet5", "--epochs", "1", "--limit", "32", "--quiet", "--out", copy)
+    assert code == 0, err
+    before = json.loads((copy / "config.json").read_text())
+    code, _, err = run(capsys, "train", "--model", "lenet5", "--epochs", "1", "--limit", "48", "--quiet", "--out", copy,
+                       "--overwrite")  # fmt: skip
+    assert code == 0, err
+    after = json.loads((copy / "config.json").read_text())
+    assert (before["train_images"], after["train_images"]) == (32, 48)
+    # Resuming into another run's folder is refused too; into its own folder it is the point.
+    code, _, err = run(capsys, "train", "--resume", copy / "checkpoint.pt", "--epochs", "2", "--out", digits_run)
+    one_line_error(code, err, "already holds a run")
+
+
+def test_default_run_folders_never_collide(tmp_path):
+    from glassgrad.cli.train import fresh_dir
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run-2").mkdir()
+    assert fresh_dir(tmp_path / "run") == tmp_path / "run-3"
+    assert fresh_dir(tmp_path / "new") == tmp_path / "new"
+
