@@ -261,11 +261,30 @@ def _printer_callback(printer):
     return Print()
 
 
+def replan(trainer, schedule, planned, epochs, quiet):
+    """Re-plan a length-dependent schedule when a resumed run changes its number of epochs."""
+    from glassgrad.train.recipes import replan_scheduler
+
+    planned_now = replan_scheduler(
+        schedule, trainer.optimizer, epochs, len(trainer.train_loader), trainer.epoch, trainer.global_step
+    )
+    if planned_now is None:
+        return
+    trainer.scheduler, trainer.scheduler_interval = planned_now
+    if not quiet:
+        print(
+            f"the {schedule} schedule was planned for {planned} epochs; re-planned for {epochs}: "
+            f"epoch {trainer.epoch + 1} runs at lr {trainer.optimizer.param_groups[0]['lr']:.3g}",
+            flush=True,
+        )
+
+
 def run(args):
     from glassgrad.train import Trainer, load_checkpoint
     from glassgrad.train.recipes import build_optimizer, build_scheduler
 
     resume_state = None
+    planned_epochs = None
     if args.resume:
         try:
             resume_state = load_checkpoint(args.resume)
@@ -290,7 +309,8 @@ def run(args):
             "batch_norm",
         ):
             setattr(args, key, saved.get(key))
-        args.epochs = args.epochs or saved.get("epochs")
+        planned_epochs = saved.get("epochs")
+        args.epochs = args.epochs or planned_epochs
     check_out_dir(args.out, args.overwrite, args.resume)
     if args.resume:
         args.out = args.out or str(Path(args.resume).parent)
@@ -397,6 +417,8 @@ def run(args):
             raise CLIError(
                 f"{args.resume} has already trained {trainer.epoch} epochs; pass --epochs N with N > {trainer.epoch}"
             )
+        if planned_epochs is not None and planned_epochs != epochs:
+            replan(trainer, schedule, planned_epochs, epochs, quiet)
     if not quiet:
         what = "resuming" if resume_state is not None else "training"
         print(

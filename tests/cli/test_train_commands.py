@@ -238,3 +238,17 @@ def test_default_run_folders_never_collide(tmp_path):
     assert fresh_dir(tmp_path / "run") == tmp_path / "run-3"
     assert fresh_dir(tmp_path / "new") == tmp_path / "new"
 
+
+def test_resume_to_more_epochs_replans_the_cosine_schedule(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, _, err = run(capsys, "train", "--model", "lenet5", "--epochs", "2", "--limit", "64", "--quiet", "--out", out)
+    assert code == 0, err
+    code, text, err = run(capsys, "train", "--resume", out / "checkpoint.pt", "--epochs", "4")
+    assert code == 0, err
+    notice = [line for line in text.splitlines() if "re-planned" in line]
+    assert notice == ["the cosine schedule was planned for 2 epochs; re-planned for 4: epoch 3 runs at lr 0.001"]
+    lrs = [e["lr"] for e in json.loads((out / "metrics.json").read_text())["epochs"]]
+    base = lrs[0]
+    # Epochs 3 and 4 follow the cosine of a 4-epoch run (epoch 3 at half the lr), not lr 0 and back up.
+    assert lrs[2:] == pytest.approx([base * (1 + np.cos(np.pi * k / 4)) / 2 for k in (2, 3)], rel=1e-6)
+    assert json.loads((out / "config.json").read_text())["epochs"] == 4
