@@ -10,7 +10,7 @@ import glassgrad
 from glassgrad.cli import CLIError
 
 LINEAGE = ["lenet5", "alexnet", "vgg11", "googlenet", "resnet20"]
-COLUMNS = ["model", "year", "params", "macs", "epoch_time", "images_per_s", "test_top1", "test_top5"]
+COLUMNS = ["model", "year", "params", "macs", "epoch_time", "images_per_s", "test_top1", "test_top5", "variant"]
 
 
 def register(subparsers):
@@ -40,10 +40,11 @@ def register(subparsers):
 
 
 def format_table(rows):
-    head = ["model", "year", "params", "MACs/image", "s/epoch", "img/s", "test top-1", "test top-5"]
+    head = ["model", "variant", "year", "params", "MACs/image", "s/epoch", "img/s", "test top-1", "test top-5"]
     body = [
         [
             r["model"],
+            r.get("variant") or "-",
             str(r["year"]),
             f"{r['params']:,}",
             f"{r['macs'] / 1e6:,.1f} M",
@@ -55,15 +56,24 @@ def format_table(rows):
         for r in rows
     ]
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
-    lines = ["  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths)))]
+    lines = ["  ".join(h.ljust(w) if i < 3 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths)))]
     lines.append("  ".join("-" * w for w in widths))
     for b in body:
-        lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(b, widths))))
+        lines.append("  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(b, widths))))
     return "\n".join(lines)
 
 
 def run(args):
-    from glassgrad.cli.train import check_input, check_out_dir, check_positive, fresh_dir, open_data, seed_everything
+    from glassgrad.cli.train import (
+        check_input,
+        check_out_dir,
+        check_positive,
+        fresh_dir,
+        model_kwargs,
+        open_data,
+        seed_everything,
+        variant,
+    )
     from glassgrad.train import Trainer
     from glassgrad.train.recipes import build_optimizer
     from glassgrad.train.report import _write_csv, plot_lineage, write_json
@@ -96,7 +106,8 @@ def run(args):
     skipped = []
     for name in names:
         seed_everything(args.seed)
-        kwargs = {"num_classes": data.num_classes, "in_channels": data.in_channels, "input_size": list(data.input_size)}
+        # The same constructor arguments as `glassgrad train --model NAME` builds.
+        kwargs = model_kwargs(args, data, name)
         try:
             model = get_model(name, **kwargs)
         except ValueError as error:
@@ -125,6 +136,8 @@ def run(args):
             "std": list(data.std),
             "num_classes": data.num_classes,
             "parameters": info.total_params,
+            "activation": kwargs.get("activation"),
+            "batch_norm": None if "batch_norm" not in kwargs else ("on" if kwargs["batch_norm"] else "off"),
         }
         trainer = Trainer(
             model,
@@ -148,6 +161,7 @@ def run(args):
         epochs = trainer.history["epochs"]
         row = {
             "model": name,
+            "variant": variant(kwargs),
             "year": MODELS[name][1],
             "params": info.total_params,
             "macs": info.total_macs,

@@ -41,6 +41,11 @@ def add_data_arguments(parser, dataset_default="digits"):
         metavar="DIR",
         help="folder holding the datasets (default: $GLASSGRAD_DATA, else ~/.glassgrad/data)",
     )
+    parser.add_argument(
+        "--download",
+        action="store_true",
+        help="fetch a missing dataset from its official address (needs network; mnist, fashion-mnist, cifar10, cifar100)",
+    )
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default: 0)")
     parser.add_argument(
         "--limit", type=int, default=None, metavar="N", help="use only N training and N test images, for quick runs"
@@ -163,25 +168,38 @@ def seed_everything(seed):
     random.seed(seed)
 
 
-def model_kwargs(args, data):
+def model_kwargs(args, data, name=None):
+    """The constructor arguments of model ``name`` (default ``args.model``) for ``data``: the same name
+    builds the same network in every command (``simple_cnn`` is ReLU + batch norm unless told otherwise)."""
     from glassgrad.vision.models import model_options
 
+    name = name or args.model
+    activation = getattr(args, "activation", None)
+    batch_norm = getattr(args, "batch_norm", None)
     kwargs = {"num_classes": data.num_classes, "in_channels": data.in_channels, "input_size": list(data.input_size)}
     try:
-        options = model_options(args.model)
+        options = model_options(name)
     except ValueError as error:
         raise CLIError(f"{error} (see `glassgrad models`)") from None
     if "activation" in options:
-        kwargs["activation"] = args.activation or "relu"
-    elif args.activation is not None:
-        raise CLIError(
-            f"--activation applies to simple_cnn only; {args.model} has fixed activations (drop --activation)"
-        )
+        kwargs["activation"] = activation or "relu"
+    elif activation is not None:
+        raise CLIError(f"--activation applies to simple_cnn only; {name} has fixed activations (drop --activation)")
     if "batch_norm" in options:
-        kwargs["batch_norm"] = (args.batch_norm or "on") == "on"
-    elif args.batch_norm is not None:
+        kwargs["batch_norm"] = (batch_norm or "on") == "on"
+    elif batch_norm is not None:
         raise CLIError("--batch-norm applies to simple_cnn only; pick a *_bn model instead (e.g. vgg11_bn)")
     return kwargs
+
+
+def variant(kwargs):
+    """Which variant of a configurable model ran, in words ('relu + batch norm'), or '' for a fixed one."""
+    parts = []
+    if "activation" in kwargs:
+        parts.append(kwargs["activation"])
+    if "batch_norm" in kwargs:
+        parts.append("batch norm" if kwargs["batch_norm"] else "no batch norm")
+    return " + ".join(parts)
 
 
 def build_model(name, kwargs):
@@ -199,7 +217,7 @@ def open_data(args, batch_size, seed, augment=False):
     check_positive("--limit", args.limit)
     check_positive("--workers", args.workers, allow_zero=True)
     try:
-        return load_data(
+        data = load_data(
             args.dataset,
             args.data_dir,
             batch_size=batch_size,
@@ -207,9 +225,13 @@ def open_data(args, batch_size, seed, augment=False):
             limit=args.limit,
             workers=args.workers,
             seed=seed,
+            download=getattr(args, "download", False),
         )
     except DataError as error:
         raise CLIError(str(error)) from None
+    for notice in data.info.get("notices", []):
+        print(f"glassgrad {args.command}: note: {notice}", file=sys.stderr, flush=True)
+    return data
 
 
 def check_input(model, data, label):
@@ -422,7 +444,8 @@ def run(args):
     if not quiet:
         what = "resuming" if resume_state is not None else "training"
         print(
-            f"{what} {args.model} ({config['parameters']:,} parameters) on {data.name}: {config['train_images']:,} train / "
+            f"{what} {args.model} ({variant(kwargs) + ', ' if variant(kwargs) else ''}{config['parameters']:,} "
+            f"parameters) on {data.name}: {config['train_images']:,} train / "
             f"{config['test_images']:,} test images, {epochs} epochs, {optimizer_name} lr {config['lr']:g}, schedule {schedule}",
             flush=True,
         )

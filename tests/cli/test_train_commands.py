@@ -252,3 +252,75 @@ def test_resume_to_more_epochs_replans_the_cosine_schedule(tmp_path, capsys):
     # Epochs 3 and 4 follow the cosine of a 4-epoch run (epoch 3 at half the lr), not lr 0 and back up.
     assert lrs[2:] == pytest.approx([base * (1 + np.cos(np.pi * k / 4)) / 2 for k in (2, 3)], rel=1e-6)
     assert json.loads((out / "config.json").read_text())["epochs"] == 4
+
+
+def test_simple_cnn_is_the_same_network_in_train_and_lineage(tmp_path, capsys):
+    code, out, err = run(capsys, "lineage", "--dataset", "digits", "--models", "simple_cnn", "--limit", "64",
+                         "--quiet", "--out", tmp_path / "lineage")  # fmt: skip
+    assert code == 0, err
+    row = json.loads((tmp_path / "lineage" / "lineage.json").read_text())["rows"][0]
+    assert row["variant"] == "relu + batch norm" and "relu + batch norm" in out  # the table says which ran
+    code, out, err = run(capsys, "train", "--model", "simple_cnn", "--epochs", "1", "--limit", "64",
+                         "--out", tmp_path / "train")  # fmt: skip
+    assert code == 0, err
+    assert "simple_cnn (relu + batch norm, 128,714 parameters)" in out
+    config = json.loads((tmp_path / "train" / "config.json").read_text())
+    assert config["parameters"] == row["params"] == 128_714
+    lineage_config = json.loads((tmp_path / "lineage" / "simple_cnn" / "config.json").read_text())
+    assert (lineage_config["activation"], lineage_config["batch_norm"]) == ("relu", "on")
+    code, out, _ = run(capsys, "models", "--count")
+    line = next(row for row in out.splitlines() if row.startswith("simple_cnn "))
+    assert "620,810" in line and "relu + batch norm" in line
+
+
+def test_missing_dataset_offers_download_flag(tmp_path, capsys, monkeypatch):
+    import glassgrad.vision.datasets.utils as dutils
+
+    monkeypatch.delenv("GLASSGRAD_DATA", raising=False)
+    code, _, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", tmp_path)
+    line = one_line_error(code, err, "mnist not found", "pass --download")
+    assert "download=True" not in line
+    code, _, err = run(capsys, "train", "--dataset", "cifar10", "--data-dir", tmp_path)
+    one_line_error(code, err, "cifar10-jpeg.tar.gz", "train/<class>/*.jpg", "pass --download")
+    fetched = []
+
+    def no_network(url, root, filename=None, md5=None, what="dataset"):
+        fetched.append(url)
+        raise dutils.DatasetNotFoundError(f"{what}: could not download {url} (no network in this test)")
+
+    monkeypatch.setattr(dutils, "download_url", no_network)
+    code, _, err = run(capsys, "train", "--dataset", "fashion-mnist", "--data-dir", tmp_path, "--download")
+    one_line_error(code, err, "fashion-mnist not found", "could not download train-images-idx3-ubyte.gz")
+    assert fetched and fetched[0].endswith("/train-images-idx3-ubyte.gz")
+    from glassgrad.cli import build_parser
+
+    assert build_parser().parse_args(["eval", "x.pt", "--download"]).download is True
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--download")
+    one_line_error(code, err, "digits cannot be downloaded", "--download works for mnist")
+
+
+def test_jpeg_copy_notice_is_one_plain_line(tmp_path, capsys, monkeypatch):
+    import io
+    import tarfile
+
+    archive = tmp_path / "data" / "cifar10-jpeg.tar.gz"
+    archive.parent.mkdir()
+    rng = np.random.default_rng(0)
+    with tarfile.open(archive, "w:gz") as tar:
+        for split in ("train", "test"):
+            for cls in ("airplane", "cat"):
+                for k in range(4):
+                    buffer = io.BytesIO()
+                    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(buffer, "JPEG")
+                    member = tarfile.TarInfo(f"{split}/{cls}/{k}.jpg")
+                    member.size = buffer.tell()
+                    buffer.seek(0)
+                    tar.addfile(member, buffer)
+    monkeypatch.delenv("GLASSGRAD_DATA", raising=False)
+    monkeypatch.setenv("GLASSGRAD_CACHE", str(tmp_path / "cache"))
+    code, _, err = run(capsys, "train", "--dataset", "cifar10", "--data-dir", archive.parent, "--model", "lenet5",
+                       "--epochs", "1", "--quiet", "--out", tmp_path / "run")  # fmt: skip
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if "JPEG copy" in line]
+    assert len(notes) == 1 and notes[0].startswith("glassgrad train: note: CIFAR10: "), err
+    assert "UserWarning" not in err and "warnings.warn" not in err
