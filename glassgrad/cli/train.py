@@ -470,5 +470,6 @@ def run(args):
         print("doctor: " + (f"{len(findings)} finding(s):" if findings else "no problems found"))
         for finding in findings:
             print(f"  - {finding}")
-        print(f"doctor: gradient norms per layer in {doctor.plot(out / 'doctor_gradient_norms.png')}", flush=True)
+        plot = out / "doctor_gradient_norms.png"
+        print(f"doctor: gradient norms per layer in {plot if plot.exists() else doctor.plot(plot)}; also in the report")
     return 0

@@ -185,8 +185,11 @@ def _format(value):
     return str(value)
 
 
-def write_html(out_dir, title, config, history, summary_text=None, extra=None):
-    """``report.html``: the run's settings, final numbers, per-epoch table and the three plots inline."""
+def write_html(out_dir, title, config, history, summary_text=None, extra=None, sections=()):
+    """``report.html``: the run's settings, final numbers, per-epoch table and the three plots inline.
+
+    ``sections``: more sections (``{"title", "lines", "images"}``, e.g. a training doctor's findings),
+    shown after the final numbers."""
     out_dir = Path(out_dir)
     epochs = history["epochs"]
     last = epochs[-1] if epochs else {}
@@ -215,6 +218,11 @@ def write_html(out_dir, title, config, history, summary_text=None, extra=None):
         )
     for key, value in (extra or {}).items():
         parts.append(f"<p><b>{esc(str(key))}:</b> {esc(_format(value))}</p>")
+    for section in sections:
+        parts.append(f"<h2>{esc(section['title'])}</h2><ul>")
+        parts.extend(f"<li>{esc(line)}</li>" for line in section.get("lines", []))
+        parts.append("</ul>")
+        parts.extend(_embed(image) for image in section.get("images", []) if Path(image).exists())
     parts.append("<h2>Settings</h2><table>")
     for key, value in config.items():
         parts.append(f"<tr><td>{esc(str(key))}</td><td>{esc(_format(value))}</td></tr>")
@@ -246,4 +254,6 @@ def write_report(trainer, summary_text=None):
     if summary_text is None:
         summary_text = getattr(trainer, "summary_text", None)
     shown = {k: v for k, v in trainer.config.items() if k != "title"}
-    return write_html(out_dir, title, shown, trainer.history, summary_text)
+    sections = [getattr(callback, "report_section", lambda trainer: None)(trainer) for callback in trainer.callbacks]
+    sections = [section for section in sections if section]
+    return write_html(out_dir, title, shown, trainer.history, summary_text, sections=sections)

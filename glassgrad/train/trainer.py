@@ -40,6 +40,11 @@ class Callback:
     def on_fit_end(self, trainer):
         pass
 
+    def report_section(self, trainer):
+        """A section for the run's report.html, or None: ``{"title": str, "lines": [str, ...],
+        "images": [path of a PNG, ...]}``. Called after ``on_fit_end``, when the report is written."""
+        return None
+
 
 class _Stop(Exception):
     """Raised inside the loop, between two steps, after Ctrl-C."""

@@ -170,6 +170,9 @@ def test_glassgrad_train_doctor_flag(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "doctor: " in out and "Vanishing gradients" in out
     assert (tmp_path / "doctor_gradient_norms.png").exists()
+    page = (tmp_path / "report.html").read_text()
+    assert "<h2>Doctor: " in page and "Vanishing gradients" in page
+    assert page.count("data:image/png;base64,") == 4  # loss, accuracy, confusion and the gradient norms
 
 
 def test_exploding_gradients():
