@@ -318,9 +318,12 @@ def test_jpeg_copy_notice_is_one_plain_line(tmp_path, capsys, monkeypatch):
                     tar.addfile(member, buffer)
     monkeypatch.delenv("GLASSGRAD_DATA", raising=False)
     monkeypatch.setenv("GLASSGRAD_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GLASSGRAD_PROGRESS", "lines")  # as in a log: the first decode says how far it is
+    monkeypatch.setenv("GLASSGRAD_PROGRESS_INTERVAL", "0")
     code, _, err = run(capsys, "train", "--dataset", "cifar10", "--data-dir", archive.parent, "--model", "lenet5",
                        "--epochs", "1", "--quiet", "--out", tmp_path / "run")  # fmt: skip
     assert code == 0, err
     notes = [line for line in err.splitlines() if "JPEG copy" in line]
     assert len(notes) == 1 and notes[0].startswith("glassgrad train: note: CIFAR10: "), err
     assert "UserWarning" not in err and "warnings.warn" not in err
+    assert "decoding CIFAR-10 train JPEGs (first use only; cached after): 8/8 img (100%)" in err
