@@ -67,7 +67,7 @@ _DATA = "needs the real datasets ($GLASSGRAD_DATA); tests/vision and tests/cli c
 COMMANDS = {
     "pip install . && glassgrad train": "glassgrad train --epochs 1 --limit 200 --out runs/quick",
     "pip install '.[test]' && python -m pytest -q -n 2": (SKIP, "this is the test suite itself"),
-    "glassgrad train": "glassgrad train --epochs 1 --limit 200 --out runs/quick",
+    "glassgrad train": "glassgrad train --epochs 1 --limit 200 --out runs/quick2",
     "glassgrad train --model lenet5 --epochs 3 --limit 500 --out runs/lenet": (
         "glassgrad train --model lenet5 --epochs 1 --limit 200 --out runs/lenet"
     ),
@@ -78,8 +78,8 @@ COMMANDS = {
     "glassgrad train --dataset fashion-mnist --model simple_cnn --epochs 2": (SKIP, _DATA),
     "glassgrad train --dataset cifar10 --model resnet20 --optimizer sgd --lr 0.1 --schedule cosine --augment "
     "--epochs 30": (SKIP, _DATA),
-    "glassgrad train --model lenet5 --epochs 3 --out runs/lenet": (
-        "glassgrad train --model lenet5 --epochs 1 --limit 200 --out runs/lenet"
+    "glassgrad train --model lenet5 --epochs 3 --out runs/lenet --overwrite": (
+        "glassgrad train --model lenet5 --epochs 1 --limit 200 --out runs/lenet --overwrite"
     ),
     "glassgrad eval runs/lenet/checkpoint.pt": "run",
     "python -c \"from glassgrad.vision.datasets import Digits; Digits(train=False)[0][0].save('digit.png')\"": "run",

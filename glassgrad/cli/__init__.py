@@ -7,6 +7,7 @@ takes the parsed arguments and returns an exit code.
 
 import argparse
 import importlib
+import os
 import sys
 
 import glassgrad
@@ -66,6 +67,20 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"glassgrad {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`glassgrad models | head -2`): stop quietly, as shell tools do.
+        _discard_stdout()
+        return 141
+
+
+def _discard_stdout():
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a file (captured in-process): nothing will flush to the pipe
 
 
 if __name__ == "__main__":

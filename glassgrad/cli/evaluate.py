@@ -53,7 +53,6 @@ def run(args):
         glassgrad.nn.CrossEntropyLoss(),
         None,
         data.test_loader,
-        progress=False,
         class_names=data.class_names,
     )
     result = trainer.evaluate()

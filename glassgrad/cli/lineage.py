@@ -10,11 +10,11 @@ import glassgrad
 from glassgrad.cli import CLIError
 
 LINEAGE = ["lenet5", "alexnet", "vgg11", "googlenet", "resnet20"]
-COLUMNS = ["model", "year", "params", "macs", "epoch_time", "images_per_s", "test_top1", "test_top5"]
+COLUMNS = ["model", "year", "params", "macs", "epoch_time", "images_per_s", "test_top1", "test_top5", "variant"]
 
 
 def register(subparsers):
-    from glassgrad.cli.train import add_data_arguments
+    from glassgrad.cli.train import add_data_arguments, add_overwrite_argument
 
     p = subparsers.add_parser(
         "lineage",
@@ -34,15 +34,17 @@ def register(subparsers):
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: runs/lineage-<dataset>-<time>)")
+    add_overwrite_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars; only the final table")
     p.set_defaults(handler=run)
 
 
 def format_table(rows):
-    head = ["model", "year", "params", "MACs/image", "s/epoch", "img/s", "test top-1", "test top-5"]
+    head = ["model", "variant", "year", "params", "MACs/image", "s/epoch", "img/s", "test top-1", "test top-5"]
     body = [
         [
             r["model"],
+            r.get("variant") or "-",
             str(r["year"]),
             f"{r['params']:,}",
             f"{r['macs'] / 1e6:,.1f} M",
@@ -54,15 +56,24 @@ def format_table(rows):
         for r in rows
     ]
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
-    lines = ["  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths)))]
+    lines = ["  ".join(h.ljust(w) if i < 3 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths)))]
     lines.append("  ".join("-" * w for w in widths))
     for b in body:
-        lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(b, widths))))
+        lines.append("  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(b, widths))))
     return "\n".join(lines)
 
 
 def run(args):
-    from glassgrad.cli.train import check_input, check_positive, open_data, seed_everything
+    from glassgrad.cli.train import (
+        check_input,
+        check_out_dir,
+        check_positive,
+        fresh_dir,
+        model_kwargs,
+        open_data,
+        seed_everything,
+        variant,
+    )
     from glassgrad.train import Trainer
     from glassgrad.train.recipes import build_optimizer
     from glassgrad.train.report import plot_lineage, write_json
@@ -76,11 +87,14 @@ def run(args):
     unknown = [n for n in names if n not in MODELS]
     if unknown or not names:
         raise CLIError(f"unknown model(s) {', '.join(unknown) or '(none given)'}; choose from: {', '.join(MODELS)}")
+    check_out_dir(args.out, args.overwrite)
     seed_everything(args.seed)
     data = open_data(args, args.batch_size, args.seed)
     out = Path(
         args.out
-        or Path("runs") / f"lineage-{data.name.replace(':', '_').replace('/', '_')}-{datetime.now():%Y%m%d-%H%M%S}"
+        or fresh_dir(
+            Path("runs") / f"lineage-{data.name.replace(':', '_').replace('/', '_')}-{datetime.now():%Y%m%d-%H%M%S}"
+        )
     )
     out.mkdir(parents=True, exist_ok=True)
     if not args.quiet:
@@ -93,7 +107,8 @@ def run(args):
     skipped = []
     for name in names:
         seed_everything(args.seed)
-        kwargs = {"num_classes": data.num_classes, "in_channels": data.in_channels, "input_size": list(data.input_size)}
+        # The same constructor arguments as `glassgrad train --model NAME` builds.
+        kwargs = model_kwargs(args, data, name)
         try:
             model = get_model(name, **kwargs)
         except ValueError as error:
@@ -122,6 +137,8 @@ def run(args):
             "std": list(data.std),
             "num_classes": data.num_classes,
             "parameters": info.total_params,
+            "activation": kwargs.get("activation"),
+            "batch_norm": None if "batch_norm" not in kwargs else ("on" if kwargs["batch_norm"] else "off"),
         }
         trainer = Trainer(
             model,
@@ -145,6 +162,7 @@ def run(args):
         epochs = trainer.history["epochs"]
         row = {
             "model": name,
+            "variant": variant(kwargs),
             "year": MODELS[name][1],
             "params": info.total_params,
             "macs": info.total_macs,

@@ -41,6 +41,11 @@ def add_data_arguments(parser, dataset_default="digits"):
         metavar="DIR",
         help="folder holding the datasets (default: $GLASSGRAD_DATA, else ~/.glassgrad/data)",
     )
+    parser.add_argument(
+        "--download",
+        action="store_true",
+        help="fetch a missing dataset from its official address (needs network; mnist, fashion-mnist, cifar10, cifar100)",
+    )
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default: 0)")
     parser.add_argument(
         "--limit", type=int, default=None, metavar="N", help="use only N training and N test images, for quick runs"
@@ -99,6 +104,7 @@ def register(subparsers):
     )
     p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same run (default: 0)")
     p.add_argument("--out", default=None, metavar="DIR", help="run folder (default: runs/<model>-<dataset>-<time>)")
+    add_overwrite_argument(p)
     p.add_argument(
         "--resume",
         default=None,
@@ -122,6 +128,41 @@ def register(subparsers):
     p.set_defaults(handler=run)
 
 
+def add_overwrite_argument(parser):
+    parser.add_argument(
+        "--overwrite", action="store_true", help="write into an --out folder that holds an earlier run, replacing it"
+    )
+
+
+# Files whose presence means a folder holds a finished or started run.
+RUN_FILES = ("config.json", "checkpoint.pt", "metrics.json", "report.html", "lineage.json", "lineage.csv")
+
+
+def check_out_dir(out, overwrite, resuming_from=None):
+    """Refuse an ``--out`` folder holding an earlier run (unless ``overwrite``, or it is the run being resumed)."""
+    if out is None or overwrite:
+        return
+    out = Path(out)
+    if resuming_from is not None and out.resolve() == Path(resuming_from).resolve().parent:
+        return
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    if found:
+        raise CLIError(
+            f"--out {out} already holds a run ({', '.join(found)}); choose another --out, "
+            "or pass --overwrite to replace it"
+        )
+
+
+def fresh_dir(base):
+    """``base``, or ``base-2``, ``base-3``... when it exists: a default run folder never reuses an earlier one."""
+    base = Path(base)
+    candidate, n = base, 2
+    while candidate.exists():
+        candidate = base.with_name(f"{base.name}-{n}")
+        n += 1
+    return candidate
+
+
 def check_positive(name, value, allow_zero=False):
     if value is None:
         return
@@ -135,25 +176,38 @@ def seed_everything(seed):
     random.seed(seed)
 
 
-def model_kwargs(args, data):
+def model_kwargs(args, data, name=None):
+    """The constructor arguments of model ``name`` (default ``args.model``) for ``data``: the same name
+    builds the same network in every command (``simple_cnn`` is ReLU + batch norm unless told otherwise)."""
     from glassgrad.vision.models import model_options
 
+    name = name or args.model
+    activation = getattr(args, "activation", None)
+    batch_norm = getattr(args, "batch_norm", None)
     kwargs = {"num_classes": data.num_classes, "in_channels": data.in_channels, "input_size": list(data.input_size)}
     try:
-        options = model_options(args.model)
+        options = model_options(name)
     except ValueError as error:
         raise CLIError(f"{error} (see `glassgrad models`)") from None
     if "activation" in options:
-        kwargs["activation"] = args.activation or "relu"
-    elif args.activation is not None:
-        raise CLIError(
-            f"--activation applies to simple_cnn only; {args.model} has fixed activations (drop --activation)"
-        )
+        kwargs["activation"] = activation or "relu"
+    elif activation is not None:
+        raise CLIError(f"--activation applies to simple_cnn only; {name} has fixed activations (drop --activation)")
     if "batch_norm" in options:
-        kwargs["batch_norm"] = (args.batch_norm or "on") == "on"
-    elif args.batch_norm is not None:
+        kwargs["batch_norm"] = (batch_norm or "on") == "on"
+    elif batch_norm is not None:
         raise CLIError("--batch-norm applies to simple_cnn only; pick a *_bn model instead (e.g. vgg11_bn)")
     return kwargs
+
+
+def variant(kwargs):
+    """Which variant of a configurable model ran, in words ('relu + batch norm'), or '' for a fixed one."""
+    parts = []
+    if "activation" in kwargs:
+        parts.append(kwargs["activation"])
+    if "batch_norm" in kwargs:
+        parts.append("batch norm" if kwargs["batch_norm"] else "no batch norm")
+    return " + ".join(parts)
 
 
 def build_model(name, kwargs):
@@ -171,7 +225,7 @@ def open_data(args, batch_size, seed, augment=False):
     check_positive("--limit", args.limit)
     check_positive("--workers", args.workers, allow_zero=True)
     try:
-        return load_data(
+        data = load_data(
             args.dataset,
             args.data_dir,
             batch_size=batch_size,
@@ -179,9 +233,13 @@ def open_data(args, batch_size, seed, augment=False):
             limit=args.limit,
             workers=args.workers,
             seed=seed,
+            download=getattr(args, "download", False),
         )
     except DataError as error:
         raise CLIError(str(error)) from None
+    for notice in data.info.get("notices", []):
+        print(f"glassgrad {args.command}: note: {notice}", file=sys.stderr, flush=True)
+    return data
 
 
 def check_input(model, data, label):
@@ -233,11 +291,30 @@ def _printer_callback(printer):
     return Print()
 
 
+def replan(trainer, schedule, planned, epochs, quiet):
+    """Re-plan a length-dependent schedule when a resumed run changes its number of epochs."""
+    from glassgrad.train.recipes import replan_scheduler
+
+    planned_now = replan_scheduler(
+        schedule, trainer.optimizer, epochs, len(trainer.train_loader), trainer.epoch, trainer.global_step
+    )
+    if planned_now is None:
+        return
+    trainer.scheduler, trainer.scheduler_interval = planned_now
+    if not quiet:
+        print(
+            f"the {schedule} schedule was planned for {planned} epochs; re-planned for {epochs}: "
+            f"epoch {trainer.epoch + 1} runs at lr {trainer.optimizer.param_groups[0]['lr']:.3g}",
+            flush=True,
+        )
+
+
 def run(args):
     from glassgrad.train import Trainer, load_checkpoint
     from glassgrad.train.recipes import build_optimizer, build_scheduler
 
     resume_state = None
+    planned_epochs = None
     if args.resume:
         try:
             resume_state = load_checkpoint(args.resume)
@@ -262,7 +339,10 @@ def run(args):
             "batch_norm",
         ):
             setattr(args, key, saved.get(key))
-        args.epochs = args.epochs or saved.get("epochs")
+        planned_epochs = saved.get("epochs")
+        args.epochs = args.epochs or planned_epochs
+    check_out_dir(args.out, args.overwrite, args.resume)
+    if args.resume:
         args.out = args.out or str(Path(args.resume).parent)
 
     check_positive("--epochs", args.epochs)
@@ -299,7 +379,10 @@ def run(args):
 
     out = Path(
         args.out
-        or Path("runs") / f"{args.model}-{data.name.replace(':', '_').replace('/', '_')}-{datetime.now():%Y%m%d-%H%M%S}"
+        or fresh_dir(
+            Path("runs")
+            / f"{args.model}-{data.name.replace(':', '_').replace('/', '_')}-{datetime.now():%Y%m%d-%H%M%S}"
+        )
     )
     config = {
         "title": f"{args.model} on {data.name}",
@@ -375,10 +458,13 @@ def run(args):
             raise CLIError(
                 f"{args.resume} has already trained {trainer.epoch} epochs; pass --epochs N with N > {trainer.epoch}"
             )
+        if planned_epochs is not None and planned_epochs != epochs:
+            replan(trainer, schedule, planned_epochs, epochs, quiet)
     if not quiet:
         what = "resuming" if resume_state is not None else "training"
         print(
-            f"{what} {args.model} ({config['parameters']:,} parameters) on {data.name}: {config['train_images']:,} train / "
+            f"{what} {args.model} ({variant(kwargs) + ', ' if variant(kwargs) else ''}{config['parameters']:,} "
+            f"parameters) on {data.name}: {config['train_images']:,} train / "
             f"{config['test_images']:,} test images, {epochs} epochs, {optimizer_name} lr {config['lr']:g}, schedule {schedule}",
             flush=True,
         )
@@ -403,5 +489,6 @@ def run(args):
         print("doctor: " + (f"{len(findings)} finding(s):" if findings else "no problems found"))
         for finding in findings:
             print(f"  - {finding}")
-        print(f"doctor: gradient norms per layer in {doctor.plot(out / 'doctor_gradient_norms.png')}", flush=True)
+        plot = out / "doctor_gradient_norms.png"
+        print(f"doctor: gradient norms per layer in {plot if plot.exists() else doctor.plot(plot)}; also in the report")
     return 0

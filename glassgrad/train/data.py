@@ -7,6 +7,8 @@ variable (a folder laid out like the project's shared datasets).
 """
 
 import os
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,8 +73,25 @@ def _missing(name, where, error):
     )
 
 
-def _open_raw(key, path, data_dir, train):
-    """The dataset object (no transform) for one split."""
+# Datasets whose readers can fetch their files from the official address (download=True).
+DOWNLOADABLE = ("mnist", "fashion-mnist", "cifar10", "cifar100")
+
+
+def _open_raw(key, path, data_dir, train, download=False, notices=None):
+    """The dataset object (no transform) for one split; what the readers warn about goes to ``notices``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset = _open_raw_quietly(key, path, data_dir, train, download)
+    for warning in caught:
+        text = str(warning.message)
+        if notices is None:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        elif text not in notices:
+            notices.append(text)
+    return dataset
+
+
+def _open_raw_quietly(key, path, data_dir, train, download):
     from glassgrad.vision import datasets
 
     if key == "digits":
@@ -90,12 +109,26 @@ def _open_raw(key, path, data_dir, train):
     for cls in classes:
         for root in roots:
             try:
+                if download and cls is not datasets.CIFAR10JPEG:
+                    return cls(str(root), train=train, download=True)
                 return cls(str(root), train=train)
             except (FileNotFoundError, OSError, ValueError) as error:
                 first = first or error
-    reason = str(first).splitlines()[0] if first else "no files"
+            if download:
+                break  # a download goes to the first place; the others are only looked at
+    reason = str(first).splitlines()[0].rstrip(".") if first else "no files"
+    # The readers speak to Python callers (download=True); this message speaks to the command line.
+    reason = re.sub(r"\b[Pp]ass download=True", "pass --download", reason)
+    hint = ""
+    if key == "cifar10":
+        from glassgrad.vision.datasets.cifar_jpeg import ARCHIVE_NAME
+
+        hint = (
+            f"; or copy the JPEG archive {ARCHIVE_NAME} (train/<class>/*.jpg and test/<class>/*.jpg inside, "
+            f"as the README recommends) into {data_dir}"
+        )
     raise DataError(
-        f"{key} not found in {data_dir}: {reason}. Point --data-dir or GLASSGRAD_DATA at the folder holding it"
+        f"{key} not found in {data_dir}: {reason}{hint}. Point --data-dir or GLASSGRAD_DATA at the folder holding it"
     )
 
 
@@ -200,20 +233,35 @@ def _limit(dataset, limit, seed):
     return Subset(dataset, sorted(order.tolist()))
 
 
-def load_data(name, data_dir=None, *, batch_size=128, augment=False, limit=None, test_limit=None, workers=0, seed=0):
+def load_data(
+    name,
+    data_dir=None,
+    *,
+    batch_size=128,
+    augment=False,
+    limit=None,
+    test_limit=None,
+    workers=0,
+    seed=0,
+    download=False,
+):
     """Open dataset ``name`` and return a ``DataBundle`` with shuffled train and ordered test loaders.
 
     ``limit`` keeps a fixed random subset of that many training images (``test_limit``, default
     ``limit``, of test images) for quick runs. Raises ``DataError`` with the fix when the data is
-    missing or the name is unknown.
+    missing or the name is unknown. ``download`` lets the readers of ``DOWNLOADABLE`` fetch missing
+    files; what the readers warn about (e.g. a JPEG copy read instead) is in ``info["notices"]``.
     """
     from glassgrad.utils.data import DataLoader
     from glassgrad.vision import transforms as T
 
     key, path = _normalize_name(name)
     data_dir = data_dir or default_data_dir()
-    train_raw = _open_raw(key, path, data_dir, True)
-    test_raw = _open_raw(key, path, data_dir, False)
+    if download and key not in DOWNLOADABLE:
+        raise DataError(f"{name} cannot be downloaded; --download works for {', '.join(DOWNLOADABLE)}")
+    notices = []
+    train_raw = _open_raw(key, path, data_dir, True, download, notices)
+    test_raw = _open_raw(key, path, data_dir, False, download, notices)
     if len(train_raw) == 0 or len(test_raw) == 0:
         raise DataError(f"{name}: no images found in {'the train' if len(train_raw) == 0 else 'the test'} split")
     classes = list(getattr(train_raw, "classes", None) or [])
@@ -236,7 +284,7 @@ def load_data(name, data_dir=None, *, batch_size=128, augment=False, limit=None,
     generator = glassgrad.Generator().manual_seed(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, num_workers=workers, generator=generator)
     test_loader = DataLoader(test_set, batch_size=max(batch_size, 100), shuffle=False, num_workers=workers)
-    info = {"train_images": len(train_set), "test_images": len(test_set), "augment": bool(augment)}
+    info = {"train_images": len(train_set), "test_images": len(test_set), "augment": bool(augment), "notices": notices}
     return DataBundle(
         key if path is None else f"imagefolder:{path}",
         train_loader,

@@ -383,6 +383,19 @@ class Doctor(Callback):
             )
         return None
 
+    def report_section(self, trainer):
+        """The findings (and the gradient-norm plot, in ``trainer.out_dir``) for report.html."""
+        findings = self.report()
+        images = []
+        if trainer.out_dir is not None and self.steps:
+            images.append(self.plot(trainer.out_dir / "doctor_gradient_norms.png"))
+        lines = [str(finding) for finding in findings] or ["no problems found"]
+        return {
+            "title": f"Doctor: {len(findings)} finding(s)" if findings else "Doctor",
+            "lines": lines,
+            "images": images,
+        }
+
     # -- drawing -------------------------------------------------------------------------------
 
     def plot(self, path):

@@ -62,3 +62,37 @@ def build_scheduler(name, optimizer, epochs, steps_per_epoch):
         max_lr = optimizer.param_groups[0]["lr"]
         return S.OneCycleLR(optimizer, max_lr=max_lr, total_steps=max(1, epochs * steps_per_epoch)), "step"
     return S.ReduceLROnPlateau(optimizer, mode="min", factor=0.1, patience=2), "epoch"
+
+
+# Schedules whose curve depends on the run's length: a resumed run of another length re-plans them.
+LENGTH_DEPENDENT = ("cosine", "step", "multistep", "onecycle")
+
+
+def replan_scheduler(name, optimizer, epochs, steps_per_epoch, epochs_done, steps_done):
+    """``(scheduler, interval)`` planned for a run of ``epochs`` epochs and advanced to where a resumed
+    run stands (``epochs_done`` finished epochs, ``steps_done`` optimizer steps), or None when schedule
+    ``name`` does not depend on the run's length.
+
+    The new curve starts from the run's initial learning rate, as if the run had been planned with
+    this length from the beginning; the optimizer's other state (moments, momentum buffers) is kept.
+    """
+    import warnings
+
+    key = (name or "none").lower()
+    if key not in LENGTH_DEPENDENT:
+        return None
+    if key == "onecycle":
+        max_lr = optimizer.param_groups[0]["max_lr"]
+        for group in optimizer.param_groups:
+            group.pop("initial_lr", None)
+            group["lr"] = max_lr
+    else:
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+    scheduler, interval = build_scheduler(key, optimizer, epochs, steps_per_epoch)
+    with warnings.catch_warnings():
+        # Replaying the steps already taken: the optimizer's own steps are in the past.
+        warnings.simplefilter("ignore")
+        for _ in range(steps_done if interval == "step" else epochs_done):
+            scheduler.step()
+    return scheduler, interval

@@ -339,8 +339,20 @@ def write_report(trainer, summary_text=None):
         sections.append(("Per class", "per-class", _per_class_table(trainer.last_confusion, trainer.class_names)))
     doctor = next((c for c in trainer.callbacks if type(c).__name__ == "Doctor"), None)
     if doctor is not None and doctor.order:
-        sections.append(("Layers over training", "layers", _layer_section(doctor, out_dir)))
+        sections.append(("Layers over training", "layers", _layer_table(doctor)))
+    for callback in trainer.callbacks:
+        section = callback.report_section(trainer) if hasattr(callback, "report_section") else None
+        if section:
+            sections.append(_callback_section(callback, section))
     return write_html(out_dir, title, shown, trainer.history, summary_text, sections=sections)
+
+
+def _callback_section(callback, section):
+    """A callback's ``{"title", "lines", "images"}`` as (heading, anchor, html)."""
+    items = "".join(f"<li>{html.escape(str(line))}</li>" for line in section.get("lines", []))
+    images = "".join(_embed(image) for image in section.get("images", []) if Path(image).exists())
+    anchor = type(callback).__name__.lower()
+    return section["title"], anchor, (f"<ul>{items}</ul>" if items else "") + images
 
 
 def _per_class_table(confusion, class_names):
@@ -361,9 +373,8 @@ def _percent_or_dash(value):
     return "-" if not np.isfinite(value) else f"{100 * value:.2f}"
 
 
-def _layer_section(doctor, out_dir):
+def _layer_table(doctor):
     """What the doctor watched, per layer: gradient and update sizes, saturated and dead units."""
-    path = doctor.plot(out_dir / "doctor_gradient_norms.png")
     rows = [
         "<table><tr><th>layer</th><th>type</th><th>||dL/dW|| first</th><th>||dL/dW|| last</th>"
         "<th>update / weight (median)</th><th>saturated units (%)</th><th>dead units (%)</th></tr>"
@@ -381,6 +392,4 @@ def _layer_section(doctor, out_dir):
         ]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     rows.append("</table>")
-    findings = doctor.report()
-    listed = "".join(f"<li>{html.escape(str(f))}</li>" for f in findings) or "<li>no problems found</li>"
-    return _embed(path) + "".join(rows) + f'<h3 id="doctor">The doctor\'s findings</h3><ul>{listed}</ul>'
+    return "".join(rows)

@@ -6,7 +6,6 @@ tools such as a training doctor can watch a run without changing the loop.
 """
 
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
@@ -40,9 +39,21 @@ class Callback:
     def on_fit_end(self, trainer):
         pass
 
+    def report_section(self, trainer):
+        """A section for the run's report.html, or None: ``{"title": str, "lines": [str, ...],
+        "images": [path of a PNG, ...]}``. Called after ``on_fit_end``, when the report is written."""
+        return None
+
 
 class _Stop(Exception):
     """Raised inside the loop, between two steps, after Ctrl-C."""
+
+
+def _length(loader):
+    try:
+        return len(loader)
+    except TypeError:  # an iterable dataset: a count without a total
+        return None
 
 
 def _split_batch(batch):
@@ -62,7 +73,8 @@ class Trainer:
         out_dir: where ``checkpoint.pt`` (after every epoch and on Ctrl-C), ``metrics.csv``,
             ``steps.csv`` and ``metrics.json`` go, and, at the end, the report (plots and report.html).
         callbacks: ``Callback`` objects.
-        progress: show a tqdm bar (on stderr); None means only when stderr is a terminal.
+        progress: None shows progress on stderr as ``glassgrad.utils.progress`` decides (a bar in
+            terminals and notebooks, a plain line now and then in logs); False shows none.
         class_names, config, model_info: stored in checkpoints and the report; ``model_info``
             (``{"name": ..., "kwargs": {...}}``) lets ``glassgrad eval`` rebuild the model.
 
@@ -99,7 +111,7 @@ class Trainer:
         self.scheduler_interval = scheduler_interval
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.callbacks = list(callbacks)
-        self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        self.progress = None if progress is None else bool(progress)
         self.class_names = list(class_names) if class_names is not None else None
         self.config = dict(config or {})
         self.model_info = model_info
@@ -202,10 +214,10 @@ class Trainer:
             write_report(self)
         return self.history
 
-    def _progress_bar(self, total, desc):
-        from tqdm.auto import tqdm
+    def _progress_bar(self, total, desc, initial=0, unit="step"):
+        from glassgrad.utils.progress import progress
 
-        return tqdm(total=total, desc=desc, disable=not self.progress, leave=False, dynamic_ncols=True, file=sys.stderr)
+        return progress(total, desc, unit=unit, initial=initial, enabled=False if self.progress is False else None)
 
     def _run_epoch(self, epochs):
         resume, self._resume = self._resume, None
@@ -225,7 +237,7 @@ class Trainer:
         started = time.perf_counter()
         train_time = 0.0
         images_now = 0  # images trained in this session (a resumed epoch counts only its remaining steps)
-        bar = self._progress_bar(len(self.train_loader), f"epoch {epoch}/{epochs}")
+        bar = None
         position = 0
         try:
             tick = time.perf_counter()
@@ -235,9 +247,12 @@ class Trainer:
                     # as they were after the last finished step come back before the next batch.
                     if position == skip:
                         ckpt.set_rng_states(resume["rng"], self.train_loader)
-                    bar.update(1)
                     tick = time.perf_counter()
                     continue
+                if bar is None:
+                    # Made after the replay, starting at the steps already done: its rate and time
+                    # left count only the steps this session trains.
+                    bar = self._progress_bar(_length(self.train_loader), f"epoch {epoch}/{epochs}", initial=skip)
                 record = self._train_step(batch, running, epoch, tick)
                 train_time += record["time"]
                 images_now += record["images"]
@@ -251,7 +266,8 @@ class Trainer:
                 if self._stop_requested:
                     self._interrupt(position, running, epoch_start_rng)
         finally:
-            bar.close()
+            if bar is not None:
+                bar.close()
         epoch_time = time.perf_counter() - started
         train = running.result()
         lr_used = self._current_lr()
@@ -341,6 +357,7 @@ class Trainer:
         gallery = PredictionGallery()
         started = time.perf_counter()
         num_classes = 0
+        bar = self._progress_bar(_length(loader), "evaluating", unit="batch")
         try:
             with no_grad():
                 for batch in loader:
@@ -355,9 +372,11 @@ class Trainer:
                     gallery.add(inputs.numpy(), logits, target_array)
                     labels.append(target_array)
                     num_classes = max(num_classes, logits.shape[1])
+                    bar.update(1)
                     if stop_check is not None and self._stop_requested:
                         stop_check()
         finally:
+            bar.close()
             self.model.train(was_training)
         elapsed = time.perf_counter() - started
         result = running.result()

@@ -197,3 +197,139 @@ def test_fashion_mnist_quick_run(tmp_path, capsys, monkeypatch):
     assert code == 0, err
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["input_shape"] == [1, 28, 28] and config["train_images"] == 256
+
+
+@pytest.mark.parametrize("argv", [["models", "--count"], ["models"], ["--help"], ["summary", "resnet20"]])
+def test_a_closed_pipe_ends_quietly(argv):
+    # The reader is gone before the command writes a byte (as `| head -0`): no BrokenPipeError traceback.
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "glassgrad", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)  # fmt: skip
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    code = proc.wait(timeout=120)
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err, err
+    assert code in (0, 141), (code, err)
+
+
+def test_out_folder_of_an_earlier_run_is_refused(digits_run, tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--model", "lenet5", "--epochs", "1", "--limit", "32", "--out", digits_run)
+    one_line_error(code, err, f"--out {digits_run} already holds a run", "--overwrite")
+    code, _, err = run(capsys, "lineage", "--dataset", "digits", "--models", "lenet5", "--limit", "32", "--quiet",
+                       "--out", digits_run)  # fmt: skip
+    one_line_error(code, err, "already holds a run", "--overwrite")
+    copy = tmp_path / "copy"
+    code, _, err = run(capsys, "train", "--model", "lenet5", "--epochs", "1", "--limit", "32", "--quiet", "--out", copy)
+    assert code == 0, err
+    before = json.loads((copy / "config.json").read_text())
+    code, _, err = run(capsys, "train", "--model", "lenet5", "--epochs", "1", "--limit", "48", "--quiet", "--out", copy,
+                       "--overwrite")  # fmt: skip
+    assert code == 0, err
+    after = json.loads((copy / "config.json").read_text())
+    assert (before["train_images"], after["train_images"]) == (32, 48)
+    # Resuming into another run's folder is refused too; into its own folder it is the point.
+    code, _, err = run(capsys, "train", "--resume", copy / "checkpoint.pt", "--epochs", "2", "--out", digits_run)
+    one_line_error(code, err, "already holds a run")
+
+
+def test_default_run_folders_never_collide(tmp_path):
+    from glassgrad.cli.train import fresh_dir
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run-2").mkdir()
+    assert fresh_dir(tmp_path / "run") == tmp_path / "run-3"
+    assert fresh_dir(tmp_path / "new") == tmp_path / "new"
+
+
+def test_resume_to_more_epochs_replans_the_cosine_schedule(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, _, err = run(capsys, "train", "--model", "lenet5", "--epochs", "2", "--limit", "64", "--quiet", "--out", out)
+    assert code == 0, err
+    code, text, err = run(capsys, "train", "--resume", out / "checkpoint.pt", "--epochs", "4")
+    assert code == 0, err
+    notice = [line for line in text.splitlines() if "re-planned" in line]
+    assert notice == ["the cosine schedule was planned for 2 epochs; re-planned for 4: epoch 3 runs at lr 0.001"]
+    lrs = [e["lr"] for e in json.loads((out / "metrics.json").read_text())["epochs"]]
+    base = lrs[0]
+    # Epochs 3 and 4 follow the cosine of a 4-epoch run (epoch 3 at half the lr), not lr 0 and back up.
+    assert lrs[2:] == pytest.approx([base * (1 + np.cos(np.pi * k / 4)) / 2 for k in (2, 3)], rel=1e-6)
+    assert json.loads((out / "config.json").read_text())["epochs"] == 4
+
+
+def test_simple_cnn_is_the_same_network_in_train_and_lineage(tmp_path, capsys):
+    code, out, err = run(capsys, "lineage", "--dataset", "digits", "--models", "simple_cnn", "--limit", "64",
+                         "--quiet", "--out", tmp_path / "lineage")  # fmt: skip
+    assert code == 0, err
+    row = json.loads((tmp_path / "lineage" / "lineage.json").read_text())["rows"][0]
+    assert row["variant"] == "relu + batch norm" and "relu + batch norm" in out  # the table says which ran
+    code, out, err = run(capsys, "train", "--model", "simple_cnn", "--epochs", "1", "--limit", "64",
+                         "--out", tmp_path / "train")  # fmt: skip
+    assert code == 0, err
+    assert "simple_cnn (relu + batch norm, 128,714 parameters)" in out
+    config = json.loads((tmp_path / "train" / "config.json").read_text())
+    assert config["parameters"] == row["params"] == 128_714
+    lineage_config = json.loads((tmp_path / "lineage" / "simple_cnn" / "config.json").read_text())
+    assert (lineage_config["activation"], lineage_config["batch_norm"]) == ("relu", "on")
+    code, out, _ = run(capsys, "models", "--count")
+    line = next(row for row in out.splitlines() if row.startswith("simple_cnn "))
+    assert "620,810" in line and "relu + batch norm" in line
+
+
+def test_missing_dataset_offers_download_flag(tmp_path, capsys, monkeypatch):
+    import glassgrad.vision.datasets.utils as dutils
+
+    monkeypatch.delenv("GLASSGRAD_DATA", raising=False)
+    code, _, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", tmp_path)
+    line = one_line_error(code, err, "mnist not found", "pass --download")
+    assert "download=True" not in line
+    code, _, err = run(capsys, "train", "--dataset", "cifar10", "--data-dir", tmp_path)
+    one_line_error(code, err, "cifar10-jpeg.tar.gz", "train/<class>/*.jpg", "pass --download")
+    fetched = []
+
+    def no_network(url, root, filename=None, md5=None, what="dataset"):
+        fetched.append(url)
+        raise dutils.DatasetNotFoundError(f"{what}: could not download {url} (no network in this test)")
+
+    monkeypatch.setattr(dutils, "download_url", no_network)
+    code, _, err = run(capsys, "train", "--dataset", "fashion-mnist", "--data-dir", tmp_path, "--download")
+    one_line_error(code, err, "fashion-mnist not found", "could not download train-images-idx3-ubyte.gz")
+    assert fetched and fetched[0].endswith("/train-images-idx3-ubyte.gz")
+    from glassgrad.cli import build_parser
+
+    assert build_parser().parse_args(["eval", "x.pt", "--download"]).download is True
+    code, _, err = run(capsys, "train", "--dataset", "digits", "--download")
+    one_line_error(code, err, "digits cannot be downloaded", "--download works for mnist")
+
+
+def test_jpeg_copy_notice_is_one_plain_line(tmp_path, capsys, monkeypatch):
+    import io
+    import tarfile
+
+    archive = tmp_path / "data" / "cifar10-jpeg.tar.gz"
+    archive.parent.mkdir()
+    rng = np.random.default_rng(0)
+    with tarfile.open(archive, "w:gz") as tar:
+        for split in ("train", "test"):
+            for cls in ("airplane", "cat"):
+                for k in range(4):
+                    buffer = io.BytesIO()
+                    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(buffer, "JPEG")
+                    member = tarfile.TarInfo(f"{split}/{cls}/{k}.jpg")
+                    member.size = buffer.tell()
+                    buffer.seek(0)
+                    tar.addfile(member, buffer)
+    monkeypatch.delenv("GLASSGRAD_DATA", raising=False)
+    monkeypatch.setenv("GLASSGRAD_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GLASSGRAD_PROGRESS", "lines")  # as in a log: the first decode says how far it is
+    monkeypatch.setenv("GLASSGRAD_PROGRESS_INTERVAL", "0")
+    code, _, err = run(capsys, "train", "--dataset", "cifar10", "--data-dir", archive.parent, "--model", "lenet5",
+                       "--epochs", "1", "--quiet", "--out", tmp_path / "run")  # fmt: skip
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if "JPEG copy" in line]
+    assert len(notes) == 1 and notes[0].startswith("glassgrad train: note: CIFAR10: "), err
+    assert "UserWarning" not in err and "warnings.warn" not in err
+    assert "decoding CIFAR-10 train JPEGs (first use only; cached after): 8/8 img (100%)" in err

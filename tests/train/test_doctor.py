@@ -170,6 +170,10 @@ def test_glassgrad_train_doctor_flag(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "doctor: " in out and "Vanishing gradients" in out
     assert (tmp_path / "doctor_gradient_norms.png").exists()
+    page = (tmp_path / "report.html").read_text()
+    assert ">Doctor: " in page and "Vanishing gradients" in page
+    # loss, accuracy, learning rate, confusion, test images, mistakes and the gradient norms
+    assert page.count("data:image/png;base64,") == 7
 
 
 def test_exploding_gradients():

@@ -161,3 +161,29 @@ def test_real_sigint_finishes_the_step_and_saves(tmp_path):
     assert signal.getsignal(signal.SIGINT) is before  # the trainer's handler is gone again
     state = load_checkpoint(tmp_path / "checkpoint.pt")
     assert state["global_step"] == 3 and state["step_in_epoch"] == 3 and state["epoch"] == 0
+
+
+@pytest.mark.parametrize("name", ["cosine", "step", "multistep", "onecycle"])
+def test_replanned_schedule_is_the_one_planned_for_the_new_length(name):
+    from glassgrad.train.recipes import build_optimizer, build_scheduler, replan_scheduler
+
+    def fresh():
+        return build_optimizer("sgd", [glassgrad.nn.Parameter(glassgrad.zeros(2))], lr=0.1)
+
+    steps_per_epoch, done = 5, 3
+    old = fresh()
+    scheduler, interval = build_scheduler(name, old, 4, steps_per_epoch)
+    for _ in range(done * steps_per_epoch if interval == "step" else done):
+        old.step()
+        scheduler.step()
+    replanned, _ = replan_scheduler(name, old, 12, steps_per_epoch, done, done * steps_per_epoch)
+    planned = fresh()
+    reference, _ = build_scheduler(name, planned, 12, steps_per_epoch)
+    for _ in range(done * steps_per_epoch if interval == "step" else done):
+        planned.step()
+        reference.step()
+    for _ in range(4):
+        assert old.param_groups[0]["lr"] == pytest.approx(planned.param_groups[0]["lr"], rel=1e-9, abs=1e-12)
+        replanned.step()
+        reference.step()
+    assert replan_scheduler("exponential", old, 12, steps_per_epoch, done, 15) is None

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image
 
+from glassgrad.utils.progress import progress
 from glassgrad.vision.datasets import utils
 from glassgrad.vision.datasets.vision import ImageArrayDataset
 
@@ -73,10 +74,16 @@ def _decode_split(archive, split):
         )
     blobs.sort(key=lambda item: (item[0], item[1]))
     # Pillow decodes without holding the GIL, so threads decode in parallel.
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        arrays = list(
-            pool.map(_decode, (f"{archive}:{c}/{n}" for c, n, _ in blobs), (b for _, _, b in blobs), chunksize=256)
-        )
+    arrays = []
+    with (
+        ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
+        progress(len(blobs), f"decoding CIFAR-10 {split} JPEGs (first use only; cached after)", unit="img") as bar,
+    ):
+        for array in pool.map(
+            _decode, (f"{archive}:{c}/{n}" for c, n, _ in blobs), (b for _, _, b in blobs), chunksize=256
+        ):
+            arrays.append(array)
+            bar.update(1)
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:
         raise RuntimeError(f"CIFAR10JPEG: {archive} mixes image sizes {sorted(shapes)}; expected all 32x32 RGB")
