@@ -146,8 +146,8 @@ from glassgrad import optim
 from glassgrad import utils
 from glassgrad.summary import summary
 
-mm = matmul
-bmm = matmul
+from glassgrad.ops import bmm, dot, mm  # noqa: E402
+
 multiply = mul
 subtract = sub
 divide = div
@@ -197,4 +197,15 @@ from glassgrad._runtime import (  # noqa: E402
     is_deterministic_algorithms_warn_only_enabled,
     set_float32_matmul_precision,
     use_deterministic_algorithms,
+)
+from glassgrad._legacy import (  # noqa: E402  (PyTorch's legacy tensor types)
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
 )

@@ -51,6 +51,7 @@ from glassgrad.ops.elementwise import (
 )
 from glassgrad.ops.indexing import describe_index, gather, getitem, index_put, index_select, normalize_index
 from glassgrad.ops.linalg import matmul
+from glassgrad.ops.products import bmm, dot, mm
 from glassgrad.ops.reduction import (
     all,
     amax,

@@ -18,6 +18,7 @@ from glassgrad.ops.conv.geometry import (  # noqa: F401  (_batched and _ntuple s
     _conv_arguments,
     _ntuple,
 )
+from glassgrad.tensor import Tensor
 
 
 class Convolution(Function):
@@ -134,3 +135,19 @@ class Convolution(Function):
             grad_w = np.ascontiguousarray(gw.reshape(geo.groups, geo.og, kh, kw, geo.cg).transpose(0, 1, 4, 2, 3))
             grad_w = grad_w.reshape(geo.c_out, geo.cg, kh, kw)
         return grad_x, grad_w, grad_b
+
+
+def convolve(x, weight, bias, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+    """``Convolution`` on (N, C_in, H, W), and PyTorch's answer when C_in is 0.
+
+    With no input channels PyTorch returns an empty (N, 0, H_out, W_out) tensor (not
+    C_out channels: it mirrors the empty input), whose backward gives zero gradients to the
+    weight and bias; the kernels themselves cannot multiply by an empty matrix.
+    """
+    if x.shape[1] != 0:
+        return Convolution.apply(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    geo = Geometry(tuple(x.shape), tuple(weight.shape), stride, padding, dilation, groups)
+    zero = x.sum() * 0 + weight.sum() * 0
+    if bias is not None:
+        zero = zero + bias.sum() * 0
+    return zero + Tensor._wrap(np.zeros((x.shape[0], 0, *geo.out_hw), dtype=x.array.dtype))
