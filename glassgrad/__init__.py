@@ -209,3 +209,13 @@ from glassgrad._legacy import (  # noqa: E402  (PyTorch's legacy tensor types)
     LongTensor,
     ShortTensor,
 )
+from glassgrad._numeric_info import finfo, iinfo  # noqa: E402
+
+# PyTorch's numeric constants, as Python floats.
+# (`float` here is glassgrad's dtype, hence the math module.)
+import math as _math  # noqa: E402
+
+inf = _math.inf
+nan = _math.nan
+pi = _math.pi
+e = _math.e

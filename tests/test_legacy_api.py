@@ -185,3 +185,28 @@ def test_parity_with_pytorch():
     with pytest.raises(TypeError) as ours_error:
         nn.Conv2d(3, 6.0, 3)
     assert str(ours_error.value) == str(theirs_error.value)
+
+
+def test_finfo_iinfo_and_constants_match_pytorch():
+    torch = pytest.importorskip("torch", reason="parity needs PyTorch")
+    for ours, theirs in ((glassgrad.float32, torch.float32), (glassgrad.float64, torch.float64)):
+        a, b = glassgrad.finfo(ours), torch.finfo(theirs)
+        assert (a.eps, a.max, a.min, a.tiny, a.bits, a.resolution) == (
+            b.eps,
+            b.max,
+            b.min,
+            b.tiny,
+            b.bits,
+            b.resolution,
+        )
+        assert repr(a) == repr(b)
+    for ours, theirs in ((glassgrad.int64, torch.int64), (glassgrad.uint8, torch.uint8), (glassgrad.int8, torch.int8)):
+        a, b = glassgrad.iinfo(ours), torch.iinfo(theirs)
+        assert (a.max, a.min, a.bits, a.dtype) == (b.max, b.min, b.bits, b.dtype)
+    assert glassgrad.finfo().eps == torch.finfo().eps
+    with pytest.raises(TypeError, match="requires a floating point input type"):
+        glassgrad.finfo(glassgrad.int64)
+    with pytest.raises(TypeError, match="requires an integer input type"):
+        glassgrad.iinfo(glassgrad.float32)
+    assert (glassgrad.pi, glassgrad.e, glassgrad.inf) == (torch.pi, torch.e, torch.inf)
+    assert glassgrad.nan != glassgrad.nan

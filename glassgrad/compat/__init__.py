@@ -125,6 +125,16 @@ def _missing_module_message(torch_name: str) -> str:
     )
 
 
+def _module_exists(glassgrad_name) -> bool:
+    """Whether glassgrad has the module ``glassgrad_name`` (False for None, or inside a plain module)."""
+    if glassgrad_name is None:
+        return False
+    try:
+        return importlib.util.find_spec(glassgrad_name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 class TorchAlias(types.ModuleType):
     """A PyTorch module name standing for one of glassgrad's modules.
 
@@ -146,7 +156,7 @@ class TorchAlias(types.ModuleType):
             if name.startswith("__") and name.endswith("__"):
                 raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}") from None
             child = f"{self.__name__}.{name}"
-            if glassgrad_name_of(child) is not None and importlib.util.find_spec(glassgrad_name_of(child)):
+            if _module_exists(glassgrad_name_of(child)):
                 return _alias(child)
             raise MissingTorchAPI(
                 f"{child}: glassgrad does not provide this PyTorch API (the module {self.__name__} is "
@@ -201,12 +211,7 @@ class _TorchFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         top = fullname.split(".")[0]
         if top not in ("torch", "torchvision"):
             return None
-        name = glassgrad_name_of(fullname)
-        try:
-            found = name is not None and importlib.util.find_spec(name) is not None
-        except ModuleNotFoundError:
-            found = False
-        if not found:
+        if not _module_exists(glassgrad_name_of(fullname)):
             # name=None on purpose: `from torch.nn import LSTM` asks for the module torch.nn.LSTM
             # and, for an error naming that module, would swallow it and raise a bare
             # "cannot import name" instead.
