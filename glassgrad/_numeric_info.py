@@ -25,7 +25,7 @@ class finfo:
         self.max = float(info.max)
         self.min = float(info.min)
         self.tiny = self.smallest_normal = float(info.smallest_normal)
-        self.resolution = float(info.resolution)
+        self.resolution = float(str(info.resolution))  # 1e-06, not the float32 nearest to it widened
         self.dtype = kind.name
 
     def __repr__(self):
