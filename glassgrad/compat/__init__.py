@@ -153,6 +153,14 @@ class TorchAlias(types.ModuleType):
         try:
             value = getattr(target, name)
         except AttributeError:
+            if name == "__all__":
+                # `from torch import *` takes the public names of glassgrad's module.
+                # (PyTorch's __all__ lists no submodules, and neither does this.)
+                return [
+                    n
+                    for n in dir(target)
+                    if not n.startswith("_") and not isinstance(getattr(target, n, None), types.ModuleType)
+                ]
             if name.startswith("__") and name.endswith("__"):
                 raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}") from None
             child = f"{self.__name__}.{name}"

@@ -197,3 +197,12 @@ def test_install_then_uninstall_in_a_notebook_like_process():
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "(2,", "2,", "2)", "False", "False"]
+
+
+def test_star_import_gives_public_names_but_no_submodules(tmp_path):
+    (tmp_path / "star.py").write_text(
+        "from torch import *\nfrom torch.nn import *\nprint(zeros(2).shape == (2,), Linear.__name__, 'optim' in dir())\n"
+    )
+    result = _run(["run", "star.py"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "Linear", "False"]
