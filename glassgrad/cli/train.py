@@ -111,6 +111,14 @@ def register(subparsers):
         action="store_true",
         help="watch activations and gradients during training and say at the end what stops the network from learning",
     )
+    p.add_argument(
+        "--tensorboard",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="DIR",
+        help="log the run for TensorBoard into DIR (default: the run folder's tensorboard/); needs tensorboard",
+    )
     p.set_defaults(handler=run)
 
 
@@ -330,6 +338,13 @@ def run(args):
 
         doctor = Doctor(num_classes=data.num_classes)
         callbacks.append(doctor)
+    if getattr(args, "tensorboard", None) is not None:
+        from glassgrad.train.tensorboard import TensorBoardLogger
+
+        try:
+            callbacks.append(TensorBoardLogger(args.tensorboard or out / "tensorboard", class_names=data.class_names))
+        except ModuleNotFoundError as error:
+            raise CLIError(str(error)) from None
     trainer = Trainer(
         model,
         optimizer,
