@@ -74,6 +74,8 @@ LISTED = (
     "torch.distributed",
     "torch.multiprocessing",
     "torch.jit",
+    "torch.onnx",
+    "torch.utils.tensorboard",
     "torchvision",
     "torchvision.datasets",
     "torchvision.transforms",
