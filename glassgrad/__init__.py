@@ -65,6 +65,7 @@ from glassgrad import utils
 from glassgrad.summary import summary
 
 
+
 def is_tensor(obj):
     return isinstance(obj, Tensor)
 
@@ -107,3 +108,24 @@ from glassgrad._runtime import (  # noqa: E402
     set_float32_matmul_precision,
     use_deterministic_algorithms,
 )
+from glassgrad._legacy import (  # noqa: E402  (PyTorch's legacy tensor types)
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
+from glassgrad._numeric_info import finfo, iinfo  # noqa: E402
+
+# PyTorch's numeric constants, as Python floats.
+# (`float` here is glassgrad's dtype, hence the math module.)
+import math as _math  # noqa: E402
+
+inf = _math.inf
+nan = _math.nan
+pi = _math.pi
+e = _math.e

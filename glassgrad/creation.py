@@ -1,14 +1,35 @@
 """Tensor factories with PyTorch's names and default dtypes."""
 
+import operator
+
 import numpy as np
 
 from glassgrad import _dtype, random
-from glassgrad.tensor import Tensor, _check_cpu, _shape_args
+from glassgrad.autograd.graph import increment_version
+from glassgrad.tensor import Tensor, _check_cpu
 
 
-def _size(size, op):
-    """``f(2, 3)`` or ``f((2, 3))`` as a shape tuple, refusing negative sizes by name."""
-    shape = _shape_args(size)
+def _size(size, op, keyword=None):
+    """``f(2, 3)``, ``f((2, 3))`` or ``f(size=(2, 3))`` as a shape tuple.
+
+    Refuses a float (``nn.Linear(2.0, 3)`` builds its weight here) with PyTorch's TypeError, and a
+    negative size by name.
+    """
+    if keyword is not None:
+        if size:
+            raise TypeError(f"{op}() got the size both as positional arguments {size} and as size={keyword}")
+        size = (keyword,)
+    items = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+    shape = []
+    for position, item in enumerate(items):
+        try:
+            shape.append(operator.index(item))
+        except TypeError:
+            raise TypeError(
+                f"{op}(): argument 'size' (position 1) must be tuple of ints, but found element of type "
+                f"{type(item).__name__} at pos {position}"
+            ) from None
+    shape = tuple(shape)
     if any(s < 0 for s in shape):
         raise RuntimeError(f"{op}: negative dimension in size {shape}; sizes must be >= 0")
     return shape
@@ -18,12 +39,25 @@ def _float(dtype):
     return (_dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()).numpy
 
 
-def _made(array, requires_grad, device=None, op="tensor"):
+def _made(array, requires_grad, device=None, op="tensor", out=None):
     _check_cpu(device, op)
     t = Tensor._wrap(array)
     if requires_grad:
-        t.requires_grad_(True)
+        t.requires_grad_(True)  # refuses integer dtypes by name before anything is written to out
+    if out is not None:
+        return _into(out, array, op)
     return t
+
+
+def _into(out, array, op):
+    """``out=``: ``out`` takes the result's shape and values, keeping its own dtype, as in PyTorch."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{op}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if out.requires_grad and out.is_leaf:
+        raise RuntimeError(f"{op}(): out= must not be a leaf tensor that requires grad; pass one made under no_grad")
+    out.array = np.ascontiguousarray(array, dtype=out.array.dtype)
+    increment_version(out, f"{op}(out=...)")
+    return out
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
@@ -53,22 +87,26 @@ def from_numpy(array):
     return Tensor._wrap(array)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return _made(np.zeros(_size(size, "zeros"), dtype=_float(dtype)), requires_grad, device, "zeros")
+def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, **kw):
+    shape = _size(size, "zeros", _size_keyword(kw, "zeros"))
+    return _made(np.zeros(shape, dtype=_float(dtype)), requires_grad, device, "zeros", out)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _made(np.ones(_size(size, "ones"), dtype=_float(dtype)), requires_grad, device, "ones")
+def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, **kw):
+    shape = _size(size, "ones", _size_keyword(kw, "ones"))
+    return _made(np.ones(shape, dtype=_float(dtype)), requires_grad, device, "ones", out)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
-    return _made(np.empty(_size(size, "empty"), dtype=_float(dtype)), requires_grad, device, "empty")
+def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, **kw):
+    shape = _size(size, "empty", _size_keyword(kw, "empty"))
+    return _made(np.empty(shape, dtype=_float(dtype)), requires_grad, device, "empty", out)
 
 
-def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
     if dtype is None:
         dtype = Tensor(fill_value).dtype
-    return _made(np.full(tuple(size), fill_value, dtype=_dtype.to_dtype(dtype).numpy), requires_grad, device, "full")
+    shape = _size((size,), "full")
+    return _made(np.full(shape, fill_value, dtype=_dtype.to_dtype(dtype).numpy), requires_grad, device, "full", out)
 
 
 def zeros_like(other, dtype=None, device=None, requires_grad=False):
@@ -108,7 +146,7 @@ def _like(other, dtype):
     return _dtype.to_dtype(dtype).numpy if dtype is not None else other.array.dtype
 
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """Values from ``start`` up to (not including) ``end`` by ``step``; int64 unless a bound is a float."""
     if end is None:
         start, end = 0, start
@@ -119,49 +157,67 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         np_dtype = _dtype.get_default_dtype().numpy if floats else np.int64
     else:
         np_dtype = _dtype.to_dtype(dtype).numpy
-    return _made(np.arange(start, end, step).astype(np_dtype), requires_grad, device, "arange")
+    return _made(np.arange(start, end, step).astype(np_dtype), requires_grad, device, "arange", out)
 
 
-def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
-    return _made(np.linspace(start, end, steps).astype(_float(dtype)), requires_grad, device, "linspace")
+def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    return _made(np.linspace(start, end, steps).astype(_float(dtype)), requires_grad, device, "linspace", out)
 
 
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
     return _made(np.logspace(start, end, steps, base=base).astype(_float(dtype)), requires_grad, device, "logspace")
 
 
-def eye(n, m=None, dtype=None, device=None, requires_grad=False):
-    return _made(np.eye(n, m, dtype=_float(dtype)), requires_grad, device, "eye")
+def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    return _made(np.eye(n, m, dtype=_float(dtype)), requires_grad, device, "eye", out)
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False, **kw):
     """Uniform samples in [0, 1) from the global (or given) generator."""
-    return _made(random.random(_size(size, "rand"), generator, dtype=_float(dtype)), requires_grad, device, "rand")
+    shape = _size(size, "rand", _size_keyword(kw, "rand"))
+    return _made(random.random(shape, generator, dtype=_float(dtype)), requires_grad, device, "rand", out)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False, **kw):
     """Standard normal samples from the global (or given) generator."""
-    return _made(
-        random.standard_normal(_size(size, "randn"), generator, dtype=_float(dtype)), requires_grad, device, "randn"
-    )
+    shape = _size(size, "randn", _size_keyword(kw, "randn"))
+    return _made(random.standard_normal(shape, generator, dtype=_float(dtype)), requires_grad, device, "randn", out)
 
 
-def randint(low, high=None, size=None, generator=None, dtype=None, device=None):
-    """Integers in [low, high); ``randint(high, size)`` starts at 0."""
-    _check_cpu(device, "randint")
-    if size is None:
+def randint(
+    low=0, high=None, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False
+):
+    """Integers in [low, high) as int64 (or ``dtype``): ``randint(high, size)`` starts at 0.
+
+    Takes PyTorch's forms: ``randint(10, (3,))``, ``randint(10, size=(3,))``,
+    ``randint(2, 10, (3,))`` and ``randint(low=2, high=10, size=(3,))``.
+    """
+    if high is None:
+        low, high = 0, low
+    elif size is None and isinstance(high, (tuple, list)):
         low, high, size = 0, low, high
+    if size is None:
+        raise TypeError("randint() missing the required argument 'size' (a tuple of ints): randint(high, size=(n,))")
     if low >= high:
         raise RuntimeError(f"randint: low ({low}) must be less than high ({high}); values are drawn from [low, high)")
-    array = random.integers(low, high, _size(tuple(size), "randint"), generator)
-    return Tensor._wrap(array if dtype is None else array.astype(_dtype.to_dtype(dtype).numpy))
+    array = random.integers(low, high, _size((size,), "randint"), generator)
+    array = array if dtype is None else array.astype(_dtype.to_dtype(dtype).numpy)
+    return _made(array, requires_grad, device, "randint", out)
 
 
-def randperm(n, generator=None, dtype=None, device=None):
+def _size_keyword(kw, op):
+    """The ``size=`` keyword of the factories that otherwise take sizes as ``*size``."""
+    unknown = set(kw) - {"size", "memory_format"}
+    if unknown:
+        raise TypeError(f"{op}() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+    return kw.get("size")
+
+
+def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """A random permutation of 0..n-1 (int64 unless ``dtype`` says otherwise)."""
-    _check_cpu(device, "randperm")
     array = random.permutation(n, generator)
-    return Tensor._wrap(array if dtype is None else array.astype(_dtype.to_dtype(dtype).numpy))
+    array = array if dtype is None else array.astype(_dtype.to_dtype(dtype).numpy)
+    return _made(array, requires_grad, device, "randperm", out)
 
 
 def bernoulli(probabilities, generator=None):

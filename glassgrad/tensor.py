@@ -213,9 +213,17 @@ class Tensor:
         out = self.type(target)
         return _ops.clone(out) if kwargs.get("copy") and out is self else out
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking=False):
+        """With no argument, PyTorch's type name (``'torch.FloatTensor'``); else this tensor cast to
+        ``dtype``: a dtype, a legacy type (``torch.LongTensor``) or its name (``'torch.LongTensor'``)."""
+        from glassgrad import _legacy
+
         if dtype is None:
-            return str(self.dtype)
+            return _legacy.type_name(self.dtype)
+        if isinstance(dtype, str):
+            dtype = _legacy.dtype_of_type_name(dtype) or dtype
+        elif isinstance(dtype, _legacy._LegacyTensorType):
+            dtype = dtype.dtype
         target = _dtype.to_dtype(dtype).numpy
         if target == self.array.dtype:
             return self
@@ -441,20 +449,95 @@ class Tensor:
         """Copy ``src`` (broadcast to this shape, converted to this dtype) into this tensor."""
         return self._overwrite("copy_", src)
 
-    def normal_(self, mean=0.0, std=1.0, generator=None):
+    # -- in-place sampling, PyTorch's distributions and argument checks ---------------
+
+    def _sample_(self, op, values, floating=True):
+        if floating and self.array.dtype.kind != "f":
+            raise RuntimeError(f"{op}: not implemented for {self.dtype}: it samples real numbers; use a float tensor")
+        return self._overwrite(op, values)
+
+    def _uniform01(self, generator):
         from glassgrad import random
 
-        return self._overwrite("normal_", random.normal(mean, std, self.array.shape, generator, dtype=self.array.dtype))
+        return random.uniform(0.0, 1.0, self.array.shape, generator, dtype=np.float64)
 
-    def uniform_(self, a=0.0, b=1.0, generator=None):
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        """Fill with samples of N(mean, std**2)."""
         from glassgrad import random
 
-        return self._overwrite("uniform_", random.uniform(a, b, self.array.shape, generator, dtype=self.array.dtype))
+        if std < 0:
+            raise RuntimeError(f"normal_ expects std >= 0.0, but found std {std}")
+        values = random.normal(mean, std, self.array.shape, generator, dtype=np.float64)
+        return self._sample_("normal_", values)
 
-    def bernoulli_(self, p=0.5, generator=None):
+    def uniform_(self, a=0.0, b=1.0, *, generator=None, **bounds):
+        """Fill with samples of U[a, b); PyTorch's keywords ``from=`` and ``to=`` are accepted too."""
+        a, b = bounds.pop("from", a), bounds.pop("to", b)
+        if bounds:
+            raise TypeError(f"uniform_() got an unexpected keyword argument {sorted(bounds)[0]!r}")
+        if a > b:
+            raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}")
+        return self._sample_("uniform_", a + (b - a) * self._uniform01(generator))
+
+    def random_(self, *args, generator=None, **bounds):
+        """``random_()``: integers in [0, 2**mantissa] for floats (the dtype's range for ints);
+        ``random_(to)``: [0, to); ``random_(from, to)``: [from, to)."""
         from glassgrad import random
 
-        return self._overwrite("bernoulli_", random.uniform(0.0, 1.0, self.array.shape, generator) < p)
+        if "from" in bounds or "to" in bounds:
+            args = (bounds.pop("from", 0), bounds.pop("to", None))
+        if bounds or len(args) > 2:
+            raise TypeError("random_() takes random_(), random_(to) or random_(from, to)")
+        kind = self.array.dtype
+        if len(args) == 2 and args[1] is not None:
+            low, high = args
+        elif len(args) >= 1 and args[0] is not None and len(args) == 1:
+            low, high = 0, args[0]
+        else:
+            low = args[0] if args else 0
+            if kind == np.bool_:
+                high = 2
+            elif kind.kind == "f":
+                high = 2 ** (np.finfo(kind).nmant + 1) + 1
+            else:
+                high = int(np.iinfo(kind).max) + (1 if kind.itemsize < 8 else 0)
+        if low >= high:
+            raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+        values = random.integers(low, high, self.array.shape, generator)
+        return self._sample_("random_", values, floating=False)
+
+    def bernoulli_(self, p=0.5, *, generator=None):
+        """Fill with 1 where a uniform draw falls below ``p`` (a number or a tensor broadcast to this shape)."""
+        probability = p.array if isinstance(p, Tensor) else p
+        if np.any((np.asarray(probability) < 0) | (np.asarray(probability) > 1)):
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+        return self._sample_("bernoulli_", self._uniform01(generator) < probability, floating=False)
+
+    def exponential_(self, lambd=1.0, *, generator=None):
+        """Fill with samples of the exponential distribution of rate ``lambd`` (inverse transform)."""
+        if not lambd > 0:
+            raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+        return self._sample_("exponential_", -np.log1p(-self._uniform01(generator)) / lambd)
+
+    def geometric_(self, p, *, generator=None):
+        """Fill with the number of Bernoulli(p) trials up to the first success (values >= 1)."""
+        if not 0 < p < 1:
+            raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+        trials = np.ceil(np.log1p(-self._uniform01(generator)) / np.log1p(-p))
+        return self._sample_("geometric_", np.maximum(trials, 1), floating=False)
+
+    def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+        """Fill with samples of the Cauchy distribution located at ``median`` with scale ``sigma``."""
+        return self._sample_("cauchy_", median + sigma * np.tan(np.pi * (self._uniform01(generator) - 0.5)))
+
+    def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+        """Fill with exp of samples of N(mean, std**2)."""
+        from glassgrad import random
+
+        if not std > 0:
+            raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+        values = random.normal(mean, std, self.array.shape, generator, dtype=np.float64)
+        return self._sample_("log_normal_", np.exp(values))
 
     def __setitem__(self, index, value):
         index = _ops.normalize_index(index)

@@ -84,6 +84,8 @@ COMMANDS = {
     "glassgrad eval runs/lenet/checkpoint.pt": "run",
     "python -c \"from glassgrad.vision.datasets import Digits; Digits(train=False)[0][0].save('digit.png')\"": "run",
     "glassgrad predict runs/lenet/checkpoint.pt digit.png --top 3": "run",
+    "glassgrad run train.py --epochs 1": (SKIP, "the reader's own PyTorch program; tests/compat/test_run.py runs one"),
+    "glassgrad run --list torch.nn.modules.utils": "run",
     "glassgrad models --count": "run",
     "pip install tensorboard": (SKIP, _INSTALLED),
     "pip install onnx onnxruntime": (SKIP, _INSTALLED),

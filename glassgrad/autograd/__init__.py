@@ -130,3 +130,6 @@ __all__ = [
     "no_grad",
     "set_grad_enabled",
 ]
+
+
+from glassgrad._legacy import Variable  # noqa: E402  (a Tensor since PyTorch 0.4)

@@ -13,7 +13,19 @@ import sys
 import glassgrad
 
 # Subcommand modules, in the order `glassgrad --help` lists them.
-SUBCOMMANDS = ["explain", "lesson", "train", "evaluate", "predict", "models", "summary", "lineage", "export", "bench"]
+SUBCOMMANDS = [
+    "explain",
+    "lesson",
+    "train",
+    "evaluate",
+    "predict",
+    "models",
+    "summary",
+    "lineage",
+    "export",
+    "bench",
+    "run",
+]
 
 
 class CLIError(Exception):

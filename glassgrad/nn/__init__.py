@@ -76,3 +76,5 @@ from glassgrad.nn.normalization import (
     LayerNorm,
     LocalResponseNorm,
 )
+from glassgrad.nn import parallel  # noqa: E402
+from glassgrad.nn.parallel import DataParallel  # noqa: E402

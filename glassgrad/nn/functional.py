@@ -623,7 +623,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x, unbatched, stride, pads, dilation = _conv.conv_arguments(input, weight, stride, padding, dilation, 2, "conv2d")
     groups = int(groups)
     _conv.check_conv(x, weight, bias, stride, pads, dilation, groups, "conv2d")
-    out = _conv.Convolution.apply(x, weight, bias, stride=stride, padding=pads, dilation=dilation, groups=groups)
+    out = _conv.convolve(x, weight, bias, stride=stride, padding=pads, dilation=dilation, groups=groups)
     return out.squeeze(0) if unbatched else out
 
 
@@ -633,7 +633,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x, unbatched, stride, pads, dilation = _conv.conv_arguments(input, weight, stride, padding, dilation, 1, "conv1d")
     groups = int(groups)
     _conv.check_conv(x, weight, bias, stride, pads, dilation, groups, "conv1d")
-    out = _conv.Convolution.apply(
+    out = _conv.convolve(
         x.unsqueeze(2),
         weight.unsqueeze(2),
         bias,

@@ -13,6 +13,7 @@ from glassgrad.ops import (
     indexing,
     linalg,
     matrix,
+    products,
     rearrange,
     reduction,
     registry,

@@ -68,7 +68,5 @@ register(
         "matmul",
         matmul,
         [Sample((3, 4), (4, 2)), Sample((4,), (4,)), Sample((2, 3, 4), (4, 2)), Sample((3,), (3, 2))],
-        methods=("matmul", "mm", "bmm", "dot"),
-        aliases=("matmul", "mm", "bmm"),
     ),
 )

@@ -1,6 +1,6 @@
 """torchvision for glassgrad: ``import glassgrad.vision as torchvision``.
 
-``datasets`` and ``transforms`` load at once; ``models`` loads on first use.
+``datasets`` and ``transforms`` load at once; ``models`` and ``utils`` load on first use.
 """
 
 import importlib
@@ -9,6 +9,6 @@ from glassgrad.vision import datasets, transforms
 
 
 def __getattr__(name):
-    if name == "models":
-        return importlib.import_module("glassgrad.vision.models")
+    if name in ("models", "utils"):
+        return importlib.import_module(f"glassgrad.vision.{name}")
     raise AttributeError(f"module 'glassgrad.vision' has no attribute {name!r}")

@@ -19,11 +19,14 @@ passes above for the shapes it supports, and its entry in ``select`` (its name i
 goes in ``glassgrad.backends.conv.ALGORITHMS``.
 """
 
+import numpy as np
+
 from glassgrad.autograd.function import Function
 from glassgrad.backend import workspace
 from glassgrad.backend.workspace import clear_workspaces  # noqa: F401  (the public name it always had)
 from glassgrad.ops.conv import select
 from glassgrad.ops.conv.geometry import Geometry, check_conv, conv_arguments  # noqa: F401  (nn.functional's)
+from glassgrad.tensor import Tensor
 
 
 class Convolution(Function):
@@ -69,3 +72,19 @@ class Convolution(Function):
         workspace.run_jobs(chunks, n * hw * geo.c_out * geo.k * len(jobs), list(jobs.values()))
         results = {name: job.result() for name, job in jobs.items()}
         return results.get("x"), results.get("w"), grad_b
+
+
+def convolve(x, weight, bias, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+    """``Convolution`` on (N, C_in, H, W), and PyTorch's answer when C_in is 0.
+
+    With no input channels PyTorch returns an empty (N, 0, H_out, W_out) tensor (not
+    C_out channels: it mirrors the empty input), whose backward gives zero gradients to the
+    weight and bias; the kernels themselves cannot multiply by an empty matrix.
+    """
+    if x.shape[1] != 0:
+        return Convolution.apply(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    geo = Geometry(tuple(x.shape), tuple(weight.shape), stride, padding, dilation, groups)
+    zero = x.sum() * 0 + weight.sum() * 0
+    if bias is not None:
+        zero = zero + bias.sum() * 0
+    return zero + Tensor._wrap(np.zeros((x.shape[0], 0, *geo.out_hw), dtype=x.array.dtype))

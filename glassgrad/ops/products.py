@@ -1,0 +1,58 @@
+"""``mm``, ``bmm`` and ``dot``: ``matmul`` restricted to one rank, with PyTorch's checks and messages.
+
+``matmul`` broadcasts and accepts any rank; these do not, and code ported from PyTorch relies on
+them failing loudly (``bmm`` on matrices is a bug in the caller, not a batch of one).
+"""
+
+from glassgrad.ops.linalg import matmul
+from glassgrad.ops.registry import OpInfo, Sample, register
+
+
+def mm(input, mat2):
+    """(n, m) @ (m, p) -> (n, p); both must be matrices."""
+    if input.ndim != 2:
+        raise RuntimeError(f"self must be a matrix (mm got a {input.ndim}-D tensor of shape {tuple(input.shape)})")
+    if mat2.ndim != 2:
+        raise RuntimeError(f"mat2 must be a matrix (mm got a {mat2.ndim}-D tensor of shape {tuple(mat2.shape)})")
+    if input.shape[1] != mat2.shape[0]:
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({input.shape[0]}x{input.shape[1]} and "
+            f"{mat2.shape[0]}x{mat2.shape[1]})"
+        )
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    """(b, n, m) @ (b, m, p) -> (b, n, p); no broadcasting of the batch."""
+    if input.ndim != 3:
+        raise RuntimeError(f"batch1 must be a 3D tensor (bmm got shape {tuple(input.shape)})")
+    if mat2.ndim != 3:
+        raise RuntimeError(f"batch2 must be a 3D tensor (bmm got shape {tuple(mat2.shape)})")
+    want = [input.shape[0], input.shape[2]]
+    if list(mat2.shape[:2]) != want:
+        raise RuntimeError(
+            f"Expected size for first two dimensions of batch2 tensor to be: {want} but got: {list(mat2.shape[:2])}."
+        )
+    return matmul(input, mat2)
+
+
+def dot(input, other):
+    """The inner product of two 1-D tensors of the same length -> a 0-D tensor."""
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(
+            f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors "
+            f"(shapes {tuple(input.shape)} and {tuple(other.shape)})"
+        )
+    if input.shape[0] != other.shape[0]:
+        raise RuntimeError(
+            f"inconsistent tensor size, expected tensor [{input.shape[0]}] and src [{other.shape[0]}] to have the same number of elements, "
+            f"but got {input.shape[0]} and {other.shape[0]} elements respectively"
+        )
+    return matmul(input, other)
+
+
+register(
+    OpInfo("mm", mm, [Sample((3, 4), (4, 2))]),
+    OpInfo("bmm", bmm, [Sample((2, 3, 4), (2, 4, 5))]),
+    OpInfo("dot", dot, [Sample((4,), (4,))]),
+)

@@ -1,0 +1,208 @@
+"""``glassgrad run``: unmodified PyTorch programs, in a subprocess each (the real torch may be loaded here)."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+HELPER = """
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.modules.utils import _pair
+
+
+class Net(nn.Module):
+    def __init__(self, kernel=3):
+        super().__init__()
+        self.kernel = _pair(kernel)
+        self.conv = nn.Conv2d(1, 4, self.kernel, padding=1)
+        self.fc = nn.Linear(4 * 8 * 8, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv(x)), 2)
+        return self.fc(torch.flatten(x, 1))
+
+
+import torch  # noqa: E402  (a module-level global the forward reads, as many programs do)
+"""
+
+MAIN = """
+import argparse
+import sys
+
+import torch
+import torch.optim as optim
+from torch.optim.lr_scheduler import StepLR
+from torch.utils.data import DataLoader, TensorDataset
+from torchvision import transforms
+
+from model import Net
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=1)
+    args = parser.parse_args()
+    assert sys.argv[1:] == ["--steps", str(args.steps)], sys.argv
+    torch.manual_seed(0)
+    norm = transforms.Normalize((0.5,), (0.25,))
+    images = norm(torch.rand(64, 1, 16, 16))
+    labels = torch.randint(0, 10, (64,))
+    loader = DataLoader(TensorDataset(images, labels), batch_size=64)
+    model = Net()
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+    sched = StepLR(opt, step_size=10)
+    losses = []
+    for _ in range(args.steps):
+        for x, y in loader:
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        sched.step()
+    print("first", losses[0], "last", losses[-1])
+    print("types", type(model).__module__, torch.__name__, isinstance(images, torch.Tensor))
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def _run(args, cwd, module=("glassgrad",)):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", *module, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def _program(tmp_path):
+    (tmp_path / "prog").mkdir()
+    (tmp_path / "prog" / "model.py").write_text(textwrap.dedent(HELPER))
+    (tmp_path / "prog" / "train.py").write_text(textwrap.dedent(MAIN))
+    return tmp_path / "prog" / "train.py"
+
+
+def test_multi_file_program_trains_and_loss_falls(tmp_path):
+    script = _program(tmp_path)
+    # Run from another folder: the script's own folder must come first on sys.path.
+    result = _run(["run", str(script), "--steps", "15"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    words = result.stdout.split()
+    first, last = float(words[words.index("first") + 1]), float(words[words.index("last") + 1])
+    assert last < 0.5 * first, result.stdout
+    assert "types model torch True" in result.stdout
+
+
+def test_python_dash_m_glassgrad_run_is_the_same(tmp_path):
+    script = _program(tmp_path)
+    result = _run([str(script), "--steps", "1"], cwd=tmp_path, module=("glassgrad.run",))
+    assert result.returncode == 0, result.stderr
+    assert "types model torch True" in result.stdout
+
+
+def test_missing_attribute_names_the_pytorch_api(tmp_path):
+    (tmp_path / "p.py").write_text(
+        "import torch.nn as nn\nimport torch.nn.functional as F\n"
+        "print(hasattr(nn, 'NoSuchLayer'), hasattr(F, 'no_such_function'))\nnn.NoSuchLayer(4)\n"
+    )
+    result = _run(["run", "p.py"], cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.split() == ["False", "False"]  # also inside a module that is no package
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("glassgrad.compat.MissingTorchAPI: torch.nn.NoSuchLayer: glassgrad does not provide")
+    assert "glassgrad run --list" in last
+
+
+def test_missing_module_and_from_import_name_the_pytorch_api(tmp_path):
+    (tmp_path / "m.py").write_text("import torch.no_such_module\n")
+    (tmp_path / "f.py").write_text("from torch.nn import NoSuchLayer\n")
+    for script, api in (("m.py", "torch.no_such_module"), ("f.py", "torch.nn.NoSuchLayer")):
+        result = _run(["run", script], cwd=tmp_path)
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("ModuleNotFoundError"), last
+        assert api in last and "glassgrad does not provide" in last and "glassgrad run --list" in last
+
+
+def test_glassgrad_only_modules_are_not_torch_names(tmp_path):
+    (tmp_path / "t.py").write_text("import torch.train\n")
+    result = _run(["run", "t.py"], cwd=tmp_path)
+    assert "torch.train" in result.stderr and "glassgrad does not provide" in result.stderr
+
+
+def test_settings_pass_through_and_plain_glassgrad_is_untouched(tmp_path):
+    (tmp_path / "s.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            import glassgrad
+            torch.backends.cudnn.benchmark = True
+            print(glassgrad.backends.cudnn.benchmark)
+            print(type(glassgrad).__name__, type(torch).__name__, torch.nn.functional is not glassgrad.nn.functional)
+            print(glassgrad.nn.functional.__name__, torch.nn.functional.relu is glassgrad.nn.functional.relu)
+            """
+        )
+    )
+    result = _run(["run", "s.py"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "module", "TorchAlias", "True", "glassgrad.nn.functional", "True"]
+
+
+def test_list_prints_provided_torch_names(tmp_path):
+    result = _run(["run", "--list", "torch.nn.modules.utils"], cwd=tmp_path)
+    assert result.returncode == 0
+    names = result.stdout.splitlines()
+    assert "torch.nn.modules.utils._pair" in names and names[-1] == "(6 names)"
+    everything = _run(["run", "--list"], cwd=tmp_path).stdout.splitlines()
+    assert {"torch.nn.Linear", "torch.optim.SGD", "torchvision.transforms.ToTensor"} <= set(everything)
+    assert not any(name.startswith("torch.np") for name in everything)
+
+
+def test_missing_script_is_a_clear_error(tmp_path):
+    result = _run(["run", "nope.py"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no such file 'nope.py'" in result.stderr
+
+
+def test_install_refuses_after_real_torch():
+    code = "import torch, glassgrad.compat as c\ntry:\n    c.install()\nexcept RuntimeError as e:\n    print(e)\n"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    probe = subprocess.run([sys.executable, "-c", "import torch"], env=env, capture_output=True)
+    if probe.returncode != 0:
+        import pytest
+
+        pytest.skip("PyTorch is not installed: nothing to refuse")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert "the real torch is already imported" in result.stdout
+    assert "before the first `import torch`" in result.stdout
+
+
+def test_install_then_uninstall_in_a_notebook_like_process():
+    code = textwrap.dedent(
+        """
+        import sys, glassgrad.compat as c
+        c.install()
+        import torch, torchvision.transforms as T
+        from torch.nn.modules.utils import _triple
+        print(torch.zeros(2).shape == (2,), T.ToTensor.__module__.startswith("glassgrad"), _triple(2))
+        c.uninstall()
+        print("torch" in sys.modules, c.is_installed())
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "(2,", "2,", "2)", "False", "False"]
+
+
+def test_star_import_gives_public_names_but_no_submodules(tmp_path):
+    (tmp_path / "star.py").write_text(
+        "from torch import *\nfrom torch.nn import *\nprint(zeros(2).shape == (2,), Linear.__name__, 'optim' in dir())\n"
+    )
+    result = _run(["run", "star.py"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "Linear", "False"]
