@@ -76,3 +76,4 @@ from glassgrad.nn.normalization import (
     LayerNorm,
     LocalResponseNorm,
 )
+from glassgrad.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
