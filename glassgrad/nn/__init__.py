@@ -77,3 +77,12 @@ from glassgrad.nn.normalization import (
     LocalResponseNorm,
 )
 from glassgrad.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from glassgrad.nn.activation import MultiheadAttention
+from glassgrad.nn.linear import NonDynamicallyQuantizableLinear
+from glassgrad.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)

@@ -722,3 +722,9 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     if return_indices:
         return out, _pool._indices_tensor(node, unbatched)
     return out
+
+
+from glassgrad.nn._functional_layers import (  # noqa: E402, F401  (re-exported; defined apart to keep this module short)
+    multi_head_attention_forward,
+    scaled_dot_product_attention,
+)
