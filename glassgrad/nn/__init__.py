@@ -86,3 +86,4 @@ from glassgrad.nn.transformer import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
+from glassgrad.nn.conv import ConvTranspose1d, ConvTranspose2d

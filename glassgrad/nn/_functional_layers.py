@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from glassgrad import creation, ops
+from glassgrad.tensor import Tensor
 
 
 def _softmax_all_masked_zero(scores):
@@ -219,3 +220,96 @@ def multi_head_attention_forward(
     if not batched:
         weights = weights.squeeze(0)
     return out, weights
+
+
+# -- transposed convolution ---------------------------------------------------------------
+
+
+def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, dims, op):
+    from glassgrad.ops.conv import _batched, _ntuple
+    from glassgrad.ops.conv.transpose import ConvTranspose
+
+    x, unbatched = _batched(input, dims + 2, op, "input")
+    if not isinstance(weight, Tensor) or weight.ndim != dims + 2:
+        raise RuntimeError(
+            f"{op}: weight must be a {dims + 2}-D tensor (C_in, C_out/groups, *kernel), got shape "
+            f"{tuple(getattr(weight, 'shape', ()))}"
+        )
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a tuple of ints, got {padding!r} (no 'same'/'valid')")
+    stride, padding, dilation, output_padding = (
+        _ntuple(v, dims, name, op)
+        for v, name in (
+            (stride, "stride"),
+            (padding, "padding"),
+            (dilation, "dilation"),
+            (output_padding, "output_padding"),
+        )
+    )
+    groups = int(groups)
+    if any(s < 1 for s in stride) or any(d < 1 for d in dilation) or any(p < 0 for p in padding) or groups < 1:
+        raise ValueError(
+            f"{op}: stride, dilation and groups must be positive and padding non-negative, got stride={stride}, "
+            f"dilation={dilation}, padding={padding}, groups={groups}"
+        )
+    for o, s, d in zip(output_padding, stride, dilation):
+        if o < 0 or (o >= s and o >= d):
+            raise RuntimeError(
+                f"{op}: output padding must be smaller than either stride or dilation, but got output_padding="
+                f"{output_padding}, stride={stride}, dilation={dilation}"
+            )
+    if x.shape[1] != weight.shape[0]:
+        raise RuntimeError(
+            f"{op}: Given transposed=1, weight of size {list(weight.shape)}, expected input{list(x.shape)} to have "
+            f"{weight.shape[0]} channels, but got {x.shape[1]} channels instead"
+        )
+    if weight.shape[0] % groups:
+        raise RuntimeError(f"{op}: the weight's {weight.shape[0]} input channels are not divisible by groups={groups}")
+    c_out = weight.shape[1] * groups
+    if bias is not None and tuple(bias.shape) != (c_out,):
+        raise RuntimeError(f"{op}: bias of shape {tuple(bias.shape)} does not match out_channels; expected ({c_out},)")
+    if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
+        raise TypeError(f"{op}: input and parameters must have the same dtype ({x.dtype}, {weight.dtype})")
+    if dims == 1:
+        x, weight = x.unsqueeze(2), weight.unsqueeze(2)
+        stride, padding, dilation, output_padding = (
+            (1,) + stride,
+            (0,) + padding,
+            (1,) + dilation,
+            (0,) + output_padding,
+        )
+    for size in _out_sizes(x.shape[2:], weight.shape[2:], stride, padding, dilation, output_padding):
+        if size <= 0:
+            raise RuntimeError(
+                f"{op}: the output would be empty (input {tuple(input.shape)}, weight {tuple(weight.shape)})"
+            )
+    out = ConvTranspose.apply(
+        x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups, output_padding=output_padding
+    )
+    if dims == 1:
+        out = out.squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def _out_sizes(hw, kernel, stride, padding, dilation, output_padding):
+    from glassgrad.ops.conv.transpose import output_hw
+
+    return output_hw(hw, kernel, stride, padding, dilation, output_padding)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """2-D transposed convolution (the gradient of conv2d w.r.t. its input), as PyTorch's.
+
+    input (N, C_in, H, W) or (C_in, H, W); weight (C_in, C_out/groups, kh, kw); bias (C_out,).
+    Output (N, C_out, H_out, W_out), H_out = (H-1)*stride - 2*padding + dilation*(kh-1) + output_padding + 1.
+    """
+    return _conv_transpose(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, 2, "conv_transpose2d"
+    )
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """1-D transposed convolution: input (N, C_in, L) or (C_in, L), weight (C_in, C_out/groups, k)."""
+    return _conv_transpose(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, 1, "conv_transpose1d"
+    )

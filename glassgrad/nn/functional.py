@@ -725,6 +725,8 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
 
 from glassgrad.nn._functional_layers import (  # noqa: E402, F401  (re-exported; defined apart to keep this module short)
+    conv_transpose1d,
+    conv_transpose2d,
     multi_head_attention_forward,
     scaled_dot_product_attention,
 )
