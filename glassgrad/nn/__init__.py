@@ -87,3 +87,13 @@ from glassgrad.nn.transformer import (
     TransformerEncoderLayer,
 )
 from glassgrad.nn.conv import ConvTranspose1d, ConvTranspose2d
+from glassgrad.nn.distance import CosineSimilarity, PairwiseDistance
+from glassgrad.nn.fold import Fold, Unfold
+from glassgrad.nn.loss import (
+    CosineEmbeddingLoss,
+    GaussianNLLLoss,
+    MarginRankingLoss,
+    PoissonNLLLoss,
+    TripletMarginLoss,
+)
+from glassgrad.nn.pixelshuffle import PixelShuffle, PixelUnshuffle

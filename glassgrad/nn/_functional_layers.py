@@ -313,3 +313,233 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
     return _conv_transpose(
         input, weight, bias, stride, padding, output_padding, groups, dilation, 1, "conv_transpose1d"
     )
+
+
+# -- rearrangement ------------------------------------------------------------------------
+
+
+def pixel_shuffle(input, upscale_factor):
+    """(*, C*r^2, H, W) -> (*, C, H*r, W*r), r = upscale_factor: channels become sub-pixels."""
+    r = int(upscale_factor)
+    if input.ndim < 3:
+        raise RuntimeError(
+            f"pixel_shuffle expects input to have at least 3 dimensions, but got input with {input.ndim} dimension(s)"
+        )
+    *lead, c, h, w = input.shape
+    if r <= 0 or c % (r * r):
+        raise RuntimeError(
+            f"pixel_shuffle expects its input's 'channel' dimension to be divisible by the square of upscale_factor, "
+            f"but input.size(-3)={c} is not divisible by {r * r}"
+        )
+    k = len(lead)
+    x = input.reshape(*lead, c // (r * r), r, r, h, w)
+    x = x.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2)
+    return x.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H*r, W*r) -> (*, C*r^2, H, W), the inverse of pixel_shuffle."""
+    r = int(downscale_factor)
+    if input.ndim < 3:
+        raise RuntimeError(
+            f"pixel_unshuffle expects input to have at least 3 dimensions, but got input with {input.ndim} dimension(s)"
+        )
+    *lead, c, h, w = input.shape
+    if r <= 0 or h % r or w % r:
+        raise RuntimeError(
+            f"pixel_unshuffle expects height and width to be divisible by downscale_factor, but got "
+            f"height={h}, width={w} and downscale_factor={r}"
+        )
+    k = len(lead)
+    x = input.reshape(*lead, c, h // r, r, w // r, r)
+    x = x.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)
+    return x.reshape(*lead, c * r * r, h // r, w // r)
+
+
+def _pairs(op, **values):
+    from glassgrad.ops.conv import _ntuple
+
+    return [_ntuple(v, 2, name, op) for name, v in values.items()]
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Sliding windows as columns: (N, C, H, W) or (C, H, W) -> (N, C*kh*kw, L) or (C*kh*kw, L)."""
+    from glassgrad.ops import fold as _fold
+
+    if input.ndim not in (3, 4):
+        raise NotImplementedError(
+            f"Input Error: Only 3D or 4D input Tensors are supported (got {input.ndim}D) for unfold"
+        )
+    kernel, dilation, padding, stride = _pairs(
+        "unfold", kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride
+    )
+    x = input.unsqueeze(0) if input.ndim == 3 else input
+    for axis in range(2):
+        if _fold.out_size(x.shape[2 + axis], kernel[axis], dilation[axis], padding[axis], stride[axis]) <= 0:
+            raise RuntimeError(
+                f"unfold: the {kernel} kernel (dilation {dilation}) does not fit in the padded input of shape "
+                f"{tuple(input.shape)} (padding {padding})"
+            )
+    out = _fold.Unfold.apply(x, kernel=kernel, dilation=dilation, padding=padding, stride=stride)
+    return out.squeeze(0) if input.ndim == 3 else out
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Columns back into an image, overlaps summed: (N, C*kh*kw, L) or (C*kh*kw, L) -> (N, C, H, W) or (C, H, W)."""
+    from glassgrad.ops import fold as _fold
+
+    if input.ndim not in (2, 3):
+        raise NotImplementedError(
+            f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported (got {input.ndim}D) for fold"
+        )
+    size, kernel, dilation, padding, stride = _pairs(
+        "fold", output_size=output_size, kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride
+    )
+    x = input.unsqueeze(0) if input.ndim == 2 else input
+    k = kernel[0] * kernel[1]
+    if x.shape[1] % k:
+        raise RuntimeError(
+            f"Expected size of input's dimension 1 to be divisible by the product of kernel_size, but got "
+            f"input.size(1)={x.shape[1]} and kernel_size={kernel}"
+        )
+    blocks = [_fold.out_size(size[a], kernel[a], dilation[a], padding[a], stride[a]) for a in range(2)]
+    if blocks[0] * blocks[1] != x.shape[2]:
+        raise RuntimeError(
+            f"Given output_size={size}, kernel_size={kernel}, dilation={dilation}, padding={padding}, "
+            f"stride={stride}, expected size of input's dimension 2 to match the calculated number of sliding "
+            f"blocks {blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]}, but got input.size(2)={x.shape[2]}."
+        )
+    out = _fold.Fold.apply(x, output_size=size, kernel=kernel, dilation=dilation, padding=padding, stride=stride)
+    return out.squeeze(0) if input.ndim == 2 else out
+
+
+# -- distances and their losses ----------------------------------------------------------
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p over the last dim: (*, D) and (*, D) -> (*) (or (*, 1) with keepdim)."""
+    return ops.norm(x1 - x2 + eps, p, -1, keepdim=keepdim)
+
+
+def _reduce(loss, reduction, op):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: {reduction} is not a valid value for reduction; use 'mean', 'sum' or 'none'")
+
+
+def _legacy(size_average, reduce, reduction):
+    from glassgrad.nn import functional as F
+
+    return F._legacy_reduction(size_average, reduce, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    """max(0, -target * (input1 - input2) + margin); input1, input2, target of one shape, target in {1, -1}."""
+    reduction = _legacy(size_average, reduce, reduction)
+    if not (input1.ndim == input2.ndim == target.ndim):
+        raise RuntimeError(
+            f"margin_ranking_loss : All input tensors should have same dimension but got sizes: input1: "
+            f"{tuple(input1.shape)}, input2: {tuple(input2.shape)}, target: {tuple(target.shape)} "
+        )
+    return _reduce(ops.clamp(-target * (input1 - input2) + margin, min=0), reduction, "margin_ranking_loss")
+
+
+def triplet_margin_loss(
+    anchor,
+    positive,
+    negative,
+    margin=1.0,
+    p=2,
+    eps=1e-6,
+    swap=False,
+    size_average=None,
+    reduce=None,
+    reduction="mean",
+):
+    """max(d(a, p) - d(a, n) + margin, 0), d the pairwise distance; (N, D) or (D) inputs.
+    ``swap`` takes d(p, n) for the negative distance where it is smaller."""
+    reduction = _legacy(size_average, reduce, reduction)
+    if not (anchor.ndim == positive.ndim == negative.ndim):
+        raise RuntimeError(
+            f"The anchor, positive, and negative tensors are expected to have the same number of dimensions, but "
+            f"got: anchor {anchor.ndim}D, positive {positive.ndim}D, and negative {negative.ndim}D inputs"
+        )
+    if margin <= 0:
+        raise ValueError(f"TripletMarginLoss: expected margin to be greater than 0, got {margin} instead")
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = ops.minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduce(ops.clamp(margin + d_pos - d_neg, min=0), reduction, "triplet_margin_loss")
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1; inputs (N, D) or (D)."""
+    reduction = _legacy(size_average, reduce, reduction)
+    if input1.ndim not in (1, 2) or input1.shape != input2.shape:
+        raise RuntimeError(
+            f"cosine_embedding_loss: expected 1D or 2D inputs of one shape, got {tuple(input1.shape)} and "
+            f"{tuple(input2.shape)}"
+        )
+    dim = input1.ndim - 1
+    # As PyTorch: the squared magnitudes each get 1e-12 before the square root of their product.
+    dot = ops.sum(input1 * input2, dim)
+    mag = ops.sqrt((ops.sum(input1 * input1, dim) + 1e-12) * (ops.sum(input2 * input2, dim) + 1e-12))
+    cos = dot / mag
+    zero = creation.zeros_like(cos)
+    pos = ops.where(target == 1, 1 - cos, zero)
+    neg = ops.where(target == -1, ops.clamp(cos - margin, min=0), zero)
+    return _reduce(pos + neg, reduction, "cosine_embedding_loss")
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """0.5 * (log(max(var, eps)) + (input - target)^2 / max(var, eps)) (+ 0.5*log(2*pi) with ``full``).
+
+    var: the input's shape, or one dim fewer, or a last dim of 1 (one variance per sample), or a
+    number. The clamp at eps passes gradients straight through, as PyTorch's (done without grad)."""
+    from glassgrad.autograd.grad_mode import no_grad
+
+    if not isinstance(var, Tensor):
+        var = creation.full(tuple(input.shape), float(var), dtype=input.dtype)
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1:
+            pass
+        elif var.ndim == 0 or var.numel() == 1:
+            pass
+        else:
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(reduction + " is not valid")
+    if np.any(var.array < 0):
+        raise ValueError("var has negative entry/entries")
+    with no_grad():
+        lift = ops.clamp(var, min=eps) - var
+    var = var + lift
+    loss = 0.5 * (ops.log(var) + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction, "gaussian_nll_loss")
+
+
+def poisson_nll_loss(
+    input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None, reduction="mean"
+):
+    """exp(input) - target*input (``log_input``), else input - target*log(input + eps); ``full`` adds
+    Stirling's term target*log(target) - target + 0.5*log(2*pi*target) where target > 1."""
+    reduction = _legacy(size_average, reduce, reduction)
+    if log_input:
+        loss = ops.exp(input) - target * input
+    else:
+        loss = input - target * ops.log(input + eps)
+    if full:
+        big = creation.tensor(np.asarray(target.array if isinstance(target, Tensor) else target) > 1)
+        safe = ops.where(big, target, creation.tensor(2.0, dtype=input.dtype))  # no log(0) off the mask
+        stirling = safe * ops.log(safe) - safe + 0.5 * ops.log(2 * math.pi * safe)
+        loss = loss + ops.where(big, stirling, creation.tensor(0.0, dtype=stirling.dtype))
+    return _reduce(loss, reduction, "poisson_nll_loss")
