@@ -97,3 +97,5 @@ from glassgrad.nn.loss import (
     TripletMarginLoss,
 )
 from glassgrad.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
+from glassgrad.nn.lazy import LazyBatchNorm1d, LazyBatchNorm2d, LazyConv1d, LazyConv2d, LazyLinear
+from glassgrad.nn.parameter import UninitializedBuffer, UninitializedParameter
