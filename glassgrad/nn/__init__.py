@@ -99,3 +99,5 @@ from glassgrad.nn.loss import (
 from glassgrad.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
 from glassgrad.nn.lazy import LazyBatchNorm1d, LazyBatchNorm2d, LazyConv1d, LazyConv2d, LazyLinear
 from glassgrad.nn.parameter import UninitializedBuffer, UninitializedParameter
+from glassgrad.nn.conv import Conv3d
+from glassgrad.nn.pooling import AvgPool3d, MaxPool3d

@@ -543,3 +543,161 @@ def poisson_nll_loss(
         stirling = safe * ops.log(safe) - safe + 0.5 * ops.log(2 * math.pi * safe)
         loss = loss + ops.where(big, stirling, creation.tensor(0.0, dtype=stirling.dtype))
     return _reduce(loss, reduction, "poisson_nll_loss")
+
+
+# -- 3-D convolution and pooling, by depth offsets ---------------------------------------------
+# Each offset of the kernel along depth takes one strided slab of depth slices, folds its depth
+# into the batch, and runs the 2-D op on it; the kd results add up (or take their maximum).
+# So the 3-D ops are kd calls of the 2-D ones, with their algorithms and their backward.
+
+
+def _out_len(size, k, s, p, d, ceil_mode):
+    span = size + 2 * p - d * (k - 1) - 1
+    if span < 0:
+        return 0
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:  # the last window must start inside the input or its left padding
+        out -= 1
+    return out
+
+
+def _depth_slabs(x, k, s, d, out):
+    """For each depth offset i: x's depth slices i*d, i*d + s, ..., as (N*out, C, H, W)."""
+    n, c, _, h, w = x.shape
+    for i in range(k):
+        slab = x[:, :, i * d : i * d + s * (out - 1) + 1 : s]
+        yield i, slab.transpose(1, 2).reshape(n * out, c, h, w)
+
+
+def _triple(value, name, op):
+    from glassgrad.ops.conv import _ntuple
+
+    return _ntuple(value, 3, name, op)
+
+
+def _batched5(input, op):
+    if input.ndim not in (4, 5):
+        raise RuntimeError(f"{op}: expected a 5-D (batched) or 4-D (unbatched) input, got shape {tuple(input.shape)}")
+    return (input.unsqueeze(0), True) if input.ndim == 4 else (input, False)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D convolution over (N, C_in, D, H, W) or (C_in, D, H, W); weight (C_out, C_in/groups, kd, kh, kw).
+    Output (N, C_out, D_out, H_out, W_out), each size as conv2d's. padding: int, triple, 'valid' or 'same'."""
+    from glassgrad.nn import functional as F
+
+    x, unbatched = _batched5(input, "conv3d")
+    if not isinstance(weight, Tensor) or weight.ndim != 5:
+        raise RuntimeError(
+            f"conv3d: weight must be a 5-D tensor (C_out, C_in/groups, kd, kh, kw), got {tuple(weight.shape)}"
+        )
+    stride, dilation = _triple(stride, "stride", "conv3d"), _triple(dilation, "dilation", "conv3d")
+    kernel = tuple(weight.shape[2:])
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"conv3d: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
+        if padding == "same" and any(s != 1 for s in stride):
+            raise ValueError("conv3d: padding='same' is not supported for strided convolutions")
+        totals = [d * (k - 1) if padding == "same" else 0 for k, d in zip(kernel, dilation)]
+        pads = [(t // 2, t - t // 2) for t in totals]
+    else:
+        pads = [(p, p) for p in _triple(padding, "padding", "conv3d")]
+    if x.shape[1] != weight.shape[1] * groups:
+        raise RuntimeError(
+            f"conv3d: weight of shape {tuple(weight.shape)} (groups={groups}) expects an input with "
+            f"{weight.shape[1] * groups} channels, but the input of shape {tuple(input.shape)} has {x.shape[1]}"
+        )
+    if any(lo or hi for lo, hi in pads):
+        x = F.pad(x, (pads[2][0], pads[2][1], pads[1][0], pads[1][1], pads[0][0], pads[0][1]))
+    n, depth = x.shape[0], x.shape[2]
+    out_d = _out_len(depth, kernel[0], stride[0], 0, dilation[0], False)
+    if out_d <= 0:
+        raise RuntimeError(f"conv3d: the kernel {kernel} does not fit in the padded input of shape {tuple(x.shape)}")
+    total = None
+    for i, planes in _depth_slabs(x, kernel[0], stride[0], dilation[0], out_d):
+        y = F.conv2d(planes, weight[:, :, i], None, stride[1:], 0, dilation[1:], groups)
+        total = y if total is None else total + y
+    out = total.reshape(n, out_d, *total.shape[1:]).transpose(1, 2)
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1, 1)
+    return out.squeeze(0) if unbatched else out
+
+
+def _pool3d_args(kernel_size, stride, padding, dilation, op):
+    kernel = _triple(kernel_size, "kernel_size", op)
+    stride = (
+        kernel
+        if stride is None or (not isinstance(stride, int) and len(stride) == 0)
+        else _triple(stride, "stride", op)
+    )
+    padding, dilation = _triple(padding, "padding", op), _triple(dilation, "dilation", op)
+    for k, p, d in zip(kernel, padding, dilation):
+        if p > (d * (k - 1) + 1) // 2:
+            raise RuntimeError(
+                f"{op}: pad should be at most half of effective kernel size, but got pad={p}, "
+                f"kernel_size={k} and dilation={d}"
+            )
+    return kernel, stride, padding, dilation
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """3-D max pooling over (N, C, D, H, W) or (C, D, H, W); padding counts as -inf."""
+    from glassgrad.nn import functional as F
+
+    if return_indices:
+        raise NotImplementedError("max_pool3d: return_indices=True is not available in glassgrad; use False")
+    x, unbatched = _batched5(input, "max_pool3d")
+    kernel, stride, padding, dilation = _pool3d_args(kernel_size, stride, padding, dilation, "max_pool3d")
+    depth = x.shape[2]
+    out_d = _out_len(depth, kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
+    # -inf in front (padding) and behind (padding, and what ceil_mode's last window reaches past it).
+    behind = max((out_d - 1) * stride[0] + dilation[0] * (kernel[0] - 1) + 1 - depth - padding[0], 0)
+    if padding[0] or behind:
+        x = F.pad(x, (0, 0, 0, 0, padding[0], behind), value=-math.inf)
+    best = None
+    for _, planes in _depth_slabs(x, kernel[0], stride[0], dilation[0], out_d):
+        y = F.max_pool2d(planes, kernel[1:], stride[1:], padding[1:], dilation[1:], ceil_mode)
+        best = y if best is None else ops.maximum(best, y)
+    out = best.reshape(x.shape[0], out_d, *best.shape[1:]).transpose(1, 2)
+    return out.squeeze(0) if unbatched else out
+
+
+def _window_counts(size, k, s, p, out, include_pad):
+    """Per output index along one axis: how many of its window's k places lie inside the input
+    (or inside the padded input with ``include_pad``)."""
+    start = np.arange(out) * s - p
+    lo, hi = (-p, size + p) if include_pad else (0, size)
+    return np.clip(np.minimum(start + k, hi) - np.maximum(start, lo), 0, None)
+
+
+def avg_pool3d(
+    input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
+):
+    """3-D average pooling over (N, C, D, H, W) or (C, D, H, W), zero padding, as PyTorch's."""
+    from glassgrad.nn import functional as F
+
+    x, unbatched = _batched5(input, "avg_pool3d")
+    kernel, stride, padding, _ = _pool3d_args(kernel_size, stride, padding, 1, "avg_pool3d")
+    if divisor_override is not None and int(divisor_override) == 0:
+        raise ValueError("avg_pool3d: divisor_override must be non-zero")
+    sizes = tuple(x.shape[2:])
+    outs = [_out_len(n, k, s, p, 1, ceil_mode) for n, k, s, p in zip(sizes, kernel, stride, padding)]
+    behind = max((outs[0] - 1) * stride[0] + kernel[0] - sizes[0] - padding[0], 0)
+    if padding[0] or behind:
+        x = F.pad(x, (0, 0, 0, 0, padding[0], behind))
+    total = None
+    for _, planes in _depth_slabs(x, kernel[0], stride[0], 1, outs[0]):
+        y = F.avg_pool2d(planes, kernel[1:], stride[1:], padding[1:], ceil_mode, True, 1)  # window sums
+        total = y if total is None else total + y
+    sums = total.reshape(x.shape[0], outs[0], *total.shape[1:]).transpose(1, 2)
+    if divisor_override is not None:
+        out = sums / float(divisor_override)
+    else:
+        # The divisor is separable: per axis, the window's places inside the (padded) input.
+        counts = [
+            _window_counts(n, k, s, p, o, count_include_pad)
+            for n, k, s, p, o in zip(sizes, kernel, stride, padding, outs)
+        ]
+        divisor = counts[0][:, None, None] * counts[1][None, :, None] * counts[2][None, None, :]
+        out = sums / creation.tensor(divisor.astype(sums.array.dtype))
+    return out.squeeze(0) if unbatched else out

@@ -2,7 +2,7 @@
 
 from glassgrad import creation
 from glassgrad.nn import init
-from glassgrad.nn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d
+from glassgrad.nn.functional import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d
 from glassgrad.nn.module import Module
 from glassgrad.nn.parameter import Parameter
 from glassgrad.ops.conv.geometry import _ntuple
@@ -209,3 +209,13 @@ class ConvTranspose1d(_ConvTransposeNd):
         return conv_transpose1d(
             input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups, self.dilation
         )
+
+
+class Conv3d(_ConvNd):
+    """3-D convolution over (N, C_in, D, H, W) or (C_in, D, H, W). Output (N, C_out, D_out, H_out, W_out).
+    ``weight`` (out_channels, in_channels/groups, kd, kh, kw); initialisation as Conv2d."""
+
+    _dims = 3
+
+    def forward(self, input):
+        return conv3d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
