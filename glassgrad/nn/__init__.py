@@ -101,3 +101,4 @@ from glassgrad.nn.lazy import LazyBatchNorm1d, LazyBatchNorm2d, LazyConv1d, Lazy
 from glassgrad.nn.parameter import UninitializedBuffer, UninitializedParameter
 from glassgrad.nn.conv import Conv3d
 from glassgrad.nn.pooling import AvgPool3d, MaxPool3d
+from glassgrad.nn.loss import CTCLoss

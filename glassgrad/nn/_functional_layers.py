@@ -701,3 +701,71 @@ def avg_pool3d(
         divisor = counts[0][:, None, None] * counts[1][None, :, None] * counts[2][None, None, :]
         out = sums / creation.tensor(divisor.astype(sums.array.dtype))
     return out.squeeze(0) if unbatched else out
+
+
+# -- CTC --------------------------------------------------------------------------------------
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    """Connectionist temporal classification loss, as ``torch.nn.functional.ctc_loss``.
+
+    log_probs (T, N, C) or (T, C), from log_softmax; targets (N, S) padded or (sum(target_lengths),)
+    concatenated class indices (never ``blank``); input_lengths, target_lengths (N,) (tensors or
+    sequences). 'mean' divides each loss by its target length, then averages over the batch.
+    """
+    from glassgrad.ops.ctc import CTCLoss
+
+    def ints(x):
+        return np.asarray(x.numpy() if isinstance(x, Tensor) else x).astype(np.int64).reshape(-1)
+
+    unbatched = log_probs.ndim == 2
+    if unbatched:
+        log_probs = log_probs.unsqueeze(1)
+    if log_probs.ndim != 3:
+        raise RuntimeError(f"ctc_loss: log_probs must be (T, N, C) or (T, C), got shape {tuple(log_probs.shape)}")
+    steps, n, classes = log_probs.shape
+    in_len, tg_len = ints(input_lengths), ints(target_lengths)
+    if in_len.size != n or tg_len.size != n:
+        raise RuntimeError(
+            f"ctc_loss: expected {n} input_lengths and target_lengths (one per sample), got {in_len.size} and "
+            f"{tg_len.size}"
+        )
+    if np.any(in_len > steps) or np.any(in_len < 1):
+        raise RuntimeError(
+            f"ctc_loss: input_lengths must be between 1 and the {steps} time steps, got {in_len.tolist()}"
+        )
+    flat = ints(targets)
+    target_array = np.asarray(targets.numpy() if isinstance(targets, Tensor) else targets)
+    if unbatched and target_array.ndim == 1 and flat.size != tg_len.sum():
+        target_array = target_array[None, :]
+    s_max = int(tg_len.max()) if tg_len.size else 0
+    labels = np.full((n, max(s_max, 1)), blank, dtype=np.int64)
+    if target_array.ndim == 2:
+        if target_array.shape[1] < s_max:
+            raise RuntimeError(
+                f"ctc_loss: targets of shape {target_array.shape} are shorter than a target length of {s_max}"
+            )
+        for i, length in enumerate(tg_len):
+            labels[i, :length] = target_array[i, :length]
+    else:
+        if flat.size != tg_len.sum():
+            raise RuntimeError(
+                f"ctc_loss: concatenated targets hold {flat.size} labels but target_lengths sum to {int(tg_len.sum())}"
+            )
+        offsets = np.concatenate([[0], np.cumsum(tg_len)])
+        for i, length in enumerate(tg_len):
+            labels[i, :length] = flat[offsets[i] : offsets[i] + length]
+    used = labels[np.arange(labels.shape[1])[None, :] < tg_len[:, None]]
+    if used.size and (used.min() < 0 or used.max() >= classes or np.any(used == blank)):
+        raise RuntimeError(
+            f"ctc_loss: target labels must lie in [0, {classes}) and differ from blank={blank}; got {sorted(set(used.tolist()))}"
+        )
+    losses = CTCLoss.apply(log_probs, labels, in_len, tg_len, blank=int(blank), zero_infinity=bool(zero_infinity))
+    if reduction == "mean":
+        divisor = creation.tensor(np.maximum(tg_len, 1).astype(losses.array.dtype))
+        return (losses / divisor).mean()
+    if reduction == "sum":
+        return losses.sum()
+    if reduction == "none":
+        return losses.squeeze(0) if unbatched else losses
+    raise ValueError(f"ctc_loss: {reduction} is not a valid value for reduction; use 'mean', 'sum' or 'none'")

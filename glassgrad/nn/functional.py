@@ -730,6 +730,7 @@ from glassgrad.nn._functional_layers import (  # noqa: E402, F401  (re-exported;
     conv_transpose1d,
     conv_transpose2d,
     cosine_embedding_loss,
+    ctc_loss,
     fold,
     gaussian_nll_loss,
     margin_ranking_loss,
