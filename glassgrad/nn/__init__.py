@@ -76,5 +76,31 @@ from glassgrad.nn.normalization import (
     LayerNorm,
     LocalResponseNorm,
 )
+from glassgrad.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from glassgrad.nn.activation import MultiheadAttention
+from glassgrad.nn.linear import NonDynamicallyQuantizableLinear
+from glassgrad.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+from glassgrad.nn.conv import ConvTranspose1d, ConvTranspose2d
+from glassgrad.nn.distance import CosineSimilarity, PairwiseDistance
+from glassgrad.nn.fold import Fold, Unfold
+from glassgrad.nn.loss import (
+    CosineEmbeddingLoss,
+    GaussianNLLLoss,
+    MarginRankingLoss,
+    PoissonNLLLoss,
+    TripletMarginLoss,
+)
+from glassgrad.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
+from glassgrad.nn.lazy import LazyBatchNorm1d, LazyBatchNorm2d, LazyConv1d, LazyConv2d, LazyLinear
+from glassgrad.nn.parameter import UninitializedBuffer, UninitializedParameter
+from glassgrad.nn.conv import Conv3d
+from glassgrad.nn.pooling import AvgPool3d, MaxPool3d
+from glassgrad.nn.loss import CTCLoss
 from glassgrad.nn import parallel  # noqa: E402
 from glassgrad.nn.parallel import DataParallel  # noqa: E402

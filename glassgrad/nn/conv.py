@@ -2,7 +2,7 @@
 
 from glassgrad import creation
 from glassgrad.nn import init
-from glassgrad.nn.functional import conv1d, conv2d
+from glassgrad.nn.functional import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d
 from glassgrad.nn.module import Module
 from glassgrad.nn.parameter import Parameter
 from glassgrad.ops.utils import ntuple
@@ -61,13 +61,16 @@ class _ConvNd(Module):
         self.output_padding = (0,) * n
         self.groups = groups
         self.padding_mode = padding_mode
-        shape = (out_channels, in_channels // groups) + self.kernel_size
+        shape = self._weight_shape(in_channels, out_channels, groups)
         self.weight = Parameter(creation.empty(shape, dtype=dtype))
         if bias:
             self.bias = Parameter(creation.empty(out_channels, dtype=dtype))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+
+    def _weight_shape(self, in_channels, out_channels, groups):
+        return (out_channels, in_channels // groups) + self.kernel_size
 
     def reset_parameters(self):
         init._default_weight_and_bias_(self.weight, self.bias)
@@ -79,6 +82,8 @@ class _ConvNd(Module):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * n:
             s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * n:
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
@@ -111,3 +116,106 @@ class Conv1d(_ConvNd):
 
     def forward(self, input):
         return conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class _ConvTransposeNd(_ConvNd):
+    """What ConvTranspose1d and ConvTranspose2d share: weight (in_channels, out_channels/groups, *kernel),
+    initialised as a convolution's with fan_in = out_channels/groups * prod(kernel)."""
+
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups=1,
+        bias=True,
+        dilation=1,
+        padding_mode="zeros",
+        device=None,
+        dtype=None,
+    ):
+        name = type(self).__name__
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {name}')
+        if isinstance(padding, str):
+            raise ValueError(f"{name}: padding must be an int or a tuple of ints, got {padding!r}")
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device, dtype
+        )
+        self.transposed = True
+        self.output_padding = _ntuple(output_padding, self._dims, "output_padding", name)
+
+    def _weight_shape(self, in_channels, out_channels, groups):
+        return (in_channels, out_channels // groups) + self.kernel_size
+
+    def _output_padding(self, input, output_size):
+        """The output_padding that makes the output ``output_size`` (its last dims), checked."""
+        if output_size is None:
+            return self.output_padding
+        n = self._dims
+        size = list(output_size.tolist() if hasattr(output_size, "tolist") else output_size)
+        if len(size) == n + 2 or (len(size) == n + 1 and input.ndim == n + 1):
+            size = size[-n:]
+        if len(size) != n:
+            raise ValueError(
+                f"ConvTranspose{n}D: for {input.ndim}D input, output_size must have {n} or {n + 2} elements (got {len(size)})"
+            )
+        spatial = tuple(input.shape[-n:])
+        lows, highs = [], []
+        for d in range(n):
+            low = (
+                (spatial[d] - 1) * self.stride[d]
+                - 2 * self.padding[d]
+                + self.dilation[d] * (self.kernel_size[d] - 1)
+                + 1
+            )
+            lows.append(low)
+            highs.append(low + self.stride[d] - 1)
+        for d in range(n):
+            if not lows[d] <= size[d] <= highs[d]:
+                raise ValueError(
+                    f"requested an output size of {size}, but valid sizes range from {lows} to {highs} "
+                    f"(for an input of {list(spatial)})"
+                )
+        return tuple(int(size[d] - lows[d]) for d in range(n))
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution over (N, C_in, H, W) or (C_in, H, W); ``forward(input, output_size=None)``.
+
+    Output: (N, C_out, H_out, W_out), H_out = (H-1)*stride - 2*padding + dilation*(kh-1) + output_padding + 1.
+    ``weight`` (in_channels, out_channels/groups, kh, kw); ``bias`` (out_channels,).
+    """
+
+    _dims = 2
+
+    def forward(self, input, output_size=None):
+        output_padding = self._output_padding(input, output_size)
+        return conv_transpose2d(
+            input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups, self.dilation
+        )
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution over (N, C_in, L) or (C_in, L); weight (in_channels, out_channels/groups, k)."""
+
+    _dims = 1
+
+    def forward(self, input, output_size=None):
+        output_padding = self._output_padding(input, output_size)
+        return conv_transpose1d(
+            input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups, self.dilation
+        )
+
+
+class Conv3d(_ConvNd):
+    """3-D convolution over (N, C_in, D, H, W) or (C_in, D, H, W). Output (N, C_out, D_out, H_out, W_out).
+    ``weight`` (out_channels, in_channels/groups, kd, kh, kw); initialisation as Conv2d."""
+
+    _dims = 3
+
+    def forward(self, input):
+        return conv3d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)

@@ -720,3 +720,25 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     if return_indices:
         return out, _pool._indices_tensor(node, unbatched)
     return out
+
+
+from glassgrad.nn._functional_layers import (  # noqa: E402, F401  (re-exported; defined apart to keep this module short)
+    avg_pool3d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    cosine_embedding_loss,
+    ctc_loss,
+    fold,
+    gaussian_nll_loss,
+    margin_ranking_loss,
+    max_pool3d,
+    multi_head_attention_forward,
+    pairwise_distance,
+    pixel_shuffle,
+    pixel_unshuffle,
+    poisson_nll_loss,
+    scaled_dot_product_attention,
+    triplet_margin_loss,
+    unfold,
+)

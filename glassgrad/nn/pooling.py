@@ -89,3 +89,31 @@ class AdaptiveMaxPool2d(Module):
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class MaxPool3d(MaxPool2d):
+    """Max over kernel_size windows of (N, C, D, H, W) or (C, D, H, W); padding counts as -inf."""
+
+    def forward(self, input):
+        from glassgrad.nn.functional import max_pool3d
+
+        return max_pool3d(
+            input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, self.return_indices
+        )
+
+
+class AvgPool3d(AvgPool2d):
+    """Mean over kernel_size windows of (N, C, D, H, W) or (C, D, H, W), zero padding."""
+
+    def forward(self, input):
+        from glassgrad.nn.functional import avg_pool3d
+
+        return avg_pool3d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
