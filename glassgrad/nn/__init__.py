@@ -76,3 +76,5 @@ from glassgrad.nn.normalization import (
     LayerNorm,
     LocalResponseNorm,
 )
+from glassgrad.nn.sync_batchnorm import SyncBatchNorm
+from glassgrad.nn import parallel
