@@ -258,7 +258,19 @@ class Tensor:
         return self
 
     def share_memory_(self):
+        """Move the values into shared memory (in place), so processes forked or spawned
+        later see one another's writes (Hogwild training). No-op when already shared."""
+        from glassgrad.backend import shared
+
+        if not shared.is_shared(self.array):
+            self.array = shared.share(np.ascontiguousarray(self.array))
         return self
+
+    def is_shared(self):
+        """True when the values lie in shared memory (after ``share_memory_``, or received from another process)."""
+        from glassgrad.backend import shared
+
+        return shared.is_shared(self.array)
 
     # -- autograd -----------------------------------------------------------------
 
