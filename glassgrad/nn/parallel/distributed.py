@@ -91,7 +91,10 @@ class DistributedDataParallel(Module):
         with grad_mode.no_grad():
             for t in list(module.parameters()) + list(module.buffers()):
                 dist.broadcast(t, 0, group=process_group)
-        self._build_buckets(int(bucket_cap_mb * 1024 * 1024))
+        # As PyTorch: the first bucket (the last layers, whose gradients come first) is capped at 1 MB
+        # so that communication starts early in backward; the others at bucket_cap_mb.
+        cap = int(bucket_cap_mb * 1024 * 1024)
+        self._build_buckets(min(cap, 1024 * 1024), cap)
         self._armed = False
         self._launched = 0
         # Figures of the last synchronised backward, for benchmarks: seconds waited at its end,
@@ -102,11 +105,12 @@ class DistributedDataParallel(Module):
             for i, p in enumerate(bucket.params):
                 p.register_post_accumulate_grad_hook(self._make_hook(b, i))
 
-    def _build_buckets(self, cap):
+    def _build_buckets(self, first_cap, cap):
         self._buckets = []
         current, size, dtype = [], 0, None
         for p in reversed(self._params):
-            if current and (size + p.array.nbytes > cap or p.array.dtype != dtype):
+            limit = first_cap if not self._buckets else cap
+            if current and (size + p.array.nbytes > limit or p.array.dtype != dtype):
                 self._buckets.append(_Bucket(current, dtype))
                 current, size = [], 0
             current.append(p)
