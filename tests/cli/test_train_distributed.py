@@ -112,3 +112,21 @@ def test_a_killed_rank_ends_the_run_naming_it(tmp_path, backend):
     alive = [p for p in everyone if _running(p)]
     assert not alive, f"processes left behind: {alive}"
     assert _shm() - before == set()
+
+
+def test_a_one_process_checkpoint_resumes_under_two_and_back(tmp_path):
+    needs("gloo")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    base = [sys.executable, "-m", "glassgrad", "train", "--limit", "200", "--quiet", "--out", str(tmp_path / "r")]
+    ckpt = str(tmp_path / "r" / "checkpoint.pt")
+    for extra in (
+        ["--epochs", "1"],
+        ["--nproc", "2", "--resume", ckpt, "--epochs", "2"],
+        ["--resume", ckpt, "--epochs", "3"],
+    ):
+        res = subprocess.run(base + extra, env=env, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-3000:]
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2, 3]
+    # 200 images in batches of 32: 7 steps alone, 4 per rank (100 images each) for the 2-process epoch.
+    assert [sum(s["epoch"] == k for s in metrics["steps"]) for k in (1, 2, 3)] == [7, 4, 7]

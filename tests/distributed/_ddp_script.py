@@ -128,7 +128,19 @@ loose = DDP(TwoHeads(), find_unused_parameters=True)
 loose(x4 * (r + 1)).sum().backward()
 want_w = np.tile(1.5 * x4.numpy().sum(0), (2, 1))  # the mean over ranks of (r + 1) * sum of rows
 np.testing.assert_allclose(loose.module.a.weight.grad.numpy(), want_w, rtol=1e-5)
-np.testing.assert_array_equal(loose.module.b.weight.grad.numpy(), 0)
+assert loose.module.b.weight.grad is None  # no rank used it: PyTorch leaves .grad alone
+
+
+class OneRankBranch(TwoHeads):
+    def forward(self, x):
+        return self.a(x) + (self.b(x) if r == 1 else 0)
+
+
+gg.manual_seed(5)
+half = DDP(OneRankBranch(), find_unused_parameters=True)
+half(x4).sum().backward()
+# Rank 1 used b, rank 0 did not: both get the average (rank 1's gradient / 2).
+np.testing.assert_allclose(half.module.b.bias.grad.numpy(), [4.0, 4.0], rtol=1e-6)
 
 dist.destroy_process_group()
 print(f"OK rank {r}")

@@ -10,6 +10,7 @@ the averages back into ``.grad``.
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -189,19 +190,13 @@ class DistributedDataParallel(Module):
                 bucket.work.is_completed()
 
     def _finish(self):
-        import time
-
         self.last_started_early = self._launched
+        used = [list(bucket.ready) for bucket in self._buckets]
         if self._launched < len(self._buckets):
-            missing = [
-                n
-                for n, p in self.module.named_parameters()
-                for bucket in self._buckets[self._launched :]
-                for i, q in enumerate(bucket.params)
-                if q is p and not bucket.ready[i]
-            ]
             if not self.find_unused_parameters:
                 self._armed = False
+                names = {id(p): n for n, p in self.module.named_parameters()}
+                missing = [names[id(p)] for b in self._buckets for p, r in zip(b.params, b.ready) if not r]
                 raise RuntimeError(
                     "DistributedDataParallel: some parameters received no gradient in this backward "
                     f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}); pass "
@@ -216,6 +211,12 @@ class DistributedDataParallel(Module):
                         bucket.ready[i] = True
                 bucket.pending = 0
             self._launch_ready()
+        globally_used = None
+        if self.find_unused_parameters:
+            # As PyTorch: a parameter no rank used keeps .grad None instead of getting zeros.
+            flags = np.array([r for u in used for r in u], dtype=np.float64)
+            dist.all_reduce(Tensor._wrap(flags), group=self.process_group)
+            globally_used = iter(flags > 0)
         start = time.perf_counter()
         for bucket in self._buckets:
             bucket.work.wait()
@@ -224,6 +225,8 @@ class DistributedDataParallel(Module):
         for bucket in self._buckets:
             bucket.buffer *= scale
             for i, p in enumerate(bucket.params):
+                if globally_used is not None and not next(globally_used):
+                    continue
                 avg = bucket.view(i)
                 if p.grad is None:
                     p.grad = Tensor._wrap(avg.copy())
