@@ -63,6 +63,10 @@ for step in range(20):
     opt.zero_grad()
     loss_fn(ddp(gg.tensor(X[step][share])), gg.tensor(Y[step][share])).backward()
     opt.step()
+# The all-reduces started from hooks while backward was still running, one bucket after another.
+n_params = len(list(model.parameters()))
+assert len(ddp.launch_points) == len(ddp._buckets) and ddp.launch_points[0] < n_params, ddp.launch_points
+assert ddp.launch_points == sorted(ddp.launch_points)
 want, got = state(ref), state(ddp.module)
 assert set(want) == set(got)
 worst = 0.0

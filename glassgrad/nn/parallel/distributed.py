@@ -98,10 +98,10 @@ class DistributedDataParallel(Module):
         self._build_buckets(min(cap, 1024 * 1024), cap)
         self._armed = False
         self._launched = 0
-        # Figures of the last synchronised backward, for benchmarks: seconds waited at its end,
-        # and how many buckets were already started when backward finished computing.
+        # Figures of the last synchronised backward, for benchmarks and tests: seconds waited at its
+        # end, and for each bucket how many gradients had arrived when its all-reduce started.
         self.last_wait_s = 0.0
-        self.last_started_early = 0
+        self.launch_points = []
         for b, bucket in enumerate(self._buckets):
             for i, p in enumerate(bucket.params):
                 p.register_post_accumulate_grad_hook(self._make_hook(b, i))
@@ -140,6 +140,8 @@ class DistributedDataParallel(Module):
             bucket.work = None
         self._launched = 0
         self._queued = False
+        self._arrived = 0
+        self.launch_points = []
         self._armed = True
 
     @contextmanager
@@ -171,6 +173,7 @@ class DistributedDataParallel(Module):
             bucket.view(i)[...] = param.grad.array
             bucket.ready[i] = True
             bucket.pending -= 1
+            self._arrived += 1
             self._launch_ready()
             self._progress()
 
@@ -181,6 +184,7 @@ class DistributedDataParallel(Module):
         while self._launched < len(self._buckets) and self._buckets[self._launched].pending == 0:
             bucket = self._buckets[self._launched]
             bucket.work = dist.all_reduce(Tensor._wrap(bucket.buffer), group=self.process_group, async_op=True)
+            self.launch_points.append(self._arrived)
             self._launched += 1
 
     def _progress(self):
@@ -190,7 +194,6 @@ class DistributedDataParallel(Module):
                 bucket.work.is_completed()
 
     def _finish(self):
-        self.last_started_early = self._launched
         used = [list(bucket.ready) for bucket in self._buckets]
         if self._launched < len(self._buckets):
             if not self.find_unused_parameters:
