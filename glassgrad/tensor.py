@@ -266,7 +266,19 @@ class Tensor:
         return self
 
     def share_memory_(self):
+        """Move the values into shared memory (in place), so processes forked or spawned
+        later see one another's writes (Hogwild training). No-op when already shared."""
+        from glassgrad.backend import shared
+
+        if not shared.is_shared(self.array):
+            self.array = shared.share(np.ascontiguousarray(self.array))
         return self
+
+    def is_shared(self):
+        """True when the values lie in shared memory (after ``share_memory_``, or received from another process)."""
+        from glassgrad.backend import shared
+
+        return shared.is_shared(self.array)
 
     # -- autograd -----------------------------------------------------------------
 
@@ -350,6 +362,21 @@ class Tensor:
             hooks.insert(len(hooks) - (1 if self._retains_grad else 0), on_array)
             item = on_array
         return _RemovableHandle(hooks, item)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` during backward each time a gradient has been added into this leaf's ``.grad``."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if not self.is_leaf:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors; "
+                "use register_hook on a non-leaf tensor instead"
+            )
+        node = self._grad_accumulator()
+        if "_post_hooks" not in node.__dict__:
+            node._post_hooks = []
+        node._post_hooks.append(hook)
+        return _RemovableHandle(node._post_hooks, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Compute the gradient of this tensor with respect to the graph's leaves.

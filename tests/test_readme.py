@@ -63,6 +63,7 @@ def test_every_fragment_entry_is_still_in_the_readme():
 # "run" (as written), another command (the same command with a small budget), or SKIP + reason.
 SKIP = "skip"
 _INSTALLED = "the test runs from an installed or PYTHONPATH checkout already"
+_MPIEXEC = os.path.join(os.path.dirname(sys.executable), "mpiexec")
 _DATA = "needs the real datasets ($GLASSGRAD_DATA); tests/vision and tests/cli cover the readers"
 COMMANDS = {
     "pip install . && glassgrad train": "glassgrad train --epochs 1 --limit 200 --out runs/quick",
@@ -118,6 +119,21 @@ COMMANDS = {
         "glassgrad bench --only train --reps 1 --json bench.json"
     ),
     "GLASSGRAD_DATA=/path/to/datasets glassgrad bench --only data": (SKIP, _DATA),
+    # Distributed training (tests/distributed and tests/cli/test_train_distributed.py cover the same code).
+    "glassgrad train --nproc 2 --epochs 2 --out runs/ddp": "glassgrad train --nproc 2 --epochs 1 --limit 200 --out runs/ddp",
+    "mpirun -n 2 glassgrad train --epochs 2 --out runs/ddp-mpi": (
+        f"{_MPIEXEC} -n 2 glassgrad train --epochs 1 --limit 200 --out runs/ddp-mpi"
+        if os.path.exists(_MPIEXEC)
+        else (SKIP, "no mpiexec beside Python: pip install 'glassgrad[mpi]'")
+    ),
+    "torchrun --nproc-per-node 2 --no-python glassgrad train --epochs 2 --out runs/ddp-torchrun": (
+        f"{sys.executable} -m torch.distributed.run --nproc-per-node 2 --no-python glassgrad train --epochs 1 "
+        "--limit 200 --out runs/ddp-torchrun"
+    ),
+    "srun glassgrad train --backend mpi --dataset cifar10 --model resnet20 --epochs 30": (
+        SKIP,
+        "needs a Slurm cluster",
+    ),
 }
 
 

@@ -39,7 +39,34 @@ def _fit(grad, shape, node):
         ) from None
 
 
+# One list per running backward pass (a hook may start another): callbacks to run when it ends.
+_callbacks = []
+
+
+def queue_callback(callback):
+    """Run ``callback()`` once the current backward pass has finished (call it from a hook).
+
+    Distributed data parallel waits here for the gradient all-reduces it started from hooks.
+    """
+    if not _callbacks:
+        raise RuntimeError("queue_callback: no backward pass is running; call it from a hook during backward")
+    _callbacks[-1].append(callback)
+
+
 def run_backward(roots, grads, retain_graph=False, accumulate=None, capture=None):
+    """Send ``grads`` (NumPy arrays) back from the ``roots`` nodes to every leaf; then run queued callbacks."""
+    queued = []
+    _callbacks.append(queued)
+    try:
+        _run(roots, grads, retain_graph, accumulate, capture)
+        # A callback may queue another (as PyTorch's engine allows): run until none is left.
+        while queued:
+            queued.pop(0)()
+    finally:
+        _callbacks.pop()
+
+
+def _run(roots, grads, retain_graph, accumulate, capture):
     """Send ``grads`` (NumPy arrays) back from the ``roots`` nodes to every leaf.
 
     A node runs once all nodes that feed it a gradient have run (Kahn's algorithm),

@@ -188,6 +188,9 @@ def _watch_saved(saved, inputs, output):
 class AccumulateGrad(Function):
     """The node at a leaf tensor: adds the incoming gradient into ``tensor.grad``."""
 
+    # Called as hook(tensor) once ``tensor.grad`` holds the new sum (register_post_accumulate_grad_hook).
+    _post_hooks = ()
+
     def __init__(self, variable):
         self.variable = variable
 
@@ -212,6 +215,8 @@ class AccumulateGrad(Function):
             tensor.grad = Tensor._wrap(np.array(grad, dtype=dt, copy=True).reshape(tensor.array.shape))
         else:
             tensor.grad = Tensor._wrap(tensor.grad.array + grad.astype(dt, copy=False))
+        for hook in self._post_hooks:
+            hook(tensor)
 
 
 def sum_to_shape(grad, shape):

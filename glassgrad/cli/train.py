@@ -125,6 +125,20 @@ def register(subparsers):
         metavar="DIR",
         help="log the run for TensorBoard into DIR (default: the run folder's tensorboard/); needs tensorboard",
     )
+    # Data parallel (glassgrad.cli.distributed, glassgrad.train.distributed).
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train on N local processes (data parallel; --batch-size is per process)",
+    )
+    p.add_argument(
+        "--backend",
+        default=None,
+        choices=["mpi", "gloo"],
+        help="collective engine for --nproc or a launcher (default: gloo, or mpi under mpirun/srun)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -310,6 +324,25 @@ def replan(trainer, schedule, planned, epochs, quiet):
 
 
 def run(args):
+    world = None
+    if getattr(args, "nproc", None) is not None:
+        check_positive("--nproc", args.nproc)
+        if args.nproc > 1:
+            from glassgrad.cli.distributed import launch_local
+
+            return launch_local(args)
+    else:
+        from glassgrad.train.distributed import join
+
+        world = join(getattr(args, "backend", None))
+    try:
+        return _run(args, world)
+    finally:
+        if world is not None:
+            glassgrad.distributed.destroy_process_group()
+
+
+def _run(args, world):
     from glassgrad.train import Trainer, load_checkpoint
     from glassgrad.train.recipes import build_optimizer, build_scheduler
 
@@ -371,6 +404,14 @@ def run(args):
     kwargs = model_kwargs(args, data)
     model = build_model(args.model, kwargs)
     check_input(model, data, args.model)
+    rank = 0 if world is None else world.rank
+    if world is not None:
+        from glassgrad.train import distributed as tdist
+
+        # Global-batch statistics: N processes x batch B train as one process x batch N*B.
+        model = glassgrad.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        seed_everything(args.seed + 1000 * rank)  # each rank its own augmentation and dropout streams
+        data.train_loader = tdist.shard_loader(data.train_loader, world, args.seed, args.seed + 1000 * rank)
     try:
         optimizer = build_optimizer(optimizer_name, model.parameters(), args.lr, args.momentum, args.weight_decay)
         scheduler, interval = build_scheduler(schedule, optimizer, epochs, len(data.train_loader))
@@ -410,9 +451,13 @@ def run(args):
         "mean": list(data.mean),
         "std": list(data.std),
         "parameters": sum(p.numel() for p in model.parameters()),
+        "world_size": 1 if world is None else world.size,
+        "backend": None if world is None else world.backend,
+        "per_process_batch": batch_size,
+        "global_batch": batch_size * (1 if world is None else world.size),
     }
     model_info = {"name": args.model, "kwargs": kwargs}
-    quiet = args.quiet
+    quiet = args.quiet or rank != 0
     callbacks = [] if quiet else [_printer_callback(EpochPrinter(epochs))]
     callbacks += list(getattr(args, "extra_callbacks", []) or [])
     from glassgrad.train.doctor import Doctor
@@ -425,7 +470,7 @@ def run(args):
         callbacks.append(doctor)
     else:
         callbacks.append(Doctor(num_classes=data.num_classes, every=max(1, len(data.train_loader) // 10)))
-    if getattr(args, "tensorboard", None) is not None:
+    if getattr(args, "tensorboard", None) is not None and rank == 0:
         from glassgrad.train.tensorboard import TensorBoardLogger
 
         try:
@@ -440,18 +485,23 @@ def run(args):
         data.test_loader,
         scheduler,
         scheduler_interval=interval,
-        out_dir=out,
+        out_dir=out if rank == 0 else None,
         callbacks=callbacks,
         progress=None if not quiet else False,
         class_names=data.class_names,
         config=config,
         model_info=model_info,
     )
+    if world is not None:
+        trainer.parallel = glassgrad.nn.parallel.DistributedDataParallel(model)
+        trainer.metrics_reducer = tdist.reduce_running
+        trainer.callbacks.append(tdist.epoch_callback())
     trainer.summary_text = str(glassgrad.summary(model, (data.in_channels, *data.input_size), depth=2))
-    out.mkdir(parents=True, exist_ok=True)
     from glassgrad.train.report import write_json
 
-    write_json(out / "config.json", config)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "config.json", config)
     if resume_state is not None:
         trainer.load_state_dict(resume_state)
         if trainer.epoch >= epochs and not trainer._resume:
@@ -461,6 +511,12 @@ def run(args):
         if planned_epochs is not None and planned_epochs != epochs:
             replan(trainer, schedule, planned_epochs, epochs, quiet)
     if not quiet:
+        if world is not None:
+            print(
+                f"data parallel: {world.size} processes ({world.backend}), batch {batch_size} per process, "
+                f"global batch {config['global_batch']}",
+                flush=True,
+            )
         what = "resuming" if resume_state is not None else "training"
         print(
             f"{what} {args.model} ({variant(kwargs) + ', ' if variant(kwargs) else ''}{config['parameters']:,} "
@@ -477,6 +533,8 @@ def run(args):
             file=sys.stderr,
         )
         return 130
+    if rank != 0:
+        return 0
     last = trainer.history["epochs"][-1]
     elapsed = time.perf_counter() - started
     print(

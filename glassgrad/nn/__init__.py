@@ -102,5 +102,6 @@ from glassgrad.nn.parameter import UninitializedBuffer, UninitializedParameter
 from glassgrad.nn.conv import Conv3d
 from glassgrad.nn.pooling import AvgPool3d, MaxPool3d
 from glassgrad.nn.loss import CTCLoss
+from glassgrad.nn.sync_batchnorm import SyncBatchNorm
 from glassgrad.nn import parallel  # noqa: E402
 from glassgrad.nn.parallel import DataParallel  # noqa: E402

@@ -226,8 +226,9 @@ def multi_head_attention_forward(
 
 
 def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, dims, op):
-    from glassgrad.ops.conv import _batched, _ntuple
     from glassgrad.ops.conv.transpose import ConvTranspose
+    from glassgrad.ops.utils import batched as _batched
+    from glassgrad.ops.utils import ntuple as _ntuple
 
     x, unbatched = _batched(input, dims + 2, op, "input")
     if not isinstance(weight, Tensor) or weight.ndim != dims + 2:
@@ -357,7 +358,7 @@ def pixel_unshuffle(input, downscale_factor):
 
 
 def _pairs(op, **values):
-    from glassgrad.ops.conv import _ntuple
+    from glassgrad.ops.utils import ntuple as _ntuple
 
     return [_ntuple(v, 2, name, op) for name, v in values.items()]
 
@@ -570,7 +571,7 @@ def _depth_slabs(x, k, s, d, out):
 
 
 def _triple(value, name, op):
-    from glassgrad.ops.conv import _ntuple
+    from glassgrad.ops.utils import ntuple as _ntuple
 
     return _ntuple(value, 3, name, op)
 

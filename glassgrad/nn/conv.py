@@ -146,7 +146,7 @@ class _ConvTransposeNd(_ConvNd):
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device, dtype
         )
         self.transposed = True
-        self.output_padding = _ntuple(output_padding, self._dims, "output_padding", name)
+        self.output_padding = ntuple(output_padding, self._dims, "output_padding", name)
 
     def _weight_shape(self, in_channels, out_channels, groups):
         return (in_channels, out_channels // groups) + self.kernel_size

@@ -359,6 +359,9 @@ class Module:
         )
 
     def share_memory(self):
+        """Move every parameter and buffer into shared memory (see ``Tensor.share_memory_``)."""
+        for t in itertools.chain(self.parameters(), self.buffers()):
+            t.share_memory_()
         return self
 
     # -- state dict -----------------------------------------------------------------

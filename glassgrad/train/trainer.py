@@ -125,6 +125,10 @@ class Trainer:
         self.checkpoint_path = None
         self._resume = None  # mid-epoch position from a checkpoint
         self._stop_requested = False
+        # Data parallel (glassgrad.train.distributed): the DistributedDataParallel wrapping ``model``
+        # that training steps call, and a function turning an epoch's RunningMetrics into global sums.
+        self.parallel = None
+        self.metrics_reducer = None
 
     # ----- state -----
     def state_dict(self, step_in_epoch=0, running=None, epoch_start_rng=None):
@@ -269,6 +273,8 @@ class Trainer:
             if bar is not None:
                 bar.close()
         epoch_time = time.perf_counter() - started
+        if self.metrics_reducer is not None:
+            self.metrics_reducer(running)
         train = running.result()
         lr_used = self._current_lr()
         test = {}
@@ -312,7 +318,7 @@ class Trainer:
         inputs, targets = _split_batch(batch)
         lr = self._current_lr()
         self.optimizer.zero_grad()
-        outputs = self.model(inputs)
+        outputs = (self.model if self.parallel is None else self.parallel)(inputs)
         loss = self.loss_fn(outputs, targets)
         loss.backward()
         self.global_step += 1

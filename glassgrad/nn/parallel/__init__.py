@@ -1,19 +1,11 @@
-"""``torch.nn.parallel``: running one module over several devices.
+"""``torch.nn.parallel``: one module over several devices or processes.
 
 glassgrad computes on the CPU only, so ``DataParallel`` does what PyTorch's does on a machine
-without GPUs: it holds the module and calls it. ``DistributedDataParallel`` lives in
-``glassgrad.nn.parallel.distributed`` and loads on first use.
+without GPUs: it holds the module and calls it. ``DistributedDataParallel`` trains one replica per
+process, its gradients averaged over the processes (``glassgrad.distributed``).
 """
 
-import importlib
-
 from glassgrad.nn.parallel.data_parallel import DataParallel, data_parallel
+from glassgrad.nn.parallel.distributed import DistributedDataParallel
 
 __all__ = ["DataParallel", "DistributedDataParallel", "data_parallel"]
-
-
-def __getattr__(name):
-    if name in ("DistributedDataParallel", "distributed"):
-        module = importlib.import_module("glassgrad.nn.parallel.distributed")
-        return module if name == "distributed" else module.DistributedDataParallel
-    raise AttributeError(f"module 'glassgrad.nn.parallel' has no attribute {name!r}")

@@ -1,0 +1,148 @@
+"""``glassgrad train --nproc N``: start N local training processes and watch them.
+
+gloo: N processes with torchrun's variables (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT).
+mpi: one ``mpiexec -n N`` (from the MPI wheel beside Python, or on PATH). Each process runs
+``python -m glassgrad.cli.distributed SETTINGS.json``, i.e. ``glassgrad train`` with the same settings.
+When one process fails, the others are stopped and the error names its rank; the launcher never
+leaves a process behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from glassgrad.cli import CLIError
+
+_NOT_SENT = ("handler", "extra_callbacks", "nproc", "command")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _mpiexec():
+    here = Path(sys.executable).parent / "mpiexec"
+    return str(here) if here.exists() else shutil.which("mpiexec")
+
+
+def _stop(procs, grace=5.0):
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for p in procs:
+        try:
+            p.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def _describe(rc):
+    return f"was killed by {signal.Signals(-rc).name}" if rc < 0 else f"exited with code {rc}"
+
+
+def _mpich_segments():
+    return set(Path("/dev/shm").glob("mpich_shm_*")) if Path("/dev/shm").is_dir() else set()
+
+
+def _remove_orphan_segments(before):
+    """Delete MPICH's shared-memory files that this run created and no live process maps.
+
+    MPICH removes them on a clean exit; when a rank is killed nobody does."""
+    new = _mpich_segments() - before
+    if not new:
+        return
+    mapped = set()
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        try:
+            text = maps.read_text()
+        except OSError:
+            continue
+        mapped.update(str(p) for p in new if str(p) in text)
+    for p in new:
+        if str(p) not in mapped:
+            p.unlink(missing_ok=True)
+
+
+def launch_local(args) -> int:
+    """Run ``glassgrad train`` with ``args`` on ``args.nproc`` local processes; 0 when all succeed."""
+    n, backend = args.nproc, (args.backend or "gloo")
+    if backend == "gloo":
+        try:
+            import torch.distributed  # noqa: F401
+        except ImportError:
+            raise CLIError("--backend gloo needs torch (pip install torch), or use --backend mpi") from None
+    elif backend == "mpi":
+        if _mpiexec() is None:
+            raise CLIError("--backend mpi needs mpiexec: pip install 'glassgrad[mpi]' (mpi4py and the mpich wheel)")
+    else:
+        raise CLIError(f"--backend must be mpi or gloo, got {backend!r}")
+    settings = {k: v for k, v in vars(args).items() if k not in _NOT_SENT}
+    settings["backend"] = backend
+    fd, path = tempfile.mkstemp(prefix="glassgrad_train_", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(settings, f)
+    child = [sys.executable, "-m", "glassgrad.cli.distributed", path]
+    # Each process computes on one core: N processes must not each start a thread per core.
+    env = dict(os.environ, GLASSGRAD_NUM_THREADS=os.environ.get("GLASSGRAD_NUM_THREADS", "1"))
+    env.setdefault("OMP_NUM_THREADS", "1")
+    procs = []
+    segments = _mpich_segments() if backend == "mpi" else set()
+    try:
+        if backend == "gloo":
+            env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()), WORLD_SIZE=str(n))
+            for r in range(n):
+                procs.append(subprocess.Popen(child, env=dict(env, RANK=str(r), LOCAL_RANK=str(r))))
+        else:
+            procs.append(subprocess.Popen([_mpiexec(), "-n", str(n), *child], env=env))
+        while True:
+            codes = [p.poll() for p in procs]
+            failed = [(r, c) for r, c in enumerate(codes) if c not in (None, 0)]
+            if failed:
+                rank, rc = failed[0]
+                _stop(procs)
+                if backend == "mpi":
+                    raise CLIError(f"mpiexec {_describe(rc)}: a rank failed (its error is above); all ranks stopped")
+                raise CLIError(f"rank {rank} {_describe(rc)} (its error is above); the other ranks were stopped")
+            if all(c == 0 for c in codes):
+                return 0
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        _stop(procs)
+        raise
+    finally:
+        _stop(procs, grace=1.0)
+        os.unlink(path)
+        if backend == "mpi":
+            _remove_orphan_segments(segments)
+
+
+def _child(path) -> int:
+    import argparse
+
+    from glassgrad.cli import train
+
+    with open(path) as f:
+        args = argparse.Namespace(**json.load(f), nproc=None, command="train", extra_callbacks=[])
+    try:
+        return train.run(args) or 0
+    except CLIError as error:
+        rank = os.environ.get("RANK", os.environ.get("PMI_RANK", "?"))
+        print(f"glassgrad train (rank {rank}): error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1]))
