@@ -144,7 +144,7 @@ def model_kwargs(args, data):
     if "batch_norm" in options:
         kwargs["batch_norm"] = (args.batch_norm or "on") == "on"
     elif args.batch_norm is not None:
-        raise CLIError("--batch-norm applies to simple_cnn only; pick a *_bn model instead (e.g. vgg11_bn)")
+        raise CLIError("--batch-norm applies to simple_cnn only; pick a *_bn model instead (e.g. cifar_vgg11_bn)")
     return kwargs
 
 
