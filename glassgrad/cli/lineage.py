@@ -9,7 +9,7 @@ from pathlib import Path
 import glassgrad
 from glassgrad.cli import CLIError
 
-LINEAGE = ["lenet5", "alexnet", "vgg11", "googlenet", "resnet20"]
+LINEAGE = ["lenet5", "cifar_alexnet", "cifar_vgg11", "cifar_googlenet", "resnet20"]
 COLUMNS = ["model", "year", "params", "macs", "epoch_time", "images_per_s", "test_top1", "test_top5", "variant"]
 
 

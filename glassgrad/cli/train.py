@@ -210,7 +210,7 @@ def model_kwargs(args, data, name=None):
     if "batch_norm" in options:
         kwargs["batch_norm"] = (batch_norm or "on") == "on"
     elif batch_norm is not None:
-        raise CLIError("--batch-norm applies to simple_cnn only; pick a *_bn model instead (e.g. vgg11_bn)")
+        raise CLIError("--batch-norm applies to simple_cnn only; pick a *_bn model instead (e.g. cifar_vgg11_bn)")
     return kwargs
 
 

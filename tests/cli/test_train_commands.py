@@ -109,7 +109,7 @@ def test_models_and_summary(capsys):
     code, out, _ = run(capsys, "models")
     assert code == 0
     names = [line.split()[0] for line in out.strip().splitlines()]
-    assert names[:3] == ["simple_cnn", "lenet5", "alexnet"] and "resnet20" in names and "googlenet" in names
+    assert names[:3] == ["simple_cnn", "lenet5", "cifar_alexnet"] and "resnet20" in names and "cifar_googlenet" in names
     code, out, _ = run(capsys, "summary", "lenet5", "--input-size", "1", "28", "28")
     assert code == 0 and "Total params: 61,706" in out and "[1, 6, 28, 28]" in out
     code, out, _ = run(capsys, "summary", "resnet20", "--depth", "1")
@@ -117,11 +117,11 @@ def test_models_and_summary(capsys):
 
 
 def test_lineage_table_and_plot(tmp_path, capsys):
-    code, out, err = run(capsys, "lineage", "--dataset", "digits", "--models", "lenet5,alexnet,simple_cnn", "--limit", "64",
+    code, out, err = run(capsys, "lineage", "--dataset", "digits", "--models", "lenet5,cifar_alexnet,simple_cnn", "--limit", "64",
                          "--quiet", "--out", tmp_path)  # fmt: skip
     assert code == 0, err
     assert "lenet5" in out and "simple_cnn" in out and "test top-1" in out
-    assert "skipping alexnet" in err and "too small" in err  # 8x8 digits are below AlexNet's 16x16
+    assert "skipping cifar_alexnet" in err and "too small" in err  # 8x8 digits are below AlexNet's 16x16
     rows = json.loads((tmp_path / "lineage.json").read_text())["rows"]
     assert [r["model"] for r in rows] == ["lenet5", "simple_cnn"] and rows[0]["params"] == 61_706
     assert (tmp_path / "lineage.png").read_bytes()[:4] == b"\x89PNG"
@@ -142,9 +142,10 @@ def test_lineage_table_and_plot(tmp_path, capsys):
             ["train", "--model", "resnet20", "--activation", "sigmoid", "--limit", "32"],
             ["--activation applies to simple_cnn"],
         ),
-        (["train", "--model", "alexnet", "--limit", "32"], ["too small", "input_size"]),
+        (["train", "--model", "cifar_alexnet", "--limit", "32"], ["too small", "input_size"]),
+        (["train", "--model", "resnet18", "--limit", "32"], ["ImageNet", "cifar_resnet18"]),
         (["train", "--dataset", "imagefolder:/nonexistent/x"], ["/nonexistent/x is not a folder"]),
-        (["summary", "vgg11", "--input-size", "3", "32", "32", "32"], ["--input-size takes C H W"]),
+        (["summary", "cifar_vgg11", "--input-size", "3", "32", "32", "32"], ["--input-size takes C H W"]),
         (["summary", "lenet"], ["unknown model 'lenet'"]),
         (["eval", "/nonexistent/checkpoint.pt"], ["no checkpoint at /nonexistent/checkpoint.pt"]),
         (["lineage", "--models", "lenet5,foo"], ["unknown model(s) foo"]),

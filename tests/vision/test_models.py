@@ -20,25 +20,25 @@ PARAMETER_COUNTS = [
     ("simple_cnn", {"in_channels": 1, "input_size": 8}, 128_266),
     ("lenet5", {}, 61_706),
     ("lenet5", {"input_size": 28}, 61_706),
-    ("alexnet", {}, 23_272_266),
-    ("alexnet", {"in_channels": 1, "input_size": 28}, 20_125_386),
+    ("cifar_alexnet", {}, 23_272_266),
+    ("cifar_alexnet", {"in_channels": 1, "input_size": 28}, 20_125_386),
     ("nin", {}, 966_986),
-    ("vgg11", {}, 9_225_610),
-    ("vgg11_bn", {}, 9_231_114),
-    ("vgg13", {}, 9_410_122),
-    ("vgg13_bn", {}, 9_416_010),
-    ("vgg16", {}, 14_719_818),
-    ("vgg16_bn", {}, 14_728_266),
-    ("vgg19", {}, 20_029_514),
-    ("vgg19_bn", {}, 20_040_522),
-    ("googlenet", {}, 5_602_474),
+    ("cifar_vgg11", {}, 9_225_610),
+    ("cifar_vgg11_bn", {}, 9_231_114),
+    ("cifar_vgg13", {}, 9_410_122),
+    ("cifar_vgg13_bn", {}, 9_416_010),
+    ("cifar_vgg16", {}, 14_719_818),
+    ("cifar_vgg16_bn", {}, 14_728_266),
+    ("cifar_vgg19", {}, 20_029_514),
+    ("cifar_vgg19_bn", {}, 20_040_522),
+    ("cifar_googlenet", {}, 5_602_474),
     ("resnet20", {}, 269_722),
     ("resnet20", {"shortcut": "B"}, 272_474),
     ("resnet32", {}, 464_154),
     ("resnet44", {}, 658_586),
     ("resnet56", {}, 853_018),
-    ("resnet18", {}, 11_173_962),
-    ("resnet34", {}, 21_282_122),
+    ("cifar_resnet18", {}, 11_173_962),
+    ("cifar_resnet34", {}, 21_282_122),
 ]
 
 
@@ -75,12 +75,12 @@ def test_simple_cnn_is_the_seed_network():
 FORWARD = [
     ("simple_cnn", {"in_channels": 1, "input_size": 8, "activation": "relu", "batch_norm": True}, (2, 1, 8, 8)),
     ("lenet5", {"input_size": 28}, (2, 1, 28, 28)),
-    ("alexnet", {"input_size": 16, "hidden": 32, "lrn": True}, (2, 3, 16, 16)),
+    ("cifar_alexnet", {"input_size": 16, "hidden": 32, "lrn": True}, (2, 3, 16, 16)),
     ("nin", {"input_size": 8}, (2, 3, 8, 8)),
-    ("vgg11_bn", {"in_channels": 1, "input_size": 8}, (2, 1, 8, 8)),
-    ("googlenet", {"input_size": 8}, (2, 3, 8, 8)),
+    ("cifar_vgg11_bn", {"in_channels": 1, "input_size": 8}, (2, 1, 8, 8)),
+    ("cifar_googlenet", {"input_size": 8}, (2, 3, 8, 8)),
     ("resnet20", {"in_channels": 1, "input_size": 8}, (2, 1, 8, 8)),
-    ("resnet18", {"input_size": 8}, (2, 3, 8, 8)),
+    ("cifar_resnet18", {"input_size": 8}, (2, 3, 8, 8)),
 ]
 
 
@@ -95,7 +95,7 @@ def test_output_shape(name, options, shape):
 
 
 def test_vgg_accepts_28x28_and_32x32():
-    model = get_model("vgg11", in_channels=1, input_size=28).eval()
+    model = get_model("cifar_vgg11", in_channels=1, input_size=28).eval()
     with glassgrad.no_grad():
         assert tuple(model(glassgrad.randn(1, 1, 28, 28)).shape) == (1, 10)
 
@@ -106,10 +106,10 @@ def test_vgg_accepts_28x28_and_32x32():
 OVERFIT = [
     ("simple_cnn", {"in_channels": 1, "input_size": 8, "activation": "relu"}, 8, 10, 2e-3, 0.5),
     ("lenet5", {"input_size": 8}, 8, 10, 2e-3, 0.5),
-    ("alexnet", {"in_channels": 1, "input_size": 16, "hidden": 32, "dropout": 0.0}, 16, 20, 2e-3, 0.7),
+    ("cifar_alexnet", {"in_channels": 1, "input_size": 16, "hidden": 32, "dropout": 0.0}, 16, 20, 2e-3, 0.7),
     ("nin", {"in_channels": 1, "input_size": 4, "dropout": 0.0}, 4, 25, 5e-4, 0.92),
-    ("vgg11_bn", {"in_channels": 1, "input_size": 8}, 8, 10, 2e-3, 0.5),
-    ("googlenet", {"in_channels": 1, "input_size": 8, "dropout": 0.0}, 8, 5, 2e-3, 0.5),
+    ("cifar_vgg11_bn", {"in_channels": 1, "input_size": 8}, 8, 10, 2e-3, 0.5),
+    ("cifar_googlenet", {"in_channels": 1, "input_size": 8, "dropout": 0.0}, 8, 5, 2e-3, 0.5),
     ("resnet20", {"in_channels": 1, "input_size": 8}, 8, 10, 2e-3, 0.5),
 ]
 
@@ -140,10 +140,10 @@ def test_get_model_errors():
     with pytest.raises(ValueError, match="takes no option 'activation'"):
         get_model("resnet20", activation="relu")
     with pytest.raises(ValueError, match="too small"):
-        get_model("alexnet", input_size=8)
+        get_model("cifar_alexnet", input_size=8)
     with pytest.raises(ValueError, match="unknown activation"):
         get_model("simple_cnn", activation="swish")
-    assert type(get_model("ResNet-20")).__name__ == "ResNet"
+    assert type(get_model("ResNet-20")).__name__ == "CifarResNet"
 
 
 # ----- the same source under PyTorch: same tree, same outputs for the same weights -----
@@ -152,10 +152,10 @@ PARITY = [
     ("simple_cnn", {}, (2, 3, 32, 32)),
     ("simple_cnn", {"in_channels": 1, "input_size": 28, "activation": "relu", "batch_norm": True}, (2, 1, 28, 28)),
     ("lenet5", {"input_size": 28}, (2, 1, 28, 28)),
-    ("alexnet", {"input_size": 16, "hidden": 32, "lrn": True}, (2, 3, 16, 16)),
+    ("cifar_alexnet", {"input_size": 16, "hidden": 32, "lrn": True}, (2, 3, 16, 16)),
     ("nin", {"input_size": 8}, (2, 3, 8, 8)),
-    ("vgg11_bn", {"input_size": 8}, (2, 3, 8, 8)),
-    ("googlenet", {"input_size": 8}, (2, 3, 8, 8)),
+    ("cifar_vgg11_bn", {"input_size": 8}, (2, 3, 8, 8)),
+    ("cifar_googlenet", {"input_size": 8}, (2, 3, 8, 8)),
     ("resnet20", {"input_size": 8}, (2, 3, 8, 8)),
 ]
 
@@ -186,11 +186,18 @@ def _models_under_torch():
     if package in sys.modules:
         return sys.modules[package]
     source = pathlib.Path(models.__file__).parent
-    for name in ["_common", "simple_cnn", "lenet", "alexnet", "vgg", "nin", "googlenet", "resnet", "__init__"]:
+    # The package first, so that ``from <package> import _weights`` finds the submodules as they come.
+    root = types.ModuleType(package)
+    root.__path__ = []
+    sys.modules[package] = root
+    submodules = ["_common", "_weights", "simple_cnn", "lenet", "nin", "alexnet", "vgg", "googlenet", "resnet"]
+    submodules += ["mobilenetv2", "densenet", "squeezenet", "cifar_alexnet", "cifar_vgg", "cifar_googlenet"]
+    for name in [*submodules, "cifar_resnet", "__init__"]:
         text = (source / f"{name}.py").read_text()
         text = text.replace("glassgrad.vision.models", package).replace("glassgrad", "torch")
-        module_name = package if name == "__init__" else f"{package}.{name}"
-        module = types.ModuleType(module_name)
-        sys.modules[module_name] = module
+        module = root if name == "__init__" else types.ModuleType(f"{package}.{name}")
+        if name != "__init__":
+            sys.modules[module.__name__] = module
+            setattr(root, name, module)
         exec(compile(text, str(source / f"{name}.py"), "exec"), module.__dict__)
-    return sys.modules[package]
+    return root

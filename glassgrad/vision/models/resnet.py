@@ -1,124 +1,200 @@
-"""Residual networks (He, Zhang, Ren, Sun 2016): the CIFAR family and ResNet-18/34 with a CIFAR stem."""
+"""torchvision's ImageNet ResNets (He et al. 2016): the same modules, names, state-dict keys and init.
 
-import glassgrad.nn.functional as F
+For 32x32 images use ``cifar_resnet18``/``cifar_resnet34`` (a 3x3 stem without max pool) or the CIFAR
+family ``resnet20``..``resnet56`` in ``cifar_resnet``.
+"""
+
 from glassgrad import nn
-from glassgrad.vision.models._common import check_size, pair
+from glassgrad.vision.models import _weights
+
+
+def conv3x3(in_planes, out_planes, stride=1, groups=1, dilation=1):
+    return nn.Conv2d(
+        in_planes, out_planes, 3, stride=stride, padding=dilation, groups=groups, bias=False, dilation=dilation
+    )
+
+
+def conv1x1(in_planes, out_planes, stride=1):
+    return nn.Conv2d(in_planes, out_planes, 1, stride=stride, bias=False)
 
 
 class BasicBlock(nn.Module):
-    """Two 3x3 convolutions with BatchNorm, added to a shortcut, then ReLU.
+    """Two 3x3 convolutions with batch norm plus the shortcut (``downsample`` where the shape changes).
 
-    ``shortcut='A'`` (the CIFAR paper's option A): where the shape changes, the shortcut takes every
-    second pixel and pads the new channels with zeros, adding no parameters.
-    ``shortcut='B'``: a 1x1 convolution with stride and BatchNorm where the shape changes (the
-    ImageNet ResNets).
-
-    Input: (N, in_planes, H, W). Output: (N, planes, H / stride, W / stride).
+    Input: (N, inplanes, H, W). Output: (N, planes, H / stride, W / stride).
     """
 
     expansion = 1
 
-    def __init__(self, in_planes, planes, stride=1, shortcut="B"):
+    def __init__(
+        self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, dilation=1, norm_layer=None
+    ):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
+        norm_layer = norm_layer or nn.BatchNorm2d
+        if groups != 1 or base_width != 64:
+            raise ValueError("BasicBlock only supports groups=1 and base_width=64")
+        if dilation > 1:
+            raise NotImplementedError("Dilation > 1 not supported in BasicBlock")
+        self.conv1 = conv3x3(inplanes, planes, stride)
+        self.bn1 = norm_layer(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = norm_layer(planes)
+        self.downsample = downsample
         self.stride = stride
-        self.pad_channels = 0
-        self.downsample = None
-        if stride != 1 or in_planes != planes:
-            if shortcut == "A":
-                self.pad_channels = planes - in_planes
-            else:
-                self.downsample = nn.Sequential(
-                    nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes)
-                )
 
     def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        if self.downsample is not None:
-            identity = self.downsample(x)
-        elif self.stride != 1 or self.pad_channels:
-            identity = x[:, :, :: self.stride, :: self.stride]
-            half = self.pad_channels // 2
-            identity = F.pad(identity, (0, 0, 0, 0, half, self.pad_channels - half))
-        else:
-            identity = x
-        return F.relu(out + identity)
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    """1x1 reduce, 3x3 (strided, grouped), 1x1 expand to ``planes * 4``, plus the shortcut; the stride
+    sits on the 3x3 convolution (ResNet v1.5, as torchvision).
+
+    Input: (N, inplanes, H, W). Output: (N, planes * 4, H / stride, W / stride).
+    """
+
+    expansion = 4
+
+    def __init__(
+        self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, dilation=1, norm_layer=None
+    ):
+        super().__init__()
+        norm_layer = norm_layer or nn.BatchNorm2d
+        width = int(planes * (base_width / 64.0)) * groups
+        self.conv1 = conv1x1(inplanes, width)
+        self.bn1 = norm_layer(width)
+        self.conv2 = conv3x3(width, width, stride, groups, dilation)
+        self.bn2 = norm_layer(width)
+        self.conv3 = conv1x1(width, planes * self.expansion)
+        self.bn3 = norm_layer(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.stride = stride
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
 
 
 class ResNet(nn.Module):
-    """A 3x3 convolution stem (no max pool: CIFAR images are small), stages of ``BasicBlock``s whose
-    first block halves the resolution (except in the first stage), global average pooling, a
-    linear layer.
+    """7x7 stride-2 stem, 3x3 max pool, four stages (64..512 planes times the block's expansion),
+    global average pool, ``fc``. Convolutions start Kaiming-normal (fan_out), batch norms at 1/0;
+    ``zero_init_residual`` zeroes each block's last batch-norm scale.
 
-    ``widths=(16, 32, 64)``, ``shortcut='A'`` and ``blocks=(n, n, n)`` give the CIFAR ResNet-(6n+2) of the
-    paper; ``widths=(64, 128, 256, 512)``, ``shortcut='B'`` give ResNet-18/34 with a CIFAR stem.
-    Use the factories. Parameters with 10 classes: ``resnet20`` 269,722 (the paper's "0.27M"),
-    ``resnet32`` 464,154, ``resnet44`` 658,586, ``resnet56`` 853,018 with option A shortcuts; with
-    ``shortcut='B'`` the two projections add 2,752 (``resnet20`` 272,474). ``resnet18`` 11,173,962,
-    ``resnet34`` 21,282,122.
-    With one input channel, subtract 2 * 9 * widths[0] (288 for the CIFAR family, 1,152 for 18/34).
-
-    Input: (N, in_channels, H, W). Output: (N, num_classes) logits.
+    Input: (N, 3, H, W), 224x224 for ImageNet weights (any size >= 32 works). Output: (N, num_classes).
     """
 
-    def __init__(self, blocks, widths, num_classes=10, in_channels=3, input_size=32, shortcut="A"):
+    def __init__(
+        self,
+        block,
+        layers,
+        num_classes=1000,
+        zero_init_residual=False,
+        groups=1,
+        width_per_group=64,
+        replace_stride_with_dilation=None,
+        norm_layer=None,
+    ):
         super().__init__()
-        if shortcut not in ("A", "B"):
+        self._norm_layer = norm_layer = norm_layer or nn.BatchNorm2d
+        self.inplanes = 64
+        self.dilation = 1
+        replace_stride_with_dilation = replace_stride_with_dilation or [False, False, False]
+        if len(replace_stride_with_dilation) != 3:
             raise ValueError(
-                f"ResNet: shortcut must be 'A' (zero-padding identity) or 'B' (1x1 projection), got {shortcut!r}"
+                f"replace_stride_with_dilation should be None or a 3-element tuple, got {replace_stride_with_dilation}"
             )
-        h, w = pair(input_size)
-        check_size("ResNet", h, w, 1)
-        self.conv1 = nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(widths[0])
-        in_planes = widths[0]
-        for index, (count, planes) in enumerate(zip(blocks, widths)):
-            stride = 1 if index == 0 else 2
-            stage = []
-            for block in range(count):
-                stage.append(BasicBlock(in_planes, planes, stride if block == 0 else 1, shortcut))
-                in_planes = planes
-            setattr(self, f"layer{index + 1}", nn.Sequential(*stage))
-        self.num_stages = len(blocks)
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(in_planes, num_classes)
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        self.groups = groups
+        self.base_width = width_per_group
+        self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = norm_layer(self.inplanes)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(block, 64, layers[0])
+        self.layer2 = self._make_layer(block, 128, layers[1], 2, replace_stride_with_dilation[0])
+        self.layer3 = self._make_layer(block, 256, layers[2], 2, replace_stride_with_dilation[1])
+        self.layer4 = self._make_layer(block, 512, layers[3], 2, replace_stride_with_dilation[2])
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512 * block.expansion, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+        if zero_init_residual:
+            for m in self.modules():
+                last = getattr(m, "bn3" if isinstance(m, Bottleneck) else "bn2", None)
+                if isinstance(m, (Bottleneck, BasicBlock)) and last.weight is not None:
+                    nn.init.constant_(last.weight, 0)
+
+    def _make_layer(self, block, planes, blocks, stride=1, dilate=False):
+        norm_layer = self._norm_layer
+        downsample = None
+        previous_dilation = self.dilation
+        if dilate:
+            self.dilation *= stride
+            stride = 1
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(
+                conv1x1(self.inplanes, planes * block.expansion, stride), norm_layer(planes * block.expansion)
+            )
+        layers = [
+            block(
+                self.inplanes, planes, stride, downsample, self.groups, self.base_width, previous_dilation, norm_layer
+            )
+        ]
+        self.inplanes = planes * block.expansion
+        for _ in range(1, blocks):
+            layers.append(
+                block(
+                    self.inplanes,
+                    planes,
+                    groups=self.groups,
+                    base_width=self.base_width,
+                    dilation=self.dilation,
+                    norm_layer=norm_layer,
+                )
+            )
+        return nn.Sequential(*layers)
 
     def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
-        for index in range(self.num_stages):
-            x = getattr(self, f"layer{index + 1}")(x)
-        x = self.avgpool(x)
-        return self.fc(x.flatten(1))
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(self.avgpool(x).flatten(1))
 
 
-def _cifar(depth):
-    def build(num_classes=10, in_channels=3, input_size=32, shortcut="A"):
-        n = (depth - 2) // 6
-        return ResNet((n, n, n), (16, 32, 64), num_classes, in_channels, input_size, shortcut=shortcut)
+def _resnet(name, block, layers, weights, pretrained, progress, kwargs):
+    weights = _weights.resolve(weights, pretrained, name)
+    if weights is not None:
+        _weights.check_classes(weights, kwargs)
+    model = ResNet(block, layers, **kwargs)
+    if weights is not None:
+        _weights.load_into(model, weights, progress)
+    return model
 
-    build.__name__ = f"resnet{depth}"
+
+def _builder(name, block, layers, params):
+    def build(*, weights=None, progress=True, pretrained=False, **kwargs):
+        return _resnet(name, block, layers, weights, pretrained, progress, kwargs)
+
+    build.__name__ = build.__qualname__ = name
     build.__doc__ = (
-        f"ResNet-{depth} for CIFAR (He et al. 2016, section 4.2), option A shortcuts by default; see ``ResNet``."
+        f"torchvision's {name} ({params} parameters at 1000 classes). ``weights``: None, a ``Weights`` or a "
+        "local safetensors/state-dict file; other keyword arguments go to ``ResNet``."
     )
     return build
 
 
-def _imagenet_style(depth, blocks):
-    def build(num_classes=10, in_channels=3, input_size=32):
-        return ResNet(blocks, (64, 128, 256, 512), num_classes, in_channels, input_size, shortcut="B")
-
-    build.__name__ = f"resnet{depth}"
-    build.__doc__ = f"ResNet-{depth} with a 3x3 CIFAR stem and projection (option B) shortcuts; see ``ResNet``."
-    return build
-
-
-resnet20, resnet32, resnet44, resnet56 = (_cifar(d) for d in (20, 32, 44, 56))
-resnet18 = _imagenet_style(18, (2, 2, 2, 2))
-resnet34 = _imagenet_style(34, (3, 4, 6, 3))
+resnet18 = _builder("resnet18", BasicBlock, [2, 2, 2, 2], "11,689,512")
+resnet34 = _builder("resnet34", BasicBlock, [3, 4, 6, 3], "21,797,672")
+resnet50 = _builder("resnet50", Bottleneck, [3, 4, 6, 3], "25,557,032")
+resnet101 = _builder("resnet101", Bottleneck, [3, 4, 23, 3], "44,549,160")
+resnet152 = _builder("resnet152", Bottleneck, [3, 8, 36, 3], "60,192,808")

@@ -1,9 +1,12 @@
-"""VGG (Simonyan, Zisserman 2015) with the CIFAR head: one linear layer on 512 features."""
+"""torchvision's ImageNet VGGs (Simonyan, Zisserman 2015): the same modules, state-dict keys and init.
+
+For 32x32 images use ``cifar_vgg11``.. (one linear layer on 512 features) in ``cifar_vgg``.
+"""
 
 from glassgrad import nn
-from glassgrad.vision.models._common import check_size, pair
+from glassgrad.vision.models import _weights
 
-# Filters per 3x3 convolution; "M" is a 2x2 max pool.
+# Filters per 3x3 convolution; "M" is a 2x2 max pool. The paper's configurations A, B, D, E.
 CONFIGS = {
     "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "vgg13": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -12,59 +15,86 @@ CONFIGS = {
 }
 
 
+def make_layers(config, batch_norm=False):
+    """``features``: conv 3x3 (padding 1) [+ BatchNorm] + ReLU per number, 2x2 max pool per "M"."""
+    layers = []
+    channels = 3
+    for item in config:
+        if item == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            continue
+        layers.append(nn.Conv2d(channels, item, kernel_size=3, padding=1))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(item))
+        layers.append(nn.ReLU(inplace=True))
+        channels = item
+    return nn.Sequential(*layers)
+
+
 class VGG(nn.Module):
-    """VGG's stacks of 3x3 convolutions (padding 1, ReLU, optional BatchNorm after each) and five max
-    pools, followed by the CIFAR head: global average pooling and ``Linear(512, num_classes)`` (the
-    ImageNet head's 4096-wide layers would hold most of the parameters for a 1x1 map).
+    """``features``, adaptive average pool to 7x7, and the 4096-4096 classifier with dropout.
+    Convolutions start Kaiming-normal (fan_out) with zero bias, linears N(0, 0.01) with zero bias.
 
-    The pools use ``ceil_mode=True`` so that 28x28 inputs end at 1x1 like 32x32 ones
-    (28 -> 14 -> 7 -> 4 -> 2 -> 1); for 32x32 that changes nothing.
-
-    Parameters at 3 input channels and 10 classes (independent of the input size): vgg11 9,225,610,
-    vgg13 9,410,122, vgg16 14,719,818, vgg19 20,029,514; the ``_bn`` variants add 2 per channel of
-    every convolution: 9,231,114 / 9,416,010 / 14,728,266 / 20,040,522. One input channel: 1,152 fewer.
-
-    Input: (N, in_channels, H, W). Output: (N, num_classes) logits.
+    Input: (N, 3, H, W), 224x224 for ImageNet weights (>= 32). Output: (N, num_classes).
     """
 
-    def __init__(self, config="vgg11", num_classes=10, in_channels=3, input_size=32, batch_norm=False):
+    def __init__(self, features, num_classes=1000, init_weights=True, dropout=0.5):
         super().__init__()
-        if isinstance(config, str):
-            if config not in CONFIGS:
-                raise ValueError(f"VGG: unknown config {config!r}; choose one of {sorted(CONFIGS)}")
-            config = CONFIGS[config]
-        h, w = pair(input_size)
-        check_size("VGG", h, w, 1)
-        layers = []
-        channels = in_channels
-        for item in config:
-            if item == "M":
-                layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
-                continue
-            layers.append(nn.Conv2d(channels, item, kernel_size=3, padding=1))
-            if batch_norm:
-                layers.append(nn.BatchNorm2d(item))
-            layers.append(nn.ReLU(inplace=True))
-            channels = item
-        self.features = nn.Sequential(*layers)
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(channels, num_classes)
+        self.features = features
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        self.classifier = nn.Sequential(
+            nn.Linear(512 * 7 * 7, 4096),
+            nn.ReLU(True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096),
+            nn.ReLU(True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, num_classes),
+        )
+        if init_weights:
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                    if m.bias is not None:
+                        nn.init.constant_(m.bias, 0)
+                elif isinstance(m, nn.BatchNorm2d):
+                    nn.init.constant_(m.weight, 1)
+                    nn.init.constant_(m.bias, 0)
+                elif isinstance(m, nn.Linear):
+                    nn.init.normal_(m.weight, 0, 0.01)
+                    nn.init.constant_(m.bias, 0)
 
     def forward(self, x):
         x = self.avgpool(self.features(x))
         return self.classifier(x.flatten(1))
 
 
-def _factory(name, batch_norm):
-    def build(num_classes=10, in_channels=3, input_size=32):
-        return VGG(name, num_classes=num_classes, in_channels=in_channels, input_size=input_size, batch_norm=batch_norm)
+def _builder(config, batch_norm, params):
+    name = config + ("_bn" if batch_norm else "")
 
-    build.__name__ = name + ("_bn" if batch_norm else "")
-    build.__doc__ = f"{name.upper()}{' with batch norm' if batch_norm else ''}, CIFAR head (see ``VGG``)."
+    def build(*, weights=None, progress=True, pretrained=False, **kwargs):
+        weights = _weights.resolve(weights, pretrained, name)
+        if weights is not None:
+            kwargs["init_weights"] = False
+            _weights.check_classes(weights, kwargs)
+        model = VGG(make_layers(CONFIGS[config], batch_norm), **kwargs)
+        if weights is not None:
+            _weights.load_into(model, weights, progress)
+        return model
+
+    build.__name__ = build.__qualname__ = name
+    build.__doc__ = (
+        f"torchvision's {name} ({params} parameters at 1000 classes). ``weights``: None, a ``Weights`` or a "
+        "local safetensors/state-dict file; other keyword arguments go to ``VGG``."
+    )
     return build
 
 
-vgg11, vgg11_bn = _factory("vgg11", False), _factory("vgg11", True)
-vgg13, vgg13_bn = _factory("vgg13", False), _factory("vgg13", True)
-vgg16, vgg16_bn = _factory("vgg16", False), _factory("vgg16", True)
-vgg19, vgg19_bn = _factory("vgg19", False), _factory("vgg19", True)
+vgg11 = _builder("vgg11", False, "132,863,336")
+vgg11_bn = _builder("vgg11", True, "132,868,840")
+vgg13 = _builder("vgg13", False, "133,047,848")
+vgg13_bn = _builder("vgg13", True, "133,053,736")
+vgg16 = _builder("vgg16", False, "138,357,544")
+vgg16_bn = _builder("vgg16", True, "138,365,992")
+vgg19 = _builder("vgg19", False, "143,667,240")
+vgg19_bn = _builder("vgg19", True, "143,678,248")
