@@ -39,6 +39,8 @@ PARAMETER_COUNTS = [
     ("resnet56", {}, 853_018),
     ("resnet18", {}, 11_173_962),
     ("resnet34", {}, 21_282_122),
+    ("cifar_mobilenet_v2", {}, 2_236_682),
+    ("cifar_densenet121", {}, 6_956_298),
 ]
 
 
@@ -81,6 +83,8 @@ FORWARD = [
     ("googlenet", {"input_size": 8}, (2, 3, 8, 8)),
     ("resnet20", {"in_channels": 1, "input_size": 8}, (2, 1, 8, 8)),
     ("resnet18", {"input_size": 8}, (2, 3, 8, 8)),
+    ("cifar_mobilenet_v2", {"in_channels": 1, "input_size": 8, "width_mult": 0.5}, (2, 1, 8, 8)),
+    ("cifar_densenet121", {"input_size": 8}, (2, 3, 8, 8)),
 ]
 
 
@@ -157,6 +161,8 @@ PARITY = [
     ("vgg11_bn", {"input_size": 8}, (2, 3, 8, 8)),
     ("googlenet", {"input_size": 8}, (2, 3, 8, 8)),
     ("resnet20", {"input_size": 8}, (2, 3, 8, 8)),
+    ("cifar_mobilenet_v2", {"input_size": 8}, (2, 3, 8, 8)),
+    ("cifar_densenet121", {"input_size": 8}, (2, 3, 8, 8)),
 ]
 
 
@@ -186,7 +192,9 @@ def _models_under_torch():
     if package in sys.modules:
         return sys.modules[package]
     source = pathlib.Path(models.__file__).parent
-    for name in ["_common", "simple_cnn", "lenet", "alexnet", "vgg", "nin", "googlenet", "resnet", "__init__"]:
+    names = ["_common", "simple_cnn", "lenet", "alexnet", "vgg", "nin", "googlenet", "resnet"]
+    names += ["cifar_mobilenet_v2", "cifar_densenet", "__init__"]
+    for name in names:
         text = (source / f"{name}.py").read_text()
         text = text.replace("glassgrad.vision.models", package).replace("glassgrad", "torch")
         module_name = package if name == "__init__" else f"{package}.{name}"

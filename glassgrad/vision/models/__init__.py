@@ -8,6 +8,8 @@ them can be trained on any image dataset; ``get_model(name, **kwargs)`` builds o
 import inspect
 
 from glassgrad.vision.models.alexnet import AlexNet
+from glassgrad.vision.models.cifar_densenet import CIFARDenseNet, cifar_densenet121
+from glassgrad.vision.models.cifar_mobilenet_v2 import CIFARMobileNetV2, cifar_mobilenet_v2
 from glassgrad.vision.models.googlenet import GoogLeNet, Inception
 from glassgrad.vision.models.lenet import LeNet5
 from glassgrad.vision.models.nin import NiN
@@ -59,6 +61,12 @@ MODELS = {
     "resnet56": (resnet56, 2016, "ResNet-56 for CIFAR, option A shortcuts"),
     "resnet18": (resnet18, 2016, "ResNet-18 with a CIFAR stem: 4 stages of 64-512 channels, projection shortcuts"),
     "resnet34": (resnet34, 2016, "ResNet-34 with a CIFAR stem, projection shortcuts"),
+    "cifar_densenet121": (
+        cifar_densenet121,
+        2017,
+        "DenseNet-121 (BC, growth 32) with a CIFAR stem: concatenated features",
+    ),
+    "cifar_mobilenet_v2": (cifar_mobilenet_v2, 2018, "MobileNetV2 for CIFAR: inverted residuals, depthwise 3x3 convs"),
 }
 
 
@@ -98,6 +106,8 @@ def get_model(name, **kwargs):
 __all__ = [
     "MODELS",
     "AlexNet",
+    "CIFARDenseNet",
+    "CIFARMobileNetV2",
     "BasicBlock",
     "GoogLeNet",
     "Inception",
@@ -106,6 +116,8 @@ __all__ = [
     "ResNet",
     "SimpleCNN",
     "VGG",
+    "cifar_densenet121",
+    "cifar_mobilenet_v2",
     "get_model",
     "list_models",
     "model_options",
