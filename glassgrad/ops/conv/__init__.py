@@ -10,7 +10,7 @@ import numpy as np
 from glassgrad.autograd.function import Function
 from glassgrad.backend import direct_conv, memory, workspace
 from glassgrad.backend.workspace import clear_workspaces  # noqa: F401  (the public name it always had)
-from glassgrad.ops.conv import direct, im2col, select, wide
+from glassgrad.ops.conv import depthwise, direct, im2col, select, wide
 from glassgrad.ops.conv.geometry import (  # noqa: F401  (_batched and _ntuple serve pooling and nn too)
     Geometry,
     _batched,
@@ -31,6 +31,13 @@ class Convolution(Function):
     def forward(self, x, weight, bias, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
         geo = Geometry(x.shape, weight.shape, stride, padding, dilation, groups)
         plan = select.select(geo, x.dtype)
+        if plan.forward == "depthwise":
+            self.geo, self.plan = geo, plan
+            if any(self.needs_input_grad):
+                self.save_for_backward(
+                    x if self.needs_input_grad[1] else None, weight if self.needs_input_grad[0] else None
+                )
+            return depthwise.forward(geo, x, weight, bias)
         n, use_wide, use_direct = x.shape[0], plan.forward == "wide", plan.forward == "direct"
         result = memory.empty((n, geo.c_out, *geo.out_hw), x.dtype)
         wmat = np.ascontiguousarray(im2col.weight_matrix(weight, groups))  # (groups, og, K), copied once, not per chunk
@@ -87,6 +94,9 @@ class Convolution(Function):
             # Pairwise sums along the contiguous pixel axis first: more accurate than a long column sum.
             grad_b = grad.reshape(n, geo.c_out, hw).sum(axis=2).sum(axis=0)
         if not (need_x or need_w):
+            return grad_x, grad_w, grad_b
+        if self.plan.input_grad == "depthwise":
+            grad_x, grad_w = depthwise.backward(geo, x, weight, grad, need_x, need_w)
             return grad_x, grad_w, grad_b
 
         chunks = workspace.chunks(n, hw * geo.groups * geo.k * grad.itemsize)

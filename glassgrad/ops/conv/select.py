@@ -10,11 +10,12 @@ import numpy as np
 
 from glassgrad.backend import direct_conv
 from glassgrad.backends import conv as backends_conv
-from glassgrad.ops.conv import direct
+from glassgrad.ops.conv import depthwise, direct
 
 
 class Plan(NamedTuple):
-    """The algorithm of each pass of one convolution: "direct", "wide" (forward only) or "im2col"."""
+    """The algorithm of each pass of one convolution: "direct", "wide" (forward only), "depthwise"
+    (all three passes) or "im2col"."""
 
     forward: str
     input_grad: str
@@ -39,6 +40,10 @@ def select(geo, dtype) -> Plan:
 
     if forced == "im2col":
         return Plan("im2col", "im2col", "im2col")
+    if forced in ("auto", "depthwise") and depthwise.runs(geo):
+        # Per channel, a handful of multiply-adds per pixel: always faster than a product per
+        # group (figures in benchmarks/README.md, "Depthwise convolution").
+        return Plan("depthwise", "depthwise", "depthwise")
     if forced == "wide":
         return Plan("wide" if geo.stride == (1, 1) else forward, "im2col", "im2col")
     if forced == "direct":
