@@ -10,7 +10,7 @@ import numpy as np
 from glassgrad.autograd.function import Function
 from glassgrad.backend import direct_conv, memory, workspace
 from glassgrad.backend.workspace import clear_workspaces  # noqa: F401  (the public name it always had)
-from glassgrad.ops.conv import depthwise, direct, im2col, select, wide
+from glassgrad.ops.conv import depthwise, direct, im2col, pointwise, select, wide
 from glassgrad.ops.conv.geometry import (  # noqa: F401  (_batched and _ntuple serve pooling and nn too)
     Geometry,
     _batched,
@@ -38,6 +38,13 @@ class Convolution(Function):
                     x if self.needs_input_grad[1] else None, weight if self.needs_input_grad[0] else None
                 )
             return depthwise.forward(geo, x, weight, bias)
+        if plan.forward == "pointwise":
+            self.geo, self.plan = geo, plan
+            if any(self.needs_input_grad):
+                self.save_for_backward(
+                    x if self.needs_input_grad[1] else None, weight if self.needs_input_grad[0] else None
+                )
+            return pointwise.forward(geo, x, weight, bias)
         n, use_wide, use_direct = x.shape[0], plan.forward == "wide", plan.forward == "direct"
         result = memory.empty((n, geo.c_out, *geo.out_hw), x.dtype)
         wmat = np.ascontiguousarray(im2col.weight_matrix(weight, groups))  # (groups, og, K), copied once, not per chunk
@@ -95,6 +102,10 @@ class Convolution(Function):
             grad_b = grad.reshape(n, geo.c_out, hw).sum(axis=2).sum(axis=0)
         if not (need_x or need_w):
             return grad_x, grad_w, grad_b
+        if need_x and self.plan.input_grad == "pointwise":
+            grad_x, need_x = pointwise.input_grad(geo, weight, grad), False  # the weight gradient: below
+            if not need_w:
+                return grad_x, grad_w, grad_b
         if self.plan.input_grad == "depthwise":
             grad_x, grad_w = depthwise.backward(geo, x, weight, grad, need_x, need_w)
             return grad_x, grad_w, grad_b
