@@ -34,7 +34,9 @@ def _run(x, w, b, g, need_x=True, need_w=True):
     return [out.detach().numpy(), *grads]
 
 
-@pytest.mark.parametrize("shape, c_out", [((2, 5, 6, 7), 3), ((40, 16, 4, 4), 24), ((1, 8, 1, 1), 8)])
+@pytest.mark.parametrize(
+    "shape, c_out", [((2, 5, 6, 7), 3), ((40, 16, 4, 4), 24), ((1, 8, 1, 1), 8), ((3, 6, 9, 8), 10)]
+)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("bias", [False, True])
 def test_forward_and_gradients_match_the_float64_definition(shape, c_out, dtype, bias, rng):
@@ -76,6 +78,8 @@ def test_selector_takes_pointwise_only_for_plain_1x1():
         return select.select(Geometry((8, 32, 16, 16), w_shape, stride, padding, (1, 1), groups), np.float32)
 
     assert plan((64, 32, 1, 1))[:2] == ("pointwise", "pointwise")
+    small = select.select(Geometry((8, 32, 4, 4), (64, 32, 1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1), 1), np.float32)
+    assert small[:2] == ("pointwise", "im2col")  # 16 pixels: the input gradient stays with im2col
     assert plan((64, 32, 1, 1), stride=(2, 2)).forward != "pointwise"
     assert plan((64, 32, 1, 1), padding=((1, 1), (1, 1))).forward != "pointwise"
     assert plan((64, 16, 1, 1), groups=2).forward != "pointwise"

@@ -13,6 +13,10 @@ import numpy as np
 
 from glassgrad.backend import memory, workspace
 
+# Pixels per image from which the input gradient's per-image products beat im2col's one product
+# per chunk (on 4x4 maps they did not: benchmarks/README.md, "1x1 convolutions").
+MIN_PIXELS = 64
+
 
 def runs(geo):
     """Whether this convolution is a plain 1x1 product: 1x1 kernel, stride 1, no padding, one group."""

@@ -54,9 +54,11 @@ def select(geo, dtype) -> Plan:
         if f32 and direct.weight_grad_runs(geo):
             weight_grad = "direct"
     if forced in ("auto", "pointwise") and pointwise.runs(geo):
-        # One product per image on the NCHW data: 0.4-0.95x the time of the wide columns' copy
-        # and product (figures in benchmarks/README.md, "1x1 convolutions").
-        return Plan("pointwise", "pointwise", weight_grad)
+        # One product per image on the NCHW data: forward 0.3-0.9x the time of the wide columns'
+        # copy and product; the input gradient too, but not on 4x4 maps, where each image's
+        # product has 16 columns (figures in benchmarks/README.md, "1x1 convolutions").
+        pays = forced == "pointwise" or geo.out_hw[0] * geo.out_hw[1] >= pointwise.MIN_PIXELS
+        return Plan("pointwise", "pointwise" if pays else "im2col", weight_grad)
     return Plan(forward, input_grad, weight_grad)
 
 
