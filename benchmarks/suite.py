@@ -30,7 +30,33 @@ import bench_models  # noqa: E402
 import numpy as np  # noqa: E402
 
 BATCH = 128
-GROUPS = ("train", "infer", "layers", "chain", "memory", "data")
+GROUPS = ("train", "infer", "layers", "chain", "memory", "data", "nets", "latency", "mlp")
+
+# The networks users train (issue 20): name -> (training batch, inference batch, image size).
+NETS = {
+    "cifar_resnet18": (32, 128, 32),
+    "cifar_mobilenet_v2": (32, 128, 32),
+    "vgg11_bn": (64, 128, 32),
+    "cifar_densenet121": (16, 64, 32),
+    "resnet56": (128, 128, 32),
+    "resnet110": (64, 128, 32),
+    "imagenet_resnet18": (8, 8, 224),
+    "imagenet_resnet50": (8, 8, 224),
+}
+# Where glassgrad.vision.models may hold each (the first that loads the twin's weights is used;
+# else the benchmark's own copy): the CIFAR zoo is taking cifar_* names.
+LIBRARY_NAMES = {
+    "cifar_resnet18": ("cifar_resnet18", "resnet18"),
+    "cifar_mobilenet_v2": ("cifar_mobilenet_v2",),
+    "vgg11_bn": ("cifar_vgg11_bn", "vgg11_bn"),
+    "cifar_densenet121": ("cifar_densenet121",),
+    "resnet56": ("cifar_resnet56", "resnet56"),
+    "resnet110": ("cifar_resnet110", "resnet110"),
+    "imagenet_resnet18": ("resnet18",),
+    "imagenet_resnet50": ("resnet50",),
+}
+LATENCY_NETS = ("resnet20", "cifar_mobilenet_v2")
+MLP_BATCHES = (16, 64, 256)
 
 
 def _frameworks():
@@ -47,10 +73,10 @@ def _frameworks():
     return glassgrad, torch
 
 
-def _batch(fw, seed=0):
+def _batch(fw, seed=0, batch=BATCH, shape=(3, 32, 32), classes=10):
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((BATCH, 3, 32, 32), dtype=np.float32)
-    y = rng.integers(0, 10, BATCH)
+    x = rng.standard_normal((batch, *shape), dtype=np.float32)
+    y = rng.integers(0, classes, batch)
     return fw.tensor(x), fw.tensor(y)
 
 
@@ -72,9 +98,130 @@ def _library_model(name):
 def _pair_models(gg, torch, name):
     torch.manual_seed(0)
     twin = bench_models.build(torch, name)
+    if name in LIBRARY_NAMES or name == "mlp":
+        model, _ = _net_model(twin, name)
+        return model, twin
     model = _library_model(name)
     bench_models.copy_weights(twin, model)
     return model, twin
+
+
+def _net_model(twin, name):
+    """(glassgrad's model holding the twin's weights, where it came from): glassgrad.vision.models'
+    builder under one of LIBRARY_NAMES[name] whose state_dict takes the twin's, else the benchmark's copy."""
+    import glassgrad
+    from glassgrad.vision import models
+
+    for candidate in LIBRARY_NAMES.get(name, ()):
+        builder = getattr(models, candidate, None)
+        if builder is None:
+            continue
+        try:
+            model = builder()
+            bench_models.copy_weights(twin, model)
+        except (TypeError, ValueError, RuntimeError, KeyError):
+            continue
+        return model, f"glassgrad.vision.models.{candidate}"
+    model = bench_models.build(glassgrad, name)
+    bench_models.copy_weights(twin, model)
+    return model, "benchmarks/bench_models.py"
+
+
+def forward_gflop(torch, twin, x):
+    """GFLOP of one forward pass of the PyTorch twin on x: 2 per multiply-add of its
+    convolutions and linear layers (the rest is a few percent, and not counted)."""
+    total = [0]
+
+    def hook(module, inputs, output):
+        if isinstance(module, torch.nn.Conv2d):
+            kh, kw = module.kernel_size
+            total[0] += 2 * output.numel() * module.in_channels // module.groups * kh * kw
+        elif isinstance(module, torch.nn.Linear):
+            total[0] += 2 * output.numel() * module.in_features
+
+    handles = [
+        m.register_forward_hook(hook) for m in twin.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))
+    ]
+    try:
+        with torch.no_grad():
+            twin(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total[0] / 1e9
+
+
+def gemm_peak(size=2048, reps=5):
+    """GFLOP/s of NumPy's float32 matrix product (size x size) at the current thread count: the
+    measured ceiling the networks' figures are compared with."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    out = np.empty_like(a)
+    summary = _common.time_one(lambda: np.matmul(a, b, out=out), reps=reps, warmup=1)
+    return 2 * size**3 / (summary["median_ms"] / 1000) / 1e9
+
+
+def _train_pair(gg, torch, name, batch, shape, classes=10):
+    model, twin = _pair_models(gg, torch, name)
+    model.train()
+    twin.train()
+    fns = []
+    for fw, m in ((gg, model), (torch, twin)):
+        x, y = _batch(fw, batch=batch, shape=shape, classes=classes)
+        fns.append(_step_fn(fw, m, fw.optim.SGD(m.parameters(), lr=0.01, momentum=0.9), x, y))
+    # Dropout draws different masks in the two frameworks: the first loss is compared in eval mode.
+    gap = _eval_gap(gg, torch, model, twin, batch, shape, classes, loss=True)
+    model.train()
+    twin.train()
+    gflop = 3 * forward_gflop(torch, twin, _batch(torch, batch=batch, shape=shape)[0])
+    return fns, {"first_loss_abs_diff": gap, "gflop": gflop, "batch": batch}
+
+
+def _eval_gap(gg, torch, model, twin, batch, shape, classes, loss=False):
+    model.eval()
+    twin.eval()
+    outs = []
+    for fw, m in ((gg, model), (torch, twin)):
+        x, y = _batch(fw, seed=5, batch=min(batch, 8), shape=shape, classes=classes)
+        with fw.no_grad():
+            out = m(x)
+            outs.append(float(fw.nn.functional.cross_entropy(out, y).item()) if loss else out.numpy())
+    return abs(outs[0] - outs[1]) if loss else float(np.abs(outs[0] - outs[1]).max())
+
+
+def _infer_pair(gg, torch, name, batch, shape):
+    model, twin = _pair_models(gg, torch, name)
+    gap = _eval_gap(gg, torch, model, twin, batch, shape, 10)
+    fns = [_infer_fn(fw, m, _batch(fw, batch=batch, shape=shape)[0]) for fw, m in ((gg, model), (torch, twin))]
+    gflop = forward_gflop(torch, twin, _batch(torch, batch=batch, shape=shape)[0])
+    return fns, {"max_abs_diff": gap, "gflop": gflop, "batch": batch}
+
+
+def net_cases(gg, torch, names, quick=False):
+    """Each network of NETS as a training step (SGD with momentum) and as inference."""
+    for name in names:
+        train_batch, infer_batch, size = NETS[name]
+        if quick:
+            train_batch, infer_batch, size = 2, 2, min(size, 64)
+        fns, extra = _train_pair(gg, torch, name, train_batch, (3, size, size))
+        yield f"{name} train step b{train_batch}", fns[0], fns[1], {**extra, "kind": "train"}
+        fns, extra = _infer_pair(gg, torch, name, infer_batch, (3, size, size))
+        yield f"{name} inference b{infer_batch}", fns[0], fns[1], {**extra, "kind": "infer"}
+
+
+def latency_cases(gg, torch, names):
+    """Batch-1 inference: the latency of one image, where per-op overhead dominates."""
+    for name in names:
+        fns, extra = _infer_pair(gg, torch, name, 1, (3, 32, 32))
+        yield f"{name} inference b1 (latency)", fns[0], fns[1], {**extra, "kind": "latency"}
+
+
+def mlp_cases(gg, torch, batches):
+    """Training steps of an MLP 784-512-512-10 (SGD with momentum) at small batches."""
+    for batch in batches:
+        fns, extra = _train_pair(gg, torch, "mlp", batch, (784,))
+        yield f"mlp 784-512-512-10 train step b{batch}", fns[0], fns[1], {**extra, "kind": "mlp"}
 
 
 def _step_fn(fw, model, optimizer, x, y):
@@ -314,28 +461,58 @@ def data_case(gg, reps):
     }
 
 
-def run(groups, reps, warmup, progress=None):
-    """The rows of the table; ``progress(line)`` hears of each timed case as it finishes."""
+def run(groups, reps, warmup, progress=None, threads=None, nets=None, quick=False):
+    """The rows of the table; ``progress(line)`` hears of each timed case as it finishes.
+
+    ``threads``: the thread counts to run the timed groups at (both frameworks alike; default:
+    glassgrad's current count), each row saying its count; memory and data run once, at the last."""
     gg, torch = _frameworks()
     models = ["simplecnn_sigmoid", "simplecnn_relu", "resnet20"]
+    threads = list(threads or [gg.get_num_threads()])
+    nets = list(NETS) if nets is None else nets
     rows = []
 
-    def timed(cases, group):
+    def timed(cases, group, count, peak):
         for label, g_fn, t_fn, extra in cases:
             result = _common.time_pair(g_fn, t_fn, reps=reps, warmup=warmup)
-            rows.append({"case": label, "group": group, "unit": "ms", **result, **extra})
+            row = {"case": label, "group": group, "unit": "ms", "threads": count, **result, **extra}
+            if "gflop" in extra:
+                row["gflops_per_s"] = extra["gflop"] / (result["glassgrad"]["median_ms"] / 1000)
+                row["torch_gflops_per_s"] = extra["gflop"] / (result["torch"]["median_ms"] / 1000)
+                row["peak_fraction"] = row["gflops_per_s"] / peak
+            rows.append(row)
             if progress:
                 g, t = result["glassgrad"]["median_ms"], result["torch"]["median_ms"]
-                progress(f"  {label}: {g:.1f} ms vs {t:.1f} ms ({result['ratio']:.2f})")
+                progress(f"  [{count}t] {label}: {g:.1f} ms vs {t:.1f} ms ({result['ratio']:.2f})")
 
-    if "train" in groups:
-        timed(train_cases(gg, torch, models), "train")
-    if "infer" in groups:
-        timed(infer_cases(gg, torch, ["simplecnn_sigmoid", "resnet20"]), "infer")
-    if "layers" in groups:
-        timed(layer_cases(gg, torch), "layers")
-    if "chain" in groups:
-        timed(chain_cases(gg, torch), "chain")
+    for count in threads:
+        gg.set_num_threads(count)
+        torch.set_num_threads(count)
+        peak = None
+        if {"nets", "latency", "mlp"} & set(groups):
+            peak = gemm_peak(1024 if quick else 2048, reps=3 if quick else 5)
+            rows.append({"case": "float32 GEMM peak", "group": "peak", "threads": count, "gflops_per_s": peak})
+            if progress:
+                progress(f"  [{count}t] float32 GEMM peak: {peak:.0f} GFLOP/s")
+        if "train" in groups:
+            timed(train_cases(gg, torch, models), "train", count, peak)
+        if "infer" in groups:
+            timed(infer_cases(gg, torch, ["simplecnn_sigmoid", "resnet20"]), "infer", count, peak)
+        if "nets" in groups:
+            timed(net_cases(gg, torch, nets, quick), "nets", count, peak)
+        if "latency" in groups:
+            timed(
+                latency_cases(gg, torch, [n for n in LATENCY_NETS if n in nets or n == "resnet20"]),
+                "latency",
+                count,
+                peak,
+            )
+        if "mlp" in groups:
+            timed(mlp_cases(gg, torch, MLP_BATCHES[:1] if quick else MLP_BATCHES), "mlp", count, peak)
+        if "layers" in groups:
+            timed(layer_cases(gg, torch), "layers", count, peak)
+        if "chain" in groups:
+            timed(chain_cases(gg, torch), "chain", count, peak)
     if "memory" in groups:
         rows.extend(memory_cases(gg, ["simplecnn_sigmoid", "resnet20"]))
     if "data" in groups:
@@ -343,15 +520,31 @@ def run(groups, reps, warmup, progress=None):
     return rows
 
 
+def geometric_means(rows):
+    """{(threads, kind): geometric mean of the ratios} over the rows of the nets, latency and mlp groups."""
+    found = {}
+    for r in rows:
+        if "kind" in r and "ratio" in r:
+            found.setdefault((r["threads"], r["kind"]), []).append(r["ratio"])
+    return {key: float(np.exp(np.mean(np.log(v)))) for key, v in sorted(found.items())}
+
+
 def format_table(rows, unset_rows=None):
-    unset = {r["case"]: r for r in unset_rows or ()}
-    head = f"{'case':<58} {'glassgrad':>12} {'PyTorch':>12} {'ratio':>7}"
+    def key(r):
+        return r["case"], r.get("threads")
+
+    unset = {key(r): r for r in unset_rows or ()}
+    head = f"{'case':<52} {'thr':>3} {'glassgrad':>12} {'PyTorch':>12} {'ratio':>6} {'GFLOP/s':>8} {'peak':>5}"
     if unset_rows is not None:
-        head += f" {'unset':>7} {'set/unset':>9}"
+        head += f" {'unset':>6} {'set/unset':>9}"
     lines = [head, "-" * len(head)]
     for r in rows:
+        thr = f"{r['threads']:>3}" if r.get("threads") is not None else "   "
         if "skipped" in r:
-            lines.append(f"{r['case']:<58} skipped: {r['skipped']}")
+            lines.append(f"{r['case']:<52} skipped: {r['skipped']}")
+            continue
+        if r["group"] == "peak":
+            lines.append(f"{r['case']:<52} {thr} {'':>12} {'':>12} {'':>6} {r['gflops_per_s']:>8.0f} {'1.00':>5}")
             continue
         if r["group"] == "memory":
             g, t = (f"{r[k]['peak_mib']:.0f}(+{r[k]['step_mib']:.0f})" for k in ("glassgrad", "torch"))
@@ -360,18 +553,34 @@ def format_table(rows, unset_rows=None):
         else:
             g = f"{r['glassgrad']['median_ms']:.1f}±{r['glassgrad']['iqr_ms']:.1f}"
             t = f"{r['torch']['median_ms']:.1f}±{r['torch']['iqr_ms']:.1f}"
-        line = f"{r['case'][:58]:<58} {g:>12} {t:>12} {r['ratio']:>7.2f}"
-        if unset_rows is not None and r["case"] in unset and "ratio" in unset[r["case"]]:
-            u = unset[r["case"]]["ratio"]
-            line += f" {u:>7.2f} {r['ratio'] / u:>9.2f}"
+        flops = f"{r['gflops_per_s']:>8.1f} {r['peak_fraction']:>5.2f}" if "gflops_per_s" in r else f"{'':>8} {'':>5}"
+        line = f"{r['case'][:52]:<52} {thr} {g:>12} {t:>12} {r['ratio']:>6.2f} {flops}"
+        if unset_rows is not None and key(r) in unset and "ratio" in unset[key(r)]:
+            u = unset[key(r)]["ratio"]
+            line += f" {u:>6.2f} {r['ratio'] / u:>9.2f}"
         lines.append(line)
+    counts = sorted({r["threads"] for r in rows if r.get("threads") is not None and "ratio" in r})
+    if len(counts) > 1:
+        lines += ["", f"{'ratio glassgrad/PyTorch by threads':<52} " + " ".join(f"{f'{c} thr':>7}" for c in counts)]
+        cases = list(dict.fromkeys(r["case"] for r in rows if r.get("threads") is not None and "ratio" in r))
+        by = {key(r): r["ratio"] for r in rows if "ratio" in r}
+        for case in cases:
+            lines.append(f"{case[:52]:<52} " + " ".join(f"{by.get((case, c), float('nan')):>7.2f}" for c in counts))
+    means = geometric_means(rows)
+    if means:
+        lines.append(
+            "geometric means of the ratios: "
+            + "; ".join(f"{kind} at {count} thr {value:.2f}" for (count, kind), value in means.items())
+        )
     gaps = [r[k] for r in rows for k in ("first_loss_abs_diff", "max_abs_diff") if k in r]
     if gaps:
         lines.append(
             f"same models, same numbers: largest |glassgrad - PyTorch| of a first loss or an output: {max(gaps):.1e}"
         )
     lines.append(
-        "times: median±IQR in ms over the repetitions; memory: peak RSS in MiB of a process training "
+        "times: median±IQR in ms over the repetitions; GFLOP/s: glassgrad's, counting 2 per multiply-add of "
+        "convolutions and linear layers (a training step as 3 forward passes), peak: its fraction of the "
+        "float32 GEMM peak measured in the same run; memory: peak RSS in MiB of a process training "
         "(+ what a step adds after a warm-up step; ratio_step in the JSON); "
         "* data row compares glassgrad with itself (loader vs batch in memory)"
     )
@@ -387,7 +596,31 @@ def main(argv=None, out=print):
     parser.add_argument(
         "--no-unset-run", action="store_true", help="skip the second run with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset"
     )
+    parser.add_argument(
+        "--threads",
+        default=None,
+        help="comma-separated thread counts to time every case at, e.g. 1,2 (default: current)",
+    )
+    parser.add_argument(
+        "--nets", default=None, help=f"comma-separated networks of the nets group, of {', '.join(NETS)}"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="every network at batch 2 (ImageNet ones at 64x64) and one MLP batch: a smoke test",
+    )
     args = parser.parse_args(argv)
+    try:
+        threads = [int(t) for t in args.threads.split(",")] if args.threads else None
+    except ValueError:
+        parser.error(f"--threads takes comma-separated whole numbers such as 1,2, got {args.threads!r}")
+    if threads and min(threads) < 1:
+        parser.error(f"--threads: every count must be at least 1, got {args.threads!r}")
+    nets = [n.strip() for n in args.nets.split(",") if n.strip()] if args.nets else None
+    if nets is not None and sorted(set(nets) - set(NETS)):
+        parser.error(
+            f"unknown network(s) {', '.join(sorted(set(nets) - set(NETS)))} in --nets; choose from {', '.join(NETS)}"
+        )
     groups = [g.strip() for g in args.only.split(",") if g.strip()]
     unknown = sorted(set(groups) - set(GROUPS))
     if unknown:
@@ -397,7 +630,7 @@ def main(argv=None, out=print):
 
     info = _common.machine()
     out(_common.machine_line(info))
-    rows = run(groups, args.reps, args.warmup, progress=out)
+    rows = run(groups, args.reps, args.warmup, progress=out, threads=threads, nets=nets, quick=args.quick)
     out("")
 
     unset_rows = None
@@ -407,6 +640,10 @@ def main(argv=None, out=print):
             path = os.path.join(tmp, "unset.json")
             child = [os.path.abspath(__file__), "--reps", str(args.reps), "--warmup", str(args.warmup)]
             child += ["--only", ",".join(g for g in groups if g != "data"), "--json", path, "--no-unset-run"]
+            child += (["--threads", args.threads] if args.threads else []) + (
+                ["--nets", args.nets] if args.nets else []
+            )
+            child += ["--quick"] if args.quick else []
             subprocess.run(
                 [sys.executable, *child], env=_common.env_without_openblas_vars(), check=True, stdout=subprocess.DEVNULL
             )
@@ -417,8 +654,12 @@ def main(argv=None, out=print):
 
     out(format_table(rows, unset_rows))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": info, "rows": rows, "rows_openblas_unset": unset_rows}, f, indent=1)
+        means = [{"threads": c, "kind": k, "geomean_ratio": v} for (c, k), v in geometric_means(rows).items()]
+        table = {"machine": info, "rows": rows, "rows_openblas_unset": unset_rows, "geometric_means": means}
+        partial = args.json + ".partial"  # then renamed: a reader never sees half a table
+        with open(partial, "w") as f:
+            json.dump(table, f, indent=1)
+        os.replace(partial, args.json)
         out(f"table written to {args.json}")
     return 0
 

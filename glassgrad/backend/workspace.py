@@ -138,6 +138,12 @@ class Job(NamedTuple):
     result: Callable
 
 
+def whole_batch(compute):
+    """A pass that shares out its own chunks (``compute()`` gives the array) as a ``Job``:
+    nothing runs per chunk of the other passes, and ``result()`` computes it."""
+    return Job(chunk=lambda index, lo, hi, shared: None, result=compute)
+
+
 def run_jobs(chunks, work, jobs):
     """Every job's ``chunk`` on every chunk, the jobs one after the other within a chunk: the
     passes of one backward share the chunk's scan of the output gradient, and its layouts."""

@@ -9,7 +9,11 @@
 - ``"direct"``: the compiled direct kernel for every pass it can run (float32, one group, a
   window of 2 to ``direct_conv.MAX_TAPS`` offsets, the kernel available; the input gradient also
   needs stride 1 and padding within the kernel's reach, the weight gradient rows of whole tiles
-  and output channels a multiple of 4), however little it pays there.
+  and output channels a multiple of 4), however little it pays there;
+- ``"depthwise"``: the depthwise kernels (groups = input = output channels) wherever they run;
+  "auto" takes them there too;
+- ``"pointwise"``: 1x1 convolutions (stride 1, no padding, one group) as one product per image on
+  the NCHW data, forward and input gradient; "auto" takes it there too.
 
 A forced algorithm never raises where it cannot run: those passes take the ``"auto"`` choice.
 Set it for the whole process (``glassgrad.backends.conv.algorithm = "im2col"``) or for a block::
@@ -21,7 +25,7 @@ Set it for the whole process (``glassgrad.backends.conv.algorithm = "im2col"``) 
 import contextlib
 from collections.abc import Iterator
 
-ALGORITHMS = ("auto", "im2col", "wide", "direct")
+ALGORITHMS = ("auto", "im2col", "wide", "direct", "depthwise", "pointwise")
 
 algorithm = "auto"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from glassgrad.cli import CLIError
 
-GROUPS = ("train", "infer", "layers", "chain", "memory", "data")
+GROUPS = ("train", "infer", "layers", "chain", "memory", "data", "nets", "latency", "mlp")
 
 
 def register(subparsers):
@@ -37,6 +37,13 @@ def register(subparsers):
         "--no-unset-run",
         action="store_true",
         help="skip the second run with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE removed (only made when they are set)",
+    )
+    parser.add_argument(
+        "--threads", metavar="N,M", help="time every case at each of these thread counts, e.g. 1,2 (default: current)"
+    )
+    parser.add_argument("--nets", metavar="NAMES", help="comma-separated networks of the nets group (default: all)")
+    parser.add_argument(
+        "--quick", action="store_true", help="networks at batch 2 (ImageNet ones at 64x64), one MLP batch: a smoke test"
     )
     parser.set_defaults(handler=run)
 
@@ -88,6 +95,8 @@ def run(args):
         argv += ["--json", args.json]
     if args.no_unset_run:
         argv.append("--no-unset-run")
+    argv += (["--threads", args.threads] if args.threads else []) + (["--nets", args.nets] if args.nets else [])
+    argv += ["--quick"] if args.quick else []
 
     def say(line):
         print(line, flush=True)

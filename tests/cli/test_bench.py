@@ -63,3 +63,42 @@ def test_bench_without_the_suite_says_where_it_lives(tmp_path, monkeypatch, caps
     monkeypatch.setattr(bench, "_suite_path", lambda: None)
     assert main(["bench", "--only", "chain"]) == 2
     assert "benchmarks/suite.py" in capsys.readouterr().err
+
+
+def test_bench_networks_at_two_thread_counts_with_flops(tmp_path):
+    pytest.importorskip("torch", reason="PyTorch not installed: bench needs it")
+    out = tmp_path / "table.json"
+    args = ["bench", "--only", "nets,mlp", "--nets", "cifar_mobilenet_v2", "--quick", "--threads", "1,2"]
+    result = _run_cli(args + ["--reps", "1", "--warmup", "0", "--json", str(out)])
+    assert result.returncode == 0, result.stderr
+    table = json.loads(out.read_text())
+    rows = table["rows"]
+    peaks = [r for r in rows if r["group"] == "peak"]
+    assert [r["threads"] for r in peaks] == [1, 2] and all(r["gflops_per_s"] > 0 for r in peaks)
+    timed = [r for r in rows if r["group"] != "peak"]
+    expected = {
+        "cifar_mobilenet_v2 train step b2",
+        "cifar_mobilenet_v2 inference b2",
+        "mlp 784-512-512-10 train step b16",
+    }
+    for count in (1, 2):
+        assert {r["case"] for r in timed if r["threads"] == count} == expected
+    peak = {r["threads"]: r["gflops_per_s"] for r in peaks}
+    for r in timed:
+        # Identical weights and inputs: the same numbers in both frameworks.
+        assert r.get("first_loss_abs_diff", r.get("max_abs_diff")) < 1e-3
+        assert r["gflop"] > 0
+        assert r["gflops_per_s"] == pytest.approx(r["gflop"] / (r["glassgrad"]["median_ms"] / 1000))
+        assert r["peak_fraction"] == pytest.approx(r["gflops_per_s"] / peak[r["threads"]])
+    kinds = {(m["threads"], m["kind"]) for m in table["geometric_means"]}
+    assert kinds == {(c, k) for c in (1, 2) for k in ("train", "infer", "mlp")}
+    assert "ratio glassgrad/PyTorch by threads" in result.stdout
+    assert "geometric means of the ratios" in result.stdout
+
+
+def test_bench_rejects_bad_threads_and_networks(capsys):
+    pytest.importorskip("torch", reason="PyTorch not installed: bench needs it")
+    assert main(["bench", "--only", "nets", "--nets", "resnet99"]) == 2
+    assert "unknown network(s) resnet99" in capsys.readouterr().err
+    assert main(["bench", "--only", "mlp", "--threads", "1,two"]) == 2
+    assert "--threads takes comma-separated whole numbers" in capsys.readouterr().err

@@ -39,6 +39,8 @@ PARAMETER_COUNTS = [
     ("resnet56", {}, 853_018),
     ("cifar_resnet18", {}, 11_173_962),
     ("cifar_resnet34", {}, 21_282_122),
+    ("cifar_mobilenet_v2", {}, 2_236_682),
+    ("cifar_densenet121", {}, 6_956_298),
 ]
 
 
@@ -81,6 +83,8 @@ FORWARD = [
     ("cifar_googlenet", {"input_size": 8}, (2, 3, 8, 8)),
     ("resnet20", {"in_channels": 1, "input_size": 8}, (2, 1, 8, 8)),
     ("cifar_resnet18", {"input_size": 8}, (2, 3, 8, 8)),
+    ("cifar_mobilenet_v2", {"in_channels": 1, "input_size": 8, "width_mult": 0.5}, (2, 1, 8, 8)),
+    ("cifar_densenet121", {"input_size": 8}, (2, 3, 8, 8)),
 ]
 
 
@@ -157,6 +161,8 @@ PARITY = [
     ("cifar_vgg11_bn", {"input_size": 8}, (2, 3, 8, 8)),
     ("cifar_googlenet", {"input_size": 8}, (2, 3, 8, 8)),
     ("resnet20", {"input_size": 8}, (2, 3, 8, 8)),
+    ("cifar_mobilenet_v2", {"input_size": 8}, (2, 3, 8, 8)),
+    ("cifar_densenet121", {"input_size": 8}, (2, 3, 8, 8)),
 ]
 
 
@@ -192,6 +198,7 @@ def _models_under_torch():
     sys.modules[package] = root
     submodules = ["_common", "_weights", "simple_cnn", "lenet", "nin", "alexnet", "vgg", "googlenet", "resnet"]
     submodules += ["mobilenetv2", "densenet", "squeezenet", "cifar_alexnet", "cifar_vgg", "cifar_googlenet"]
+    submodules += ["cifar_mobilenet_v2", "cifar_densenet"]
     for name in [*submodules, "cifar_resnet", "__init__"]:
         text = (source / f"{name}.py").read_text()
         text = text.replace("glassgrad.vision.models", package).replace("glassgrad", "torch")

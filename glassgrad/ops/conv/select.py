@@ -10,16 +10,17 @@ import numpy as np
 
 from glassgrad.backend import direct_conv
 from glassgrad.backends import conv as backends_conv
-from glassgrad.ops.conv import direct, im2col, wide
+from glassgrad.ops.conv import depthwise, direct, im2col, pointwise, wide
 
 # The algorithm of each name: a module with ``forward(geo, x, weight, bias)`` and, for the passes
 # it offers, ``input_grad(geo, weight, grad, chunks)`` and ``weight_grad(geo, x, grad, chunks)``.
-MODULES = {"im2col": im2col, "wide": wide, "direct": direct}
+MODULES = {"im2col": im2col, "wide": wide, "direct": direct, "depthwise": depthwise, "pointwise": pointwise}
 
 
 class Plan(NamedTuple):
-    """The algorithm of each pass of one convolution: "direct", "wide" (forward only) or "im2col";
-    None for a gradient no input needs."""
+    """The algorithm of each pass of one convolution: "direct", "wide" (forward only), "depthwise"
+    (all three passes), "pointwise" (forward and input gradient) or "im2col"; None for a gradient
+    no input needs."""
 
     forward: str
     input_grad: str | None
@@ -50,6 +51,10 @@ def select(geo, dtype, needs=(True, True)) -> Plan:
 
     if forced == "im2col":
         forward, input_grad, weight_grad = "im2col", "im2col", "im2col"
+    elif forced in ("auto", "depthwise") and depthwise.runs(geo):
+        # Per channel, a handful of multiply-adds per pixel: always faster than a product per
+        # group (figures in benchmarks/README.md, "Depthwise convolution").
+        forward, input_grad, weight_grad = "depthwise", "depthwise", "depthwise"
     elif forced == "wide":
         forward, input_grad, weight_grad = "wide" if geo.stride == (1, 1) else forward, "im2col", "im2col"
     elif forced == "direct":
@@ -59,6 +64,12 @@ def select(geo, dtype, needs=(True, True)) -> Plan:
             input_grad = "direct"
         if f32 and direct.weight_grad_runs(geo):
             weight_grad = "direct"
+    elif forced in ("auto", "pointwise") and pointwise.runs(geo):
+        # One product per image on the NCHW data: forward 0.3-0.9x the time of the wide columns'
+        # copy and product; the input gradient too, but not on 4x4 maps, where each image's
+        # product has 16 columns (figures in benchmarks/README.md, "1x1 convolutions").
+        pays = forced == "pointwise" or geo.out_hw[0] * geo.out_hw[1] >= pointwise.MIN_PIXELS
+        forward, input_grad = "pointwise", "pointwise" if pays else "im2col"
 
     # A gradient nobody needs runs nothing; with neither, backward returns the bias's alone.
     need_x, need_w = needs

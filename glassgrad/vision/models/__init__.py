@@ -12,7 +12,9 @@ import inspect
 from glassgrad.vision.models._weights import ImageClassification, Weights, get_weight
 from glassgrad.vision.models.alexnet import AlexNet, alexnet
 from glassgrad.vision.models.cifar_alexnet import CifarAlexNet
+from glassgrad.vision.models.cifar_densenet import CIFARDenseNet, cifar_densenet121
 from glassgrad.vision.models.cifar_googlenet import CifarGoogLeNet, CifarInception
+from glassgrad.vision.models.cifar_mobilenet_v2 import CIFARMobileNetV2, cifar_mobilenet_v2
 from glassgrad.vision.models.cifar_resnet import (
     CifarBasicBlock,
     CifarResNet,
@@ -96,6 +98,12 @@ MODELS = {
         "ResNet-18 with a CIFAR stem: 4 stages of 64-512 channels, projection shortcuts",
     ),
     "cifar_resnet34": (cifar_resnet34, 2016, "ResNet-34 with a CIFAR stem, projection shortcuts"),
+    "cifar_densenet121": (
+        cifar_densenet121,
+        2017,
+        "DenseNet-121 (BC, growth 32) with a CIFAR stem: concatenated features",
+    ),
+    "cifar_mobilenet_v2": (cifar_mobilenet_v2, 2018, "MobileNetV2 for CIFAR: inverted residuals, depthwise 3x3 convs"),
 }
 
 
@@ -194,6 +202,8 @@ __all__ = [
     "MODELS",
     "TORCHVISION_MODELS",
     "AlexNet",
+    "CIFARDenseNet",
+    "CIFARMobileNetV2",
     "BasicBlock",
     "Bottleneck",
     "CifarAlexNet",
@@ -217,6 +227,8 @@ __all__ = [
     "VGG",
     "Weights",
     "alexnet",
+    "cifar_densenet121",
+    "cifar_mobilenet_v2",
     "cifar_resnet18",
     "cifar_resnet34",
     "cifar_vgg11",

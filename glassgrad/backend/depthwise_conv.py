@@ -1,0 +1,93 @@
+"""Depthwise convolution kernels (groups = input channels = output channels): each channel
+convolved with its own kh x kw filter, no columns and no matrix product.
+
+Why: im2col runs a depthwise layer as C products of one row by kh*kw columns each, after copying
+the columns (kh*kw times the input); the work is 2*kh*kw multiply-adds per output pixel, far too
+little for a matrix product to pay. Here each (image, channel) plane is one loop nest over the
+zero-padded input plane: for every output row and kernel offset, a contiguous (stride 1) run of
+the input row times one weight, added to the output row; that innermost loop vectorises.
+
+Three passes, on a padded input ``xp`` (n, C, Hp, Wp) and weights ``w`` (C, kh, kw):
+
+- ``forward``:     out[n, c, h, w] = sum_ij w[c, i, j] * xp[n, c, h*sh + i*dh, w*sw + j*dw]
+- ``input_grad``:  gxp[n, c, h*sh + i*dh, w*sw + j*dw] += w[c, i, j] * g[n, c, h, w] (then cropped)
+- ``weight_grad``: gw[c, i, j] = sum over n, h, w of g[n, c, h, w] * xp[n, c, h*sh + i*dh, w*sw + j*dw]
+
+With numba (``glassgrad.backend.BACKEND == "numba"``) they are compiled loops on the calling
+thread, the GIL released, so that the caller's threads each run one chunk of images; the weight
+gradient adds each output row's products into per-offset rows and sums those in float64. Without numba the NumPy reference computes the same sums, one whole-array operation per
+kernel offset (kh*kw of them, never a loop over pixels).
+"""
+
+import numpy as np
+
+from glassgrad import backend
+
+_compiled = {}
+
+
+def _numba():
+    """The compiled kernels, or None where glassgrad runs without numba (they compile on first use)."""
+    if "kernels" not in _compiled:
+        _compiled["kernels"] = _build() if (backend._impl or backend._load()) is not backend.numpy_kernels else None
+    return _compiled["kernels"]
+
+
+def _build():
+    from glassgrad.backend import depthwise_numba
+
+    return depthwise_numba.KERNELS
+
+
+def _taps(kernel, stride, dilation, out_hw):
+    """Per kernel offset (i, j): the slices of the padded input that output pixel (h, w) reads."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+            cols = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+            yield i, j, (slice(None), slice(None), rows, cols)
+
+
+def _call(name, *args):
+    _numba()[name](*args)
+
+
+def _compiled_fits(*arrays):
+    return _numba() is not None and all(a.dtype in (np.float32, np.float64) for a in arrays)
+
+
+def forward(xp, w, out, stride, dilation):
+    """out (n, C, H_out, W_out) = the depthwise convolution of the padded input xp (n, C, Hp, Wp)
+    by w (C, kh, kw); all C-contiguous, of one dtype."""
+    if _compiled_fits(xp, w):
+        _call("forward", xp, w, out, *stride, *dilation)
+        return
+    out[...] = 0
+    for i, j, window in _taps(w.shape[1:], stride, dilation, out.shape[2:]):
+        out += xp[window] * w[:, i, j].reshape(1, -1, 1, 1)
+
+
+def input_grad(g, w, gxp, stride, dilation):
+    """gxp (n, C, Hp, Wp) = the gradient of the padded input, from the output gradient g
+    (n, C, H_out, W_out) and w (C, kh, kw); gxp is overwritten."""
+    if _compiled_fits(g, w):
+        _call("input_grad", gxp, g, w, *stride, *dilation)
+        return
+    gxp[...] = 0
+    for i, j, window in _taps(w.shape[1:], stride, dilation, g.shape[2:]):
+        gxp[window] += g * w[:, i, j].reshape(1, -1, 1, 1)
+
+
+def weight_grad(xp, g, kernel, stride, dilation):
+    """The weight gradient (C, kh, kw) from the padded input xp (n, C, Hp, Wp) and the output
+    gradient g (n, C, H_out, W_out)."""
+    gw = np.empty((g.shape[1], *kernel), dtype=g.dtype)
+    if _compiled_fits(xp, g):
+        _call("weight_grad", xp, g, gw, *stride, *dilation)
+        return gw
+    for i, j, window in _taps(kernel, stride, dilation, g.shape[2:]):
+        # Pixels first, then images: pairwise sums along the long contiguous axes.
+        products = xp[window] * g
+        gw[:, i, j] = products.reshape(*products.shape[:2], -1).sum(axis=2).sum(axis=0)
+    return gw

@@ -1,0 +1,88 @@
+"""The depthwise convolution (groups = input channels = output channels): ``backend.depthwise_conv``.
+
+A depthwise layer (MobileNet's 3x3 filters, one per channel) does 2*kh*kw multiply-adds per output
+pixel: im2col would copy kh*kw columns per pixel and run one thin product per channel. Here each
+chunk of images is zero-padded once (NCHW, the border written once per buffer:
+``workspace.bordered``) and the compiled loops of ``glassgrad.backend.depthwise_conv`` read it
+where it lies, for the forward pass and both gradients; chunks are shared among threads.
+"""
+
+import numpy as np
+
+from glassgrad.backend import depthwise_conv, memory, workspace
+from glassgrad.ops.conv.geometry import copy_inside
+
+
+def runs(geo):
+    """Whether this is a depthwise convolution: one input and one output channel per group, more than one group."""
+    return geo.groups > 1 and geo.groups == geo.c_in == geo.c_out
+
+
+def _padded(geo, x, tag):
+    hp, wp = geo.padded_hw
+    xp = workspace.bordered((tag, geo.padding), x.shape[0], (geo.c_in, hp, wp), x.dtype)
+    copy_inside(x, xp, geo.padding)
+    return xp
+
+
+def _chunks(geo, n, itemsize):
+    hp, wp = geo.padded_hw
+    return workspace.chunks(n, geo.c_in * hp * wp * itemsize)
+
+
+def _work(geo, n):
+    return n * geo.c_in * geo.out_hw[0] * geo.out_hw[1] * geo.kernel[0] * geo.kernel[1]
+
+
+def forward(geo, x, weight, bias):
+    """(n, C, H, W) by weight (C, 1, kh, kw) and bias (C,) or None -> (n, C, H_out, W_out)."""
+    n = x.shape[0]
+    out = memory.empty((n, geo.c_out, *geo.out_hw), x.dtype)
+    w = np.ascontiguousarray(weight.reshape(geo.c_out, *geo.kernel))
+
+    def chunk(index, lo, hi):
+        depthwise_conv.forward(_padded(geo, x[lo:hi], "depthwise"), w, out[lo:hi], geo.stride, geo.dilation)
+        if bias is not None:
+            out[lo:hi] += bias.reshape(1, -1, 1, 1)
+
+    workspace.each_chunk(_chunks(geo, n, x.itemsize), _work(geo, n), chunk)
+    return out
+
+
+def backward(geo, x, weight, grad, need_x, need_w):
+    """(grad_x (n, C, H, W) or None, grad_w (C, 1, kh, kw) or None) from the output gradient."""
+    n = grad.shape[0]
+    grad = np.ascontiguousarray(grad)
+    (pt, _), (pl, _) = geo.padding
+    h, w_in = geo.hw
+    chunks = _chunks(geo, n, grad.itemsize)
+    grad_x = memory.empty((n, geo.c_in, h, w_in), grad.dtype) if need_x else None
+    partials = np.empty((len(chunks), geo.c_out, *geo.kernel), grad.dtype) if need_w else None
+    if need_x:
+        w = np.ascontiguousarray(weight.reshape(geo.c_out, *geo.kernel))
+
+    def chunk(index, lo, hi):
+        if need_x:
+            gxp = workspace.workspace("depthwise_grad", (hi - lo, geo.c_in, *geo.padded_hw), grad.dtype)
+            depthwise_conv.input_grad(grad[lo:hi], w, gxp, geo.stride, geo.dilation)
+            np.copyto(grad_x[lo:hi], gxp[:, :, pt : pt + h, pl : pl + w_in])
+        if need_w:
+            xp = _padded(geo, x[lo:hi], "depthwise")
+            partials[index] = depthwise_conv.weight_grad(xp, grad[lo:hi], geo.kernel, geo.stride, geo.dilation)
+
+    workspace.each_chunk(chunks, _work(geo, n) * (need_x + need_w), chunk)
+    grad_w = None
+    if need_w:
+        grad_w = partials[0] if len(chunks) == 1 else partials.sum(axis=0)  # chunk by chunk, in order
+        grad_w = grad_w.reshape(geo.c_out, 1, *geo.kernel)
+    return grad_x, grad_w
+
+
+def input_grad(geo, weight, grad, chunks):
+    """The input gradient as a pass of ``Convolution.backward`` (its chunks are of padded images)."""
+    return workspace.whole_batch(lambda: backward(geo, None, weight, grad, True, False)[0])
+
+
+def weight_grad(geo, x, grad, chunks):
+    """The weight gradient as a pass of ``Convolution.backward``."""
+    return workspace.whole_batch(lambda: backward(geo, x, None, grad, False, True)[1])

@@ -1,0 +1,158 @@
+"""The depthwise convolution (groups = channels): forward and both gradients against the float64
+definition, compiled and NumPy paths, gradcheck, the selector's choice, and parity with PyTorch."""
+
+import numpy as np
+import pytest
+
+import glassgrad
+from glassgrad.autograd import gradcheck
+from glassgrad.backend import depthwise_conv
+from glassgrad.backends import conv as conv_flags
+from glassgrad.nn.functional import conv2d
+from glassgrad.ops.conv import select
+from glassgrad.ops.conv.geometry import Geometry
+
+
+def definition(x, w, b, g, stride, padding, dilation):
+    """Test-only float64 reference: out, grad_x, grad_w, grad_b of the depthwise convolution
+    by its definition, one kernel offset at a time (each a plain sum over pixels)."""
+    x, w, g = (np.asarray(a, dtype=np.float64) for a in (x, w, g))
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    n, c, h, wd = x.shape
+    kh, kw = w.shape[2:]
+    xp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw))
+    xp[:, :, ph : ph + h, pw : pw + wd] = x
+    ho, wo = g.shape[2:]
+    out = np.zeros((n, c, ho, wo)) + (0 if b is None else np.asarray(b, np.float64).reshape(1, -1, 1, 1))
+    gxp = np.zeros_like(xp)
+    gw = np.zeros((c, 1, kh, kw))
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+            cols = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+            wij = w[:, 0, i, j].reshape(1, -1, 1, 1)
+            out += xp[:, :, rows, cols] * wij
+            gxp[:, :, rows, cols] += g * wij
+            gw[:, 0, i, j] = (xp[:, :, rows, cols] * g).sum(axis=(0, 2, 3))
+    return out, gxp[:, :, ph : ph + h, pw : pw + wd], gw, g.sum(axis=(0, 2, 3))
+
+
+# (input shape, kernel, stride, padding, dilation, bias)
+CASES = [
+    ((2, 8, 9, 9), (3, 3), (1, 1), (1, 1), (1, 1), False),
+    ((3, 6, 10, 11), (3, 3), (2, 2), (1, 1), (1, 1), True),
+    ((1, 4, 12, 10), (5, 5), (1, 1), (2, 2), (1, 1), True),
+    ((2, 5, 9, 8), (3, 3), (1, 2), (2, 1), (2, 2), False),
+    ((2, 3, 7, 7), (3, 1), (1, 1), (0, 0), (1, 1), True),
+    ((4, 16, 4, 4), (3, 3), (2, 2), (1, 1), (1, 1), False),
+]
+
+
+def _output_shape(shape, kernel, stride, padding, dilation):
+    return tuple(
+        (size + 2 * p - d * (k - 1) - 1) // s + 1
+        for size, k, s, p, d in zip(shape[2:], kernel, stride, padding, dilation)
+    )
+
+
+def _run(x, w, b, g, stride, padding, dilation):
+    xt = glassgrad.tensor(x, requires_grad=True)
+    wt = glassgrad.tensor(w, requires_grad=True)
+    bt = None if b is None else glassgrad.tensor(b, requires_grad=True)
+    out = conv2d(xt, wt, bt, stride=stride, padding=padding, dilation=dilation, groups=x.shape[1])
+    out.backward(glassgrad.tensor(g))
+    return out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), None if bt is None else bt.grad.numpy()
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def path(request, monkeypatch):
+    if request.param == "compiled":
+        if depthwise_conv._numba() is None:
+            pytest.skip("numba not available: the compiled depthwise kernels are not built")
+    else:
+        monkeypatch.setattr(depthwise_conv, "_numba", lambda: None)
+    return request.param
+
+
+@pytest.mark.parametrize("case", CASES, ids=[str(c[:3]) for c in CASES])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_forward_and_gradients_match_the_float64_definition(case, dtype, path, rng):
+    shape, kernel, stride, padding, dilation, has_bias = case
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((shape[1], 1, *kernel)).astype(dtype)
+    b = rng.standard_normal(shape[1]).astype(dtype) if has_bias else None
+    g = rng.standard_normal((shape[0], shape[1], *_output_shape(shape, kernel, stride, padding, dilation)))
+    g = g.astype(dtype)
+    got = _run(x, w, b, g, stride, padding, dilation)
+    expected = definition(x, w, b, g, stride, padding, dilation)
+    tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    for name, a, e in zip(("out", "grad_x", "grad_w", "grad_b"), got, expected):
+        if a is None:
+            continue
+        assert a.dtype == dtype, name
+        np.testing.assert_allclose(a, e, err_msg=name, **tol)
+
+
+def test_gradcheck_float64(path, rng):
+    x = glassgrad.tensor(rng.standard_normal((2, 3, 6, 5)), requires_grad=True)
+    w = glassgrad.tensor(rng.standard_normal((3, 1, 3, 3)), requires_grad=True)
+    b = glassgrad.tensor(rng.standard_normal(3), requires_grad=True)
+    assert gradcheck(lambda a, k, c: conv2d(a, k, c, stride=2, padding=1, groups=3), (x, w, b))
+    assert gradcheck(lambda a, k: conv2d(a, k, padding=2, dilation=2, groups=3), (x, w))
+
+
+def test_chunks_shared_among_threads_give_the_same_bits(rng):
+    # 64 images make several chunks; the weight gradient sums them in chunk order at any thread count.
+    x = rng.standard_normal((64, 32, 16, 16)).astype(np.float32)
+    w = rng.standard_normal((32, 1, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((64, 32, 16, 16)).astype(np.float32)
+    before = glassgrad.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            glassgrad.set_num_threads(threads)
+            results.append(_run(x, w, None, g, (1, 1), (1, 1), (1, 1)))
+    finally:
+        glassgrad.set_num_threads(before)
+    for a, b in zip(results[0][:3], results[1][:3]):
+        np.testing.assert_array_equal(a, b)
+    expected = definition(x, w, None, g, (1, 1), (1, 1), (1, 1))
+    for a, e in zip(results[0][:3], expected[:3]):
+        np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-4)
+
+
+def test_selector_takes_depthwise_only_for_one_channel_per_group():
+    def plan(x_shape, w_shape, groups):
+        return select.select(Geometry(x_shape, w_shape, (1, 1), ((1, 1), (1, 1)), (1, 1), groups), np.float32)
+
+    assert plan((8, 32, 16, 16), (32, 1, 3, 3), 32) == select.Plan("depthwise", "depthwise", "depthwise")
+    assert plan((8, 32, 16, 16), (64, 1, 3, 3), 32).forward != "depthwise"  # two filters per channel
+    assert plan((8, 32, 16, 16), (32, 2, 3, 3), 16).forward != "depthwise"  # two channels per group
+    with conv_flags.flags(algorithm="im2col"):
+        assert plan((8, 32, 16, 16), (32, 1, 3, 3), 32) == select.Plan("im2col", "im2col", "im2col")
+
+
+def test_same_as_the_im2col_path(rng):
+    x = rng.standard_normal((4, 12, 11, 11)).astype(np.float32)
+    w = rng.standard_normal((12, 1, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(12).astype(np.float32)
+    g = rng.standard_normal((4, 12, 6, 6)).astype(np.float32)
+    got = _run(x, w, b, g, (2, 2), (1, 1), (1, 1))
+    with conv_flags.flags(algorithm="im2col"):
+        expected = _run(x, w, b, g, (2, 2), (1, 1), (1, 1))
+    for a, e in zip(got, expected):
+        np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-5)
+
+
+def test_same_as_pytorch(rng):
+    torch = pytest.importorskip("torch", reason="PyTorch not installed: parity test skipped")
+    x = rng.standard_normal((3, 10, 13, 12)).astype(np.float32)
+    w = rng.standard_normal((10, 1, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(10).astype(np.float32)
+    g = rng.standard_normal((3, 10, 7, 6)).astype(np.float32)
+    got = _run(x, w, b, g, (2, 2), (1, 1), (1, 1))
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    out = torch.nn.functional.conv2d(xt, wt, bt, stride=2, padding=1, groups=10)
+    out.backward(torch.tensor(g))
+    for a, e in zip(got, (out, xt.grad, wt.grad, bt.grad)):
+        np.testing.assert_allclose(a, e.detach().numpy(), rtol=1e-5, atol=1e-5)
