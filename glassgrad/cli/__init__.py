@@ -7,6 +7,7 @@ takes the parsed arguments and returns an exit code.
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 
@@ -49,6 +50,46 @@ def broken_install():
     )
 
 
+class _OneLine(logging.Formatter):
+    """``glassgrad COMMAND: note: message``: what the library says, in the command's voice."""
+
+    def __init__(self, command):
+        super().__init__()
+        self.command = command
+
+    def format(self, record):
+        kind = "error" if record.levelno >= logging.ERROR else "note"
+        return f"glassgrad {self.command}: {kind}: {record.getMessage()}"
+
+
+class _Once(logging.Filter):
+    """Each message once per command (both splits of a dataset may say the same thing)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = set()
+
+    def filter(self, record):
+        text = record.getMessage()
+        if text in self.seen:
+            return False
+        self.seen.add(text)
+        return True
+
+
+def _log_to_stderr(command):
+    """Show the ``glassgrad`` logger's messages (INFO and above) on the current stderr while a
+    command runs; returns the handler, which ``main`` removes when the command ends."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine(command))
+    handler.addFilter(_Once())
+    logger = logging.getLogger("glassgrad")
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+    return handler
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="glassgrad",
@@ -71,6 +112,7 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 0
+    handler = _log_to_stderr(args.command)
     try:
         return args.handler(args) or 0
     except CLIError as error:
@@ -83,6 +125,8 @@ def main(argv=None):
         # The reader went away (`glassgrad models | head -2`): stop quietly, as shell tools do.
         _discard_stdout()
         return 141
+    finally:
+        logging.getLogger("glassgrad").removeHandler(handler)
 
 
 def _discard_stdout():

@@ -8,12 +8,14 @@ NumPy arrays. Anything else stops the load with an error naming the file.
 import importlib
 import os
 import pickle
-import warnings
 
 import numpy as np
 
+from glassgrad._log import get_logger
 from glassgrad.vision.datasets import utils
 from glassgrad.vision.datasets.vision import ImageArrayDataset
+
+_log = get_logger("vision")
 
 # (module, name) pairs a CIFAR batch may ask for: NumPy's array reconstruction under its NumPy 1
 # and NumPy 2 module names (and the buffer path of pickle protocol 5).
@@ -185,11 +187,12 @@ class CIFAR10(ImageArrayDataset):
         archive = find_cifar10_jpeg(self.root)
         if archive is None:
             return False
-        warnings.warn(
-            f"CIFAR10: the python-version batches are not in {os.path.join(self.root, self.base_folder)}"
-            + (" and could not be downloaded" if download_error else "")
-            + f"; using the JPEG copy {archive} instead (lossy pixels, class-then-file order)",
-            stacklevel=3,
+        _log.warning(
+            "CIFAR10: the python-version batches are not in %s%s; using the JPEG copy %s instead "
+            "(lossy pixels, class-then-file order)",
+            os.path.join(self.root, self.base_folder),
+            " and could not be downloaded" if download_error else "",
+            archive,
         )
         self._images, self._labels, self.classes = load_cifar10_jpeg(archive, "train" if self.train else "test")
         self.data = self._images
