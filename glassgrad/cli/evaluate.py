@@ -14,7 +14,7 @@ def register(subparsers):
     )
     p.add_argument("checkpoint", help="checkpoint.pt from a run folder")
     add_data_arguments(p, dataset_default=None)
-    p.add_argument("--batch-size", type=int, default=256, help="batch size (default: 256)")
+    p.add_argument("--batch-size", type=int, default=256, help="batch size (default: %(default)s)")
     p.set_defaults(handler=run)
 
 
