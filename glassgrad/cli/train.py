@@ -19,7 +19,7 @@ from glassgrad.cli import CLIError
 from glassgrad.train.config import MODEL_OPTION_DEFAULTS, RunConfig
 
 
-def add_data_arguments(parser, dataset_default="digits"):
+def add_data_arguments(parser, dataset_default=RunConfig.dataset):
     from glassgrad.train.data import DOWNLOADABLE
 
     dataset_help = RunConfig.help("dataset")
