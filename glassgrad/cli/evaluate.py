@@ -2,6 +2,7 @@
 
 import glassgrad
 from glassgrad.cli import CLIError
+from glassgrad.train.config import RunConfig
 
 
 def register(subparsers):
@@ -14,7 +15,7 @@ def register(subparsers):
     )
     p.add_argument("checkpoint", help="checkpoint.pt from a run folder")
     add_data_arguments(p, dataset_default=None)
-    p.add_argument("--batch-size", type=int, default=256, help="batch size (default: 256)")
+    p.add_argument("--batch-size", type=int, default=256, help="batch size (default: %(default)s)")
     p.set_defaults(handler=run)
 
 
@@ -42,7 +43,7 @@ def run(args):
     config = state.get("config") or {}
     if args.batch_size <= 0:
         raise CLIError(f"--batch-size must be > 0, got {args.batch_size}")
-    args.dataset = args.dataset or config.get("dataset") or "digits"
+    args.dataset = args.dataset or config.get("dataset") or RunConfig.dataset
     args.data_dir = args.data_dir or config.get("data_dir")
     data = open_data(args, args.batch_size, config.get("seed", 0))
     info = state["model_info"]

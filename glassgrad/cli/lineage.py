@@ -28,11 +28,11 @@ def register(subparsers):
     p.add_argument(
         "--models", default=",".join(LINEAGE), help=f"comma-separated model names (default: {','.join(LINEAGE)})"
     )
-    p.add_argument("--epochs", type=int, default=1, help="epochs per model (default: 1)")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
-    p.add_argument("--optimizer", default="adam", help="optimizer for every model (default: adam)")
+    p.add_argument("--epochs", type=int, default=1, help="epochs per model (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size (default: %(default)s)")
+    p.add_argument("--optimizer", default="adam", help="optimizer for every model (default: %(default)s)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: runs/lineage-<dataset>-<time>)")
     add_overwrite_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars; only the final table")
@@ -151,8 +151,8 @@ def run(args):
             class_names=data.class_names,
             config=config,
             model_info={"name": name, "kwargs": kwargs},
+            summary_text=str(info),
         )
-        trainer.summary_text = str(info)
         started = time.perf_counter()
         try:
             trainer.fit(args.epochs)

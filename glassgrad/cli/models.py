@@ -1,6 +1,14 @@
 """``glassgrad models``: the registry of the CNN lineage, with parameters at CIFAR size."""
 
+import argparse
+
 from glassgrad.cli import CLIError
+
+
+class _Shape:
+    """The data shape --count builds at: 3x32x32 images, 10 classes."""
+
+    num_classes, in_channels, input_size = 10, 3, (32, 32)
 
 
 def register(subparsers):
@@ -14,6 +22,7 @@ def register(subparsers):
 
 
 def run(args):
+    from glassgrad.cli.train import model_kwargs, variant
     from glassgrad.vision.models import MODELS, get_model, model_options
 
     if not MODELS:
@@ -23,8 +32,9 @@ def run(args):
         options = {}
         if "activation" in model_options(name):
             # What `glassgrad train` and `lineage` build under this name (and count), unless told otherwise.
-            options = {"activation": "relu", "batch_norm": True}
-            description += "; the commands build it with relu + batch norm (--activation, --batch-norm)"
+            options = model_kwargs(argparse.Namespace(), _Shape(), name)
+            description += f"; the commands build it with {variant(options)} (--activation, --batch-norm)"
+            options = {key: options[key] for key in ("activation", "batch_norm")}
         count = ""
         if args.count:
             count = f"{sum(p.numel() for p in get_model(name, **options).parameters()):>12,}  "

@@ -15,7 +15,9 @@ def register(subparsers):
     )
     p.add_argument("checkpoint", help="checkpoint.pt from a run folder")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
-    p.add_argument("--top", type=int, default=3, metavar="K", help="how many classes to show per image (default: 3)")
+    p.add_argument(
+        "--top", type=int, default=3, metavar="K", help="how many classes to show per image (default: %(default)s)"
+    )
     p.set_defaults(handler=run)
 
 

@@ -19,11 +19,16 @@ def register(subparsers):
         metavar="N",
         help="C H W of one input, e.g. 1 28 28 (default: 3 32 32)",
     )
-    p.add_argument("--num-classes", type=int, default=10, help="classes of the output layer (default: 10)")
+    p.add_argument("--num-classes", type=int, default=10, help="classes of the output layer (default: %(default)s)")
     p.add_argument(
-        "--batch-size", type=int, default=1, help="batch size for the MACs and the memory estimate (default: 1)"
+        "--batch-size",
+        type=int,
+        default=1,
+        help="batch size for the MACs and the memory estimate (default: %(default)s)",
     )
-    p.add_argument("--depth", type=int, default=3, help="how many levels of nested modules to show (default: 3)")
+    p.add_argument(
+        "--depth", type=int, default=3, help="how many levels of nested modules to show (default: %(default)s)"
+    )
     p.set_defaults(handler=run)
 
 

@@ -1,7 +1,8 @@
 """``glassgrad train``: train a model of the lineage on a dataset, with checkpoints and a report.
 
-With no arguments it trains a small CNN (SimpleCNN with ReLU and batch norm) on the embedded 8x8
-digits for 10 epochs with Adam, which reaches about 98-99% test accuracy in well under a minute.
+With no arguments it trains SimpleCNN (ReLU and batch norm) on the embedded 8x8 digits. Every
+default comes from ``glassgrad.train.config`` (the dataset registry and ``RunConfig``) and the
+optimizer and schedule tables of ``glassgrad.train.recipes``; ``glassgrad train --help`` shows them.
 """
 
 import argparse
@@ -15,101 +16,55 @@ import numpy as np
 
 import glassgrad
 from glassgrad.cli import CLIError
-
-DEFAULTS = {"model": "simple_cnn", "dataset": "digits", "epochs": 10, "optimizer": "adam", "schedule": "cosine"}
-# Digits has 1,500 training images of 8x8 pixels, and its test images come from other writers:
-# small batches give enough steps, and shifting by a pixel (--augment) is what generalises.
-DEFAULT_BATCH = {"digits": 32}
-DEFAULT_EPOCHS = {"digits": 15}
-DEFAULT_LABEL_SMOOTHING = {"digits": 0.1}
-DEFAULT_AUGMENT = {"digits": True}
-DEFAULT_ADAM_LR = {"digits": 2e-3}
+from glassgrad.train.config import MODEL_OPTION_DEFAULTS, RunConfig
 
 
-def add_data_arguments(parser, dataset_default="digits"):
-    from glassgrad.train.data import DATASETS
+def add_data_arguments(parser, dataset_default=RunConfig.dataset):
+    from glassgrad.train.data import DOWNLOADABLE
 
-    parser.add_argument(
-        "--dataset",
-        default=dataset_default,
-        metavar="NAME",
-        help=f"{', '.join(DATASETS)} (default: {dataset_default})",
-    )
-    parser.add_argument(
-        "--data-dir",
-        default=None,
-        metavar="DIR",
-        help="folder holding the datasets (default: $GLASSGRAD_DATA, else ~/.glassgrad/data)",
-    )
+    dataset_help = RunConfig.help("dataset")
+    if dataset_default != RunConfig.dataset:
+        dataset_help = dataset_help.replace(f"(default: {RunConfig.dataset})", f"(default: {dataset_default})")
+    parser.add_argument("--dataset", default=dataset_default, metavar="NAME", help=dataset_help)
+    parser.add_argument("--data-dir", default=None, metavar="DIR", help=RunConfig.help("data_dir"))
     parser.add_argument(
         "--download",
         action="store_true",
-        help="fetch a missing dataset from its official address (needs network; mnist, fashion-mnist, cifar10, cifar100)",
+        help=f"fetch a missing dataset from its official address (needs network; {', '.join(DOWNLOADABLE)})",
     )
-    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default: 0)")
-    parser.add_argument(
-        "--limit", type=int, default=None, metavar="N", help="use only N training and N test images, for quick runs"
-    )
+    parser.add_argument("--workers", type=int, default=RunConfig.workers, help=RunConfig.help("workers"))
+    parser.add_argument("--limit", type=int, default=None, metavar="N", help=RunConfig.help("limit"))
 
 
 def register(subparsers):
-    from glassgrad.train.recipes import OPTIMIZERS, SCHEDULES
-
     p = subparsers.add_parser(
         "train",
         help="train a model on a dataset; writes checkpoints, metrics, plots and report.html",
         description="Train a model of the CNN lineage. With no arguments: SimpleCNN on the embedded digits.",
     )
-    p.add_argument("--model", default=DEFAULTS["model"], help="a name from `glassgrad models` (default: simple_cnn)")
+    h = RunConfig.help
+    p.add_argument("--model", default=RunConfig.model, help=h("model"))
     add_data_arguments(p)
-    p.add_argument(
-        "--epochs", type=int, default=None, help=f"epochs to train (default: 15 on digits, else {DEFAULTS['epochs']})"
-    )
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: 32 on digits, else 128)")
-    p.add_argument("--optimizer", default=None, help=f"{', '.join(OPTIMIZERS)} (default: adam)")
-    p.add_argument(
-        "--lr",
-        type=float,
-        default=None,
-        help="learning rate (default: the optimizer's, e.g. adam 1e-3 (2e-3 on digits), sgd 0.05)",
-    )
-    p.add_argument(
-        "--label-smoothing",
-        type=float,
-        default=None,
-        help="label smoothing of the cross-entropy loss (default: 0.1 on digits, else 0)",
-    )
-    p.add_argument("--momentum", type=float, default=0.9, help="momentum for sgd and rmsprop (default: 0.9)")
-    p.add_argument(
-        "--weight-decay", type=float, default=None, help="L2 weight decay (default: sgd 5e-4, adamw 0.01, else 0)"
-    )
-    p.add_argument("--schedule", default=None, help=f"learning-rate schedule: {', '.join(SCHEDULES)} (default: cosine)")
-    p.add_argument(
-        "--activation",
-        default=None,
-        choices=["relu", "sigmoid", "tanh"],
-        help="activation of simple_cnn (default: relu; 'sigmoid' is the seed's network, which does not learn)",
-    )
-    p.add_argument(
-        "--batch-norm",
-        default=None,
-        choices=["on", "off"],
-        help="batch norm in simple_cnn (default: on)",
-    )
-    p.add_argument(
-        "--augment",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="random crops (and flips where the images allow them) (default: on for digits, else off)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same run (default: 0)")
+    # None: "not given", so that --resume and the dataset's defaults can tell it from a choice.
+    p.add_argument("--epochs", type=int, default=None, help=h("epochs"))
+    p.add_argument("--batch-size", type=int, default=None, help=h("batch_size"))
+    p.add_argument("--optimizer", default=None, help=h("optimizer"))
+    p.add_argument("--lr", type=float, default=None, help=h("lr"))
+    p.add_argument("--label-smoothing", type=float, default=None, help=h("label_smoothing"))
+    p.add_argument("--momentum", type=float, default=RunConfig.momentum, help=h("momentum"))
+    p.add_argument("--weight-decay", type=float, default=None, help=h("weight_decay"))
+    p.add_argument("--schedule", default=None, help=h("schedule"))
+    p.add_argument("--activation", default=None, choices=["relu", "sigmoid", "tanh"], help=h("activation"))
+    p.add_argument("--batch-norm", default=None, choices=["on", "off"], help=h("batch_norm"))
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None, help=h("augment"))
+    p.add_argument("--seed", type=int, default=RunConfig.seed, help=h("seed"))
     p.add_argument("--out", default=None, metavar="DIR", help="run folder (default: runs/<model>-<dataset>-<time>)")
     add_overwrite_argument(p)
     p.add_argument(
         "--resume",
         default=None,
         metavar="CHECKPOINT",
-        help="continue the run saved in CHECKPOINT (its settings are reused)",
+        help="continue the run saved in CHECKPOINT; it takes back " + ", ".join(RunConfig.resumed_fields()),
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines; only the final result")
     p.add_argument(
@@ -192,7 +147,7 @@ def seed_everything(seed):
 
 def model_kwargs(args, data, name=None):
     """The constructor arguments of model ``name`` (default ``args.model``) for ``data``: the same name
-    builds the same network in every command (``simple_cnn`` is ReLU + batch norm unless told otherwise)."""
+    builds the same network in every command (``MODEL_OPTION_DEFAULTS`` unless told otherwise)."""
     from glassgrad.vision.models import model_options
 
     name = name or args.model
@@ -204,11 +159,11 @@ def model_kwargs(args, data, name=None):
     except ValueError as error:
         raise CLIError(f"{error} (see `glassgrad models`)") from None
     if "activation" in options:
-        kwargs["activation"] = activation or "relu"
+        kwargs["activation"] = activation or MODEL_OPTION_DEFAULTS["activation"]
     elif activation is not None:
         raise CLIError(f"--activation applies to simple_cnn only; {name} has fixed activations (drop --activation)")
     if "batch_norm" in options:
-        kwargs["batch_norm"] = (batch_norm or "on") == "on"
+        kwargs["batch_norm"] = (batch_norm or MODEL_OPTION_DEFAULTS["batch_norm"]) == "on"
     elif batch_norm is not None:
         raise CLIError("--batch-norm applies to simple_cnn only; pick a *_bn model instead (e.g. cifar_vgg11_bn)")
     return kwargs
@@ -257,13 +212,16 @@ def open_data(args, batch_size, seed, augment=False):
 
 
 def check_input(model, data, label):
-    """Run one image through the model, turning a shape mismatch into one line with the fix."""
-    inputs, _ = next(iter(data.test_loader))
+    """Run one image through the model, turning a shape mismatch into one line with the fix.
+
+    The image is read from the test set directly: looking at one image starts no worker processes."""
+    image = data.test_loader.dataset[0][0]
+    inputs = image.reshape(1, *image.shape)
     was_training = model.training
     model.eval()
     try:
         with glassgrad.no_grad():
-            out = model(inputs[:1])
+            out = model(inputs)
     except (ValueError, RuntimeError, IndexError) as error:
         raise CLIError(
             f"{label} cannot take {data.name} images of shape {tuple(inputs.shape[1:])}: {str(error).splitlines()[0]} "
@@ -323,6 +281,14 @@ def replan(trainer, schedule, planned, epochs, quiet):
         )
 
 
+def config_from_args(args):
+    """The ``RunConfig`` of the command line: the values given, None for the others."""
+    import dataclasses
+
+    names = [f.name for f in dataclasses.fields(RunConfig) if f.metadata["flag"]]
+    return RunConfig(**{name: getattr(args, name, None) for name in names})
+
+
 def run(args):
     world = None
     if getattr(args, "nproc", None) is not None:
@@ -343,9 +309,12 @@ def run(args):
 
 
 def _run(args, world):
+    import dataclasses
+
     from glassgrad.train import Trainer, load_checkpoint
     from glassgrad.train.recipes import build_optimizer, build_scheduler
 
+    given = config_from_args(args)
     resume_state = None
     planned_epochs = None
     if args.resume:
@@ -353,110 +322,69 @@ def _run(args, world):
             resume_state = load_checkpoint(args.resume)
         except (OSError, ValueError) as error:
             raise CLIError(f"cannot resume from {args.resume}: {str(error).splitlines()[0]}") from None
-        saved = resume_state["config"]
-        for key in (
-            "model",
-            "dataset",
-            "data_dir",
-            "optimizer",
-            "lr",
-            "momentum",
-            "weight_decay",
-            "schedule",
-            "label_smoothing",
-            "augment",
-            "seed",
-            "limit",
-            "batch_size",
-            "activation",
-            "batch_norm",
-        ):
-            setattr(args, key, saved.get(key))
-        planned_epochs = saved.get("epochs")
-        args.epochs = args.epochs or planned_epochs
-    check_out_dir(args.out, args.overwrite, args.resume)
+        saved = RunConfig.from_dict(resume_state["config"])
+        planned_epochs = saved.epochs
+        given = given.resume_from(saved)
+    if world is None or world.rank == 0:  # rank 0 alone writes the run folder
+        check_out_dir(args.out, args.overwrite, args.resume)
     if args.resume:
         args.out = args.out or str(Path(args.resume).parent)
 
-    check_positive("--epochs", args.epochs)
-    check_positive("--batch-size", args.batch_size)
-    check_positive("--lr", args.lr)
-    check_positive("--weight-decay", args.weight_decay, allow_zero=True)
-    if not 0 <= args.momentum < 1:
-        raise CLIError(f"--momentum must be in [0, 1), got {args.momentum}")
-    dataset_key = args.dataset.lower()
-    epochs = args.epochs or DEFAULT_EPOCHS.get(dataset_key, DEFAULTS["epochs"])
-    optimizer_name = (args.optimizer or DEFAULTS["optimizer"]).lower()
-    schedule = args.schedule or DEFAULTS["schedule"]
-    batch_size = args.batch_size or DEFAULT_BATCH.get(dataset_key, 128)
-    if args.augment is None:
-        args.augment = DEFAULT_AUGMENT.get(dataset_key, False)
-    if args.label_smoothing is None:
-        args.label_smoothing = DEFAULT_LABEL_SMOOTHING.get(dataset_key, 0.0)
-    if not 0 <= args.label_smoothing < 1:
-        raise CLIError(f"--label-smoothing must be in [0, 1), got {args.label_smoothing}")
-    if args.lr is None and optimizer_name == "adam":
-        args.lr = DEFAULT_ADAM_LR.get(dataset_key)
+    check_positive("--epochs", given.epochs)
+    check_positive("--batch-size", given.batch_size)
+    check_positive("--lr", given.lr)
+    check_positive("--weight-decay", given.weight_decay, allow_zero=True)
+    if not 0 <= given.momentum < 1:
+        raise CLIError(f"--momentum must be in [0, 1), got {given.momentum}")
+    if given.label_smoothing is not None and not 0 <= given.label_smoothing < 1:
+        raise CLIError(f"--label-smoothing must be in [0, 1), got {given.label_smoothing}")
+    cfg = given.resolved()
+    epochs = cfg.epochs
 
     started = time.perf_counter()
-    seed_everything(args.seed)
-    data = open_data(args, batch_size, args.seed, augment=args.augment)
-    kwargs = model_kwargs(args, data)
-    model = build_model(args.model, kwargs)
-    check_input(model, data, args.model)
+    seed_everything(cfg.seed)
+    args.dataset, args.data_dir, args.limit = cfg.dataset, cfg.data_dir, cfg.limit
+    data = open_data(args, cfg.batch_size, cfg.seed, augment=cfg.augment)
+    kwargs = model_kwargs(cfg, data)
+    model = build_model(cfg.model, kwargs)
+    check_input(model, data, cfg.model)
     rank = 0 if world is None else world.rank
     if world is not None:
         from glassgrad.train import distributed as tdist
 
         # Global-batch statistics: N processes x batch B train as one process x batch N*B.
         model = glassgrad.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        seed_everything(args.seed + 1000 * rank)  # each rank its own augmentation and dropout streams
-        data.train_loader = tdist.shard_loader(data.train_loader, world, args.seed, args.seed + 1000 * rank)
+        seed_everything(cfg.seed + 1000 * rank)  # each rank its own augmentation and dropout streams
+        data.train_loader = tdist.shard_loader(data.train_loader, world, cfg.seed, cfg.seed + 1000 * rank)
     try:
-        optimizer = build_optimizer(optimizer_name, model.parameters(), args.lr, args.momentum, args.weight_decay)
-        scheduler, interval = build_scheduler(schedule, optimizer, epochs, len(data.train_loader))
+        optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay)
+        scheduler, interval = build_scheduler(cfg.schedule, optimizer, epochs, len(data.train_loader))
     except ValueError as error:
         raise CLIError(str(error)) from None
 
     out = Path(
         args.out
         or fresh_dir(
-            Path("runs")
-            / f"{args.model}-{data.name.replace(':', '_').replace('/', '_')}-{datetime.now():%Y%m%d-%H%M%S}"
+            Path("runs") / f"{cfg.model}-{data.name.replace(':', '_').replace('/', '_')}-{datetime.now():%Y%m%d-%H%M%S}"
         )
     )
-    config = {
-        "title": f"{args.model} on {data.name}",
-        "model": args.model,
-        "dataset": args.dataset,
-        "data_dir": args.data_dir,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "optimizer": optimizer_name,
-        "lr": optimizer.param_groups[0]["lr"] if args.lr is None else args.lr,
-        "momentum": args.momentum,
-        "weight_decay": optimizer.param_groups[0].get("weight_decay"),
-        "schedule": schedule,
-        "label_smoothing": args.label_smoothing,
-        "activation": kwargs.get("activation"),
-        "batch_norm": None if "batch_norm" not in kwargs else ("on" if kwargs["batch_norm"] else "off"),
-        "augment": bool(args.augment),
-        "seed": args.seed,
-        "limit": args.limit,
-        "workers": args.workers,
-        "train_images": data.info["train_images"],
-        "test_images": data.info["test_images"],
-        "num_classes": data.num_classes,
-        "input_shape": [data.in_channels, *data.input_size],
-        "mean": list(data.mean),
-        "std": list(data.std),
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "world_size": 1 if world is None else world.size,
-        "backend": None if world is None else world.backend,
-        "per_process_batch": batch_size,
-        "global_batch": batch_size * (1 if world is None else world.size),
-    }
-    model_info = {"name": args.model, "kwargs": kwargs}
+    cfg = dataclasses.replace(
+        cfg,
+        title=f"{cfg.model} on {data.name}",
+        activation=kwargs.get("activation"),
+        batch_norm=None if "batch_norm" not in kwargs else ("on" if kwargs["batch_norm"] else "off"),
+        train_images=data.info["train_images"],
+        test_images=data.info["test_images"],
+        num_classes=data.num_classes,
+        input_shape=[data.in_channels, *data.input_size],
+        mean=list(data.mean),
+        std=list(data.std),
+        parameters=sum(p.numel() for p in model.parameters()),
+        world_size=1 if world is None else world.size,
+        backend=None if world is None else world.backend,
+        per_process_batch=cfg.batch_size,
+        global_batch=cfg.batch_size * (1 if world is None else world.size),
+    )
     quiet = args.quiet or rank != 0
     callbacks = [] if quiet else [_printer_callback(EpochPrinter(epochs))]
     callbacks += list(getattr(args, "extra_callbacks", []) or [])
@@ -480,7 +408,7 @@ def _run(args, world):
     trainer = Trainer(
         model,
         optimizer,
-        glassgrad.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing),
+        glassgrad.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing),
         data.train_loader,
         data.test_loader,
         scheduler,
@@ -489,39 +417,34 @@ def _run(args, world):
         callbacks=callbacks,
         progress=None if not quiet else False,
         class_names=data.class_names,
-        config=config,
-        model_info=model_info,
+        config=cfg.to_dict(),
+        model_info={"name": cfg.model, "kwargs": kwargs},
+        summary_text=str(glassgrad.summary(model, (data.in_channels, *data.input_size), depth=2)),
+        resume_state=resume_state,
     )
     if world is not None:
         trainer.parallel = glassgrad.nn.parallel.DistributedDataParallel(model)
         trainer.metrics_reducer = tdist.reduce_running
         trainer.callbacks.append(tdist.epoch_callback())
-    trainer.summary_text = str(glassgrad.summary(model, (data.in_channels, *data.input_size), depth=2))
-    from glassgrad.train.report import write_json
-
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "config.json", config)
     if resume_state is not None:
-        trainer.load_state_dict(resume_state)
-        if trainer.epoch >= epochs and not trainer._resume:
+        if trainer.epoch >= epochs and not trainer.resuming_mid_epoch:
             raise CLIError(
                 f"{args.resume} has already trained {trainer.epoch} epochs; pass --epochs N with N > {trainer.epoch}"
             )
         if planned_epochs is not None and planned_epochs != epochs:
-            replan(trainer, schedule, planned_epochs, epochs, quiet)
+            replan(trainer, cfg.schedule, planned_epochs, epochs, quiet)
     if not quiet:
         if world is not None:
             print(
-                f"data parallel: {world.size} processes ({world.backend}), batch {batch_size} per process, "
-                f"global batch {config['global_batch']}",
+                f"data parallel: {world.size} processes ({world.backend}), batch {cfg.batch_size} per process, "
+                f"global batch {cfg.global_batch}",
                 flush=True,
             )
         what = "resuming" if resume_state is not None else "training"
         print(
-            f"{what} {args.model} ({variant(kwargs) + ', ' if variant(kwargs) else ''}{config['parameters']:,} "
-            f"parameters) on {data.name}: {config['train_images']:,} train / "
-            f"{config['test_images']:,} test images, {epochs} epochs, {optimizer_name} lr {config['lr']:g}, schedule {schedule}",
+            f"{what} {cfg.model} ({variant(kwargs) + ', ' if variant(kwargs) else ''}{cfg.parameters:,} "
+            f"parameters) on {data.name}: {cfg.train_images:,} train / {cfg.test_images:,} test images, "
+            f"{epochs} epochs, {cfg.optimizer} lr {cfg.lr:g}, schedule {cfg.schedule}",
             flush=True,
         )
     try:

@@ -1,8 +1,8 @@
 """Dataset names -> DataLoaders: what ``glassgrad train --dataset NAME`` trains on.
 
-``digits`` (embedded, no download), ``mnist``, ``fashion-mnist``, ``cifar10``, ``cifar100`` and
-``imagefolder:PATH`` (``PATH/train/<class>/...`` and ``PATH/test/<class>/...``, or one folder of
-class folders split 90/10). The data folder is ``data_dir`` or the ``GLASSGRAD_DATA`` environment
+The names, readers, statistics and augmentations are the registry ``glassgrad.train.config.DATASETS``;
+``imagefolder:PATH`` reads ``PATH/train/<class>/...`` and ``PATH/test/<class>/...``, or one folder of
+class folders split 90/10. The data folder is ``data_dir`` or the ``GLASSGRAD_DATA`` environment
 variable (a folder laid out like the project's shared datasets).
 """
 
@@ -15,23 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import glassgrad
-
-DATASETS = {
-    "digits": "UCI 8x8 handwritten digits, 1,797 images, 10 classes (embedded, no download)",
-    "mnist": "MNIST handwritten digits, 28x28 grey, 10 classes (IDX files)",
-    "fashion-mnist": "Fashion-MNIST clothing, 28x28 grey, 10 classes (IDX files)",
-    "cifar10": "CIFAR-10, 32x32 colour, 10 classes (python batches or the JPEG ImageFolder copy)",
-    "cifar100": "CIFAR-100, 32x32 colour, 100 classes (python batches)",
-    "imagefolder:PATH": "your images: PATH/train/<class>/*.png|jpg and PATH/test/<class>/...",
-}
-
-# Per-channel mean and std of the training images (the published values), for Normalize.
-STATS = {
-    "mnist": ((0.1307,), (0.3081,)),
-    "fashion-mnist": ((0.2860,), (0.3530,)),
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
-}
+from glassgrad.train.config import DATASETS, dataset_spec
 
 
 class DataError(ValueError):
@@ -59,22 +43,13 @@ def default_data_dir():
 def _normalize_name(name):
     if name.lower().startswith("imagefolder:"):
         return "imagefolder", name.split(":", 1)[1]
-    key = name.lower().replace("_", "-")
-    key = {"fashionmnist": "fashion-mnist", "cifar-10": "cifar10", "cifar-100": "cifar100"}.get(key, key)
-    if key not in DATASETS:
+    if dataset_spec(name) is None:
         raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
-    return key, None
-
-
-def _missing(name, where, error):
-    return DataError(
-        f"{name} not found in {where} ({error}); put the dataset there or point --data-dir / GLASSGRAD_DATA "
-        "at the folder that holds it"
-    )
+    return next(key for key, spec in DATASETS.items() if spec is dataset_spec(name)), None
 
 
 # Datasets whose readers can fetch their files from the official address (download=True).
-DOWNLOADABLE = ("mnist", "fashion-mnist", "cifar10", "cifar100")
+DOWNLOADABLE = tuple(name for name, spec in DATASETS.items() if spec.downloadable)
 
 
 def _open_raw(key, path, data_dir, train, download=False, notices=None):
@@ -98,29 +73,25 @@ def _open_raw_quietly(key, path, data_dir, train, download):
         return datasets.Digits(train=train)
     if key == "imagefolder":
         return _image_folder(path, train)
-    if key in ("mnist", "fashion-mnist"):
-        classes = [datasets.MNIST] if key == "mnist" else [datasets.FashionMNIST]
-    else:
-        # The official pickled batches first, then the JPEG copy of CIFAR-10 (cifar10-jpeg.tar.gz).
-        classes = [datasets.CIFAR10, datasets.CIFAR10JPEG] if key == "cifar10" else [datasets.CIFAR100]
+    spec = DATASETS[key]
+    classes = [getattr(datasets, reader) for reader in spec.readers]
     first = None
     # The shared layout keeps each dataset in a folder of its own name (fashion-mnist/...).
     roots = [Path(data_dir), Path(data_dir) / key]
-    for cls in classes:
-        for root in roots:
-            try:
-                if download and cls is not datasets.CIFAR10JPEG:
-                    return cls(str(root), train=train, download=True)
-                return cls(str(root), train=train)
-            except (FileNotFoundError, OSError, ValueError) as error:
-                first = first or error
-            if download:
-                break  # a download goes to the first place; the others are only looked at
+    # Files already in either place win; only then does a download go to the first place.
+    attempts = [(cls, root, False) for cls in classes for root in roots]
+    if download and spec.downloadable:
+        attempts.append((classes[0], roots[0], True))
+    for cls, root, fetch in attempts:
+        try:
+            return cls(str(root), train=train, download=True) if fetch else cls(str(root), train=train)
+        except (FileNotFoundError, OSError, ValueError) as error:
+            first = error if fetch else first or error
     reason = str(first).splitlines()[0].rstrip(".") if first else "no files"
     # The readers speak to Python callers (download=True); this message speaks to the command line.
     reason = re.sub(r"\b[Pp]ass download=True", "pass --download", reason)
     hint = ""
-    if key == "cifar10":
+    if "CIFAR10JPEG" in spec.readers:
         from glassgrad.vision.datasets.cifar_jpeg import ARCHIVE_NAME
 
         hint = (
@@ -195,8 +166,7 @@ def _augmentations(key, size):
     h, w = size
     pad = max(1, h // 8)
     steps = [T.RandomCrop((h, w), padding=pad)]
-    if key in ("cifar10", "cifar100", "imagefolder", "fashion-mnist"):
-        # Digits and MNIST are not mirror-symmetric; clothes and photos are.
+    if dataset_spec(key if key != "imagefolder" else "imagefolder:").flips:
         steps.append(T.RandomHorizontalFlip())
     return steps
 
@@ -271,8 +241,9 @@ def load_data(
         classes = [str(i) for i in range(count)]
     shape = _first_image_shape(train_raw)
     channels, size = shape[0], (shape[1], shape[2])
-    if key in STATS:
-        mean, std = STATS[key]
+    stats = DATASETS[key].stats if key in DATASETS else None
+    if stats is not None:
+        mean, std = stats
     else:
         mean, std = _channel_stats(train_raw, channels)
     base = [T.ToTensor(), T.Normalize(mean, std)]

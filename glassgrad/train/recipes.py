@@ -1,24 +1,51 @@
-"""Optimizers and learning-rate schedules by name, with defaults that train the lineage's models."""
+"""The optimizer and learning-rate schedule tables: names, defaults and how each one is built."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """An optimizer by name: its default learning rate and weight decay, and whether it takes momentum."""
+
+    title: str
+    lr: float
+    weight_decay: float = 0.0
+    momentum: bool = False
+
+    def __str__(self):
+        extra = f", weight decay {self.weight_decay:g}" if self.weight_decay else ""
+        return f"{self.title} (default lr {self.lr:g}{extra})"
+
 
 OPTIMIZERS = {
-    "sgd": "SGD with momentum (default lr 0.05, momentum 0.9, weight decay 5e-4)",
-    "adam": "Adam (default lr 1e-3)",
-    "adamw": "AdamW (default lr 1e-3, weight decay 0.01)",
-    "rmsprop": "RMSprop (default lr 1e-3)",
-    "adagrad": "Adagrad (default lr 0.01)",
+    "sgd": OptimizerSpec("SGD with momentum", 0.05, 5e-4, momentum=True),
+    "adam": OptimizerSpec("Adam", 1e-3),
+    "adamw": OptimizerSpec("AdamW", 1e-3, 0.01),
+    "rmsprop": OptimizerSpec("RMSprop", 1e-3, momentum=True),
+    "adagrad": OptimizerSpec("Adagrad", 0.01),
 }
-DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 0.01}
-DEFAULT_WEIGHT_DECAY = {"sgd": 5e-4, "adam": 0.0, "adamw": 0.01, "rmsprop": 0.0, "adagrad": 0.0}
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A schedule by name: ``interval`` says how often the trainer steps it ('epoch' or 'step');
+    ``length_dependent`` ones are re-planned when a resumed run changes its number of epochs."""
+
+    description: str
+    interval: str = "epoch"
+    length_dependent: bool = False
+
 
 SCHEDULES = {
-    "none": "constant learning rate",
-    "cosine": "cosine annealing to 0 over the run (per epoch)",
-    "step": "divide by 10 every third of the run (per epoch)",
-    "multistep": "divide by 10 at 50% and 75% of the run (per epoch)",
-    "exponential": "multiply by 0.9 every epoch",
-    "onecycle": "one cycle: warm up to lr, then anneal (per step)",
-    "plateau": "divide by 10 when the test loss stops falling for 2 epochs",
+    "none": ScheduleSpec("constant learning rate"),
+    "cosine": ScheduleSpec("cosine annealing to 0 over the run (per epoch)", length_dependent=True),
+    "step": ScheduleSpec("divide by 10 every third of the run (per epoch)", length_dependent=True),
+    "multistep": ScheduleSpec("divide by 10 at 50% and 75% of the run (per epoch)", length_dependent=True),
+    "exponential": ScheduleSpec("multiply by 0.9 every epoch"),
+    "onecycle": ScheduleSpec("one cycle: warm up to lr, then anneal (per step)", "step", length_dependent=True),
+    "plateau": ScheduleSpec("divide by 10 when the test loss stops falling for 2 epochs"),
 }
+LENGTH_DEPENDENT = tuple(name for name, spec in SCHEDULES.items() if spec.length_dependent)
 
 
 def build_optimizer(name, parameters, lr=None, momentum=0.9, weight_decay=None):
@@ -28,8 +55,9 @@ def build_optimizer(name, parameters, lr=None, momentum=0.9, weight_decay=None):
     key = name.lower()
     if key not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
-    lr = DEFAULT_LR[key] if lr is None else lr
-    wd = DEFAULT_WEIGHT_DECAY[key] if weight_decay is None else weight_decay
+    spec = OPTIMIZERS[key]
+    lr = spec.lr if lr is None else lr
+    wd = spec.weight_decay if weight_decay is None else weight_decay
     if key == "sgd":
         return optim.SGD(parameters, lr=lr, momentum=momentum, weight_decay=wd)
     if key == "adam":
@@ -48,24 +76,22 @@ def build_scheduler(name, optimizer, epochs, steps_per_epoch):
     key = (name or "none").lower()
     if key not in SCHEDULES:
         raise ValueError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}")
+    interval = SCHEDULES[key].interval
     if key == "none":
-        return None, "epoch"
+        return None, interval
     if key == "cosine":
-        return S.CosineAnnealingLR(optimizer, T_max=max(1, epochs)), "epoch"
+        return S.CosineAnnealingLR(optimizer, T_max=max(1, epochs)), interval
     if key == "step":
-        return S.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1), "epoch"
+        return S.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1), interval
     if key == "multistep":
-        return S.MultiStepLR(optimizer, milestones=[max(1, epochs // 2), max(2, (3 * epochs) // 4)], gamma=0.1), "epoch"
+        milestones = [max(1, epochs // 2), max(2, (3 * epochs) // 4)]
+        return S.MultiStepLR(optimizer, milestones=milestones, gamma=0.1), interval
     if key == "exponential":
-        return S.ExponentialLR(optimizer, gamma=0.9), "epoch"
+        return S.ExponentialLR(optimizer, gamma=0.9), interval
     if key == "onecycle":
         max_lr = optimizer.param_groups[0]["lr"]
-        return S.OneCycleLR(optimizer, max_lr=max_lr, total_steps=max(1, epochs * steps_per_epoch)), "step"
-    return S.ReduceLROnPlateau(optimizer, mode="min", factor=0.1, patience=2), "epoch"
-
-
-# Schedules whose curve depends on the run's length: a resumed run of another length re-plans them.
-LENGTH_DEPENDENT = ("cosine", "step", "multistep", "onecycle")
+        return S.OneCycleLR(optimizer, max_lr=max_lr, total_steps=max(1, epochs * steps_per_epoch)), interval
+    return S.ReduceLROnPlateau(optimizer, mode="min", factor=0.1, patience=2), interval
 
 
 def replan_scheduler(name, optimizer, epochs, steps_per_epoch, epochs_done, steps_done):

@@ -308,11 +308,10 @@ def write_html(out_dir, title, config, history, summary_text=None, extra=None, s
 
 
 def write_report(trainer, summary_text=None):
-    """Everything a finished run leaves in ``trainer.out_dir``; returns the path of report.html."""
+    """The plots and report.html of a finished run in ``trainer.out_dir`` (the trainer has written
+    config.json when ``fit`` started and the metrics after every epoch); returns report.html's path."""
     out_dir = trainer.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / "config.json", trainer.config)
-    write_metrics(out_dir, trainer.history)
     plot_loss(trainer.history, out_dir / "loss.png")
     plot_accuracy(trainer.history, out_dir / "accuracy.png")
     plot_confusion(trainer.last_confusion, trainer.class_names, out_dir / "confusion_matrix.png")

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from glassgrad.autograd import no_grad
+from glassgrad.optim.lr_scheduler import ReduceLROnPlateau
 from glassgrad.train import checkpoint as ckpt
 from glassgrad.train.metrics import PredictionGallery, RunningMetrics, confusion_matrix, topk_correct
 
@@ -77,6 +78,9 @@ class Trainer:
             terminals and notebooks, a plain line now and then in logs); False shows none.
         class_names, config, model_info: stored in checkpoints and the report; ``model_info``
             (``{"name": ..., "kwargs": {...}}``) lets ``glassgrad eval`` rebuild the model.
+            ``config`` is written to ``out_dir/config.json`` when ``fit`` starts.
+        summary_text: a model summary table for the report.
+        resume_state: a checkpoint (as ``load_checkpoint`` returns it) to continue from, as ``resume``.
 
     ``history`` holds ``{"steps": [...], "epochs": [...]}``: per step the loss, top-1, top-5, lr,
     images/s and time; per epoch the train and test loss/top-1/top-5, lr, images/s and times.
@@ -99,6 +103,8 @@ class Trainer:
         config=None,
         model_info=None,
         report=True,
+        summary_text=None,
+        resume_state=None,
     ):
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
@@ -116,7 +122,7 @@ class Trainer:
         self.config = dict(config or {})
         self.model_info = model_info
         self.report = report
-        self.summary_text = None  # a model summary table for the report, if the caller has one
+        self.summary_text = summary_text
         self.history = {"steps": [], "epochs": []}
         self.epoch = 0  # completed epochs
         self.global_step = 0
@@ -129,6 +135,13 @@ class Trainer:
         # that training steps call, and a function turning an epoch's RunningMetrics into global sums.
         self.parallel = None
         self.metrics_reducer = None
+        if resume_state is not None:
+            self.load_state_dict(resume_state)
+
+    @property
+    def resuming_mid_epoch(self):
+        """True when a loaded checkpoint stopped inside an epoch (``fit`` finishes that epoch first)."""
+        return self._resume is not None
 
     # ----- state -----
     def state_dict(self, step_in_epoch=0, running=None, epoch_start_rng=None):
@@ -201,6 +214,11 @@ class Trainer:
         ``KeyboardInterrupt``; ``resume`` on that file continues as if nothing had happened.
         """
         self._stop_requested = False
+        if self.out_dir is not None:
+            from glassgrad.train.report import write_json
+
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            write_json(self.out_dir / "config.json", self.config)
         previous = self._install_sigint()
         self._call("on_fit_start")
         try:
@@ -287,7 +305,7 @@ class Trainer:
             eval_time = time.perf_counter() - t0
             self.last_confusion = test.pop("confusion").tolist()
         if self.scheduler is not None and self.scheduler_interval == "epoch":
-            if type(self.scheduler).__name__ == "ReduceLROnPlateau":
+            if isinstance(self.scheduler, ReduceLROnPlateau):
                 self.scheduler.step(test.get("loss", train["loss"]))
             else:
                 self.scheduler.step()
