@@ -119,6 +119,27 @@ class ModelSummary:
 
     __repr__ = __str__
 
+    def _repr_html_(self):
+        """Jupyter's view: the same table in HTML."""
+        import html
+
+        rows = []
+        for r in (r for r in self.rows if r["depth"] <= self.depth):
+            label = r["type"] if r["depth"] == 0 else f"{r['name'].split('.')[-1]} ({r['type']})"
+            rows.append(
+                f'<tr><td style="padding-left:{r["depth"] * 1.2:.1f}em;text-align:left">{html.escape(label)}</td>'
+                f"<td>{html.escape(str(r['output_shape']))}</td>"
+                f"<td>{r['params']:,}</td><td>{r['macs']:,}</td></tr>"
+            )
+        mb = 1024 * 1024
+        return (
+            "<table><thead><tr><th>Layer (type)</th><th>Output shape</th><th>Params</th><th>MACs</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+            f"<p>Total params: {self.total_params:,} ({self.trainable_params:,} trainable); "
+            f"MACs: {self.total_macs:,} for input {list(self.input_size)}; "
+            f"estimated training memory: {self.memory['total'] / mb:,.2f} MB</p>"
+        )
+
 
 def summary(model, input_size=None, *, input_data=None, depth=3, dtype=None, optimizer_states=1):
     """Run ``model`` once on zeros of ``input_size`` and tabulate its layers, like ``torchinfo.summary``.

@@ -1,5 +1,6 @@
 """Function: one node of the graph, with forward and backward on NumPy arrays side by side."""
 
+import contextlib
 import weakref
 
 import numpy as np
@@ -219,6 +220,38 @@ def sum_to_shape(grad, shape):
     if extra:
         grad = grad.reshape(grad.shape[extra:])
     return grad.reshape(shape)
+
+
+@contextlib.contextmanager
+def observe_ops(callback, inplace=None):
+    """Call ``callback(cls, inputs, options, result)`` after every op applied inside the block,
+    recorded or not (under ``no_grad`` too), and ``inplace(tensor, result)`` after an in-place
+    method (``relu_``, ``+=``, ``inplace=True`` layers) wrote ``result`` into ``tensor``: the tracers
+    (ONNX export) build on this.
+
+    The hot path pays nothing outside the block: ``_apply`` is swapped only while it lasts.
+    """
+    original = Function.__dict__["_apply"]
+    original_inplace = Tensor.__dict__["_inplace"]
+
+    def _apply(cls, inputs, options):
+        result, fn = original.__func__(cls, inputs, options)
+        callback(cls, inputs, options, result)
+        return result, fn
+
+    def _inplace(self, op, result):
+        out = original_inplace(self, op, result)
+        if inplace is not None:
+            inplace(self, result)
+        return out
+
+    Function._apply = classmethod(_apply)
+    Tensor._inplace = _inplace
+    try:
+        yield
+    finally:
+        Function._apply = original
+        Tensor._inplace = original_inplace
 
 
 from glassgrad.tensor import Tensor  # noqa: E402  (Tensor's methods call ops, which need Function)

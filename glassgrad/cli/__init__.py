@@ -12,7 +12,7 @@ import sys
 import glassgrad
 
 # Subcommand modules, in the order `glassgrad --help` lists them.
-SUBCOMMANDS = ["explain", "lesson", "train", "evaluate", "predict", "models", "summary", "lineage", "bench"]
+SUBCOMMANDS = ["explain", "lesson", "train", "evaluate", "predict", "models", "summary", "lineage", "export", "bench"]
 
 
 class CLIError(Exception):

@@ -111,6 +111,14 @@ def register(subparsers):
         action="store_true",
         help="watch activations and gradients during training and say at the end what stops the network from learning",
     )
+    p.add_argument(
+        "--tensorboard",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="DIR",
+        help="log the run for TensorBoard into DIR (default: the run folder's tensorboard/); needs tensorboard",
+    )
     # Data parallel (glassgrad.cli.distributed, glassgrad.train.distributed).
     p.add_argument(
         "--nproc",
@@ -369,12 +377,23 @@ def _run(args, world):
     quiet = args.quiet or rank != 0
     callbacks = [] if quiet else [_printer_callback(EpochPrinter(epochs))]
     callbacks += list(getattr(args, "extra_callbacks", []) or [])
+    from glassgrad.train.doctor import Doctor
+
+    # The report always shows what the doctor watches, sampled ten times an epoch; --doctor
+    # watches every step and prints the findings.
     doctor = None
     if getattr(args, "doctor", False):
-        from glassgrad.train.doctor import Doctor
-
         doctor = Doctor(num_classes=data.num_classes)
         callbacks.append(doctor)
+    else:
+        callbacks.append(Doctor(num_classes=data.num_classes, every=max(1, len(data.train_loader) // 10)))
+    if getattr(args, "tensorboard", None) is not None and rank == 0:
+        from glassgrad.train.tensorboard import TensorBoardLogger
+
+        try:
+            callbacks.append(TensorBoardLogger(args.tensorboard or out / "tensorboard", class_names=data.class_names))
+        except ModuleNotFoundError as error:
+            raise CLIError(str(error)) from None
     trainer = Trainer(
         model,
         optimizer,

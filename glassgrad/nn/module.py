@@ -560,6 +560,29 @@ class Module:
             return head + lines[0] + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
+    def _repr_html_(self):
+        """Jupyter's view: a table of every submodule with its settings and parameter counts."""
+        import html
+
+        rows = []
+        for name, module in self.named_modules():
+            depth = name.count(".") + 1 if name else 0
+            own = sum(p.numel() for p in module._parameters.values() if p is not None)
+            label = html.escape(name.rsplit(".", 1)[-1] or module._get_name())
+            rows.append(
+                f'<tr><td style="padding-left:{depth * 1.2:.1f}em;text-align:left">{label}</td>'
+                f'<td style="text-align:left">{html.escape(module._get_name())}</td>'
+                f'<td style="text-align:left"><code>{html.escape(module.extra_repr())}</code></td>'
+                f"<td>{own:,}</td></tr>"
+            )
+        total = sum(p.numel() for p in self.parameters())
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return (
+            "<table><thead><tr><th>Module</th><th>Type</th><th>Settings</th><th>Own parameters</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+            f"<p>{total:,} parameters ({trainable:,} trainable)</p>"
+        )
+
 
 def _size(shape):
     return f"glassgrad.Size({list(shape)})"

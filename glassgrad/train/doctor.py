@@ -80,7 +80,8 @@ class Doctor(Callback):
     Args:
         num_classes: for the "loss stuck at ln(num_classes)" check; None reads it from the
             width of the model's output.
-        every: look at activations every ``every`` steps (the hooks cost a few reductions).
+        every: look at activations and weights every ``every`` steps (the hooks cost a few reductions
+            and a copy of the weights); the loss is recorded at every step.
     """
 
     def __init__(self, num_classes=None, every=1):
@@ -91,6 +92,7 @@ class Doctor(Callback):
         self.layers = {}
         self.order = []  # parameterised layers in the order forward calls them
         self.losses, self.steps = [], []
+        self.sampled_steps = []  # the steps whose per-layer numbers were recorded (every ``every``)
         self.nonfinite_forward = None
         self.nonfinite_backward = None
         self.nonfinite_loss = None
@@ -135,7 +137,9 @@ class Doctor(Callback):
             if not isinstance(output, Tensor):
                 return None
             kind = type(module).__name__
-            if self.nonfinite_forward is None and output.array.dtype.kind == "f":
+            # Sampling (every > 1) also samples this check: it reads every activation.
+            checking = self._watching or self.every == 1
+            if checking and self.nonfinite_forward is None and output.array.dtype.kind == "f":
                 inputs_finite = all(np.isfinite(a.array).all() for a in args if isinstance(a, Tensor))
                 if inputs_finite and not np.isfinite(output.array).all():
                     self.nonfinite_forward = (self._step, name, kind, _first_nonfinite_op(module, args))
@@ -190,17 +194,22 @@ class Doctor(Callback):
         if optimizer is not None and getattr(optimizer, "param_groups", None):
             self.lr = optimizer.param_groups[0].get("lr")
         modules = dict(self.model.named_modules())
+        sampled = self._step % self.every == 0
         for name in self.order:
             weight = modules[name].weight
             w = weight.array
             layer = self.layers[name]
-            before = self._snapshot.get(name)
-            norm = float(np.linalg.norm(w))
+            # The weights of the previous step, if it was sampled: their change is that step's update.
+            before = self._snapshot.pop(name, None)
             if before is not None:
-                layer.update_ratios.append(float(np.linalg.norm(w - before)) / max(norm, 1e-12))
-            layer.weight_norms.append(norm)
+                layer.update_ratios.append(float(np.linalg.norm(w - before)) / max(float(np.linalg.norm(w)), 1e-12))
+            if not sampled:
+                continue
+            layer.weight_norms.append(float(np.linalg.norm(w)))
             layer.grad_norms.append(float(np.linalg.norm(weight.grad.array)) if weight.grad is not None else 0.0)
             self._snapshot[name] = w.copy()
+        if sampled:
+            self.sampled_steps.append(step)
         self._step += 1
 
     # Trainer callback: the doctor attaches itself and observes every step.
@@ -384,7 +393,7 @@ class Doctor(Callback):
         ax = fig.add_subplot()
         for name in self.order:
             norms = np.array(self.layers[name].grad_norms)
-            ax.semilogy(self.steps[: len(norms)], np.where(norms > 0, norms, np.nan), label=name)
+            ax.semilogy(self.sampled_steps[: len(norms)], np.where(norms > 0, norms, np.nan), label=name)
         ax.set_xlabel("step")
         ax.set_ylabel("||dL/dW|| per layer")
         ax.set_title("Gradient norms per layer (first layer at the bottom means vanishing gradients)")

@@ -58,3 +58,57 @@ class RunningMetrics:
         self.top1 = int(state["top1"])
         self.top5 = int(state["top5"])
         self.count = int(state["count"])
+
+
+def precision_recall(confusion):
+    """Per class (rows of ``confusion`` are true classes): precision, recall and support.
+
+    Returns three arrays of length C; a class never predicted has precision NaN, one never present
+    has recall NaN (there is nothing to divide by, and 0 would read as "always wrong").
+    """
+    confusion = np.asarray(confusion, dtype=np.float64)
+    hits = np.diag(confusion)
+    predicted = confusion.sum(axis=0)
+    support = confusion.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(predicted > 0, hits / predicted, np.nan)
+        recall = np.where(support > 0, hits / support, np.nan)
+    return precision, recall, support.astype(np.int64)
+
+
+class PredictionGallery:
+    """Test images kept for the report while evaluation runs: the first ``samples`` images, and the
+    ``mistakes`` wrong predictions made with the highest confidence (softmax probability).
+
+    Only those images are copied (a bounded amount of memory, whatever the test set's size).
+    """
+
+    def __init__(self, samples=32, mistakes=16):
+        self.samples, self.mistakes = int(samples), int(mistakes)
+        self.first = []  # (image, predicted, true, confidence)
+        self.worst = []
+        self.seen = 0
+
+    def add(self, images, logits, targets):
+        """One batch: ``images`` (N, C, H, W) or (N, ...) array, ``logits`` (N, K), ``targets`` (N,)."""
+        logits = np.asarray(logits, dtype=np.float64)
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+        predicted = probabilities.argmax(axis=1)
+        confidence = probabilities[np.arange(len(predicted)), predicted]
+        targets = np.asarray(targets).reshape(-1)
+        take = max(0, self.samples - len(self.first))
+        for i in range(min(take, len(targets))):
+            self.first.append((np.array(images[i]), int(predicted[i]), int(targets[i]), float(confidence[i])))
+        wrong = np.flatnonzero(predicted != targets)
+        if wrong.size and self.mistakes:
+            # Only candidates that could enter the top list are copied.
+            order = wrong[np.argsort(-confidence[wrong], kind="stable")][: self.mistakes]
+            floor = self.worst[-1][3] if len(self.worst) >= self.mistakes else -1.0
+            for i in order:
+                if confidence[i] <= floor:
+                    break
+                self.worst.append((np.array(images[i]), int(predicted[i]), int(targets[i]), float(confidence[i])))
+            self.worst.sort(key=lambda item: -item[3])
+            del self.worst[self.mistakes :]
+        self.seen += len(targets)

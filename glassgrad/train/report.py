@@ -156,6 +156,56 @@ def plot_confusion(matrix, class_names, path):
     figure.savefig(path)
 
 
+def plot_lr(history, path):
+    """The learning rate of every step (what the schedule did)."""
+    figure = _figure(6.4, 3.0)
+    ax = figure.add_subplot()
+    steps = history["steps"]
+    ax.plot([s["step"] for s in steps], [s["lr"] for s in steps], color="C2")
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate")
+    ax.set_title("Learning rate")
+    ax.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)
+
+
+def _displayable(image):
+    """An image array (C, H, W), (H, W) or (H, W, C) stretched to [0, 1] for display, channels last."""
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim == 3 and image.shape[0] in (1, 3) and image.shape[-1] not in (1, 3):
+        image = image.transpose(1, 2, 0)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    low, high = image.min(), image.max()
+    return (image - low) / (high - low) if high > low else np.zeros_like(image)
+
+
+def plot_gallery(items, class_names, path, title, columns=8):
+    """Images in a grid, each titled "predicted / true" (red when wrong) and its confidence in percent."""
+    names = list(class_names or [])
+
+    def label(index):
+        return names[index] if index < len(names) else str(index)
+
+    rows = max(1, math.ceil(len(items) / columns))
+    figure = _figure(1.4 * columns, 1.55 * rows + 0.5)
+    figure.suptitle(title, fontsize=11)
+    for index, (image, predicted, true, confidence) in enumerate(items):
+        ax = figure.add_subplot(rows, columns, index + 1)
+        shown = _displayable(image)
+        ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, interpolation="nearest")
+        wrong = predicted != true
+        ax.set_title(
+            f"{label(predicted)} / {label(true)}\n{100 * confidence:.0f}%",
+            fontsize=7,
+            color="#c5221f" if wrong else "#137333",
+        )
+        ax.axis("off")
+    figure.tight_layout()
+    figure.savefig(path)
+
+
 def plot_lineage(rows, path, dataset=""):
     """Test accuracy against parameters (log scale), one labelled point per model."""
     figure = _figure()
@@ -185,8 +235,33 @@ def _format(value):
     return str(value)
 
 
-def write_html(out_dir, title, config, history, summary_text=None, extra=None):
-    """``report.html``: the run's settings, final numbers, per-epoch table and the three plots inline."""
+_FILES = (
+    "config.json",
+    "metrics.csv",
+    "steps.csv",
+    "metrics.json",
+    "checkpoint.pt",
+    "loss.png",
+    "accuracy.png",
+    "lr.png",
+    "confusion_matrix.png",
+    "test_images.png",
+    "mistakes.png",
+    "doctor_gradient_norms.png",
+)
+
+
+def _is_accuracy(field):
+    return field.endswith(("top1", "top5"))
+
+
+def _percent(value):
+    return "-" if value is None else f"{100 * value:.2f}"
+
+
+def write_html(out_dir, title, config, history, summary_text=None, extra=None, sections=None):
+    """``report.html``: the run's settings, final numbers, per-epoch table, the plots inline, and
+    ``sections`` ((heading, anchor, html) each) before the model's summary."""
     out_dir = Path(out_dir)
     epochs = history["epochs"]
     last = epochs[-1] if epochs else {}
@@ -218,16 +293,22 @@ def write_html(out_dir, title, config, history, summary_text=None, extra=None):
     parts.append("<h2>Settings</h2><table>")
     for key, value in config.items():
         parts.append(f"<tr><td>{esc(str(key))}</td><td>{esc(_format(value))}</td></tr>")
-    parts.append("</table><h2>Epochs</h2><table><tr>" + "".join(f"<th>{f}</th>" for f in EPOCH_FIELDS) + "</tr>")
+    headers = "".join(f"<th>{f}{' (%)' if _is_accuracy(f) else ''}</th>" for f in EPOCH_FIELDS)
+    parts.append(f"</table><h2>Epochs</h2><table><tr>{headers}</tr>")
     for e in epochs:
-        parts.append("<tr>" + "".join(f"<td>{esc(_format(e.get(f)))}</td>" for f in EPOCH_FIELDS) + "</tr>")
-    parts.append("</table><h2>Curves</h2>")
-    for name in ("loss.png", "accuracy.png", "confusion_matrix.png"):
+        cells = (_percent(e.get(f)) if _is_accuracy(f) else _format(e.get(f)) for f in EPOCH_FIELDS)
+        parts.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
+    parts.append('</table><h2 id="curves">Curves</h2>')
+    for name in ("loss.png", "accuracy.png", "lr.png", "confusion_matrix.png"):
         if (out_dir / name).exists():
             parts.append(_embed(out_dir / name))
+    for heading, anchor, body in sections or ():
+        parts.append(f'<h2 id="{anchor}">{esc(heading)}</h2>{body}')
     if summary_text:
         parts.append(f"<h2>Model</h2><pre>{esc(summary_text)}</pre>")
-    parts.append("<p>Files: config.json, metrics.csv, steps.csv, metrics.json, checkpoint.pt.</p></body></html>")
+    files = [name for name in _FILES if (out_dir / name).exists()]
+    links = ", ".join(f'<a href="{esc(name)}">{esc(name)}</a>' for name in files)
+    parts.append(f'<h2 id="files">Files</h2><p>{links}</p></body></html>')
     path = out_dir / "report.html"
     path.write_text("\n".join(parts), encoding="utf-8")
     return path
@@ -246,4 +327,67 @@ def write_report(trainer, summary_text=None):
     if summary_text is None:
         summary_text = getattr(trainer, "summary_text", None)
     shown = {k: v for k, v in trainer.config.items() if k != "title"}
-    return write_html(out_dir, title, shown, trainer.history, summary_text)
+    if trainer.history["steps"]:
+        plot_lr(trainer.history, out_dir / "lr.png")
+    sections = []
+    gallery = getattr(trainer, "last_gallery", None)
+    if gallery is not None and gallery.first:
+        plot_gallery(gallery.first, trainer.class_names, out_dir / "test_images.png", "Test images: predicted / true")
+        sections.append(("Test images", "test-images", _embed(out_dir / "test_images.png")))
+        if gallery.worst:
+            plot_gallery(
+                gallery.worst,
+                trainer.class_names,
+                out_dir / "mistakes.png",
+                "Most confident mistakes: predicted / true",
+            )
+            sections.append(("Most confident mistakes", "mistakes", _embed(out_dir / "mistakes.png")))
+    if trainer.last_confusion is not None:
+        sections.append(("Per class", "per-class", _per_class_table(trainer.last_confusion, trainer.class_names)))
+    doctor = next((c for c in trainer.callbacks if type(c).__name__ == "Doctor"), None)
+    if doctor is not None and doctor.order:
+        sections.append(("Layers over training", "layers", _layer_section(doctor, out_dir)))
+    return write_html(out_dir, title, shown, trainer.history, summary_text, sections=sections)
+
+
+def _per_class_table(confusion, class_names):
+    from glassgrad.train.metrics import precision_recall
+
+    precision, recall, support = precision_recall(confusion)
+    names = list(class_names or [])
+    rows = ["<table><tr><th>class</th><th>precision (%)</th><th>recall (%)</th><th>test images</th></tr>"]
+    for index in range(len(support)):
+        name = names[index] if index < len(names) else str(index)
+        cells = [html.escape(str(name)), _percent_or_dash(precision[index]), _percent_or_dash(recall[index])]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + f"<td>{support[index]:,}</td></tr>")
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def _percent_or_dash(value):
+    return "-" if not np.isfinite(value) else f"{100 * value:.2f}"
+
+
+def _layer_section(doctor, out_dir):
+    """What the doctor watched, per layer: gradient and update sizes, saturated and dead units."""
+    path = doctor.plot(out_dir / "doctor_gradient_norms.png")
+    rows = [
+        "<table><tr><th>layer</th><th>type</th><th>||dL/dW|| first</th><th>||dL/dW|| last</th>"
+        "<th>update / weight (median)</th><th>saturated units (%)</th><th>dead units (%)</th></tr>"
+    ]
+    for name, layer in doctor.layers.items():
+        norms, ratios = layer.grad_norms, layer.update_ratios
+        cells = [
+            html.escape(name),
+            html.escape(layer.kind),
+            f"{norms[0]:.3g}" if norms else "-",
+            f"{norms[-1]:.3g}" if norms else "-",
+            f"{float(np.median(ratios)):.2e}" if ratios else "-",
+            f"{100 * float(np.mean(layer.saturated)):.1f}" if layer.saturated else "-",
+            f"{100 * float(np.mean(layer.dead)):.1f}" if layer.dead else "-",
+        ]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    rows.append("</table>")
+    findings = doctor.report()
+    listed = "".join(f"<li>{html.escape(str(f))}</li>" for f in findings) or "<li>no problems found</li>"
+    return _embed(path) + "".join(rows) + f'<h3 id="doctor">The doctor\'s findings</h3><ul>{listed}</ul>'

@@ -15,7 +15,7 @@ import numpy as np
 
 from glassgrad.autograd import no_grad
 from glassgrad.train import checkpoint as ckpt
-from glassgrad.train.metrics import RunningMetrics, confusion_matrix, topk_correct
+from glassgrad.train.metrics import PredictionGallery, RunningMetrics, confusion_matrix, topk_correct
 
 
 class Callback:
@@ -109,6 +109,7 @@ class Trainer:
         self.epoch = 0  # completed epochs
         self.global_step = 0
         self.last_confusion = None
+        self.last_gallery = None  # test images with their predictions, from the last evaluation
         self.checkpoint_path = None
         self._resume = None  # mid-epoch position from a checkpoint
         self._stop_requested = False
@@ -343,6 +344,7 @@ class Trainer:
         self.model.eval()
         running = RunningMetrics()
         predictions, labels = [], []
+        gallery = PredictionGallery()
         started = time.perf_counter()
         num_classes = 0
         try:
@@ -356,6 +358,7 @@ class Trainer:
                     top1, top5 = topk_correct(logits, target_array)
                     running.update(loss, int(target_array.shape[0]), top1, top5)
                     predictions.append(logits.argmax(axis=1))
+                    gallery.add(inputs.numpy(), logits, target_array)
                     labels.append(target_array)
                     num_classes = max(num_classes, logits.shape[1])
                     if stop_check is not None and self._stop_requested:
@@ -369,6 +372,7 @@ class Trainer:
         preds = np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
         truth = np.concatenate(labels) if labels else np.zeros(0, np.int64)
         result["confusion"] = confusion_matrix(preds, truth, num_classes)
+        self.last_gallery = gallery
         result["images_per_s"] = result["images"] / elapsed if elapsed > 0 else None
         result["time"] = elapsed
         return result

@@ -244,6 +244,9 @@ button{font-size:15px;margin-right:6px}
 #state{font-size:11px;color:#555;background:#fafafa;padding:6px}
 """
 
+# The drawing's own styles (a subset of the page's), for an SVG shown outside the page.
+_SVG_CSS = " ".join(line for line in _CSS.strip().splitlines() if line.startswith((".", "svg")))
+
 _JS = """
 const FRAMES = JSON.parse(document.getElementById('frames').textContent);
 const ITEMS = Array.from(document.querySelectorAll('[data-step-item]'));
@@ -289,8 +292,12 @@ fromAddress();
 """
 
 
-def write_html(graph, frames, path, local=None, title="glassgrad: forward and backward, step by step"):
-    """Write the self-contained page (works offline: no external file, font or script)."""
+def svg_text(graph, local=None, hidden=False):
+    """The graph as one SVG drawing: boxes, edges, values, gradients and edge labels.
+
+    ``hidden=True`` writes the labels hidden, for the page's script to reveal step by step;
+    otherwise everything known is shown (the notebook view of a ``Graph``).
+    """
     local = local or {}
     positions, width, height, items = _scene(graph, local)
     esc = html.escape
@@ -300,6 +307,9 @@ def write_html(graph, frames, path, local=None, title="glassgrad: forward and ba
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#888"/></marker></defs>',
     ]
+    if not hidden:
+        # A drawing shown on its own carries its styles (a notebook has no page CSS for it).
+        svg.append(f"<style>{_SVG_CSS}</style>")
     for src, dst in graph.edges():
         x0, y0, x1, y1 = _edge_points(positions, src, dst)
         svg.append(f'<path class="edge" d="M{x0:.1f},{y0:.1f} L{x1:.1f},{y1:.1f}"/>')
@@ -313,12 +323,55 @@ def write_html(graph, frames, path, local=None, title="glassgrad: forward and ba
         )
         svg.append(f'<text class="title" x="{x:.1f}" y="{y - 8:.1f}">{esc(_node_title(node))}</text>')
     for kind, item_id, x, y, text in items:
+        if not hidden and (text in ("", "?", "∇ ?")):
+            continue
+        state = " hidden" if hidden else ""
         svg.append(
-            f'<text id="{esc(item_id)}" class="{kind} hidden" data-step-item="1" '
+            f'<text id="{esc(item_id)}" class="{kind}{state}" data-step-item="1" '
             f'data-text="{esc(text.removeprefix("∇ "))}" '
             f'x="{x:.1f}" y="{y:.1f}">{esc(text)}</text>'
         )
     svg.append("</svg>")
+    return "".join(svg)
+
+
+class Animation:
+    """The step-by-step page of a graph, shown inline by Jupyter (``_repr_html_``) or saved (``save``)."""
+
+    def __init__(self, graph, local=None, title=None, frames=None):
+        self.graph = graph
+        self.local = local or {}
+        self.title = title or "glassgrad: graph, step by step"
+        self.frames = frames if frames is not None else build_frames(graph, self.local, title=title)
+
+    def html(self):
+        """The whole self-contained page as text."""
+        return page_html(self.graph, self.frames, self.local, self.title)
+
+    def save(self, path):
+        """Write the page to ``path``; returns the path."""
+        return write_html(self.graph, self.frames, path, self.local, title=self.title)
+
+    def _repr_html_(self):
+        # In an iframe the page's script runs in its own document, as when it is opened from a file.
+        source = html.escape(self.html(), quote=True)
+        height = layout(self.graph)[2] + 260
+        return f'<iframe srcdoc="{source}" style="width:100%;height:{height}px;border:0"></iframe>'
+
+
+def write_html(graph, frames, path, local=None, title="glassgrad: forward and backward, step by step"):
+    """Write the self-contained page (works offline: no external file, font or script)."""
+    page = page_html(graph, frames, local, title)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(page)
+    return path
+
+
+def page_html(graph, frames, local=None, title="glassgrad: forward and backward, step by step"):
+    """The self-contained page (works offline: no external file, font or script) as text."""
+    local = local or {}
+    esc = html.escape
+    svg = [svg_text(graph, local, hidden=True)]
     frames_json = json.dumps([f.__dict__ for f in frames], ensure_ascii=False).replace("</", "<\\/")
     initial_state = json.dumps(
         {"step": 0, "last": len(frames) - 1, "phase": frames[0].phase, "values": {}, "grads": {}}
@@ -340,9 +393,7 @@ Keys ← → step; the address <code>#step=last</code> or <code>#step=N</code> j
 <script>{_JS}</script>
 </body></html>
 """
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(page)
-    return path
+    return page
 
 
 # -- GIF -------------------------------------------------------------------------------

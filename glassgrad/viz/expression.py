@@ -125,6 +125,10 @@ class Expression:
             self._ids = ids
         return ids[1][name]
 
+    def _repr_html_(self):
+        """Jupyter's view: the step-by-step animation of this expression, inline."""
+        return animation(self)._repr_html_()
+
     def derivative_formula(self, of, wrt):
         step = next(s for s in self.steps if s.name == of)
         texts = [f for operand, f in zip(step.operands, step.derivative_formulas) if operand == wrt]
@@ -400,8 +404,9 @@ def _substitute(formula, name, value):
     return re.sub(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", value, formula)
 
 
-def write_animation(expression, html_path=None, gif_path=None):
-    """Write the step-by-step page and/or GIF of an evaluated expression; returns the paths written."""
+def animation(expression):
+    """The step-by-step page of an evaluated expression as an ``animate.Animation`` (shown inline
+    by Jupyter), with the formulas of each step."""
     from glassgrad.viz import animate
 
     e = expression
@@ -415,9 +420,17 @@ def write_animation(expression, html_path=None, gif_path=None):
     }
     title = f"{e.source}" + (f",  L = {format_number(e.target)} - output" if e.loss is not None else "")
     frames = animate.build_frames(e.graph, e.local, formulas, derivative_formulas, title=f"The graph of {title}")
+    return animate.Animation(e.graph, e.local, title=f"glassgrad explain: {title}", frames=frames)
+
+
+def write_animation(expression, html_path=None, gif_path=None):
+    """Write the step-by-step page and/or GIF of an evaluated expression; returns the paths written."""
+    from glassgrad.viz import animate
+
+    page = animation(expression)
     written = []
     if html_path:
-        written.append(animate.write_html(e.graph, frames, html_path, e.local, title=f"glassgrad explain: {title}"))
+        written.append(page.save(html_path))
     if gif_path:
-        written.append(animate.write_gif(e.graph, frames, gif_path, e.local))
+        written.append(animate.write_gif(page.graph, page.frames, gif_path, page.local))
     return written

@@ -81,6 +81,12 @@ class Graph:
     def consumers(self, node_id):
         return [node for node in self.nodes if node_id in node.inputs]
 
+    def _repr_svg_(self):
+        """Jupyter's view: the graph drawn as SVG with every value and gradient known."""
+        from glassgrad.viz.animate import svg_text
+
+        return svg_text(self)
+
     def to_dot(self):
         """Graphviz DOT text, left to right: inputs on the left, the output on the right."""
         lines = ["digraph glassgrad {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=11];']

@@ -49,7 +49,13 @@ def test_train_writes_the_run_folder(digits_run, capsys):
     assert (digits_run / "metrics.csv").read_text().splitlines()[0].startswith("epoch,train_loss,train_top1")
     page = (digits_run / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
-    assert page.count("data:image/png;base64,") == 3
+    # loss, accuracy, learning rate, confusion matrix, test images, mistakes, gradient norms per layer
+    assert page.count("data:image/png;base64,") == 7
+    for anchor in ("test-images", "mistakes", "per-class", "layers", "doctor", "files"):
+        assert f'id="{anchor}"' in page, anchor
+    assert '<a href="metrics.csv">metrics.csv</a>' in page
+    last = metrics["epochs"][-1]
+    assert "test_top1 (%)" in page and f"<td>{100 * last['test_top1']:.2f}</td>" in page  # percent, as elsewhere
     assert "http://" not in page and "https://" not in page  # readable offline
     assert "Total params: 61,706" in page
 
