@@ -32,7 +32,7 @@ def _mpiexec():
     return str(here) if here.exists() else shutil.which("mpiexec")
 
 
-def launch(backend: str, script: str, *args: str, n: int = 2, timeout: float = 60, check: bool = True):
+def launch(backend: str, script: str, *args: str, n: int = 2, timeout: float = 180, check: bool = True):
     """Run ``script backend *args`` on ``n`` ranks; returns the CompletedProcess list (one, for mpi)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", GLASSGRAD_NUM_THREADS="1")
     path = str(Path(__file__).parent / script)
