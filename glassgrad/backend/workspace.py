@@ -7,6 +7,8 @@ inputs. The scheduler: a batch cut into chunks of a few images, shared out among
 import itertools
 import math
 import threading
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -125,3 +127,24 @@ def each_chunk(chunks, work, job):
 
     with backend.single_threaded_blas():
         pool.run([run] * parts)
+
+
+class Job(NamedTuple):
+    """One pass over the chunks of a batch: ``chunk(index, lo, hi, shared)`` does images
+    [lo, hi) (``shared`` is a dict the chunk's jobs share, for a layout two passes read), and
+    ``result()`` gives the pass's array once every chunk is done."""
+
+    chunk: Callable
+    result: Callable
+
+
+def run_jobs(chunks, work, jobs):
+    """Every job's ``chunk`` on every chunk, the jobs one after the other within a chunk: the
+    passes of one backward share the chunk's scan of the output gradient, and its layouts."""
+
+    def chunk(index, lo, hi):
+        shared = {}
+        for job in jobs:
+            job.chunk(index, lo, hi, shared)
+
+    each_chunk(chunks, work, chunk)

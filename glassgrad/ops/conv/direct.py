@@ -10,8 +10,59 @@ stays with the columns.
 
 import numpy as np
 
-from glassgrad.backend import direct_conv, workspace
+from glassgrad.backend import direct_conv, memory, workspace
 from glassgrad.ops.conv.geometry import copy_inside
+
+# -- the passes ------------------------------------------------------------------------------------
+
+
+def forward(geo, x, weight, bias):
+    """(N, C_out, H_out, W_out): the convolution of x (N, C, H, W) by weight (C_out, C, kh, kw),
+    plus bias (C_out,) or None, by the compiled kernel, chunk by chunk (float32, ``runs(geo)``)."""
+    n = x.shape[0]
+    out = memory.empty((n, geo.c_out, *geo.out_hw), x.dtype)
+    packed = direct_conv.pack_weight(weight)
+    bias4 = None if bias is None else bias.reshape(1, -1, 1, 1)
+
+    def chunk(index, lo, hi):
+        _convolve(geo, x[lo:hi], packed, out[lo:hi], bias4)
+
+    per_image = geo.out_hw[0] * geo.padded_hw[1] * geo.groups * geo.k  # the kernel's multiply-adds / C_out
+    workspace.each_chunk(workspace.chunks(n, per_image * x.itemsize), n * per_image * geo.og, chunk)
+    return out
+
+
+def input_grad(geo, weight, grad, chunks):
+    """The job (``workspace.Job``) whose result is the input gradient (N, C, H, W): the forward
+    pass of ``geo.input_gradient()`` on the output gradient, with the weight flipped in both
+    spatial axes and its channel axes swapped (``runs(geo.input_gradient())``)."""
+    out = memory.empty((grad.shape[0], geo.c_in, *geo.hw), grad.dtype)
+    transposed = geo.input_gradient()
+    packed = direct_conv.pack_weight(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+
+    def chunk(index, lo, hi, shared):
+        _convolve(transposed, grad[lo:hi], packed, out[lo:hi])
+
+    return workspace.Job(chunk, lambda: out)
+
+
+def weight_grad(geo, x, grad, chunks):
+    """The job whose result is the weight gradient (C_out, C, kh, kw), summed by the kernel in its
+    own layout with its eight lanes apart, chunk by chunk in order (``weight_grad_runs(geo)``)."""
+    taps = geo.kernel[0] * geo.kernel[1]
+    partials = np.zeros((len(chunks), geo.c_out // 4, geo.c_in, taps, 4, 8), dtype=grad.dtype)
+
+    def chunk(index, lo, hi, shared):
+        _weight_grad_chunk(geo, x[lo:hi], grad[lo:hi], partials[index])
+
+    def result():
+        gw = partials.sum(axis=0).sum(axis=-1)  # chunk by chunk, in order, then the lanes
+        return np.ascontiguousarray(gw.transpose(0, 3, 1, 2)).reshape(geo.c_out, geo.c_in, *geo.kernel)
+
+    return workspace.Job(chunk, result)
+
+
+# -- where it runs, and the kernel's layout --------------------------------------------------------
 
 
 def runs(geo):
@@ -24,21 +75,21 @@ def runs(geo):
 def weight_grad_runs(geo):
     """Whether ``weight_grad`` can run: the direct kernel runs, with rows of whole tiles
     and output channels a multiple of 4."""
-    return runs(geo) and _rows(geo) and geo.c_out % 4 == 0
+    return runs(geo) and whole_rows(geo) and geo.c_out % 4 == 0
 
 
-def _rows(geo):
+def whole_rows(geo):
     """Whether the kernel computes the kept pixels only, row by row (``direct_conv.conv2d``'s
     ``rows``): rows of whole tiles of 16."""
     return geo.out_hw[1] % direct_conv.PIXELS == 0
 
 
-def _width(geo):
+def row_width(geo):
     """The direct kernel's row width: Wp, or a phase's ceil(Wp / stride) (see ``forward``)."""
     return -(-geo.padded_hw[1] // geo.stride[1])
 
 
-def forward(geo, x, packed, out, bias=None):
+def _convolve(geo, x, packed, out, bias=None):
     """out (b, C_out, H_out, W_out) = the convolution of x (b, C, H, W) by the direct kernel
     with ``direct_conv.pack_weight``'s weights, plus ``bias`` (1, C_out, 1, 1) if given.
 
@@ -47,7 +98,7 @@ def forward(geo, x, packed, out, bias=None):
     b, b+s_w, ..., each a plane ceil(Hp/s_h) x ceil(Wp/s_w); kernel offset (i, j) reads phase
     (i*dh mod s_h, j*dw mod s_w) shifted by (i*dh // s_h, j*dw // s_w), so output pixel
     (h, w) at h*Wq + w reads contiguous runs there too, as with stride 1."""
-    b, (h_out, w_out), width = x.shape[0], geo.out_hw, _width(geo)
+    b, (h_out, w_out), width = x.shape[0], geo.out_hw, row_width(geo)
     offsets, channel_stride, image_stride = _layout(geo)
     padded, rows, pixels = _input(geo, x)
     c_out4 = packed.shape[0] * direct_conv.CHANNELS
@@ -73,9 +124,9 @@ def _input(geo, x):
     ``direct_conv.conv2d`` or None for the wide rows, the pixels computed per plane)."""
     b = x.shape[0]
     (hp, wp), (sh, sw), (h_out, w_out) = geo.padded_hw, geo.stride, geo.out_hw
-    width = _width(geo)
+    width = row_width(geo)
     offsets, channel_stride, image_stride = _layout(geo)
-    rows = (width, w_out) if _rows(geo) else None  # the kept pixels only, row by row
+    rows = (width, w_out) if whole_rows(geo) else None  # the kept pixels only, row by row
     pixels = h_out * (w_out if rows else width)
     reach = direct_conv.reach(offsets, geo.c_in, channel_stride, pixels, rows)
     images = b + max(1, -(-(reach - image_stride) // image_stride))  # room for reads past the last image
@@ -102,7 +153,7 @@ def _input(geo, x):
     return padded.reshape(-1), rows, pixels
 
 
-def weight_grad(geo, x, grad, out):
+def _weight_grad_chunk(geo, x, grad, out):
     """out (C_out/4, C, kh*kw, 4, 8) += the weight gradient of x (b, C, H, W) and the output
     gradient (b, C_out, H_out, W_out) by ``direct_conv.weight_grad``; the caller sums the
     last axis (eight partial sums, one per vector lane)."""
@@ -121,7 +172,7 @@ def _layout(geo):
             plane = hp * wp
             offsets = [i * dh * wp + j * dw for i in range(kh) for j in range(kw)]
         else:
-            width = _width(geo)
+            width = row_width(geo)
             plane = -(-hp // sh) * width
             offsets = [
                 ((i * dh % sh) * sw + j * dw % sw) * geo.c_in * plane + (i * dh // sh) * width + j * dw // sw

@@ -23,8 +23,83 @@ are kh*kw times the size of the input, and a deep network would hold one such ma
 import numpy as np
 
 from glassgrad import backend
-from glassgrad.backend import workspace
+from glassgrad.backend import memory, workspace
 from glassgrad.ops.conv.geometry import copy_inside, strided_view
+
+# -- the passes ------------------------------------------------------------------------------------
+
+
+def forward(geo, x, weight, bias):
+    """(N, C_out, H_out, W_out): the convolution of x (N, C, H, W) by weight (C_out, C/groups, kh, kw),
+    plus bias (C_out,) or None; per chunk of images, their columns and one product."""
+    return forward_by_columns(geo, x, weight, bias, lambda xs: columns(geo, xs).transpose(0, 2, 1), geo.out_hw[1])
+
+
+def forward_by_columns(geo, x, weight, bias, columns_of, width):
+    """``forward`` with the columns (groups, K, b*H_out*width) of a chunk given by ``columns_of``:
+    output rows ``width`` wide, of which the first W_out are kept (wide.py's layout has Wp)."""
+    n, groups = x.shape[0], geo.groups
+    out = memory.empty((n, geo.c_out, *geo.out_hw), x.dtype)
+    wmat = np.ascontiguousarray(weight_matrix(weight, groups))  # (groups, og, K), copied once, not per chunk
+    bias4 = None if bias is None else bias.reshape(1, -1, 1, 1)
+
+    def chunk(index, lo, hi):
+        cols = columns_of(x[lo:hi])
+        # Output channels as rows, (groups, og, b*H_out*width): its (C_out, b, H_out, width) order
+        # turns into NCHW by moving whole rows, much cheaper than transposing NHWC.
+        rows = gemm(wmat, cols, out=workspace.workspace("rows", (groups, geo.og, cols.shape[2]), x.dtype))
+        planes = rows.reshape(geo.c_out, hi - lo, geo.out_hw[0], width)[..., : geo.out_hw[1]]
+        planes = planes.transpose(1, 0, 2, 3)
+        if bias4 is None:
+            np.copyto(out[lo:hi], planes)
+        else:
+            np.add(planes, bias4, out=out[lo:hi])
+
+    per_image = geo.out_hw[0] * width * groups * geo.k  # columns per image
+    workspace.each_chunk(workspace.chunks(n, per_image * x.itemsize), n * per_image * geo.og, chunk)
+    return out
+
+
+def input_grad(geo, weight, grad, chunks):
+    """The job (``workspace.Job``) whose result is the input gradient (N, C, H, W) for the output
+    gradient ``grad`` (N, C_out, H_out, W_out): per chunk, weight.T times its rows, then col2im."""
+    out = memory.empty((grad.shape[0], geo.c_in, *geo.hw), grad.dtype)
+    wmat_t = np.ascontiguousarray(weight_matrix(weight, geo.groups)).transpose(0, 2, 1)  # (groups, K, og)
+
+    def chunk(index, lo, hi, shared):
+        rows = _grad_rows(geo, grad, lo, hi, shared)
+        scratch = workspace.workspace("grad_cols", (geo.groups, geo.k, rows.shape[2]), grad.dtype)
+        col2im(geo, gemm(wmat_t, rows, out=scratch), out[lo:hi])
+
+    return workspace.Job(chunk, lambda: out)
+
+
+def weight_grad(geo, x, grad, chunks):
+    """The job whose result is the weight gradient (C_out, C/groups, kh, kw): per chunk, the
+    output gradient's rows times the input's columns, summed chunk by chunk in order."""
+    partials = np.empty((len(chunks), geo.groups, geo.og, geo.k), dtype=grad.dtype)
+
+    def chunk(index, lo, hi, shared):
+        gemm(_grad_rows(geo, grad, lo, hi, shared), columns(geo, x[lo:hi]), out=partials[index])
+
+    def result():
+        gw = partials[0] if len(chunks) == 1 else partials.sum(axis=0)
+        kh, kw = geo.kernel
+        gw = np.ascontiguousarray(gw.reshape(geo.groups, geo.og, kh, kw, geo.cg).transpose(0, 1, 4, 2, 3))
+        return gw.reshape(geo.c_out, geo.cg, kh, kw)
+
+    return workspace.Job(chunk, result)
+
+
+def _grad_rows(geo, grad, lo, hi, shared):
+    """The chunk's output gradient as rows (groups, og, b*H_out*W_out), made once for both gradients."""
+    rows_ = shared.get("im2col rows")
+    if rows_ is None:
+        rows_ = shared["im2col rows"] = rows(geo, grad[lo:hi], "grad_rows")
+    return rows_
+
+
+# -- the layout steps ------------------------------------------------------------------------------
 
 
 def sliding_windows(xp, kernel, stride, dilation, out_hw, groups):

@@ -1,7 +1,7 @@
 """The one table of which convolution algorithm runs each pass, and the measured rules it reads.
 
-To add an algorithm: a module beside im2col.py, wide.py and direct.py with its passes, a name in
-``glassgrad.backends.conv.ALGORITHMS``, and its entry here.
+``select`` returns a ``Plan`` (one algorithm name per pass); ``module(name)`` is the module that
+runs it, whose ``forward``, ``input_grad`` and ``weight_grad`` the Convolution calls.
 """
 
 from typing import NamedTuple
@@ -10,23 +10,34 @@ import numpy as np
 
 from glassgrad.backend import direct_conv
 from glassgrad.backends import conv as backends_conv
-from glassgrad.ops.conv import direct
+from glassgrad.ops.conv import direct, im2col, wide
+
+# The algorithm of each name: a module with ``forward(geo, x, weight, bias)`` and, for the passes
+# it offers, ``input_grad(geo, weight, grad, chunks)`` and ``weight_grad(geo, x, grad, chunks)``.
+MODULES = {"im2col": im2col, "wide": wide, "direct": direct}
 
 
 class Plan(NamedTuple):
-    """The algorithm of each pass of one convolution: "direct", "wide" (forward only) or "im2col"."""
+    """The algorithm of each pass of one convolution: "direct", "wide" (forward only) or "im2col";
+    None for a gradient no input needs."""
 
     forward: str
-    input_grad: str
-    weight_grad: str
+    input_grad: str | None
+    weight_grad: str | None
 
 
-def select(geo, dtype) -> Plan:
-    """The one table of which algorithm runs each pass of the convolution ``geo`` in ``dtype``.
+def module(name):
+    """The module running the algorithm ``name`` (a name of a ``Plan``)."""
+    return MODULES[name]
 
-    ``glassgrad.backends.conv.algorithm`` forces one (see there); a pass the forced algorithm
-    cannot run takes the "auto" choice. The "auto" rules are the measured ones: each is a
-    function below whose docstring says where it was measured to pay.
+
+def select(geo, dtype, needs=(True, True)) -> Plan:
+    """The one table of which algorithm runs each pass of the convolution ``geo`` in ``dtype``;
+    ``needs``: whether the input and the weight need their gradients (``Function.needs_input_grad``).
+
+    Read top to bottom: the forced algorithm or the measured "auto" rules (each a function below
+    whose docstring says where it was measured to pay), then the passes nobody needs. A pass the
+    forced algorithm cannot run takes the "auto" choice.
     """
     forced = backends_conv.current()
     f32 = np.dtype(dtype) == np.float32
@@ -38,17 +49,20 @@ def select(geo, dtype) -> Plan:
     weight_grad = "direct" if f32 and direct_weight_grad_pays(geo) else "im2col"
 
     if forced == "im2col":
-        return Plan("im2col", "im2col", "im2col")
-    if forced == "wide":
-        return Plan("wide" if geo.stride == (1, 1) else forward, "im2col", "im2col")
-    if forced == "direct":
+        forward, input_grad, weight_grad = "im2col", "im2col", "im2col"
+    elif forced == "wide":
+        forward, input_grad, weight_grad = "wide" if geo.stride == (1, 1) else forward, "im2col", "im2col"
+    elif forced == "direct":
         if f32 and direct.runs(geo):
             forward = "direct"
         if transposed is not None and direct.runs(transposed):
             input_grad = "direct"
         if f32 and direct.weight_grad_runs(geo):
             weight_grad = "direct"
-    return Plan(forward, input_grad, weight_grad)
+
+    # A gradient nobody needs runs nothing; with neither, backward returns the bias's alone.
+    need_x, need_w = needs
+    return Plan(forward, input_grad if need_x else None, weight_grad if need_w else None)
 
 
 def wide_pays(geo):
@@ -72,7 +86,7 @@ def direct_pays(geo):
     Against im2col + GEMM it was faster on few channels from 16x16 outputs up, and slower on
     8x8 outputs and on many channels at 16x16, where the columns are cheap to build and their
     product runs near BLAS's peak. A strided convolution takes it only with rows of whole tiles
-    (``direct._rows``): with rows computed in full width it was slower. Figures in
+    (``direct.whole_rows``): with rows computed in full width it was slower. Figures in
     benchmarks/README.md, "Convolution"."""
     if not direct.runs(geo):
         return False
@@ -80,9 +94,9 @@ def direct_pays(geo):
     kept = geo.out_hw[0] * geo.out_hw[1]
     if kept < 256 or (taps * geo.c_in > 600 and kept < 1024):
         return False
-    if geo.stride != (1, 1) and not direct._rows(geo):
+    if geo.stride != (1, 1) and not direct.whole_rows(geo):
         return False
-    computed = kept if direct._rows(geo) else direct_conv.tiles(geo.out_hw[0] * direct._width(geo)) * 16
+    computed = kept if direct.whole_rows(geo) else direct_conv.tiles(geo.out_hw[0] * direct.row_width(geo)) * 16
     return computed <= 1.2 * kept
 
 

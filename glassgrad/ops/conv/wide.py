@@ -10,7 +10,14 @@ first stage and its 3-channel stem (figures: benchmarks/README.md).
 import numpy as np
 
 from glassgrad.backend import workspace
+from glassgrad.ops.conv import im2col
 from glassgrad.ops.conv.geometry import copy_inside, strided_view
+
+
+def forward(geo, x, weight, bias):
+    """(N, C_out, H_out, W_out): im2col's forward pass (``im2col.forward_by_columns``) on the wide
+    rows' columns, whose output rows are Wp wide; stride 1 only. The gradients stay with im2col."""
+    return im2col.forward_by_columns(geo, x, weight, bias, lambda xs: columns(geo, xs), geo.padded_hw[1])
 
 
 def columns(geo, x):
