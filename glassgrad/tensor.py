@@ -384,12 +384,8 @@ class Tensor:
                     "recorded; glassgrad cannot send gradients through it. Change the whole tensor instead "
                     "(base[index] = value works), or .clone() the view first"
                 )
-            saved = getattr(node, "_saved", None)
-            if saved and any(a is target for a in saved):
-                # The op saved the old values of this very tensor, which are about to be
-                # overwritten: keep a private copy instead (PyTorch's "original self").
-                node._saved = tuple(a.copy() if a is target else a for a in saved)
-                node._saved_versions = [w for w in node._saved_versions if w[0] is not self]
+            # The op may have saved the old values of this very tensor, about to be overwritten.
+            node.replace_saved(self)
             target[...] = out
             self.grad_fn = node
             self.requires_grad = True

@@ -68,6 +68,19 @@ class Function:
                 )
         return saved
 
+    def replace_saved(self, tensor):
+        """Swap the array of ``tensor`` that forward saved for a private copy, before an in-place
+        op overwrites the tensor with this node's own result (PyTorch's "original self"): the
+        copy is this node's alone, so its version is no longer watched. Returns whether
+        forward had saved it."""
+        saved = getattr(self, "_saved", None)
+        target = tensor.array
+        if not saved or not any(a is target for a in saved):
+            return False
+        self._saved = tuple(a.copy() if a is target else a for a in saved)
+        self._saved_versions = [w for w in self._saved_versions if w[0] is not tensor]
+        return True
+
     def release(self):
         """Free what forward saved; a later backward through this node raises a clear error."""
         self._saved = None

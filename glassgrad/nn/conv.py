@@ -5,7 +5,7 @@ from glassgrad.nn import init
 from glassgrad.nn.functional import conv1d, conv2d
 from glassgrad.nn.module import Module
 from glassgrad.nn.parameter import Parameter
-from glassgrad.ops.conv.geometry import _ntuple
+from glassgrad.ops.utils import ntuple
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -46,8 +46,8 @@ class _ConvNd(Module):
             )
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _ntuple(kernel_size, n, "kernel_size", name)
-        self.stride = _ntuple(stride, n, "stride", name)
+        self.kernel_size = ntuple(kernel_size, n, "kernel_size", name)
+        self.stride = ntuple(stride, n, "stride", name)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"{name}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
@@ -55,8 +55,8 @@ class _ConvNd(Module):
                 raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
             self.padding = padding
         else:
-            self.padding = _ntuple(padding, n, "padding", name)
-        self.dilation = _ntuple(dilation, n, "dilation", name)
+            self.padding = ntuple(padding, n, "padding", name)
+        self.dilation = ntuple(dilation, n, "dilation", name)
         self.transposed = False
         self.output_padding = (0,) * n
         self.groups = groups

@@ -233,14 +233,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             )
     if not training and (running_mean is None or running_var is None):
         raise RuntimeError("batch_norm: running_mean and running_var must be given when training=False")
-    out, node = _norm.BatchNorm.apply_with_node(
-        input, weight, bias, running_mean, running_var, training=training, eps=eps
+    updates = training and running_mean is not None and running_var is not None
+    update = (running_mean.array, running_var.array, momentum, 1) if updates else None
+    out = _norm.BatchNorm.apply(
+        input, weight, bias, running_mean, running_var, training=training, eps=eps, update=update
     )
-    if training and running_mean is not None and running_var is not None and node.batch_mean is not None:
-        m = momentum
-        unbiased = node.batch_var * (node.count / (node.count - 1))
-        for buffer, batch in ((running_mean, node.batch_mean), (running_var, unbiased)):
-            buffer.array[...] = (1 - m) * buffer.array + m * batch.astype(buffer.array.dtype, copy=False)
+    if updates and input.numel():  # an empty batch leaves them alone
+        for buffer in (running_mean, running_var):
             increment_version(buffer, "batch norm (running statistics)")
     return out
 
@@ -267,12 +266,11 @@ def instance_norm(
     w = None if weight is None else ops.repeat(weight, (n,))
     b = None if bias is None else ops.repeat(bias, (n,))
     if use_input_stats:
-        out, node = _norm.BatchNorm.apply_with_node(folded, w, b, None, None, training=True, eps=eps)
-        if running_mean is not None and running_var is not None:
-            unbiased = node.batch_var * (node.count / (node.count - 1))
-            for buffer, batch in ((running_mean, node.batch_mean), (running_var, unbiased)):
-                batch = batch.reshape(n, c).mean(axis=0).astype(buffer.array.dtype, copy=False)
-                buffer.array[...] = (1 - momentum) * buffer.array + momentum * batch
+        updates = running_mean is not None and running_var is not None
+        update = (running_mean.array, running_var.array, momentum, n) if updates else None
+        out = _norm.BatchNorm.apply(folded, w, b, None, None, training=True, eps=eps, update=update)
+        if updates and input.numel():
+            for buffer in (running_mean, running_var):
                 increment_version(buffer, "batch norm (running statistics)")
     else:
         if running_mean is None or running_var is None:
@@ -622,9 +620,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     weight: (C_out, C_in/groups, kh, kw); bias: (C_out,) or None. padding: int, (ph, pw),
     'valid' or 'same' (zeros). Output: (N, C_out, H_out, W_out).
     """
-    x, unbatched, stride, pads, dilation = _conv._conv_arguments(input, weight, stride, padding, dilation, 2, "conv2d")
+    x, unbatched, stride, pads, dilation = _conv.conv_arguments(input, weight, stride, padding, dilation, 2, "conv2d")
     groups = int(groups)
-    _conv._check_conv(x, weight, bias, stride, pads, dilation, groups, "conv2d")
+    _conv.check_conv(x, weight, bias, stride, pads, dilation, groups, "conv2d")
     out = _conv.Convolution.apply(x, weight, bias, stride=stride, padding=pads, dilation=dilation, groups=groups)
     return out.squeeze(0) if unbatched else out
 
@@ -632,9 +630,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution over (N, C_in, L) or unbatched (C_in, L), as ``torch.nn.functional.conv1d``:
     a 2-D convolution with a height of one. weight: (C_out, C_in/groups, k)."""
-    x, unbatched, stride, pads, dilation = _conv._conv_arguments(input, weight, stride, padding, dilation, 1, "conv1d")
+    x, unbatched, stride, pads, dilation = _conv.conv_arguments(input, weight, stride, padding, dilation, 1, "conv1d")
     groups = int(groups)
-    _conv._check_conv(x, weight, bias, stride, pads, dilation, groups, "conv1d")
+    _conv.check_conv(x, weight, bias, stride, pads, dilation, groups, "conv1d")
     out = _conv.Convolution.apply(
         x.unsqueeze(2),
         weight.unsqueeze(2),

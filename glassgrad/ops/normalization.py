@@ -19,27 +19,41 @@ def _channel_shape(x):
     return (1, x.shape[1]) + (1,) * (x.ndim - 2)
 
 
+def update_running(running_mean, running_var, momentum, instances, mean, var, count):
+    """Move the running averages (C) in place: running = (1 - momentum) * running + momentum * batch,
+    with the unbiased batch variance for ``running_var`` (PyTorch's convention). ``mean`` and
+    ``var`` (biased, over ``count`` values) are (instances * C,): per instance for instance norm,
+    whose running averages take their mean over the instances."""
+    unbiased = var * (count / (count - 1))
+    for buffer, batch in ((running_mean, mean), (running_var, unbiased)):
+        if instances > 1:
+            batch = batch.reshape(instances, -1).mean(axis=0)
+        buffer[...] = (1 - momentum) * buffer + momentum * batch.astype(buffer.dtype, copy=False)
+
+
 class BatchNorm(Function):
     """Batch normalisation over every dimension but the channels (dimension 1).
 
     input: (N, C) or (N, C, *); weight, bias: (C) or None; running_mean, running_var: (C).
-    With ``training`` the batch statistics normalise the input (and are kept on the node
-    as ``batch_mean`` and ``batch_var``, biased, for the caller's running averages);
-    otherwise ``running_mean`` and ``running_var`` do. Output: the input's shape.
-    The arithmetic is glassgrad.backend's: compiled passes where numba is installed (issue 7:
-    2-3x less CPU in training, 8x faster in inference), NumPy's otherwise.
+    With ``training`` the batch statistics normalise the input, and ``update`` (optional:
+    ``(mean, var, momentum, instances)``, the running averages' arrays (C)) moves the running
+    averages towards them in place (see ``update_running``; the caller bumps the buffers'
+    versions); otherwise ``running_mean`` and ``running_var`` normalise. Output: the input's shape.
+    The arithmetic is glassgrad.backend's: compiled passes where numba is installed, NumPy's
+    otherwise (figures in benchmarks/README.md).
     """
 
-    def forward(self, x, weight=None, bias=None, running_mean=None, running_var=None, training=True, eps=1e-5):
+    def forward(
+        self, x, weight=None, bias=None, running_mean=None, running_var=None, training=True, eps=1e-5, update=None
+    ):
         shape = _channel_shape(x)
         self.training, self.axes, self.shape = training, (0,) + tuple(range(2, x.ndim)), shape
         if training:
             count = x.size // x.shape[1] if x.shape[1] else 0
             if x.size == 0:
-                # PyTorch's convention: an empty batch normalises to an empty output, and its
-                # statistics (``batch_mean is None``) leave the running averages alone.
-                self.batch_mean = self.batch_var = None
-                self.count, self.empty = 0, True
+                # PyTorch's convention: an empty batch normalises to an empty output, and
+                # leaves the running averages alone.
+                self.empty = True
                 self.save_for_backward(None, None, weight)
                 return np.empty_like(x)
             if count <= 1:
@@ -48,7 +62,8 @@ class BatchNorm(Function):
                     f"{tuple(x.shape)}; use a batch of 2 or more, or call model.eval() first"
                 )
             out, x_hat, mean, var, invstd = backend.batch_norm_train(x, weight, bias, eps)
-            self.batch_mean, self.batch_var, self.count = mean, var, count
+            if update is not None:
+                update_running(*update, mean, var, count)
             self.save_for_backward(x_hat, invstd.reshape(shape), weight)
             return out
         out = backend.batch_norm_eval(x, running_mean, running_var, weight, bias, eps)

@@ -13,7 +13,7 @@ import numpy as np
 
 from glassgrad import backend
 from glassgrad.autograd.function import Function
-from glassgrad.ops.conv import _batched, _ntuple
+from glassgrad.ops.utils import batched, ntuple
 from glassgrad.tensor import Tensor
 
 
@@ -330,19 +330,19 @@ class AdaptiveMaxPool2D(Function):
 
 
 def _pool_args(kernel_size, stride, padding, dilation, op):
-    kernel = _ntuple(kernel_size, 2, "kernel_size", op)
+    kernel = ntuple(kernel_size, 2, "kernel_size", op)
     if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0):
         stride = kernel
     return (
         kernel,
-        _ntuple(stride, 2, "stride", op),
-        _ntuple(padding, 2, "padding", op),
-        _ntuple(dilation, 2, "dilation", op),
+        ntuple(stride, 2, "stride", op),
+        ntuple(padding, 2, "padding", op),
+        ntuple(dilation, 2, "dilation", op),
     )
 
 
 def _pool_input(input, op, floating=True):
-    x, unbatched = _batched(input, 4, op, "input")
+    x, unbatched = batched(input, 4, op, "input")
     if floating and not x.is_floating_point():
         raise TypeError(f"{op}: the input must be a floating-point tensor, got {x.dtype}; use .float()")
     return x, unbatched

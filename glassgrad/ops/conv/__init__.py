@@ -23,13 +23,7 @@ from glassgrad.autograd.function import Function
 from glassgrad.backend import workspace
 from glassgrad.backend.workspace import clear_workspaces  # noqa: F401  (the public name it always had)
 from glassgrad.ops.conv import select
-from glassgrad.ops.conv.geometry import (  # noqa: F401  (_batched and _ntuple serve pooling and nn too)
-    Geometry,
-    _batched,
-    _check_conv,
-    _conv_arguments,
-    _ntuple,
-)
+from glassgrad.ops.conv.geometry import Geometry, check_conv, conv_arguments  # noqa: F401  (nn.functional's)
 
 
 class Convolution(Function):

@@ -2,20 +2,8 @@
 
 import numpy as np
 
+from glassgrad.ops.utils import batched, ntuple
 from glassgrad.tensor import Tensor
-
-
-def _ntuple(value, n, name, op):
-    if isinstance(value, Tensor):
-        value = value.tolist()
-    if isinstance(value, (int, np.integer)):
-        return (int(value),) * n
-    value = tuple(int(v) for v in value)
-    if len(value) == 1:
-        return value * n
-    if len(value) != n:
-        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value}")
-    return value
 
 
 def strided_view(base, shape, strides):
@@ -87,13 +75,13 @@ def _conv_padding(padding, kernel, stride, dilation, op):
                 pads.append((total // 2, total - total // 2))
             return tuple(pads)
         raise ValueError(f"{op}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
-    pads = _ntuple(padding, len(kernel), "padding", op)
+    pads = ntuple(padding, len(kernel), "padding", op)
     if any(p < 0 for p in pads):
         raise ValueError(f"{op}: padding must be non-negative, got {pads}")
     return tuple((p, p) for p in pads)
 
 
-def _check_conv(x, weight, bias, stride, padding, dilation, groups, op):
+def check_conv(x, weight, bias, stride, padding, dilation, groups, op):
     xs, ws = tuple(x.shape), tuple(weight.shape)
     c_out, cg = ws[0], ws[1]
     kernel = ws[2:]
@@ -132,28 +120,16 @@ def _check_conv(x, weight, bias, stride, padding, dilation, groups, op):
             )
 
 
-def _batched(x, ndim, op, what):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: {what} must be a Tensor, got {type(x).__name__}")
-    if x.ndim == ndim - 1:
-        return x.unsqueeze(0), True
-    if x.ndim != ndim:
-        raise RuntimeError(
-            f"{op}: expected a {ndim}-D (batched) or {ndim - 1}-D (unbatched) input, got shape {tuple(x.shape)}"
-        )
-    return x, False
-
-
-def _conv_arguments(input, weight, stride, padding, dilation, dims, op):
+def conv_arguments(input, weight, stride, padding, dilation, dims, op):
     """Batched input, stride, ((lo, hi), ...) padding and dilation of a ``dims``-D convolution, checked."""
-    x, unbatched = _batched(input, dims + 2, op, "input")
+    x, unbatched = batched(input, dims + 2, op, "input")
     if not isinstance(weight, Tensor) or weight.ndim != dims + 2:
         kernel = ", ".join(("kh", "kw") if dims == 2 else ("k",))
         raise RuntimeError(
             f"{op}: weight must be a {dims + 2}-D tensor (C_out, C_in/groups, {kernel}), got shape "
             f"{tuple(getattr(weight, 'shape', ()))}"
         )
-    stride = _ntuple(stride, dims, "stride", op)
-    dilation = _ntuple(dilation, dims, "dilation", op)
+    stride = ntuple(stride, dims, "stride", op)
+    dilation = ntuple(dilation, dims, "dilation", op)
     pads = _conv_padding(padding, tuple(weight.shape[2:]), stride, dilation, op)
     return x, unbatched, stride, pads, dilation
