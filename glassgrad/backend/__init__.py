@@ -151,8 +151,8 @@ _blas_libraries = None
 def single_threaded_blas():
     """NumPy's BLAS on one thread inside the block, its thread count restored after (a no-op
     without threadpoolctl). The same as threadpoolctl's ``limit(limits=1, user_api="blas")``,
-    which took 25-85 us per block on its bookkeeping, paid by every convolution; this gets and
-    sets each library's count directly, 4 us in all."""
+    whose bookkeeping cost many times more per block, paid by every convolution; this gets and
+    sets each library's count directly (figures in benchmarks/README.md, "Backend")."""
     global _blas_libraries
     if _blas_libraries is None:
         controller = blas_controller()
@@ -173,14 +173,11 @@ def matmul2d(a, b):
 
     OpenBLAS threads a product by having its threads meet at a barrier after each block; on a
     machine whose cores are busy with other work, one descheduled thread stalls the other at
-    every barrier. Measured on this project's 2-core machine with other processes running,
-    Linear(2048, 256)'s products at batch 128 (34 M multiply-adds) took 25-190 ms with two
-    threads and 2-9 ms with one. So a mid-sized product runs as two independent products, the
-    two halves of ``a``'s rows, each on one BLAS thread, side by side on glassgrad's pool: they
-    meet once, at the end. Back to back, Linear(2048, 256)'s forward and backward passes took
-    4.6-5.2 ms instead of 5.8-7.0 on one thread, and an MLP's training step (784-512-256-10,
-    batch 128) 3-10% less time; after an idle pause the helper's wake-up takes most of a single
-    layer's gain. The halves depend on the shapes only, so the result is the same bits
+    every barrier, and mid-sized products took many times longer with two threads than with
+    one. So a mid-sized product runs as two independent products, the two halves of ``a``'s
+    rows, each on one BLAS thread, side by side on glassgrad's pool: they meet once, at the end,
+    and take less time than one thread (figures in benchmarks/README.md, "Backend"); after an
+    idle pause the helper's wake-up takes most of a single layer's gain. The halves depend on the shapes only, so the result is the same bits
     whatever the thread count. Large products keep OpenBLAS's own threads; tiny ones run
     single-threaded in OpenBLAS anyway. Without threadpoolctl this is plain ``np.dot``.
     """

@@ -4,11 +4,9 @@ op that asks for the same number of bytes, instead of back to the operating syst
 Why: glibc's malloc gives blocks of megabytes back to the kernel when they are freed (unmapping
 them, or trimming its heap), so the next array of that size starts as fresh pages, and the
 first write to each 4 KiB page is a page fault that zeroes it. A training step frees and asks
-for the same few dozen sizes every time. Measured at batch 128: ResNet-20's forward pass took
-4,500 faults (18 MB zeroed) per pass and its training step 3,000, and batch norm took twice as
-long in the network as on its own. With the hot ops' outputs taken from here there are none;
-in-process comparisons (30 alternating runs) gave ResNet-20's inference 9% and its training
-step 17% less time, the seed's CNN 8-10%.
+for the same few dozen sizes every time, so thousands of page faults per pass, and ops ran
+slower inside the network than on their own. With the hot ops' outputs taken from here there
+are none (figures in benchmarks/README.md, "Backend").
 
 How: ``empty`` returns an ordinary ndarray viewing a block kept here. NumPy keeps every view
 alive through the buffer object the array was made from, so a finalizer on that object learns

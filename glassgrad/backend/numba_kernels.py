@@ -23,24 +23,21 @@ from numba import njit, prange
 from glassgrad.backend import memory, numpy_kernels, pool
 
 if "NUMBA_THREADING_LAYER" not in os.environ:
-    # workqueue: measured 10-20% less CPU per training step than OpenMP's spinning threads
-    # beside OpenBLAS's, and fork-safe (DataLoader workers fork). It is not thread-safe, so
+    # workqueue: less CPU per training step than OpenMP's spinning threads beside OpenBLAS's
+    # (benchmarks/README.md, "Backend"), and fork-safe (DataLoader workers fork). It is not thread-safe, so
     # glassgrad.backend runs one kernel at a time.
     numba.config.THREADING_LAYER = "workqueue"
 
 # Below this many elements the NumPy reference beats calling a compiled kernel.
 COMPILED_MIN = 1 << 15
 # From this many elements on, a kernel's loop is shared among numba's threads. Starting them
-# costs 120-180 us per call on this project's 2-core virtual machine (measured with one thread
-# as with two: the wake-up of an idle core), while a plain loop covers about 3 elements per ns:
-# ReLU over 2M float32 in cache took 0.59 ms on one thread and 0.93 ms shared, over 8M 3.8 and
-# 2.8 ms. Inside a network, with convolutions between the calls, 4M beat 1M: ResNet-20's
-# inference at batch 128 (2M-element activations, then 1M and 512K) took 5% less time, its
-# training step and the SimpleCNN's were unchanged (in-process A/B, 20-30 alternating runs).
+# costs the wake-up of an idle core per call, worth millions of elements of a plain loop; inside
+# a network, with convolutions between the calls, 4M beat 1M (figures: benchmarks/README.md,
+# "Backend").
 PARALLEL_MIN = 1 << 22
 
 # error_model="numpy": a division by zero gives inf or nan, as in NumPy, instead of raising; the
-# check Python's model adds keeps LLVM from vectorising a loop that divides (2x slower).
+# check Python's model adds keeps LLVM from vectorising a loop that divides.
 _opts = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
@@ -117,12 +114,12 @@ def _sigmoid_finish(x, e, result, one):
         result[i] = (one if x[i] >= 0 else v) / (one + v)
 
 
-# NumPy's exp runs about 1 element per ns; handing half to another thread costs ~0.1 ms.
+# Below this, handing half of an exp to another thread costs more than it saves.
 EXP_SPLIT_MIN = 1 << 19
 
 
 def _parallel_exp(a):
-    """np.exp in place, one slice per thread: NumPy's vectorised exp is 3-4x faster than numba's
+    """np.exp in place, one slice per thread: NumPy's vectorised exp is faster than numba's
     scalar one and releases the GIL, so the slices run at once."""
     parts = numba.get_num_threads()
     if parts < 2 or a.size < EXP_SPLIT_MIN:
@@ -304,7 +301,7 @@ def max_pool2d_2x2_backward(grad, offsets, x_shape):
 # running sum is a chain of dependent additions, each waiting out the last one's latency. Four
 # running sums over interleaved elements make four independent chains (the same order on every
 # run and thread count). Forward and backward keep a helper each: one helper taking a shift of 0
-# for backward made both passes about 10% slower (a subtraction per element it cannot drop).
+# for backward made both passes slower (a subtraction per element it cannot drop).
 @njit(**_opts)
 def _row_shifted_sums(row, shift):
     """float64 sums of (row - shift) and of (row - shift)^2 over a contiguous row."""
@@ -364,8 +361,7 @@ def _bn_forward(x3, weight, bias, eps, out3, xhat3, mean, var, invstd):
         # Mean and variance in one pass over the data instead of two, as the sums of d = x - shift
         # and of d^2 in float64: var = mean(d^2) - mean(d)^2. With shift a value of the channel
         # itself, mean(d) is a few standard deviations at most, so the subtraction loses
-        # nothing float32 can see (and a few bits of float64's 53). With the four running sums,
-        # ResNet-20's 19 batch norms took 61 ms of a training step at batch 128 instead of 87.
+        # nothing float32 can see (and a few bits of float64's 53).
         shift = np.float64(x3[0, k, 0])
         total = 0.0
         squares = 0.0
@@ -490,7 +486,7 @@ def _col2im(g, out, sh, sw, pt, pl, dh, dw):
                         if last <= first:
                             continue
                         # Unsigned offsets: numba then skips its negative-index check, which kept
-                        # the row loop from vectorising (3x slower).
+                        # the row loop from vectorising.
                         count = np.uintp(last - first)
                         for row in range(h_out):
                             y = row * sh - pt + i * dh

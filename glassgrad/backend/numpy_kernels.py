@@ -5,7 +5,7 @@ versions in ``numba_kernels`` compute the same values in fewer, multi-threaded p
 
 (Convolution's im2col stays in glassgrad.ops.conv: measured, NumPy's copies with long
 contiguous runs beat compiled loops there. Its col2im is here, because adding short rows is
-where compiled loops win: 2-4x on ResNet-20's layers.)
+where compiled loops win (benchmarks/README.md, "Backend").)
 """
 
 import numpy as np

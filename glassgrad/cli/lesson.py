@@ -3,17 +3,11 @@
 import importlib
 import inspect
 
+from glassgrad import lessons
 from glassgrad.cli import CLIError
 
-# Command name -> module of glassgrad.lessons.
-LESSONS = {
-    "gradient-descent": "gradient_descent",
-    "numerical-gradient": "numerical_gradient",
-    "backprop": "backprop",
-    "xor": "xor",
-    "convolution": "convolution",
-    "sigmoid-cnn": "sigmoid_cnn",
-}
+# Command name (dashes) -> module of glassgrad.lessons, from the package's one list.
+LESSONS = {name.replace("_", "-"): name for name in lessons.LESSONS}
 
 
 def register(subparsers):

@@ -65,7 +65,8 @@ def run(args):
     from glassgrad.cli.train import check_input, check_positive, open_data, seed_everything
     from glassgrad.train import Trainer
     from glassgrad.train.recipes import build_optimizer
-    from glassgrad.train.report import _write_csv, plot_lineage, write_json
+    from glassgrad.train.report import plot_lineage, write_json
+    from glassgrad.utils.files import write_csv
     from glassgrad.vision.models import MODELS, get_model
 
     check_positive("--epochs", args.epochs)
@@ -154,7 +155,7 @@ def run(args):
             "total_time": time.perf_counter() - started,
         }
         rows.append(row)
-        _write_csv(out / "lineage.csv", COLUMNS + ["total_time"], rows)
+        write_csv(out / "lineage.csv", COLUMNS + ["total_time"], rows)
         if not args.quiet:
             print(
                 f"  {name:<10} {row['params']:>12,} params  {row['epoch_time']:7.1f} s/epoch  "

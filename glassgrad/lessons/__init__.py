@@ -7,6 +7,7 @@ Each lesson module has ``run(out, seed=0, **options)`` returning a result with a
 
 import os
 
+# The lessons in teaching order: ``glassgrad lesson`` lists them so, as dashed command names.
 LESSONS = ("gradient_descent", "numerical_gradient", "backprop", "xor", "convolution", "sigmoid_cnn")
 
 

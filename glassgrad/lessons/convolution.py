@@ -87,11 +87,11 @@ def _grid(draw, values, x0, y0, cell, font, highlight=None, fill=None, shown=Non
 def _slide_frames(stride, padding, title):
     from PIL import Image, ImageDraw
 
-    from glassgrad.viz.animate import _font
+    from glassgrad.viz import fonts
 
     windows, result = slide(IMAGE, KERNEL, stride, padding)
     padded = np.pad(IMAGE, padding)
-    cell, font, big = 40, _font(16), _font(15)
+    cell, font, big = 40, fonts.font(16), fonts.font(15)
     n, m = result.shape
     width = 60 + padded.shape[1] * cell + 80 + 3 * cell + 80 + m * cell
     height = 110 + max(padded.shape[0], 3) * cell + 30
@@ -128,7 +128,9 @@ def _slide_frames(stride, padding, title):
         )
         if step:
             terms = " + ".join(f"{a:g}*{b:g}" for a, b in zip(windows[i, j].ravel(), KERNEL.ravel()))
-            draw.text((20, height - 28), f"out[{i},{j}] = {terms} = {result[i, j]:g}", fill="black", font=_font(12))
+            draw.text(
+                (20, height - 28), f"out[{i},{j}] = {terms} = {result[i, j]:g}", fill="black", font=fonts.font(12)
+            )
         frames.append(image)
     return frames
 
@@ -136,9 +138,9 @@ def _slide_frames(stride, padding, title):
 def _pool_frames(pooled):
     from PIL import Image, ImageDraw
 
-    from glassgrad.viz.animate import _font
+    from glassgrad.viz import fonts
 
-    cell, font = 44, _font(16)
+    cell, font = 44, fonts.font(16)
     frames = []
     for step in range(5):
         image = Image.new("RGB", (460, 250), "white")

@@ -289,7 +289,7 @@ class Tanh(Function):
 class Sigmoid(Function):
     def forward(self, a):
         if a.dtype.kind == "f":
-            # Same formula as below in one compiled pass where numba is installed (issue 7).
+            # Same formula as below in one compiled pass where numba is installed.
             out = backend.sigmoid(a)
         else:
             # exp of a negative magnitude never overflows, whatever the sign of a.
@@ -300,13 +300,13 @@ class Sigmoid(Function):
 
     def backward(self, grad):
         (out,) = self.saved_tensors
-        # (1 - s) * s * grad, in one compiled pass where numba is installed (issue 7).
+        # (1 - s) * s * grad, in one compiled pass where numba is installed.
         return backend.sigmoid_backward(grad, out)
 
 
 class ReLU(Function):
     def forward(self, a):
-        # backend: one compiled pass where numba is installed (issue 7); NaN stays NaN.
+        # backend: one compiled pass where numba is installed; NaN stays NaN.
         out = backend.relu(a) if a.dtype.kind == "f" else np.maximum(a, 0)
         self.save_for_backward(out)
         return out

@@ -100,7 +100,7 @@ class MaxPool2DWithIndices(Function):
         if kernel == stride == (2, 2) and padding == (0, 0) and dilation == (1, 1) and x.dtype.kind == "f":
             if out_hw == (x.shape[-2] // 2, x.shape[-1] // 2):
                 # MaxPool2d(2), the common case: values and offsets in one compiled pass, same
-                # offsets and NaN rule as below (glassgrad.backend, issue 7: 3-4x less CPU).
+                # offsets and NaN rule as below (glassgrad.backend; figures in benchmarks/README.md).
                 out, offsets = backend.max_pool2d_2x2(x)
                 self.geometry = (x.shape, x.shape, out_hw, kernel, stride, padding, dilation)
                 if self.needs_input_grad[0] or indices:

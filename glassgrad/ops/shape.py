@@ -104,8 +104,7 @@ class Pad(Function):
     def forward(self, a, widths=(), value=0.0):
         self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
         out = np.empty(tuple(lo + n + hi for (lo, hi), n in zip(widths, a.shape)), dtype=a.dtype)
-        # The border slabs, then the inside (ResNet-20's 4 MB shortcut: 0.37 ms, against
-        # np.pad's 0.45).
+        # The border slabs, then the inside: faster than np.pad (benchmarks/README.md, "Backend").
         for axis, ((lo, _), n) in enumerate(zip(widths, a.shape)):
             before = (slice(None),) * axis
             out[before + (slice(0, lo),)] = value

@@ -5,13 +5,14 @@ Plots use Matplotlib's object API with the Agg canvas, so no GUI backend is touc
 """
 
 import base64
-import csv
 import html
 import json
 import math
 from pathlib import Path
 
 import numpy as np
+
+from glassgrad.utils.files import write_csv
 
 EPOCH_FIELDS = [
     "epoch",
@@ -42,14 +43,6 @@ def _clean(value):
     return value
 
 
-def _write_csv(path, fields, rows):
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in fields})
-
-
 def write_json(path, obj):
     Path(path).write_text(json.dumps(_clean(obj), indent=2) + "\n")
 
@@ -58,8 +51,8 @@ def write_metrics(out_dir, history):
     """``metrics.csv`` (one row per epoch), ``steps.csv`` (one per step), ``metrics.json`` (both)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_csv(out_dir / "metrics.csv", EPOCH_FIELDS, history["epochs"])
-    _write_csv(out_dir / "steps.csv", STEP_FIELDS, history["steps"])
+    write_csv(out_dir / "metrics.csv", EPOCH_FIELDS, history["epochs"])
+    write_csv(out_dir / "steps.csv", STEP_FIELDS, history["steps"])
     write_json(out_dir / "metrics.json", history)
 
 

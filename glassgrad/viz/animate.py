@@ -10,11 +10,11 @@ values and gradients as JSON, so a headless browser can check what a reader sees
 
 import html
 import json
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
+from glassgrad.viz import fonts
 from glassgrad.viz.graph import describe, format_number
 
 COLUMN_WIDTH = 190
@@ -350,18 +350,6 @@ Keys ← → step; the address <code>#step=last</code> or <code>#step=N</code> j
 _COLORS = {"value": (19, 115, 51), "grad": (197, 34, 31), "local": (26, 87, 201), "prod": (160, 19, 142)}
 
 
-def _font(size):
-    import matplotlib
-    from PIL import ImageFont
-
-    # DejaVu ships with matplotlib and has the ∂ → ∇ · glyphs Pillow's default font lacks.
-    path = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "fonts", "ttf", "DejaVuSans.ttf")
-    try:
-        return ImageFont.truetype(path, size)
-    except OSError:
-        return ImageFont.load_default(size=size)
-
-
 def _wrap(text, width):
     lines, line = [], ""
     for word in text.split(" "):
@@ -379,7 +367,7 @@ def render_frames(graph, frames, local=None):
 
     local = local or {}
     positions, width, height, items = _scene(graph, local)
-    font, small = _font(13), _font(11)
+    font, small = fonts.font(13), fonts.font(11)
     caption_lines = max(len(_wrap(f.caption, width // 7)) for f in frames)
     height = height - CAPTION_H + 16 + 17 * caption_lines
     # What every frame shares (edges, boxes, titles) is drawn once.
