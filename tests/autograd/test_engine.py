@@ -461,3 +461,26 @@ def test_a_wrong_backward_is_named():
         match=r"WrongShapeGradient.backward returned a gradient of shape \(7,\) for an input of shape \(2,\)",
     ):
         WrongShapeGradient.apply(a).backward()
+
+
+def test_replace_saved_keeps_a_private_copy_and_stops_watching():
+    """Function.replace_saved: the saved array of a tensor becomes a copy of its own, whose
+    version is no longer checked; a tensor it did not save is left alone, the others stay watched."""
+    a = glassgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = glassgrad.tensor([4.0, 5.0, 6.0], requires_grad=True)
+    out = a * b
+    node = out.grad_fn
+    assert node.replace_saved(glassgrad.tensor([0.0])) is False
+    assert node.replace_saved(a) is True
+    assert not any(s is a.array for s in node.saved_tensors)
+    with glassgrad.no_grad():
+        a.mul_(10)  # no longer watched: backward uses the copy of the old values
+    out.sum().backward()
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 2.0, 3.0])
+
+    out = a * b
+    out.grad_fn.replace_saved(a)
+    with glassgrad.no_grad():
+        b.mul_(10)  # still watched
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        out.sum().backward()

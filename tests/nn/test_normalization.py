@@ -145,3 +145,16 @@ def test_instance_norm_values_running_stats_and_gradcheck(rng):
     assert list(nn.InstanceNorm1d(3).state_dict()) == []
     with pytest.raises(ValueError, match="more than 1 spatial element"):
         F.instance_norm(glassgrad.ones(2, 3, 1))
+
+
+def test_update_running_of_instances_takes_their_mean():
+    """ops.normalization.update_running: unbiased variance, and the mean over the instances of
+    instance norm's per-instance statistics."""
+    from glassgrad.ops.normalization import update_running
+
+    mean = np.array([1.0, 2.0, 3.0, 5.0])  # two instances of two channels
+    var = np.array([2.0, 4.0, 6.0, 8.0])
+    rm, rv = np.zeros(2), np.ones(2)
+    update_running(rm, rv, 0.5, 2, mean, var, 5)
+    np.testing.assert_allclose(rm, 0.5 * np.array([2.0, 3.5]))
+    np.testing.assert_allclose(rv, 0.5 + 0.5 * np.array([4.0, 6.0]) * 5 / 4)

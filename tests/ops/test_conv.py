@@ -714,3 +714,44 @@ def test_select_honours_the_switch(monkeypatch):
     monkeypatch.setattr(glassgrad.backends.conv, "algorithm", "fast")
     with pytest.raises(ValueError, match="must be one of"):
         select.select(geo, np.float32)
+
+
+# -- the plan: one module per algorithm, passes nobody needs skipped -----------------------------
+
+
+def test_every_algorithm_module_offers_its_passes():
+    """Each name the selector can plan has a module with the passes the plan may give it."""
+    assert set(select.MODULES) == set(glassgrad.backends.conv.ALGORITHMS) - {"auto"}
+    for name, module in select.MODULES.items():
+        assert callable(module.forward), name
+        if name != "wide":  # the wide rows are a forward layout only
+            assert callable(module.input_grad) and callable(module.weight_grad), name
+
+
+def test_select_skips_the_gradients_nobody_needs(monkeypatch):
+    monkeypatch.setattr(direct_conv, "available", lambda: True)
+    geo = Geometry((2, 16, 32, 32), (16, 16, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    assert select.select(geo, np.float32, (False, True)) == ("direct", None, "direct")
+    assert select.select(geo, np.float32, (True, False)) == ("direct", "direct", None)
+    with glassgrad.backends.conv.flags(algorithm="im2col"):
+        assert select.select(geo, np.float32, (False, False)) == ("im2col", None, None)
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "direct"])
+def test_only_the_needed_gradients_run(algorithm, rng, monkeypatch):
+    """With a constant input only the weight gradient runs (and the reverse); each equals the one
+    computed with both."""
+    x = rng.standard_normal((3, 4, 16, 16)).astype(np.float32)
+    w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    upstream = glassgrad.tensor(rng.standard_normal((3, 8, 16, 16)).astype(np.float32))
+    with glassgrad.backends.conv.flags(algorithm=algorithm):
+        both = [glassgrad.tensor(a, requires_grad=True) for a in (x, w)]
+        conv2d(both[0], both[1], padding=1).backward(upstream)
+        for wanted in (0, 1):
+            inputs = [glassgrad.tensor(a, requires_grad=(i == wanted)) for i, a in enumerate((x, w))]
+            out, node = Convolution.apply_with_node(inputs[0], inputs[1], None, padding=((1, 1), (1, 1)))
+            assert (node.plan.input_grad is None) == (wanted == 1)
+            assert (node.plan.weight_grad is None) == (wanted == 0)
+            out.backward(upstream)
+            assert inputs[1 - wanted].grad is None
+            np.testing.assert_array_equal(inputs[wanted].grad.numpy(), both[wanted].grad.numpy())
