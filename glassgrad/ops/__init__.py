@@ -8,6 +8,7 @@ Tensor methods and exports the ops here and, through ``glassgrad/__init__.py``, 
 
 from glassgrad.ops import (
     contraction,
+    counting,
     cumulative,
     elementwise,
     indexing,
