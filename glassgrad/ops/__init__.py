@@ -10,6 +10,7 @@ from glassgrad.ops import (
     contraction,
     counting,
     cumulative,
+    decompositions,
     elementwise,
     indexing,
     linalg,
