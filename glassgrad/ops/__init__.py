@@ -18,7 +18,8 @@ from glassgrad.ops import (
     rearrange,
     reduction,
     registry,
-    scatter,
+    sampling,
+    scattering,
     shape,
     special,
 )
