@@ -747,6 +747,22 @@ class Tensor:
     def is_contiguous(self, memory_format=None):
         return self.array.flags.c_contiguous
 
+    def stride(self, dim=None):
+        """Steps, in elements, between neighbours along each dimension (or along ``dim``)."""
+        strides = tuple(s // self.array.itemsize for s in self.array.strides)
+        return strides if dim is None else strides[_check_dim(dim, self.array.ndim, "stride")]
+
+    def storage_offset(self):
+        """How many elements into the memory it views this tensor starts (0 unless it is a view)."""
+        root = self.array
+        while isinstance(root.base, np.ndarray):
+            root = root.base
+        return (self.data_ptr() - root.__array_interface__["data"][0]) // self.array.itemsize
+
+    def data_ptr(self):
+        """The address of the first element."""
+        return self.array.__array_interface__["data"][0]
+
     def new_tensor(self, data, dtype=None, requires_grad=False):
         return Tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
 

@@ -8,7 +8,9 @@ Tensor methods and exports the ops here and, through ``glassgrad/__init__.py``, 
 
 from glassgrad.ops import (
     contraction,
+    counting,
     cumulative,
+    decompositions,
     elementwise,
     indexing,
     linalg,
@@ -17,7 +19,8 @@ from glassgrad.ops import (
     rearrange,
     reduction,
     registry,
-    scatter,
+    sampling,
+    scattering,
     shape,
     special,
 )

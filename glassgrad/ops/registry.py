@@ -22,10 +22,17 @@ class Sample:
     """
 
     no_torch_backward = None  # why PyTorch's own backward cannot be compared on this sample
+    prepare = None  # maps the built arguments to the op's (``a @ a.mT + 1``: positive-definite)
 
     def __init__(self, *inputs, **kwargs):
         self.inputs = inputs
         self.kwargs = kwargs
+
+    def prepared(self, fn):
+        """Pass the built positional arguments through ``fn`` (differentiably, and for glassgrad and
+        PyTorch alike) before the call: how a sample gets a symmetric or positive-definite matrix."""
+        self.prepare = fn
+        return self
 
     def skip_torch_backward(self, reason):
         """Mark a sample whose gradient PyTorch does not compute (it is still gradchecked)."""
@@ -71,6 +78,7 @@ class OpInfo:
     gradcheck: bool = True
     domain: tuple = (-2.0, 2.0)
     dtypes: tuple = ("float64", "float32")
+    float32_tolerance: tuple = (2e-6, 1e-6)  # (rtol, atol) against PyTorch in float32
 
     def __post_init__(self):
         if self.methods is None:
@@ -135,8 +143,10 @@ def _method(fn):
     return fn
 
 
-def export(namespace):
-    """Put every registered op into ``namespace`` (a module's ``globals()``) under its aliases."""
+def export(namespace, prefix=""):
+    """Put every registered op into ``namespace`` (a module's ``globals()``) under its aliases;
+    with ``prefix="linalg."``, the aliases under that prefix (``linalg.inv`` as ``inv``)."""
     for info in OPS:
         for alias in info.aliases:
-            namespace[alias] = info.fn
+            if alias.startswith(prefix) and "." not in alias[len(prefix) :]:
+                namespace[alias[len(prefix) :]] = info.fn
