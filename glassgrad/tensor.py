@@ -786,8 +786,10 @@ class Tensor:
     def logsumexp(self, dim, keepdim=False):
         return _ops.logsumexp(self, dim, keepdim)
 
-    def norm(self, p=2, dim=None, keepdim=False):
-        return _ops.norm(self, p, dim, keepdim)
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        # As PyTorch's: dtype casts the input first (a float64 norm of a float32 tensor).
+        source = self if dtype is None else self.to(dtype)
+        return _ops.norm(source, "fro" if p is None else p, dim, keepdim)
 
     def argmax(self, dim=None, keepdim=False):
         return _ops.argmax(self, dim, keepdim)
