@@ -102,3 +102,4 @@ from glassgrad.nn.parameter import UninitializedBuffer, UninitializedParameter
 from glassgrad.nn.conv import Conv3d
 from glassgrad.nn.pooling import AvgPool3d, MaxPool3d
 from glassgrad.nn.loss import CTCLoss
+from glassgrad.nn.pooling import AdaptiveAvgPool1d, AdaptiveMaxPool1d, AvgPool1d, MaxPool1d
