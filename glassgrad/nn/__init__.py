@@ -102,6 +102,7 @@ from glassgrad.nn.parameter import UninitializedBuffer, UninitializedParameter
 from glassgrad.nn.conv import Conv3d
 from glassgrad.nn.pooling import AvgPool3d, MaxPool3d
 from glassgrad.nn.loss import CTCLoss
+from glassgrad.nn.pooling import AdaptiveAvgPool1d, AdaptiveMaxPool1d, AvgPool1d, MaxPool1d
 from glassgrad.nn.sync_batchnorm import SyncBatchNorm
 from glassgrad.nn import parallel  # noqa: E402
 from glassgrad.nn.parallel import DataParallel  # noqa: E402

@@ -770,3 +770,61 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if reduction == "none":
         return losses.squeeze(0) if unbatched else losses
     raise ValueError(f"ctc_loss: {reduction} is not a valid value for reduction; use 'mean', 'sum' or 'none'")
+
+
+# -- 1-D pooling, as 2-D pooling of a height-one image ---------------------------------------------
+
+
+def _single(value, name, op):
+    from glassgrad.ops.conv import _ntuple
+
+    return _ntuple(value, 1, name, op)[0]
+
+
+def _as_2d(input, op):
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"{op}: expected a 3-D (batched) or 2-D (unbatched) input, got shape {tuple(input.shape)}")
+    return input.unsqueeze(-2)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """1-D max pooling over (N, C, L) or (C, L); padding counts as -inf; indices along L."""
+    from glassgrad.nn import functional as F
+
+    k = _single(kernel_size, "kernel_size", "max_pool1d")
+    s = k if stride is None or stride == () else _single(stride, "stride", "max_pool1d")
+    p, d = _single(padding, "padding", "max_pool1d"), _single(dilation, "dilation", "max_pool1d")
+    out = F.max_pool2d(_as_2d(input, "max_pool1d"), (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
+    if return_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
+    return out.squeeze(-2)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """1-D average pooling over (N, C, L) or (C, L), zero padding."""
+    from glassgrad.nn import functional as F
+
+    k = _single(kernel_size, "kernel_size", "avg_pool1d")
+    s = k if stride is None or stride == () else _single(stride, "stride", "avg_pool1d")
+    p = _single(padding, "padding", "avg_pool1d")
+    x = _as_2d(input, "avg_pool1d")
+    return F.avg_pool2d(x, (1, k), (1, s), (0, p), ceil_mode, count_include_pad).squeeze(-2)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Average pooling of (N, C, L) or (C, L) to a length of ``output_size``."""
+    from glassgrad.nn import functional as F
+
+    size = _single(output_size, "output_size", "adaptive_avg_pool1d")
+    return F.adaptive_avg_pool2d(_as_2d(input, "adaptive_avg_pool1d"), (1, size)).squeeze(-2)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Max pooling of (N, C, L) or (C, L) to a length of ``output_size``; indices along L."""
+    from glassgrad.nn import functional as F
+
+    size = _single(output_size, "output_size", "adaptive_max_pool1d")
+    out = F.adaptive_max_pool2d(_as_2d(input, "adaptive_max_pool1d"), (1, size), return_indices)
+    if return_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
+    return out.squeeze(-2)

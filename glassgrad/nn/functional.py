@@ -723,6 +723,9 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
 
 from glassgrad.nn._functional_layers import (  # noqa: E402, F401  (re-exported; defined apart to keep this module short)
+    adaptive_avg_pool1d,
+    adaptive_max_pool1d,
+    avg_pool1d,
     avg_pool3d,
     conv3d,
     conv_transpose1d,
@@ -732,6 +735,7 @@ from glassgrad.nn._functional_layers import (  # noqa: E402, F401  (re-exported;
     fold,
     gaussian_nll_loss,
     margin_ranking_loss,
+    max_pool1d,
     max_pool3d,
     multi_head_attention_forward,
     pairwise_distance,

@@ -117,3 +117,54 @@ class AvgPool3d(AvgPool2d):
             self.count_include_pad,
             self.divisor_override,
         )
+
+
+class MaxPool1d(MaxPool2d):
+    """Max over kernel_size windows of (N, C, L) or (C, L); padding counts as -inf."""
+
+    def forward(self, input):
+        from glassgrad.nn.functional import max_pool1d
+
+        return max_pool1d(
+            input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, self.return_indices
+        )
+
+
+class AvgPool1d(Module):
+    """Mean over kernel_size windows of (N, C, L) or (C, L), zero padding."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        from glassgrad.ops.conv import _ntuple
+
+        super().__init__()
+        self.kernel_size = _ntuple(kernel_size, 1, "kernel_size", "AvgPool1d")
+        self.stride = _ntuple(stride if stride is not None else kernel_size, 1, "stride", "AvgPool1d")
+        self.padding = _ntuple(padding, 1, "padding", "AvgPool1d")
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+
+    def forward(self, input):
+        from glassgrad.nn.functional import avg_pool1d
+
+        return avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+    """Average pooling of (N, C, L) or (C, L) to a length of ``output_size``."""
+
+    def forward(self, input):
+        from glassgrad.nn.functional import adaptive_avg_pool1d
+
+        return adaptive_avg_pool1d(input, self.output_size)
+
+
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    """Max pooling of (N, C, L) or (C, L) to a length of ``output_size``."""
+
+    def forward(self, input):
+        from glassgrad.nn.functional import adaptive_max_pool1d
+
+        return adaptive_max_pool1d(input, self.output_size, self.return_indices)

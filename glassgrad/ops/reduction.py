@@ -271,13 +271,16 @@ def logsumexp(a, dim, keepdim=False):
     return LogSumExp.apply(a, axes=_axes(dim, a.ndim, "logsumexp"), keepdim=keepdim)
 
 
-def norm(a, p=2, dim=None, keepdim=False):
-    """The p-norm over ``dim`` (all elements by default)."""
+def norm(a, p="fro", dim=None, keepdim=False, dtype=None):
+    """The p-norm over ``dim`` (all elements by default); ``dtype`` casts the input first, as
+    PyTorch's (a float64 norm of a float32 tensor)."""
     from glassgrad.ops.elementwise import abs as abs_
     from glassgrad.ops.elementwise import pow as pow_
     from glassgrad.ops.elementwise import sqrt
 
-    if p == 2 or p == "fro":
+    if dtype is not None:
+        a = a.to(dtype)
+    if p is None or p == 2 or p == "fro":
         return sqrt(sum(a * a, dim, keepdim))
     if p == float("inf"):
         return amax(abs_(a), dim, keepdim)

@@ -100,3 +100,26 @@ def test_modules_unbatched_gradcheck_and_errors(rng):
         F.max_pool3d(xs, 2, padding=2)
     with pytest.raises(NotImplementedError, match="return_indices=True is not available"):
         F.max_pool3d(xs, 2, return_indices=True)
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_1d_pooling_parity(batched, rng):
+    shape = (2, 3, 11) if batched else (3, 11)
+    for t_mod, g_mod in [
+        (torch.nn.MaxPool1d(3, 2, 1, dilation=2, ceil_mode=True), nn.MaxPool1d(3, 2, 1, dilation=2, ceil_mode=True)),
+        (torch.nn.AvgPool1d(3, 2, 1, count_include_pad=False), nn.AvgPool1d(3, 2, 1, count_include_pad=False)),
+        (torch.nn.AvgPool1d(2, ceil_mode=True), nn.AvgPool1d(2, ceil_mode=True)),
+        (torch.nn.AdaptiveAvgPool1d(4), nn.AdaptiveAvgPool1d(4)),
+        (torch.nn.AdaptiveMaxPool1d(5), nn.AdaptiveMaxPool1d(5)),
+    ]:
+        assert repr(g_mod) == repr(t_mod)
+        tx, gx = _both(rng.normal(size=shape))
+        _compare(t_mod(tx), g_mod(gx), [(tx, gx)], rng)
+    x = rng.normal(size=shape)
+    t_out, t_idx = torch.nn.functional.max_pool1d(torch.tensor(x), 3, 2, 1, return_indices=True)
+    g_out, g_idx = F.max_pool1d(glassgrad.tensor(x), 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(g_idx.numpy(), t_idx.numpy())
+    np.testing.assert_array_equal(g_out.numpy(), t_out.numpy())
+    t_out, t_idx = torch.nn.functional.adaptive_max_pool1d(torch.tensor(x), 4, return_indices=True)
+    g_out, g_idx = F.adaptive_max_pool1d(glassgrad.tensor(x), 4, return_indices=True)
+    np.testing.assert_array_equal(g_idx.numpy(), t_idx.numpy())

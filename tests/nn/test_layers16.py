@@ -188,3 +188,24 @@ def test_loss_gradchecks(rng):
     var = glassgrad.tensor(rng.uniform(0.5, 1.5, size=(3, 4)), requires_grad=True)
     assert gradcheck(lambda a, v: F.gaussian_nll_loss(a, c.detach(), v, reduction="sum"), (a, var))
     assert gradcheck(lambda a: F.poisson_nll_loss(a, c.detach().abs(), full=True), (a,))
+
+
+def test_instance_norm_bias_keyword_and_tensor_norm_dtype(rng):
+    x = rng.normal(size=(2, 3, 4, 4))
+    tm = torch.nn.InstanceNorm2d(3, affine=True, bias=False).double()
+    gm = nn.InstanceNorm2d(3, affine=True, bias=False).double()
+    assert repr(gm) == repr(tm) and [k for k, _ in gm.named_parameters()] == ["weight"] and gm.bias is None
+    with torch.no_grad():
+        tm.weight.uniform_(0.5, 1.5)
+    gm.load_state_dict({k: glassgrad.tensor(v.numpy()) for k, v in tm.state_dict().items()})
+    _check(tm, gm, [x], rng)
+    a = rng.normal(size=(3, 4)).astype(np.float32)
+    ta, ga = _both(a)
+    tn, gn = ta.norm(dtype=torch.float64), ga.norm(dtype=glassgrad.float64)
+    assert gn.dtype == glassgrad.float64
+    np.testing.assert_allclose(gn.item(), tn.item(), rtol=1e-12)
+    tn.backward()
+    gn.backward()
+    assert ga.grad.dtype == glassgrad.float32
+    np.testing.assert_allclose(ga.grad.numpy(), ta.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ga.detach().norm(p=None).item(), ta.detach().norm(p=None).item(), rtol=1e-6)

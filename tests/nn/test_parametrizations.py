@@ -104,3 +104,33 @@ def test_register_assign_and_remove(rng):
 class TorchDouble(torch.nn.Module):
     def forward(self, x):
         return 2 * x
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize("kind", ["weight_norm", "spectral_norm"])
+@pytest.mark.parametrize("cls,args,shape", LAYERS)
+def test_hook_based_forms_match_torch(kind, cls, args, shape, rng):
+    torch.manual_seed(0)
+    tm, gm = getattr(torch.nn, cls)(*args).double(), getattr(nn, cls)(*args).double()
+    _copy(tm, gm)
+    getattr(torch.nn.utils, kind)(tm)
+    getattr(nn.utils, kind)(gm)
+    assert list(gm.state_dict()) == list(tm.state_dict())
+    assert [n for n, _ in gm.named_parameters()] == [n for n, _ in tm.named_parameters()]
+    _copy(tm, gm)
+    for _ in range(2):
+        x = rng.normal(size=shape)
+        to, go = tm(torch.tensor(x)), gm(glassgrad.tensor(x))
+        np.testing.assert_allclose(go.detach().numpy(), to.detach().numpy(), rtol=1e-10, atol=1e-12)
+    to.sum().backward()
+    go.sum().backward()
+    for tp, gp in zip(tm.parameters(), gm.parameters()):
+        np.testing.assert_allclose(gp.grad.numpy(), tp.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for key, value in tm.state_dict().items():
+        np.testing.assert_allclose(gm.state_dict()[key].numpy(), value.numpy(), rtol=1e-10, atol=1e-12)
+    getattr(torch.nn.utils, "remove_" + kind)(tm)
+    getattr(nn.utils, "remove_" + kind)(gm)
+    assert list(gm.state_dict()) == list(tm.state_dict())
+    np.testing.assert_allclose(gm.weight.detach().numpy(), tm.weight.detach().numpy(), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="not found"):
+        getattr(nn.utils, "remove_" + kind)(gm)

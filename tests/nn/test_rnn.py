@@ -250,3 +250,21 @@ def test_errors():
         rnn_utils.pad_packed_sequence(packed, total_length=3)
     with pytest.raises(ValueError, match="Expected input to be 1D or 2D, got 3D"):
         nn.GRUCell(3, 4)(glassgrad.zeros(1, 2, 3))
+
+
+def test_packed_gradcheck(rng):
+    layer = nn.LSTM(2, 3, bidirectional=True).double()
+    x = glassgrad.tensor(rng.normal(size=(4, 3, 2)), requires_grad=True)
+    h0 = glassgrad.tensor(rng.normal(size=(2, 3, 3)), requires_grad=True)
+    c0 = glassgrad.tensor(rng.normal(size=(2, 3, 3)), requires_grad=True)
+
+    def run(x, h0, c0):
+        packed = rnn_utils.pack_padded_sequence(x, [2, 4, 1], enforce_sorted=False)
+        out, (h, c) = layer(packed, (h0, c0))
+        return ops_cat([rnn_utils.pad_packed_sequence(out)[0].reshape(-1), h.reshape(-1), c.reshape(-1)])
+
+    assert gradcheck(run, (x, h0, c0))
+
+
+def ops_cat(tensors):
+    return glassgrad.cat(tensors, 0)

@@ -273,3 +273,15 @@ def test_transformer_init_repr_and_errors():
     x = glassgrad.randn(4, 2, 8)
     layer.eval()
     np.testing.assert_array_equal(layer(x).detach().numpy(), layer(x).detach().numpy())
+
+
+def test_mha_and_encoder_layer_gradcheck(rng):
+    mha = nn.MultiheadAttention(4, 2, kdim=3, vdim=2, add_bias_kv=True).double()
+    q = glassgrad.tensor(rng.normal(size=(3, 2, 4)), requires_grad=True)
+    k = glassgrad.tensor(rng.normal(size=(5, 2, 3)), requires_grad=True)
+    v = glassgrad.tensor(rng.normal(size=(5, 2, 2)), requires_grad=True)
+    kpm = glassgrad.tensor(np.array([[False] * 5, [False, False, False, True, True]]))
+    assert gradcheck(lambda q, k, v, w: mha(q, k, v, key_padding_mask=kpm)[0], (q, k, v, mha.q_proj_weight))
+    layer = nn.TransformerEncoderLayer(4, 2, dim_feedforward=6, dropout=0.0, norm_first=True).double()
+    mask = nn.Transformer.generate_square_subsequent_mask(3, dtype=glassgrad.float64)
+    assert gradcheck(lambda x, w: layer(x, src_mask=mask), (q, layer.self_attn.in_proj_weight))
