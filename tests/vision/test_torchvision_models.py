@@ -267,3 +267,13 @@ def test_torchvision_state_dict_gives_torchvisions_logits(name, tmp_path):
         got = loaded(glassgrad.tensor(x.detach().numpy())).detach().numpy()
     scale = np.abs(expected).max()
     np.testing.assert_allclose(got / scale, expected / scale, rtol=0, atol=1e-6)
+
+
+def test_checkpoints_from_before_the_rename_rebuild_the_cifar_network():
+    from glassgrad.train import model_from_checkpoint
+
+    kwargs = {"num_classes": 10, "in_channels": 3, "input_size": [8, 8]}
+    source = models.get_model("cifar_resnet18", **kwargs)
+    state = {"model": source.state_dict(), "model_info": {"name": "resnet18", "kwargs": kwargs}}
+    model = model_from_checkpoint(state)
+    assert type(model).__name__ == "CifarResNet" and list(model.state_dict()) == list(source.state_dict())
