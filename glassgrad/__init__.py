@@ -34,6 +34,7 @@ from glassgrad.creation import (
     empty,
     empty_like,
     eye,
+    from_dlpack,
     from_numpy,
     full,
     full_like,

@@ -87,6 +87,23 @@ def from_numpy(array):
     return Tensor._wrap(array)
 
 
+def from_dlpack(ext_tensor):
+    """A tensor sharing memory with any CPU object that speaks DLPack (a torch tensor, a NumPy array, ...)."""
+    if not hasattr(ext_tensor, "__dlpack__"):
+        raise TypeError(
+            f"from_dlpack expects an object with __dlpack__ (e.g. a torch tensor), got {type(ext_tensor).__name__}"
+        )
+    try:
+        array = np.from_dlpack(ext_tensor)
+    except (BufferError, RuntimeError, TypeError) as error:
+        raise RuntimeError(
+            f"from_dlpack: cannot share the memory of this {type(ext_tensor).__name__} ({error}); glassgrad reads "
+            "CPU memory only (move it with .cpu(), and .detach() a tensor that requires grad)"
+        ) from None
+    _dtype.from_numpy_dtype(array.dtype)
+    return Tensor._wrap(array)
+
+
 def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, **kw):
     shape = _size(size, "zeros", _size_keyword(kw, "zeros"))
     return _made(np.zeros(shape, dtype=_float(dtype)), requires_grad, device, "zeros", out)

@@ -23,3 +23,13 @@ def ignore(drop=False, **kwargs):
 
 
 unused = export = ignore
+
+
+def is_scripting():
+    """False: glassgrad code always runs eagerly (torch code asks before TorchScript-only branches)."""
+    return False
+
+
+def is_tracing():
+    """False: glassgrad never traces through torch.jit."""
+    return False

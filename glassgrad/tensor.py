@@ -162,6 +162,17 @@ class Tensor:
             raise RuntimeError("can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()")
         return self.array
 
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """A DLPack capsule over the same memory (``torch.from_dlpack(t)`` shares it)."""
+        if self.requires_grad:
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        kwargs = {k: v for k, v in (("max_version", max_version), ("dl_device", dl_device), ("copy", copy)) if v}
+        return self.array.__dlpack__(stream=stream, **kwargs)
+
+    def __dlpack_device__(self):
+        """``(device type, index)`` in DLPack's codes: always the CPU, ``(1, 0)``."""
+        return self.array.__dlpack_device__()
+
     def __array__(self, dtype=None, copy=None):
         # As in PyTorch: an array that shares a tensor autograd tracks would let a write through it
         # change values that backward relies on, silently giving wrong gradients.

@@ -66,14 +66,18 @@ def load_checkpoint(path):
 
 def model_from_checkpoint(state):
     """Rebuild the registered model a checkpoint was trained with, with its weights, in eval mode."""
-    from glassgrad.vision.models import get_model
+    from glassgrad.vision.models import MODELS, get_model
 
     info = state.get("model_info")
     if not info:
         raise ValueError(
             "the checkpoint does not say which model it holds (no model_info); it was not written by `glassgrad train`"
         )
-    model = get_model(info["name"], **info.get("kwargs", {}))
+    name, kwargs = info["name"], info.get("kwargs", {})
+    if "input_size" in kwargs and f"cifar_{name}" in MODELS:
+        # Written before the CIFAR networks took names of their own (resnet18 is now torchvision's).
+        name = f"cifar_{name}"
+    model = get_model(name, **kwargs)
     model.load_state_dict(state["model"])
     model.eval()
     return model

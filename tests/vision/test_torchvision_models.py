@@ -267,3 +267,30 @@ def test_torchvision_state_dict_gives_torchvisions_logits(name, tmp_path):
         got = loaded(glassgrad.tensor(x.detach().numpy())).detach().numpy()
     scale = np.abs(expected).max()
     np.testing.assert_allclose(got / scale, expected / scale, rtol=0, atol=1e-6)
+
+
+def test_checkpoints_from_before_the_rename_rebuild_the_cifar_network():
+    from glassgrad.train import model_from_checkpoint
+
+    kwargs = {"num_classes": 10, "in_channels": 3, "input_size": [8, 8]}
+    source = models.get_model("cifar_resnet18", **kwargs)
+    state = {"model": source.state_dict(), "model_info": {"name": "resnet18", "kwargs": kwargs}}
+    model = model_from_checkpoint(state)
+    assert type(model).__name__ == "CifarResNet" and list(model.state_dict()) == list(source.state_dict())
+
+
+@pytest.mark.parametrize("name", ["resnet18", "googlenet", "mobilenet_v2", "densenet121", "squeezenet1_1"])
+def test_from_torch_runs_torchvisions_own_classes(name):
+    torch, torchvision = _torchvision()
+    from glassgrad.interop import from_torch
+
+    torch.manual_seed(0)
+    reference = getattr(torchvision.models, name)(weights=None).double().eval()
+    model = from_torch(reference)  # torchvision's forward code, bound to glassgrad
+    x = np.random.default_rng(0).standard_normal((1, 3, 64, 64))
+    with torch.no_grad():
+        expected = reference(torch.tensor(x)).numpy()
+    with glassgrad.no_grad():
+        got = model(glassgrad.tensor(x)).numpy()
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(got / scale, expected / scale, rtol=0, atol=1e-10)
