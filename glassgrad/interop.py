@@ -211,6 +211,8 @@ def _convert(module, src, dst, path=""):
     for key, value in module.__dict__.items():
         if key in src.base_keys or key in out.__dict__.get("_modules", {}):
             continue
+        if isinstance(getattr(type(out), key, None), property):
+            continue  # computed on this side (LSTM's _flat_weights): nothing to carry over
         if key not in out.__dict__ or not src.owns(cls):
             object.__setattr__(out, key, _value_to(value, src, dst))
     if src.owns(cls) and set(module._parameters) != set(out._parameters):

@@ -23,6 +23,9 @@ FLOORS = {
     "accelerator": 0,
     "cuda": 0,
     "jit": 0,
+    "_log": 0,
+    "_legacy": 0,  # the legacy tensor types (FloatTensor, Variable) Tensor.type() answers with
+    "_numeric_info": 0,
     "ops": 1,
     # layers, optimizers, data, files; the top-level namespace (`import glassgrad`) imports up to here
     "glassgrad": 2,
@@ -34,12 +37,21 @@ FLOORS = {
     "utils": 2,
     "utils.data": 2,
     "utils.files": 2,
+    "utils.progress": 2,
+    "linalg": 2,
+    "multiprocessing": 2,
     "vision": 3,
     "viz": 3,
+    "onnx": 3,
+    "interop": 3,
+    "utils.tensorboard": 3,
     "train": 4,
     "lessons": 4,
     "cli": 5,
     "__main__": 5,
+    # Stand-ins for torch/torchvision as a whole: they map every PyTorch module name to glassgrad's.
+    "compat": 5,
+    "run": 5,
 }
 
 # (module, part imported): the imports that run upward on purpose, each with its reason.

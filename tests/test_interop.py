@@ -115,16 +115,26 @@ def test_gradients_flow_in_the_converted_module():
 
 
 def test_layers_without_a_counterpart_are_named():
-    with pytest.raises(TypeError, match=r"rnn: torch.nn.LSTM has no counterpart in glassgrad.nn"):
-        from_torch(_with_lstm())
+    with pytest.raises(TypeError, match=r"mix: torch.nn.Bilinear has no counterpart in glassgrad.nn"):
+        from_torch(_with_bilinear())
     with pytest.raises(TypeError, match="expected a glassgrad.nn.Module, got int"):
         to_torch(3)
 
 
-def _with_lstm():
+def _with_bilinear():
     holder = torch.nn.Module()
-    holder.rnn = torch.nn.LSTM(2, 3)
+    holder.mix = torch.nn.Bilinear(2, 3, 4)
     return holder
+
+
+def test_a_torch_lstm_runs_in_glassgrad():
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(2, 3, num_layers=2).double()
+    x = torch.randn(4, 1, 2, dtype=torch.float64)
+    ours = from_torch(lstm)
+    np.testing.assert_allclose(
+        ours(glassgrad.from_numpy(x.numpy()))[0].detach().numpy(), lstm(x)[0].detach().numpy(), rtol=1e-12, atol=1e-14
+    )
 
 
 def test_dlpack_shares_memory_both_ways():

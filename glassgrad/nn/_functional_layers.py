@@ -776,7 +776,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
 
 
 def _single(value, name, op):
-    from glassgrad.ops.conv import _ntuple
+    from glassgrad.ops.utils import ntuple as _ntuple
 
     return _ntuple(value, 1, name, op)[0]
 

@@ -134,7 +134,7 @@ class AvgPool1d(Module):
     """Mean over kernel_size windows of (N, C, L) or (C, L), zero padding."""
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-        from glassgrad.ops.conv import _ntuple
+        from glassgrad.ops.utils import ntuple as _ntuple
 
         super().__init__()
         self.kernel_size = _ntuple(kernel_size, 1, "kernel_size", "AvgPool1d")

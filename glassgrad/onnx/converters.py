@@ -347,7 +347,9 @@ def log_softmax(b, result, a, axis=-1):
 
 
 # ----- normalisation -----
-def batch_norm(b, result, x, weight=None, bias=None, running_mean=None, running_var=None, training=True, eps=1e-5):
+def batch_norm(
+    b, result, x, weight=None, bias=None, running_mean=None, running_var=None, training=True, eps=1e-5, update=None
+):
     if training or running_mean is None:
         raise OnnxExportError(
             "export: batch norm with batch statistics (training mode, or track_running_stats=False) cannot be "

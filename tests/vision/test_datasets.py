@@ -334,13 +334,15 @@ def test_cifar10_jpeg_archive_decodes_once_and_caches(tmp_path, monkeypatch):
         datasets.CIFAR10JPEG(tmp_path / "nowhere")
 
 
-def test_cifar10_falls_back_to_the_jpeg_archive_with_a_warning(tmp_path, monkeypatch):
+def test_cifar10_falls_back_to_the_jpeg_archive_with_a_warning(tmp_path, monkeypatch, caplog):
     (tmp_path / "shared").mkdir()
     _cifar_jpeg_archive(tmp_path / "shared" / "cifar10-jpeg.tar.gz")
     monkeypatch.setenv("GLASSGRAD_DATA", str(tmp_path / "shared"))
-    with pytest.warns(UserWarning, match="using the JPEG copy"):
+    with caplog.at_level("WARNING", logger="glassgrad"):
         ds = datasets.CIFAR10(tmp_path / "data", train=True, download=True, transform=T.ToTensor())
     assert len(ds) == 6 and ds[0][0].shape == (3, 32, 32)
+    (record,) = [r for r in caplog.records if "using the JPEG copy" in r.getMessage()]
+    assert record.name == "glassgrad.vision" and record.levelname == "WARNING"
 
 
 # -- Digits ------------------------------------------------------------------------------------------

@@ -76,6 +76,10 @@ class ConvTranspose(Function):
 def _node(geo, plan, needs, saved):
     """A Convolution node set up as its forward pass would leave it, to run its backward alone."""
     conv = Convolution()
+    # The passes nobody asked for run nothing (as select plans them for a node of its own).
+    plan = plan._replace(
+        input_grad=plan.input_grad if needs[0] else None, weight_grad=plan.weight_grad if needs[1] else None
+    )
     conv.geo, conv.plan, conv.needs_input_grad = geo, plan, needs
     conv.save_for_backward(*saved)
     return conv
