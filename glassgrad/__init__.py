@@ -67,7 +67,6 @@ from glassgrad import utils
 from glassgrad.summary import summary
 
 
-
 def is_tensor(obj):
     return isinstance(obj, Tensor)
 

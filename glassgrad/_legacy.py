@@ -50,9 +50,9 @@ class _LegacyTensorType(type):
         return isinstance(obj, Tensor) and obj.dtype == cls.dtype
 
     def __call__(cls, *args, device=None):
-        from glassgrad.tensor import _check_cpu
+        from glassgrad.tensor import check_cpu
 
-        _check_cpu(device, cls.__name__)
+        check_cpu(device, cls.__name__)
         np_dtype = cls.dtype.numpy
         if not args:
             return Tensor._wrap(np.empty((0,), dtype=np_dtype))

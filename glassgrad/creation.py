@@ -6,7 +6,7 @@ import numpy as np
 
 from glassgrad import _dtype, random
 from glassgrad.autograd.graph import increment_version
-from glassgrad.tensor import Tensor, _check_cpu
+from glassgrad.tensor import Tensor, check_cpu
 
 
 def _size(size, op, keyword=None):
@@ -40,7 +40,7 @@ def _float(dtype):
 
 
 def _made(array, requires_grad, device=None, op="tensor", out=None):
-    _check_cpu(device, op)
+    check_cpu(device, op)
     t = Tensor._wrap(array)
     if requires_grad:
         t.requires_grad_(True)  # refuses integer dtypes by name before anything is written to out
@@ -73,7 +73,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 
 def as_tensor(data, dtype=None, device=None):
     """Like ``tensor`` but shares memory with a NumPy array when the dtype allows."""
-    _check_cpu(device, "as_tensor")
+    check_cpu(device, "as_tensor")
     if isinstance(data, Tensor) and dtype is None:
         return data
     return Tensor(data, dtype=dtype)
@@ -153,7 +153,7 @@ def randn_like(other, dtype=None, device=None, requires_grad=False):
 
 
 def randint_like(other, low=0, high=None, dtype=None, device=None):
-    _check_cpu(device, "randint_like")
+    check_cpu(device, "randint_like")
     if high is None:
         low, high = 0, low
     return Tensor._wrap(random.integers(low, high, tuple(other.shape)).astype(_like(other, dtype)))

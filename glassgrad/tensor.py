@@ -714,12 +714,12 @@ class Tensor:
         return _ops.where(mask, value, self)
 
     def reshape(self, *shape):
-        return _ops.reshape(self, _shape_args(shape))
+        return _ops.reshape(self, shape_args(shape))
 
     def view(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (_dtype.dtype, np.dtype)):
             raise TypeError("view(dtype) is not supported; use .to(dtype)")
-        return _ops.view(self, _shape_args(shape))
+        return _ops.view(self, shape_args(shape))
 
     def view_as(self, other):
         return _ops.view(self, other.shape)
@@ -728,7 +728,7 @@ class Tensor:
         return _ops.reshape(self, other.shape)
 
     def permute(self, *dims):
-        return _ops.permute(self, _shape_args(dims))
+        return _ops.permute(self, shape_args(dims))
 
     def t(self):
         if self.array.ndim > 2:
@@ -744,13 +744,13 @@ class Tensor:
         return _ops.transpose(self, -2, -1)
 
     def expand(self, *sizes):
-        return _ops.expand(self, _shape_args(sizes))
+        return _ops.expand(self, shape_args(sizes))
 
     def expand_as(self, other):
         return _ops.expand(self, other.shape)
 
     def repeat(self, *sizes):
-        return _ops.repeat(self, _shape_args(sizes))
+        return _ops.repeat(self, shape_args(sizes))
 
     def contiguous(self, memory_format=None):
         return _ops.contiguous(self)
@@ -778,16 +778,16 @@ class Tensor:
         return Tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
     def new_zeros(self, *size, dtype=None):
-        return Tensor._wrap(np.zeros(_shape_args(size), dtype=_np_dtype(dtype, self.array.dtype)))
+        return Tensor._wrap(np.zeros(shape_args(size), dtype=_np_dtype(dtype, self.array.dtype)))
 
     def new_ones(self, *size, dtype=None):
-        return Tensor._wrap(np.ones(_shape_args(size), dtype=_np_dtype(dtype, self.array.dtype)))
+        return Tensor._wrap(np.ones(shape_args(size), dtype=_np_dtype(dtype, self.array.dtype)))
 
     def new_full(self, size, fill_value, dtype=None):
         return Tensor._wrap(np.full(tuple(size), fill_value, dtype=_np_dtype(dtype, self.array.dtype)))
 
     def new_empty(self, *size, dtype=None):
-        return Tensor._wrap(np.empty(_shape_args(size), dtype=_np_dtype(dtype, self.array.dtype)))
+        return Tensor._wrap(np.empty(shape_args(size), dtype=_np_dtype(dtype, self.array.dtype)))
 
 
 class Size(tuple):
@@ -847,11 +847,11 @@ def to_arguments(args, kwargs, op):
         elif isinstance(a, (_dtype.dtype, np.dtype, type)):
             target = a
         else:
-            _check_cpu(a, op)
+            check_cpu(a, op)
     return target
 
 
-def _check_cpu(where, op):
+def check_cpu(where, op):
     """Accept the CPU (by name or device); refuse any other device with the portable idiom."""
     if where is None:
         return
@@ -919,7 +919,7 @@ def _as_array(data, dtype):
     )
 
 
-def _shape_args(args):
+def shape_args(args):
     """Accept both ``f(2, 3)`` and ``f((2, 3))`` like PyTorch's shape arguments."""
     if len(args) == 1 and isinstance(args[0], (tuple, list, Size)):
         return tuple(int(s) for s in args[0])

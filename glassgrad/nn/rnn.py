@@ -18,7 +18,7 @@ from glassgrad.nn import functional as F
 from glassgrad.nn import init
 from glassgrad.nn.module import Module
 from glassgrad.nn.parameter import Parameter
-from glassgrad.nn.utils.rnn import PackedSequence, _pack, pad_packed_sequence
+from glassgrad.nn.utils.rnn import PackedSequence, pack_sorted, pad_packed_sequence
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -247,7 +247,7 @@ class RNNBase(Module):
     def _finish(self, output, info):
         if info["packed"] is not None:
             if output.ndim == 3:
-                return _pack(output, info["lengths"], info["packed"].sorted_indices)
+                return pack_sorted(output, info["lengths"], info["packed"].sorted_indices)
         if not info["batched"]:
             return output.squeeze(1)
         if self.batch_first:

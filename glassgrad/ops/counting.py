@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from glassgrad.ops.reduction import _axes
 from glassgrad.ops.registry import OpInfo, Sample, register
+from glassgrad.ops.utils import normalize_dims
 from glassgrad.tensor import Tensor
 
 
@@ -24,7 +24,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
         values, inverse, counts = np.unique(array.reshape(-1), return_inverse=True, return_counts=True)
         inverse = inverse.reshape(array.shape)
     else:
-        (axis,) = _axes(dim, input.ndim, "unique")
+        (axis,) = normalize_dims(dim, input.ndim, "unique")
         values, inverse, counts = np.unique(array, return_inverse=True, return_counts=True, axis=axis)
         inverse = inverse.reshape(-1)
     return _results(values, inverse, counts, return_inverse, return_counts)
@@ -36,7 +36,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     if dim is None:
         moved, shape = array.reshape(-1, 1), array.shape
     else:
-        (axis,) = _axes(dim, input.ndim, "unique_consecutive")
+        (axis,) = normalize_dims(dim, input.ndim, "unique_consecutive")
         moved = np.moveaxis(array, axis, 0)
         shape = (array.shape[axis],)
         moved = moved.reshape(moved.shape[0], -1)

@@ -5,8 +5,8 @@ import collections
 import numpy as np
 
 from glassgrad.autograd.function import Function
-from glassgrad.ops.reduction import _axes
 from glassgrad.ops.registry import OpInfo, Sample, register
+from glassgrad.ops.utils import normalize_dims
 from glassgrad.tensor import Tensor
 
 ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
@@ -102,7 +102,7 @@ def _accumulated(input, dtype):
 
 
 def _along(fn_class, input, dim, op):
-    (axis,) = _axes(dim, input.ndim, op) or (0,)
+    (axis,) = normalize_dims(dim, input.ndim, op) or (0,)
     if input.ndim == 0:  # NumPy's running reductions flatten a 0-d array to shape (1,)
         from glassgrad.ops.shape import reshape
 
@@ -123,7 +123,7 @@ def cumprod(input, dim, *, dtype=None):
 
 
 def _extreme(input, dim, largest, op):
-    (axis,) = _axes(dim, input.ndim, op) or (0,)
+    (axis,) = normalize_dims(dim, input.ndim, op) or (0,)
     if input.ndim == 0:
         return ValuesIndices(input, Tensor._wrap(np.array(0)))
     values, node = CumExtreme.apply_with_node(input, axis=axis, largest=largest)

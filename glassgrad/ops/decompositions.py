@@ -262,8 +262,9 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     """The matrix norm of each matrix in dims ``dim``: "fro", "nuc", 1, -1, 2, -2, inf or -inf."""
     from glassgrad.ops.elementwise import abs as abs_
     from glassgrad.ops.rearrange import movedim
-    from glassgrad.ops.reduction import _axes, amax, amin, sum
+    from glassgrad.ops.reduction import amax, amin, sum
     from glassgrad.ops.shape import unsqueeze
+    from glassgrad.ops.utils import normalize_dims
 
     _at_least_matrix(A, "matrix_norm")
     if dtype is not None:
@@ -271,7 +272,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
         from glassgrad.ops.elementwise import cast
 
         A = cast(A, _dtype.to_dtype(dtype).numpy)
-    d0, d1 = _axes(tuple(dim), A.ndim, "matrix_norm")
+    d0, d1 = normalize_dims(tuple(dim), A.ndim, "matrix_norm")
     if ord == "fro":
         return vector_norm(A, 2, (d0, d1), keepdim)
     if ord in (1, -1, float("inf"), -float("inf")):

@@ -9,19 +9,8 @@ import numpy as np
 from glassgrad import _dtype, backend
 from glassgrad.autograd.function import Function
 from glassgrad.ops.registry import OpInfo, Sample, register
+from glassgrad.ops.utils import as_operand
 from glassgrad.tensor import Tensor
-
-
-def _operand(x):
-    """A Tensor stays; a Python number stays a (weakly typed) scalar; anything else becomes an array."""
-    if isinstance(x, (Tensor, int, float, bool)):
-        return x
-    if isinstance(x, np.ndarray) or isinstance(x, (list, tuple)):
-        return Tensor(x)
-    if isinstance(x, np.generic):
-        return x.item()
-    raise TypeError(f"unsupported operand of type {type(x).__name__}; use a Tensor or a number")
-
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -39,9 +28,9 @@ def _fix_float(out, a, b):
 def _binary(fn_class, a, b, **options):
     # The hot path of every arithmetic operator: exact type checks first, the general case after.
     if type(a) is not Tensor:
-        a = _operand(a)
+        a = as_operand(a)
     if type(b) is not Tensor:
-        b = _operand(b)
+        b = as_operand(b)
         if not isinstance(a, Tensor) and not isinstance(b, Tensor):
             a = Tensor(a)
     try:
@@ -386,7 +375,7 @@ def div(a, b):
     """a / b (true division; integer inputs give floats), broadcasting."""
     if type(a) is Tensor and a.array.dtype.kind == "f":
         return _binary(Div, a, b)
-    a, b = _operand(a), _operand(b)
+    a, b = as_operand(a), as_operand(b)
     if isinstance(a, Tensor) and a.array.dtype.kind != "f" and (not isinstance(b, Tensor) or b.array.dtype.kind != "f"):
         a = cast(a, _dtype.get_default_dtype().numpy)
     return _binary(Div, a, b)
@@ -415,7 +404,7 @@ def where(condition, a=None, b=None):
         return tuple(Tensor._wrap(i.astype(np.int64, copy=False)) for i in np.nonzero(condition))
     if a is None or b is None:
         raise TypeError("where: give both a and b (or neither, for the indices where condition holds)")
-    a, b = _operand(a), _operand(b)
+    a, b = as_operand(a), as_operand(b)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor(a)
     try:
@@ -447,42 +436,42 @@ def abs(a):
     return Abs.apply(a)
 
 
-def _floating(a, op):
+def floating(a, op):
     if a.array.dtype.kind != "f":
         return cast(a, _dtype.get_default_dtype().numpy)
     return a
 
 
 def exp(a):
-    return Exp.apply(_floating(a, "exp"))
+    return Exp.apply(floating(a, "exp"))
 
 
 def log(a):
-    return Log.apply(_floating(a, "log"))
+    return Log.apply(floating(a, "log"))
 
 
 def sqrt(a):
-    return Sqrt.apply(_floating(a, "sqrt"))
+    return Sqrt.apply(floating(a, "sqrt"))
 
 
 def rsqrt(a):
-    return Rsqrt.apply(_floating(a, "rsqrt"))
+    return Rsqrt.apply(floating(a, "rsqrt"))
 
 
 def sin(a):
-    return Sin.apply(_floating(a, "sin"))
+    return Sin.apply(floating(a, "sin"))
 
 
 def cos(a):
-    return Cos.apply(_floating(a, "cos"))
+    return Cos.apply(floating(a, "cos"))
 
 
 def tanh(a):
-    return Tanh.apply(_floating(a, "tanh"))
+    return Tanh.apply(floating(a, "tanh"))
 
 
 def sigmoid(a):
-    return Sigmoid.apply(_floating(a, "sigmoid"))
+    return Sigmoid.apply(floating(a, "sigmoid"))
 
 
 def relu(a):

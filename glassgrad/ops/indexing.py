@@ -8,8 +8,8 @@ import numpy as np
 
 from glassgrad.autograd.function import Function
 from glassgrad.backend import memory
-from glassgrad.ops.reduction import _axes
 from glassgrad.ops.registry import OpInfo, Sample, register
+from glassgrad.ops.utils import normalize_dims
 from glassgrad.tensor import Tensor
 
 
@@ -161,7 +161,7 @@ def index_put(a, index, value):
 
 def gather(a, dim, index):
     """out[i][j] = a[index[i][j]][j] for dim=0 (and likewise for other dims)."""
-    (axis,) = _axes(dim, a.ndim, "gather")
+    (axis,) = normalize_dims(dim, a.ndim, "gather")
     idx = index.array if isinstance(index, Tensor) else np.asarray(index)
     if idx.ndim != a.ndim:
         raise RuntimeError(f"gather: index has {idx.ndim} dimensions but the input has {a.ndim}; they must match")
@@ -170,7 +170,7 @@ def gather(a, dim, index):
 
 def index_select(a, dim, index):
     """The entries of ``a`` at the 1-D ``index`` along ``dim``."""
-    (axis,) = _axes(dim, a.ndim, "index_select")
+    (axis,) = normalize_dims(dim, a.ndim, "index_select")
     idx = index.array if isinstance(index, Tensor) else np.asarray(index)
     if idx.ndim != 1:
         raise RuntimeError(f"index_select: index must be 1-D, got shape {idx.shape}")

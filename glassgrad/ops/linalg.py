@@ -3,8 +3,8 @@
 import numpy as np
 
 from glassgrad.autograd.function import Function
-from glassgrad.ops.elementwise import _operand
 from glassgrad.ops.registry import OpInfo, Sample, register
+from glassgrad.ops.utils import as_operand
 from glassgrad.tensor import Tensor
 
 
@@ -55,7 +55,7 @@ def matmul(a, b):
 
     Shapes: (n,) @ (n,) -> (); (m, n) @ (n, p) -> (m, p); (*, m, n) @ (*, n, p) -> (*, m, p).
     """
-    a, b = _operand(a), _operand(b)
+    a, b = as_operand(a), as_operand(b)
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError("matmul: both arguments must be tensors")
     return MatMul.apply(a, b)

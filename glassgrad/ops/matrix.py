@@ -3,8 +3,8 @@
 import numpy as np
 
 from glassgrad.autograd.function import Function
-from glassgrad.ops.reduction import _axes
 from glassgrad.ops.registry import OpInfo, Sample, register
+from glassgrad.ops.utils import normalize_dims
 
 
 def _diagonal_index(shape, offset, dim1, dim2):
@@ -68,7 +68,7 @@ class DiagEmbed(Function):
 
 
 def _check_matrix_dims(dim1, dim2, ndim, op):
-    d1, d2 = _axes((dim1, dim2), ndim, op)
+    d1, d2 = normalize_dims((dim1, dim2), ndim, op)
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     return d1, d2

@@ -4,8 +4,8 @@ repeat_interleave, tile."""
 import numpy as np
 
 from glassgrad.autograd.function import Function
-from glassgrad.ops.reduction import _axes
 from glassgrad.ops.registry import Arg, OpInfo, Sample, register
+from glassgrad.ops.utils import normalize_dims
 from glassgrad.tensor import Tensor
 
 
@@ -75,7 +75,7 @@ def narrow(input, dim, start, length):
     the end); a view, as in PyTorch."""
     from glassgrad.ops.indexing import getitem
 
-    (axis,) = _axes(dim, input.ndim, "narrow")
+    (axis,) = normalize_dims(dim, input.ndim, "narrow")
     size, start, length = input.shape[axis], _int(start), _int(length)
     if not -size <= start <= size:
         raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], but got {start})")
@@ -90,7 +90,7 @@ def select(input, dim, index):
     """The slice at ``index`` of dimension ``dim``, with that dimension removed (``x.select(0, i)`` is ``x[i]``)."""
     from glassgrad.ops.indexing import getitem
 
-    (axis,) = _axes(dim, input.ndim, "select")
+    (axis,) = normalize_dims(dim, input.ndim, "select")
     size, index = input.shape[axis], _int(index)
     if not -size <= index < size:
         raise IndexError(
@@ -110,8 +110,8 @@ def movedim(input, source, destination):
             f"movedim: Invalid source or destination dims: source ({list(source)} dims) should contain the same "
             f"number of dims as destination ({list(destination)} dims)"
         )
-    src = _axes(source, input.ndim, "movedim") if source else ()
-    dst = _axes(destination, input.ndim, "movedim") if destination else ()
+    src = normalize_dims(source, input.ndim, "movedim") if source else ()
+    dst = normalize_dims(destination, input.ndim, "movedim") if destination else ()
     for name, dims, given in (("source", src, source), ("destination", dst, destination)):
         if len(set(dims)) != len(dims):
             raise RuntimeError(f"movedim: repeated dim in `{name}` ({list(given)})")
@@ -135,12 +135,12 @@ def roll(input, shifts, dims=None):
     dims = _dims(dims)
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
-    return Roll.apply(input, shifts=shifts, axes=_axes(dims, input.ndim, "roll"))
+    return Roll.apply(input, shifts=shifts, axes=normalize_dims(dims, input.ndim, "roll"))
 
 
 def flip(input, dims, *more):
     """Reverse the order of elements along ``dims`` (a copy, as in PyTorch)."""
-    return Flip.apply(input, axes=_axes(_dims(dims, more), input.ndim, "flip"))
+    return Flip.apply(input, axes=normalize_dims(_dims(dims, more), input.ndim, "flip"))
 
 
 def rot90(input, k=1, dims=(0, 1)):
@@ -150,7 +150,7 @@ def rot90(input, k=1, dims=(0, 1)):
         raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
     if input.ndim < 2:
         raise RuntimeError(f"expected total dims >= 2, but got total dims = {input.ndim}")
-    d0, d1 = _axes(dims, input.ndim, "rot90")
+    d0, d1 = normalize_dims(dims, input.ndim, "rot90")
     if d0 == d1:
         raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {dims[0]} and dim1 = {dims[1]}")
     return Rot90.apply(input, k=int(k) % 4, axes=(d0, d1))
@@ -168,7 +168,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     if dim is None:
         input, axis = reshape(input, (-1,)), 0
     else:
-        (axis,) = _axes(dim, input.ndim, "repeat_interleave")
+        (axis,) = normalize_dims(dim, input.ndim, "repeat_interleave")
     if isinstance(repeats, Tensor):
         counts = repeats.array.astype(np.int64).reshape(-1)
         if counts.size == 1:

@@ -7,26 +7,10 @@ import numpy as np
 from glassgrad import _dtype
 from glassgrad.autograd.function import Function
 from glassgrad.ops.registry import OpInfo, Sample, register
+from glassgrad.ops.utils import normalize_dims
 from glassgrad.tensor import Tensor
 
 ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
-
-
-def _axes(dim, ndim, op):
-    """Normalise ``dim`` (None, int or tuple) into a tuple of non-negative axes."""
-    if dim is None:
-        return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    limit = ndim if ndim > 1 else 1
-    out = []
-    for d in dims:
-        if not -limit <= d < limit:
-            raise IndexError(
-                f"{op}: dimension {d} is out of range for a tensor with {ndim} dimensions "
-                f"(expected {-limit} to {limit - 1})"
-            )
-        out.append(d % limit)
-    return tuple(out) if ndim else ()
 
 
 def _unsqueeze_like(grad, axes, keepdim, shape):
@@ -189,7 +173,7 @@ def sum(a, dim=None, keepdim=False, dtype=None):
         from glassgrad.ops.elementwise import cast
 
         a = cast(a, np.int64)
-    return Sum.apply(a, axes=_axes(dim, a.ndim, "sum"), keepdim=keepdim)
+    return Sum.apply(a, axes=normalize_dims(dim, a.ndim, "sum"), keepdim=keepdim)
 
 
 def mean(a, dim=None, keepdim=False, dtype=None):
@@ -197,23 +181,23 @@ def mean(a, dim=None, keepdim=False, dtype=None):
     a = _float_input(a, dtype)
     if a.array.dtype.kind != "f":
         raise RuntimeError(f"mean(): needs a floating-point tensor, got {a.dtype}; call .float() first")
-    return Mean.apply(a, axes=_axes(dim, a.ndim, "mean"), keepdim=keepdim)
+    return Mean.apply(a, axes=normalize_dims(dim, a.ndim, "mean"), keepdim=keepdim)
 
 
 def prod(a, dim=None, keepdim=False):
-    return Prod.apply(a, axes=_axes(dim, a.ndim, "prod"), keepdim=keepdim)
+    return Prod.apply(a, axes=normalize_dims(dim, a.ndim, "prod"), keepdim=keepdim)
 
 
 def _extreme(a, dim, keepdim, largest, op):
     if a.array.size == 0:
         raise RuntimeError(f"{op}(): the tensor is empty; there is no {op}imum")
     if dim is None:
-        return MaxMin.apply(a, axes=_axes(None, a.ndim, op), keepdim=False, largest=largest)
+        return MaxMin.apply(a, axes=normalize_dims(None, a.ndim, op), keepdim=False, largest=largest)
     if isinstance(dim, Tensor):
         from glassgrad.ops.elementwise import maximum, minimum
 
         return maximum(a, dim) if largest else minimum(a, dim)
-    (axis,) = _axes(dim, a.ndim, op) or (0,)
+    (axis,) = normalize_dims(dim, a.ndim, op) or (0,)
     if a.ndim == 0:
         return ValuesIndices(a, Tensor._wrap(np.array(0)))
     values, node = MaxMinDim.apply_with_node(a, axis=axis, keepdim=keepdim, largest=largest)
@@ -232,11 +216,11 @@ def min(a, dim=None, keepdim=False):
 
 
 def amax(a, dim=None, keepdim=False):
-    return MaxMin.apply(a, axes=_axes(dim, a.ndim, "amax"), keepdim=keepdim, largest=True)
+    return MaxMin.apply(a, axes=normalize_dims(dim, a.ndim, "amax"), keepdim=keepdim, largest=True)
 
 
 def amin(a, dim=None, keepdim=False):
-    return MaxMin.apply(a, axes=_axes(dim, a.ndim, "amin"), keepdim=keepdim, largest=False)
+    return MaxMin.apply(a, axes=normalize_dims(dim, a.ndim, "amin"), keepdim=keepdim, largest=False)
 
 
 def _bool_first(dim, unbiased):
@@ -255,7 +239,9 @@ def _correction(unbiased, correction):
 def var(a, dim=None, unbiased=None, keepdim=False, correction=None):
     """Variance over ``dim``; unbiased (divides by N - 1) unless ``unbiased=False`` or ``correction=0``."""
     dim, unbiased = _bool_first(dim, unbiased)
-    return Var.apply(a, axes=_axes(dim, a.ndim, "var"), keepdim=keepdim, correction=_correction(unbiased, correction))
+    return Var.apply(
+        a, axes=normalize_dims(dim, a.ndim, "var"), keepdim=keepdim, correction=_correction(unbiased, correction)
+    )
 
 
 def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
@@ -268,7 +254,7 @@ def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
 
 def logsumexp(a, dim, keepdim=False):
     """log(sum(exp(a))) over ``dim``, without overflow."""
-    return LogSumExp.apply(a, axes=_axes(dim, a.ndim, "logsumexp"), keepdim=keepdim)
+    return LogSumExp.apply(a, axes=normalize_dims(dim, a.ndim, "logsumexp"), keepdim=keepdim)
 
 
 def norm(a, p="fro", dim=None, keepdim=False, dtype=None):
@@ -293,7 +279,7 @@ def argmax(a, dim=None, keepdim=False):
     """Index of the largest element (of the flattened tensor when ``dim`` is None)."""
     if dim is None:
         return Tensor._wrap(np.asarray(np.argmax(a.array), dtype=np.int64))
-    (axis,) = _axes(dim, a.ndim, "argmax")
+    (axis,) = normalize_dims(dim, a.ndim, "argmax")
     return Tensor._wrap(np.argmax(a.array, axis=axis, keepdims=keepdim).astype(np.int64, copy=False))
 
 
@@ -301,16 +287,16 @@ def argmin(a, dim=None, keepdim=False):
     """Index of the smallest element (of the flattened tensor when ``dim`` is None)."""
     if dim is None:
         return Tensor._wrap(np.asarray(np.argmin(a.array), dtype=np.int64))
-    (axis,) = _axes(dim, a.ndim, "argmin")
+    (axis,) = normalize_dims(dim, a.ndim, "argmin")
     return Tensor._wrap(np.argmin(a.array, axis=axis, keepdims=keepdim).astype(np.int64, copy=False))
 
 
 def any(a, dim=None, keepdim=False):
-    return Tensor._wrap(np.asarray(np.any(a.array, axis=_axes(dim, a.ndim, "any"), keepdims=keepdim)))
+    return Tensor._wrap(np.asarray(np.any(a.array, axis=normalize_dims(dim, a.ndim, "any"), keepdims=keepdim)))
 
 
 def all(a, dim=None, keepdim=False):
-    return Tensor._wrap(np.asarray(np.all(a.array, axis=_axes(dim, a.ndim, "all"), keepdims=keepdim)))
+    return Tensor._wrap(np.asarray(np.all(a.array, axis=normalize_dims(dim, a.ndim, "all"), keepdims=keepdim)))
 
 
 def softmax(a, dim=None, dtype=None):
@@ -318,7 +304,7 @@ def softmax(a, dim=None, dtype=None):
     a = _float_input(a, dtype)
     if dim is None:
         raise TypeError("softmax: pass dim= (the dimension whose entries sum to 1)")
-    (axis,) = _axes(dim, a.ndim, "softmax") or (0,)
+    (axis,) = normalize_dims(dim, a.ndim, "softmax") or (0,)
     return Softmax.apply(a, axis=axis)
 
 
@@ -327,7 +313,7 @@ def log_softmax(a, dim=None, dtype=None):
     a = _float_input(a, dtype)
     if dim is None:
         raise TypeError("log_softmax: pass dim= (the dimension to normalise over)")
-    (axis,) = _axes(dim, a.ndim, "log_softmax") or (0,)
+    (axis,) = normalize_dims(dim, a.ndim, "log_softmax") or (0,)
     return LogSoftmax.apply(a, axis=axis)
 
 
@@ -335,7 +321,7 @@ def sort(a, dim=-1, descending=False):
     """(values, indices) sorted along ``dim``; values carry the gradient."""
     from glassgrad.ops.indexing import gather
 
-    (axis,) = _axes(dim, a.ndim, "sort")
+    (axis,) = normalize_dims(dim, a.ndim, "sort")
     order = np.argsort(-a.array if descending else a.array, axis=axis, kind="stable")
     index = Tensor._wrap(order.astype(np.int64, copy=False))
     return ValuesIndices(gather(a, axis, index), index)
@@ -349,7 +335,7 @@ def topk(a, k, dim=-1, largest=True, sorted=True):
     """The ``k`` largest (or smallest) elements along ``dim`` and their indices."""
     from glassgrad.ops.indexing import gather
 
-    (axis,) = _axes(dim, a.ndim, "topk")
+    (axis,) = normalize_dims(dim, a.ndim, "topk")
     if not 0 <= k <= a.shape[axis]:
         raise RuntimeError(f"topk: k={k} is out of range for dimension {dim} of size {a.shape[axis]}")
     order = np.argsort(-a.array if largest else a.array, axis=axis, kind="stable")

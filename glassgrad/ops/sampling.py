@@ -8,7 +8,7 @@ import numpy as np
 
 from glassgrad import _dtype, random
 from glassgrad.ops.registry import OpInfo, Sample, register
-from glassgrad.tensor import Tensor, _check_cpu
+from glassgrad.tensor import Tensor, check_cpu
 
 
 def normal(
@@ -42,7 +42,7 @@ def normal(
         if target.kind != "f":
             raise NotImplementedError(f'"normal_kernel_cpu" not implemented for {_dtype.from_numpy_dtype(target)}')
         shape = np.broadcast_shapes(*[np.shape(x.array if isinstance(x, Tensor) else x) for x in (mean, std)])
-    _check_cpu(device, "normal")
+    check_cpu(device, "normal")
     m = mean.array if isinstance(mean, Tensor) else float(mean)
     s = std.array if isinstance(std, Tensor) else float(std)
     if np.any(np.asarray(s) < 0):

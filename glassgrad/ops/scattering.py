@@ -4,8 +4,8 @@ index_add, index_copy, masked_scatter (each with its in-place form, ``x.scatter_
 import numpy as np
 
 from glassgrad.autograd.function import Function
-from glassgrad.ops.reduction import _axes
 from glassgrad.ops.registry import OpInfo, Sample, register
+from glassgrad.ops.utils import normalize_dims
 from glassgrad.tensor import Tensor
 
 
@@ -147,7 +147,7 @@ def _index(index, op, ndim=None):
 
 
 def _check_scatter(input, dim, index, src, op):
-    (axis,) = _axes(dim, input.ndim, op) or (0,)
+    (axis,) = normalize_dims(dim, input.ndim, op) or (0,)
     array = _index(index, op, max(input.ndim, 1))
     size = input.shape[axis] if input.ndim else 1
     if array.size and (array.min() < -size or array.max() >= size):
@@ -201,7 +201,7 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
 
 
 def _check_index_op(input, dim, index, source, op):
-    (axis,) = _axes(dim, input.ndim, op) or (0,)
+    (axis,) = normalize_dims(dim, input.ndim, op) or (0,)
     array = _index(index, op)
     if array.ndim > 1:
         raise IndexError(f"{op}(): Index is supposed to be a vector")

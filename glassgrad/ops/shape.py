@@ -8,8 +8,8 @@ import builtins
 import numpy as np
 
 from glassgrad.autograd.function import Function
-from glassgrad.ops.reduction import _axes
 from glassgrad.ops.registry import Arg, OpInfo, Sample, register
+from glassgrad.ops.utils import normalize_dims
 from glassgrad.tensor import Tensor
 
 
@@ -145,7 +145,7 @@ def flatten(a, start_dim=0, end_dim=-1):
     """Merge dimensions start_dim..end_dim into one."""
     if a.ndim == 0:
         return reshape(a, (1,))
-    start, end = _axes((start_dim, end_dim), a.ndim, "flatten")
+    start, end = normalize_dims((start_dim, end_dim), a.ndim, "flatten")
     if start > end:
         raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     # The merged size explicitly, not -1, which cannot be inferred when another dimension is 0.
@@ -156,13 +156,13 @@ def flatten(a, start_dim=0, end_dim=-1):
 
 
 def unflatten(a, dim, sizes):
-    (axis,) = _axes(dim, a.ndim, "unflatten")
+    (axis,) = normalize_dims(dim, a.ndim, "unflatten")
     return reshape(a, a.shape[:axis] + tuple(sizes) + a.shape[axis + 1 :])
 
 
 def permute(a, dims):
     """Reorder the dimensions: ``dims`` is a permutation of range(ndim)."""
-    axes = _axes(tuple(dims), a.ndim, "permute")
+    axes = normalize_dims(tuple(dims), a.ndim, "permute")
     if sorted(axes) != list(range(a.ndim)):
         raise RuntimeError(f"permute: {tuple(dims)} is not a permutation of the {a.ndim} dimensions")
     return Permute.apply(a, dims=axes)
@@ -172,7 +172,7 @@ def transpose(a, dim0, dim1):
     """Swap two dimensions."""
     if a.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
         return a
-    d0, d1 = _axes((dim0, dim1), a.ndim, "transpose")
+    d0, d1 = normalize_dims((dim0, dim1), a.ndim, "transpose")
     dims = list(range(a.ndim))
     dims[d0], dims[d1] = dims[d1], dims[d0]
     return Permute.apply(a, dims=tuple(dims))
@@ -183,14 +183,14 @@ def squeeze(a, dim=None):
     if dim is None:
         shape = tuple(s for s in a.shape if s != 1)
     else:
-        axes = _axes(dim, a.ndim, "squeeze")
+        axes = normalize_dims(dim, a.ndim, "squeeze")
         shape = tuple(s for i, s in enumerate(a.shape) if not (i in axes and s == 1))
     return reshape(a, shape)
 
 
 def unsqueeze(a, dim):
     """Insert a dimension of size 1 at ``dim`` (negative counts from the end of the result)."""
-    (axis,) = _axes(dim, a.ndim + 1, "unsqueeze")
+    (axis,) = normalize_dims(dim, a.ndim + 1, "unsqueeze")
     return Reshape.apply(a, shape=a.shape[:axis] + (1,) + a.shape[axis:])
 
 
@@ -249,7 +249,7 @@ def _tensors(tensors, op):
 def cat(tensors, dim=0):
     """Join tensors along an existing dimension; all other sizes must agree."""
     tensors = [t for t in _tensors(tensors, "cat") if not (t.ndim == 1 and t.shape[0] == 0)] or list(tensors)[:1]
-    (axis,) = _axes(dim, tensors[0].ndim, "cat")
+    (axis,) = normalize_dims(dim, tensors[0].ndim, "cat")
     first = tensors[0].shape
     for i, t in enumerate(tensors[1:], 1):
         if t.ndim != len(first) or any(t.shape[d] != first[d] for d in range(len(first)) if d != axis):
@@ -273,7 +273,7 @@ def stack(tensors, dim=0):
     for i, t in enumerate(tensors[1:], 1):
         if t.shape != first:
             raise RuntimeError(f"stack: tensor {i} has shape {tuple(t.shape)}, but tensor 0 has {tuple(first)}")
-    (axis,) = _axes(dim, tensors[0].ndim + 1, "stack")
+    (axis,) = normalize_dims(dim, tensors[0].ndim + 1, "stack")
     return Stack.apply(*tensors, axis=axis)
 
 
@@ -281,7 +281,7 @@ def split(a, split_size_or_sections, dim=0):
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
     from glassgrad.ops.indexing import getitem
 
-    (axis,) = _axes(dim, a.ndim, "split")
+    (axis,) = normalize_dims(dim, a.ndim, "split")
     length = a.shape[axis]
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
@@ -304,7 +304,7 @@ def split(a, split_size_or_sections, dim=0):
 
 def chunk(a, chunks, dim=0):
     """Split into ``chunks`` pieces of equal size (the last may be smaller)."""
-    (axis,) = _axes(dim, a.ndim, "chunk")
+    (axis,) = normalize_dims(dim, a.ndim, "chunk")
     if chunks <= 0:
         raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
     size = -(-a.shape[axis] // chunks)
@@ -313,7 +313,7 @@ def chunk(a, chunks, dim=0):
 
 def unbind(a, dim=0):
     """The slices along ``dim``, with that dimension removed."""
-    (axis,) = _axes(dim, a.ndim, "unbind")
+    (axis,) = normalize_dims(dim, a.ndim, "unbind")
     return tuple(squeeze(p, axis) for p in split(a, 1, axis))
 
 

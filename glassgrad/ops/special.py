@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from glassgrad.autograd.function import Function
-from glassgrad.ops.elementwise import _floating
+from glassgrad.ops.elementwise import floating
 from glassgrad.ops.registry import OpInfo, Sample, register
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -299,7 +299,7 @@ class Digamma(Function):
 
 def _unary_op(fn_class, name, doc):
     def op(input):
-        return fn_class.apply(_floating(input, name))
+        return fn_class.apply(floating(input, name))
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc

@@ -1,4 +1,4 @@
-"""Argument helpers shared by the ops and the layers above them (conv, pooling, nn.conv)."""
+"""Argument helpers shared by the ops and the layers above them (dims, operands, conv and pooling sizes)."""
 
 import numpy as np
 
@@ -32,3 +32,31 @@ def batched(x, ndim, op, what):
             f"{op}: expected a {ndim}-D (batched) or {ndim - 1}-D (unbatched) input, got shape {tuple(x.shape)}"
         )
     return x, False
+
+
+def normalize_dims(dim, ndim, op):
+    """Normalise ``dim`` (None, int or tuple) into a tuple of non-negative axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    limit = ndim if ndim > 1 else 1
+    out = []
+    for d in dims:
+        if not -limit <= d < limit:
+            raise IndexError(
+                f"{op}: dimension {d} is out of range for a tensor with {ndim} dimensions "
+                f"(expected {-limit} to {limit - 1})"
+            )
+        out.append(d % limit)
+    return tuple(out) if ndim else ()
+
+
+def as_operand(x):
+    """A Tensor stays; a Python number stays a (weakly typed) scalar; anything else becomes an array."""
+    if isinstance(x, (Tensor, int, float, bool)):
+        return x
+    if isinstance(x, np.ndarray) or isinstance(x, (list, tuple)):
+        return Tensor(x)
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"unsupported operand of type {type(x).__name__}; use a Tensor or a number")

@@ -10,7 +10,7 @@ from glassgrad.autograd.grad_mode import no_grad
 from glassgrad.autograd.graph import increment_version
 from glassgrad.nn.module import Module
 from glassgrad.nn.normalization import _BatchNorm, _InstanceNorm
-from glassgrad.optim.lr_scheduler import LRScheduler, _per_group
+from glassgrad.optim.lr_scheduler import LRScheduler, per_group
 from glassgrad.tensor import Tensor
 
 __all__ = ["AveragedModel", "SWALR", "update_bn", "get_ema_avg_fn", "get_swa_avg_fn", "get_ema_multi_avg_fn"]
@@ -131,7 +131,7 @@ class SWALR(LRScheduler):
     then hold it there: the schedule of the averaging phase of SWA."""
 
     def __init__(self, optimizer, swa_lr, anneal_epochs=10, anneal_strategy="cos", last_epoch=-1):
-        for value, group in zip(_per_group("swa_lr", optimizer, swa_lr), optimizer.param_groups):
+        for value, group in zip(per_group("swa_lr", optimizer, swa_lr), optimizer.param_groups):
             group["swa_lr"] = value
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}")

@@ -8,7 +8,7 @@ from glassgrad.nn.utils import parametrize
 __all__ = ["spectral_norm", "weight_norm"]
 
 
-def _norm_except_dim(v, dim):
+def norm_except_dim(v, dim):
     """The 2-norm of v over every dim but ``dim``, kept as size 1 (all dims for dim -1: a scalar)."""
     if dim == -1:
         return ops.norm(v, 2)
@@ -22,10 +22,10 @@ class _WeightNorm(Module):
         self.dim = -1 if dim is None else dim
 
     def forward(self, weight_g, weight_v):
-        return weight_v * (weight_g / _norm_except_dim(weight_v, self.dim))
+        return weight_v * (weight_g / norm_except_dim(weight_v, self.dim))
 
     def right_inverse(self, weight):
-        return _norm_except_dim(weight, self.dim), weight
+        return norm_except_dim(weight, self.dim), weight
 
 
 def weight_norm(module, name="weight", dim=0):
@@ -54,8 +54,8 @@ class _SpectralNorm(Module):
             self.n_power_iterations = n_power_iterations
             matrix = self._matrix(weight)
             h, w = matrix.shape
-            u = _normalize(creation.randn(h, dtype=weight.dtype), eps)
-            v = _normalize(creation.randn(w, dtype=weight.dtype), eps)
+            u = normalize_vector(creation.randn(h, dtype=weight.dtype), eps)
+            v = normalize_vector(creation.randn(w, dtype=weight.dtype), eps)
             self.register_buffer("_u", u)
             self.register_buffer("_v", v)
             self._power_method(matrix, 15)
@@ -70,8 +70,8 @@ class _SpectralNorm(Module):
         with grad_mode.no_grad():
             m = matrix.detach()
             for _ in range(iterations):
-                self._u.copy_(_normalize(ops.matmul(m, self._v), self.eps))
-                self._v.copy_(_normalize(ops.matmul(m.transpose(0, 1), self._u), self.eps))
+                self._u.copy_(normalize_vector(ops.matmul(m, self._v), self.eps))
+                self._v.copy_(normalize_vector(ops.matmul(m.transpose(0, 1), self._u), self.eps))
 
     def forward(self, weight):
         if weight.ndim == 1:
@@ -87,7 +87,7 @@ class _SpectralNorm(Module):
         return value
 
 
-def _normalize(x, eps):
+def normalize_vector(x, eps):
     return x / ops.clamp(ops.norm(x, 2), min=eps)
 
 

@@ -78,7 +78,7 @@ def _rows(lengths, order):
     return t_index, order[b_index], valid.sum(axis=1)
 
 
-def _pack(padded, lengths, sorted_indices):
+def pack_sorted(padded, lengths, sorted_indices):
     """padded (T, B, *) in the caller's batch order -> PackedSequence sorted by ``sorted_indices``."""
     order = np.arange(lengths.size) if sorted_indices is None else np.asarray(sorted_indices.numpy())
     t_index, b_index, batch_sizes = _rows(lengths, order)
@@ -119,7 +119,7 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
         sorted_indices = None
     else:
         sorted_indices = creation.tensor(np.argsort(-lengths, kind="stable").astype(np.int64))
-    return _pack(input, lengths, sorted_indices)
+    return pack_sorted(input, lengths, sorted_indices)
 
 
 def _packed_lengths(sequence):

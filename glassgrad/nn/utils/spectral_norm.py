@@ -5,7 +5,7 @@ forward. ``nn.utils.parametrizations.spectral_norm`` is the newer form."""
 from glassgrad import creation, ops
 from glassgrad.autograd import grad_mode
 from glassgrad.nn.parameter import Parameter
-from glassgrad.nn.utils.parametrizations import _normalize
+from glassgrad.nn.utils.parametrizations import normalize_vector
 
 __all__ = ["remove_spectral_norm", "spectral_norm"]
 
@@ -32,8 +32,8 @@ class SpectralNorm:
             with grad_mode.no_grad():
                 m = matrix.detach()
                 for _ in range(self.n_power_iterations):
-                    v.copy_(_normalize(ops.matmul(m.transpose(0, 1), u), self.eps))
-                    u.copy_(_normalize(ops.matmul(m, v), self.eps))
+                    v.copy_(normalize_vector(ops.matmul(m.transpose(0, 1), u), self.eps))
+                    u.copy_(normalize_vector(ops.matmul(m, v), self.eps))
             u, v = u.clone(), v.clone()
         sigma = ops.sum(u * ops.matmul(matrix, v))
         return weight / sigma
@@ -55,8 +55,8 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
     fn = SpectralNorm(name, n_power_iterations, dim, eps)
     h, w = fn.matrix(weight).shape
     with grad_mode.no_grad():
-        u = _normalize(creation.randn(h, dtype=weight.dtype), eps)
-        v = _normalize(creation.randn(w, dtype=weight.dtype), eps)
+        u = normalize_vector(creation.randn(h, dtype=weight.dtype), eps)
+        v = normalize_vector(creation.randn(w, dtype=weight.dtype), eps)
     del module._parameters[name]
     module.register_parameter(name + "_orig", weight)
     object.__setattr__(module, name, weight.detach())

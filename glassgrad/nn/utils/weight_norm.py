@@ -6,7 +6,7 @@ import warnings
 
 from glassgrad.autograd import grad_mode
 from glassgrad.nn.parameter import Parameter
-from glassgrad.nn.utils.parametrizations import _norm_except_dim
+from glassgrad.nn.utils.parametrizations import norm_except_dim
 
 __all__ = ["remove_weight_norm", "weight_norm"]
 
@@ -18,7 +18,7 @@ class WeightNorm:
 
     def compute_weight(self, module):
         g, v = getattr(module, self.name + "_g"), getattr(module, self.name + "_v")
-        return v * (g / _norm_except_dim(v, self.dim))
+        return v * (g / norm_except_dim(v, self.dim))
 
     def __call__(self, module, inputs):
         object.__setattr__(module, self.name, self.compute_weight(module))
@@ -40,7 +40,7 @@ def weight_norm(module, name="weight", dim=0):
     fn = WeightNorm(name, dim)
     del module._parameters[name]
     with grad_mode.no_grad():
-        module.register_parameter(name + "_g", Parameter(_norm_except_dim(weight, fn.dim)))
+        module.register_parameter(name + "_g", Parameter(norm_except_dim(weight, fn.dim)))
         module.register_parameter(name + "_v", Parameter(weight.detach()))
     object.__setattr__(module, name, fn.compute_weight(module))
     module.register_forward_pre_hook(fn)
