@@ -7,7 +7,7 @@ import glassgrad
 import glassgrad.onnx
 from glassgrad import nn
 from glassgrad.nn import functional as F
-from glassgrad.vision.models import MODELS, get_model
+from glassgrad.vision.models import MODELS, TORCHVISION_MODELS, get_model
 
 onnx = pytest.importorskip("onnx", reason="the onnx package is not installed (pip install onnx)")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install onnxruntime)")
@@ -170,3 +170,23 @@ def test_export_command_writes_and_checks(tmp_path, capsys):
     assert "checked with onnxruntime" in out
     difference = float(out.rsplit("glassgrad ", 1)[1])
     assert difference < 1e-5
+
+
+# torchvision's ImageNet architectures, at 64x64 (their adaptive pooling takes any size). VGG-13/16/19
+# (with and without batch norm) repeat VGG-11's layers: VGG-11 and VGG-11-BN stand for them, since
+# each 500 MB export takes long.
+TORCHVISION = [name for name in TORCHVISION_MODELS if not name.startswith(("vgg13", "vgg16", "vgg19"))]
+
+
+@pytest.mark.parametrize("name", TORCHVISION)
+def test_torchvision_architecture_exports_and_runs_in_onnxruntime(name, tmp_path):
+    glassgrad.manual_seed(0)
+    model = TORCHVISION_MODELS[name][0](num_classes=10)
+    _trained_statistics(model, (2, 3, 64, 64))
+    path = tmp_path / f"{name}.onnx"
+    glassgrad.onnx.export(model, glassgrad.randn(1, 3, 64, 64), path, dynamic_axes={"input": {0: "batch"}})
+    probe = glassgrad.randn(2, 3, 64, 64)
+    with glassgrad.no_grad():
+        expected = model(probe).numpy()
+    (got,) = _run(path, probe.numpy())
+    assert _close(got, expected) < 1e-5
