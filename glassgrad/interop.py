@@ -128,10 +128,22 @@ def _value_to(value, src, dst):
     return value
 
 
+# The settings of the recurrent layers, which both libraries keep as attributes of those names.
+_RNN_SETTINGS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional")
+_RECURRENT = {"RNN": (*_RNN_SETTINGS, "nonlinearity"), "LSTM": _RNN_SETTINGS, "GRU": _RNN_SETTINGS}
+# Layers that live beside Linear without an nn-level name (MultiheadAttention's out_proj).
+_LINEAR_MODULE_ONLY = ("NonDynamicallyQuantizableLinear",)
+_LINEAR_MODULE = {"torch": "torch.nn.modules.linear", "glassgrad": "glassgrad.nn.linear"}
+
+
 def _leaf_class(cls, src, dst, path):
     """The class on the other side standing for the library class in ``cls``'s ancestry."""
     base = next(k for k in cls.__mro__ if src.owns(k))
     target = getattr(dst.nn, base.__name__, None)
+    if target is None and base.__name__ in _LINEAR_MODULE_ONLY:
+        # Not exported under nn, but both libraries define it beside Linear.
+        module = importlib.import_module(_LINEAR_MODULE[dst.name])
+        target = getattr(module, base.__name__, None)
     if not isinstance(target, type) or not issubclass(target, dst.Module):
         raise TypeError(
             f"{path or 'the module'}: {src.name}.nn.{base.__name__} has no counterpart in {dst.name}.nn; "
@@ -146,7 +158,12 @@ def _constructed(module, base, target, path):
     if base.__name__ in ("Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"):
         return target()  # the children, parameters and buffers are added by name afterwards
     kwargs = {}
-    for name, p in signature.parameters.items():
+    parameters = dict(signature.parameters)
+    if base.__name__ in _RECURRENT:
+        # RNN, LSTM and GRU take (*args, **kwargs) on both sides; their settings are attributes.
+        names = _RECURRENT[base.__name__] + (("proj_size",) if getattr(module, "proj_size", 0) else ())
+        return target(**{name: getattr(module, name) for name in names})
+    for name, p in parameters.items():
         if name in _SKIP_ARGS or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         if name in ("bias", "affine", "elementwise_affine") and name not in module.__dict__:

@@ -155,3 +155,33 @@ def test_dlpack_shares_memory_both_ways():
         torch.from_dlpack(glassgrad.ones(2, requires_grad=True))
     with pytest.raises(TypeError, match="expects an object with __dlpack__"):
         glassgrad.from_dlpack([1, 2])
+
+
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: nn.GRU(3, 4, batch_first=True), (2, 5, 3)),
+        (lambda: nn.LSTM(3, 4, num_layers=2, bidirectional=True), (5, 2, 3)),
+        (lambda: nn.RNN(3, 4, nonlinearity="relu"), (5, 2, 3)),
+    ],
+)
+def test_recurrent_layers_round_trip(make, shape):
+    glassgrad.manual_seed(0)
+    ours = make().double()
+    theirs = to_torch(ours)
+    x = glassgrad.randn(*shape, dtype=glassgrad.float64)
+    expected = ours(x)[0].detach().numpy()
+    np.testing.assert_allclose(
+        theirs(torch.from_numpy(x.numpy()))[0].detach().numpy(), expected, rtol=1e-12, atol=1e-14
+    )
+    np.testing.assert_array_equal(from_torch(theirs)(x)[0].detach().numpy(), expected)
+
+
+def test_multihead_attention_round_trips():
+    glassgrad.manual_seed(0)
+    ours = nn.MultiheadAttention(8, 2).double()
+    theirs = to_torch(ours)
+    q = glassgrad.randn(4, 2, 8, dtype=glassgrad.float64)
+    expected = ours(q, q, q)[0].detach().numpy()
+    t = torch.from_numpy(q.numpy())
+    np.testing.assert_allclose(theirs(t, t, t)[0].detach().numpy(), expected, rtol=1e-12, atol=1e-14)
