@@ -17,6 +17,23 @@ from PIL import Image, ImageOps
 
 from glassgrad.autograd.graph import increment_version
 from glassgrad.tensor import Tensor
+from glassgrad.vision.transforms._color import (
+    adjust_brightness,
+    adjust_contrast,
+    adjust_gamma,
+    adjust_hue,
+    adjust_saturation,
+    adjust_sharpness,
+    autocontrast,
+    convert_image_dtype,
+    equalize,
+    erase,
+    gaussian_blur,
+    invert,
+    posterize,
+    solarize,
+)
+from glassgrad.vision.transforms._geometry import affine, perspective, rotate
 
 
 class InterpolationMode(enum.Enum):
@@ -428,3 +445,25 @@ def grayscale_array(a, lay, num_output_channels):
     if lay.c is None and num_output_channels == 1:
         return grey[..., 0] if grey.ndim > a.ndim else grey
     return np.repeat(grey, num_output_channels, axis=c_ax) if num_output_channels == 3 else grey
+
+
+def five_crop(img, size):
+    """The four corner crops and the central crop of ``size`` (h, w): (tl, tr, bl, br, center)."""
+    th, tw = _pair(size, "five_crop")
+    _, h, w = get_dimensions(img)
+    if th > h or tw > w:
+        raise ValueError(f"five_crop: the crop size {(th, tw)} is larger than the image size {(h, w)}")
+    return (
+        crop(img, 0, 0, th, tw),
+        crop(img, 0, w - tw, th, tw),
+        crop(img, h - th, 0, th, tw),
+        crop(img, h - th, w - tw, th, tw),
+        center_crop(img, (th, tw)),
+    )
+
+
+def ten_crop(img, size, vertical_flip=False):
+    """``five_crop`` of the image, then of its horizontal (or vertical) mirror: 10 crops."""
+    flipped = vflip(img) if vertical_flip else hflip(img)
+    return five_crop(img, size) + five_crop(flipped, size)
+
