@@ -152,7 +152,9 @@ class RandomAffine:
         return F.affine(img, *params, interpolation=self.interpolation, fill=_fill_for(img, self.fill), center=self.center)  # fmt: skip
 
     def __repr__(self):
-        return f"RandomAffine(degrees={self.degrees}, translate={self.translate}, scale={self.scale}, shear={self.shear})"
+        return (
+            f"RandomAffine(degrees={self.degrees}, translate={self.translate}, scale={self.scale}, shear={self.shear})"
+        )
 
 
 class RandomPerspective:
@@ -258,7 +260,9 @@ class RandomErasing:
         if isinstance(value, numbers.Number):
             value = [value]
         if value is not None and len(value) not in (1, img.shape[-3]):
-            raise ValueError(f"RandomErasing: value has {len(value)} entries but the image has {img.shape[-3]} channels")
+            raise ValueError(
+                f"RandomErasing: value has {len(value)} entries but the image has {img.shape[-3]} channels"
+            )
         i, j, h, w, v = self.get_params(img, self.scale, self.ratio, value)
         return F.erase(img, i, j, h, w, v, self.inplace)
 

@@ -171,7 +171,7 @@ def adjust_gamma(img, gamma, gain=1):
     if _is_pil(img):
         mode = img.mode
         rgb = img.convert("RGB") if mode != "RGB" and mode != "L" else img
-        lut = [int(((255 + 1 - 1e-3) * gain * pow(ele / 255.0, gamma))) for ele in range(256)] * len(rgb.getbands())
+        lut = [int((255 + 1 - 1e-3) * gain * pow(ele / 255.0, gamma)) for ele in range(256)] * len(rgb.getbands())
         return rgb.point(lut).convert(mode)
     a, back = as_chw(img, "adjust_gamma")
     f = convert_array_dtype(a, np.float32) if a.dtype.kind != "f" else a

@@ -88,7 +88,7 @@ def _linspace32(start, stop, steps):
 
 def _fma32(a, b, c):
     """float32 ``a * b + c`` rounded once, as the fused multiply-adds of torch's CPU matrix products."""
-    return (np.asarray(a, np.float64) * np.float64(b) + np.asarray(c, np.float64)).astype(np.float32)
+    return (np.asarray(a, np.float64) * np.asarray(b, np.float64) + np.asarray(c, np.float64)).astype(np.float32)
 
 
 def _grid_dot(x, y, t0, t1, t2):
@@ -115,30 +115,30 @@ def _perspective_grid(coeffs, ow, oh):
 
 
 def grid_sample(a, grid, mode):
-    """Sample the planes of ``a`` (..., C, H, W) at ``grid`` (oh, ow, 2) in [-1, 1]; outside is 0."""
+    """Sample the planes of ``a`` (..., C, H, W) at ``grid`` (oh, ow, 2) in [-1, 1]; outside is 0.
+
+    Float32 throughout, with torch's CPU kernel's fused multiply-adds, so that uint8 results
+    rounded afterwards agree with torch to the last level.
+    """
     h, w = a.shape[-2:]
-    one, half = np.float32(1.0), np.float32(2.0)
-    ix = ((grid[..., 0] + one) * np.float32(w) - one) / half
-    iy = ((grid[..., 1] + one) * np.float32(h) - one) / half
+    one = np.float32(1.0)
+    ix = _fma32(grid[..., 0] + one, np.float32(w / 2), -0.5)
+    iy = _fma32(grid[..., 1] + one, np.float32(h / 2), -0.5)
     if mode == "nearest":
         xi, yi = np.rint(ix).astype(np.int64), np.rint(iy).astype(np.int64)
         inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
         out = a[..., np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)]
         return np.where(inside, out, a.dtype.type(0))
     x0, y0 = np.floor(ix), np.floor(iy)
-    x1, y1 = x0 + one, y0 + one
-    corners = (
-        (x0, y0, (x1 - ix) * (y1 - iy)),
-        (x1, y0, (ix - x0) * (y1 - iy)),
-        (x0, y1, (x1 - ix) * (iy - y0)),
-        (x1, y1, (ix - x0) * (iy - y0)),
-    )
-    out = np.zeros(a.shape[:-2] + grid.shape[:2], a.dtype)
+    east, south = ix - x0, iy - y0
+    west, north = one - east, one - south
+    corners = ((x0, y0, north * west), (x0 + one, y0, north * east), (x0, y0 + one, south * west), (x0 + one, y0 + one, south * east))  # fmt: skip
+    out = None
     for cx, cy, weight in corners:
         xi, yi = cx.astype(np.int64), cy.astype(np.int64)
         inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-        values = a[..., np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)]
-        out += np.where(inside, weight, np.float32(0)).astype(a.dtype) * values
+        values = np.where(inside, a[..., np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)], a.dtype.type(0))
+        out = (values * weight).astype(a.dtype) if out is None else _fma32(values, weight, out).astype(a.dtype)
     return out
 
 
@@ -242,7 +242,9 @@ def perspective_coeffs(startpoints, endpoints):
     ``(x, y) -> ((a x + b y + c) / (g x + h y + 1), (d x + e y + f) / (g x + h y + 1))``.
     """
     if len(startpoints) != 4 or len(endpoints) != 4:
-        raise ValueError(f"perspective: give 4 startpoints and 4 endpoints, got {len(startpoints)} and {len(endpoints)}")
+        raise ValueError(
+            f"perspective: give 4 startpoints and 4 endpoints, got {len(startpoints)} and {len(endpoints)}"
+        )
     rows = []
     for (ex, ey), (sx, sy) in zip(endpoints, startpoints):
         rows.append([ex, ey, 1, 0, 0, 0, -sx * ex, -sx * ey])

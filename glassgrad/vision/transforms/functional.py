@@ -17,7 +17,9 @@ from PIL import Image, ImageOps
 
 from glassgrad.autograd.graph import increment_version
 from glassgrad.tensor import Tensor
-from glassgrad.vision.transforms._color import (
+
+# Colour ops and warps live in their own modules; this is the namespace users import them from.
+from glassgrad.vision.transforms._color import (  # noqa: F401
     adjust_brightness,
     adjust_contrast,
     adjust_gamma,
@@ -30,10 +32,11 @@ from glassgrad.vision.transforms._color import (
     erase,
     gaussian_blur,
     invert,
+    luma,
     posterize,
     solarize,
 )
-from glassgrad.vision.transforms._geometry import affine, perspective, rotate
+from glassgrad.vision.transforms._geometry import affine, perspective, rotate  # noqa: F401
 
 
 class InterpolationMode(enum.Enum):
@@ -412,13 +415,18 @@ def resized_crop(img, top, left, height, width, size, interpolation=Interpolatio
 
 
 def rgb_to_grayscale(img, num_output_channels=1):
-    """Luma (ITU-R 601-2): Pillow's integer formula for PIL images and uint8 arrays, 0.299/0.587/0.114 on floats."""
+    """Luma (ITU-R 601-2): Pillow's integer formula for PIL images and uint8 arrays, 0.2989/0.587/0.114 on
+    tensors (truncated back to integer dtypes, as torchvision's tensors) and float arrays."""
     if num_output_channels not in (1, 3):
         raise ValueError(f"rgb_to_grayscale: num_output_channels must be 1 or 3, got {num_output_channels}")
     if _is_pil(img):
         grey = img.convert("L")
         return grey if num_output_channels == 1 else Image.merge("RGB", (grey, grey, grey))
     a, lay, wrap = _split(img, "rgb_to_grayscale")
+    if isinstance(img, Tensor) and a.dtype.kind in "iu" and a.ndim >= 3 and a.shape[-3] == 3:
+        # Integer tensors take torchvision's tensor formula (float32 weights, truncated), arrays Pillow's.
+        grey = luma(a)
+        return wrap(np.repeat(grey, 3, axis=-3) if num_output_channels == 3 else grey)
     return wrap(grayscale_array(a, lay, num_output_channels))
 
 
@@ -466,4 +474,3 @@ def ten_crop(img, size, vertical_flip=False):
     """``five_crop`` of the image, then of its horizontal (or vertical) mirror: 10 crops."""
     flipped = vflip(img) if vertical_flip else hflip(img)
     return five_crop(img, size) + five_crop(flipped, size)
-
