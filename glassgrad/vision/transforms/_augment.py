@@ -26,10 +26,10 @@ def _range(value, name, center=1.0, bound=(0, float("inf")), clip_first_on_zero=
             value[0] = max(value[0], 0.0)
     elif isinstance(value, (tuple, list)) and len(value) == 2:
         value = [float(value[0]), float(value[1])]
-        if not bound[0] <= value[0] <= value[1] <= bound[1]:
-            raise ValueError(f"{name}: values must be within {list(bound)} and ordered, got {value}")
     else:
         raise TypeError(f"{name}: expected a number or a (min, max) pair, got {value!r}")
+    if not bound[0] <= value[0] <= value[1] <= bound[1]:
+        raise ValueError(f"{name}: values must be within {list(bound)} and ordered, got {value}")
     return None if value[0] == value[1] == center else tuple(value)
 
 
