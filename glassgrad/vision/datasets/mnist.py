@@ -8,6 +8,7 @@ value is used, so a truncated or foreign file is reported, never half-read.
 import gzip
 import math
 import os
+import string
 import zlib
 
 import numpy as np
@@ -110,8 +111,7 @@ class MNIST(ImageArrayDataset):
     def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
         super().__init__(root, transform=transform, target_transform=target_transform)
         self.train = train
-        prefix = "train" if train else "t10k"
-        wanted = [f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"]
+        wanted = self._stems()
         found = self._find(wanted)
         if found is None and download:
             self.download()
@@ -121,7 +121,7 @@ class MNIST(ImageArrayDataset):
             raise utils.DatasetNotFoundError(
                 f"{type(self).__name__}: dataset not found. Wanted {wanted[0]}[.gz] and {wanted[1]}[.gz]; looked in "
                 f"{places}. Pass download=True (needs network), or place the official files by hand in "
-                f"{self.raw_folder} (from {self.mirrors[0]}), or set GLASSGRAD_DATA to a folder with {self.system_name}/"
+                f"{self.raw_folder} (from {self._source_hint()}), or set GLASSGRAD_DATA to a folder with {self.system_name}/"
             )
         images = read_idx(found[0], ndim=3)
         labels = read_idx(found[1], ndim=1).astype(np.int64)
@@ -137,6 +137,14 @@ class MNIST(ImageArrayDataset):
         self._labels = labels
         self.data = Tensor._wrap(self._images)
         self.targets = Tensor._wrap(self._labels)
+
+    def _source_hint(self):
+        return self.mirrors[0]
+
+    def _stems(self):
+        """The names (without .gz) of the images and labels files of this split."""
+        prefix = "train" if self.train else "t10k"
+        return [f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"]
 
     @property
     def raw_folder(self):
@@ -192,3 +200,71 @@ class FashionMNIST(MNIST):
     ]
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
     system_name = "fashion-mnist"
+
+
+class KMNIST(MNIST):
+    """Kuzushiji-MNIST: 28x28 grey images of 10 cursive Japanese characters, same files and layout as MNIST."""
+
+    mirrors = ["http://codh.rois.ac.jp/kmnist/dataset/kmnist/"]
+    resources = [
+        ("train-images-idx3-ubyte.gz", "bdb82020997e1d708af4cf47b453dcf7"),
+        ("train-labels-idx1-ubyte.gz", "e144d726b3acfaa3e44228e80efcd344"),
+        ("t10k-images-idx3-ubyte.gz", "5c965bf0a639b31b8f53240b1b52f4d7"),
+        ("t10k-labels-idx1-ubyte.gz", "7320c461ea6c1c855c0b718fb2a4b134"),
+    ]
+    classes = ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]
+    system_name = "kmnist"
+
+
+_MERGED = set("cijklmopsuvwxyz")
+_ALL = sorted(set(string.digits + string.ascii_letters))
+
+
+class EMNIST(MNIST):
+    """EMNIST (Cohen et al., 2017): NIST handwritten characters in MNIST's 28x28 IDX format.
+
+    ``split``: ``byclass`` (62 classes), ``bymerge`` and ``balanced`` (47: similar upper/lower case
+    letters merged), ``letters`` (26, labels 1..26; class 0 is ``N/A``), ``digits``, ``mnist``.
+    Files ``emnist-<split>-<train|test>-<images-idx3|labels-idx1>-ubyte[.gz]`` are looked for as
+    MNIST's are; ``download=True`` fetches NIST's ``gzip.zip`` and unpacks it into ``raw_folder``.
+    Images are kept as stored, which is transposed (characters lie on their side), as torchvision
+    keeps them: ``transforms.Lambda(lambda im: im.transpose(Image.Transpose.TRANSPOSE))`` rights them.
+    """
+
+    url = "https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip"
+    md5 = "58c8d27c78d21e728a6bc7b3cc06412e"
+    mirrors = ["https://biometrics.nist.gov/cs_links/EMNIST/"]
+    splits = ("byclass", "bymerge", "balanced", "letters", "digits", "mnist")
+    classes_split_dict = {
+        "byclass": _ALL,
+        "bymerge": sorted(set(_ALL) - _MERGED),
+        "balanced": sorted(set(_ALL) - _MERGED),
+        "letters": ["N/A", *string.ascii_lowercase],
+        "digits": list(string.digits),
+        "mnist": list(string.digits),
+    }
+    system_name = "emnist"
+
+    def __init__(self, root, split, train=True, transform=None, target_transform=None, download=False):
+        if split not in self.splits:
+            raise ValueError(f"EMNIST: split must be one of {list(self.splits)}, got {split!r}")
+        self.split = split
+        self.classes = self.classes_split_dict[split]
+        super().__init__(root, train=train, transform=transform, target_transform=target_transform, download=download)
+
+    def _stems(self):
+        prefix = f"emnist-{self.split}-{'train' if self.train else 'test'}"
+        return [f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"]
+
+    def _source_hint(self):
+        return f"{self.url}, md5 {self.md5}: its gzip/ folder holds the .gz files"
+
+    def download(self):
+        """Fetch NIST's zip (all splits, 536 MiB), check its MD5, unpack its .gz files into ``raw_folder``."""
+        archive = utils.download_url(self.url, self.raw_folder, "gzip.zip", self.md5, "EMNIST")
+        utils.extract_archive(archive, self.raw_folder)
+        inner = os.path.join(self.raw_folder, "gzip")
+        if os.path.isdir(inner):
+            for name in os.listdir(inner):
+                if name.endswith(".gz"):
+                    os.replace(os.path.join(inner, name), os.path.join(self.raw_folder, name))
