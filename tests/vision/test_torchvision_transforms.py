@@ -216,7 +216,7 @@ def test_policies_are_torchvision_policies():
 def test_augmentation_spaces_match():
     from torchvision.transforms import autoaugment as tva
 
-    from glassgrad.vision.transforms._autoaugment import augmentation_space
+    from glassgrad.vision.transforms.autoaugment import augmentation_space
 
     cases = [
         (
@@ -249,7 +249,7 @@ AUGMENT_OPS = [
 def test_each_augment_op_equals_torchvision(op, magnitude, fill):
     from torchvision.transforms import autoaugment as tva
 
-    from glassgrad.vision.transforms._autoaugment import apply_op
+    from glassgrad.vision.transforms.autoaugment import apply_op
 
     for mode in ("nearest", "bilinear"):
         ours = apply_op(_ours(CHW), op, magnitude, T.InterpolationMode(mode), fill)

@@ -161,7 +161,7 @@ def test_autoaugment_family_shapes(rgb):
             out = t(img)
             assert F.get_dimensions(out) == [3, 19, 25]
     with pytest.raises(ValueError, match="unknown operation"):
-        from glassgrad.vision.transforms._autoaugment import apply_op
+        from glassgrad.vision.transforms.autoaugment import apply_op
 
         apply_op(rgb, "Blur", 1.0)
 

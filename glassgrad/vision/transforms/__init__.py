@@ -15,7 +15,7 @@ from glassgrad.vision.transforms._augment import (
     RandomRotation,
     TenCrop,
 )
-from glassgrad.vision.transforms._autoaugment import AutoAugment, AutoAugmentPolicy, RandAugment, TrivialAugmentWide
+from glassgrad.vision.transforms.autoaugment import AutoAugment, AutoAugmentPolicy, RandAugment, TrivialAugmentWide
 from glassgrad.vision.transforms.functional import InterpolationMode
 from glassgrad.vision.transforms.transforms import (
     CenterCrop,

@@ -105,6 +105,11 @@ def get_dimensions(img):
     return [1 if lay.c is None else a.shape[lay.c], a.shape[lay.h], a.shape[lay.w]]
 
 
+def get_image_num_channels(img):
+    """The number of channels of an image."""
+    return get_dimensions(img)[0]
+
+
 def get_image_size(img):
     """``[width, height]`` of an image."""
     _, h, w = get_dimensions(img)
@@ -428,6 +433,11 @@ def rgb_to_grayscale(img, num_output_channels=1):
         grey = luma(a)
         return wrap(np.repeat(grey, 3, axis=-3) if num_output_channels == 3 else grey)
     return wrap(grayscale_array(a, lay, num_output_channels))
+
+
+def to_grayscale(img, num_output_channels=1):
+    """``rgb_to_grayscale`` under its older name (torchvision keeps both)."""
+    return rgb_to_grayscale(img, num_output_channels)
 
 
 def grayscale_array(a, lay, num_output_channels):
