@@ -1,6 +1,8 @@
 """FakeData, SVHN (MATLAB 5 files), STL10 (binary files), EMNIST and KMNIST (IDX), on files written here."""
 
 import gzip
+import hashlib
+import io
 import struct
 import urllib.error
 import urllib.request
@@ -140,6 +142,40 @@ def test_svhn_missing_file_names_it_and_the_url(tmp_path):
         datasets.SVHN(tmp_path, download=True)  # no network here: fails at once, naming the file
     with pytest.raises(ValueError, match="split"):
         datasets.SVHN(tmp_path, split="valid")
+
+
+class _Response(io.BytesIO):
+    headers = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def test_svhn_download_checks_the_md5(tmp_path, monkeypatch):
+    source = tmp_path / "source.mat"
+    x = np.zeros((32, 32, 3, 2), np.uint8)
+    write_mat(source, {"X": x, "y": np.array([[2], [10]], np.uint8)})
+    payload = source.read_bytes()
+    urls = []
+
+    def serve(request, timeout=None):
+        urls.append(request.full_url)
+        return _Response(payload)
+
+    monkeypatch.setattr(urllib.request, "urlopen", serve)
+    wrong = {**datasets.SVHN.split_list, "extra": [*datasets.SVHN.split_list["extra"][:2], "0" * 32]}
+    monkeypatch.setattr(datasets.SVHN, "split_list", wrong)
+    with pytest.raises(RuntimeError, match="md5"):
+        datasets.SVHN(tmp_path / "data", split="extra", download=True)
+    assert not (tmp_path / "data" / "extra_32x32.mat").exists()  # a bad download never takes the name
+    right = {**wrong, "extra": [*wrong["extra"][:2], hashlib.md5(payload).hexdigest()]}
+    monkeypatch.setattr(datasets.SVHN, "split_list", right)
+    ds = datasets.SVHN(tmp_path / "data", split="extra", download=True)
+    assert urls[-1] == "http://ufldl.stanford.edu/housenumbers/extra_32x32.mat"
+    assert list(ds.labels) == [2, 0]
 
 
 # -- STL10 --------------------------------------------------------------------------------------------
