@@ -304,3 +304,11 @@ def test_v2_functional_equals_torchvision_v2(name, args):
         assert np.abs(ours.numpy().astype(int) - theirs.numpy()).max() <= 1
         return
     _same_tensor(ours, theirs)
+
+
+@pytest.mark.parametrize("name,args,kwargs", GEOMETRY_CASES)
+def test_v2_warps_equal_torchvision_v2(name, args, kwargs):
+    import torchvision.transforms.v2.functional as TF2
+
+    ours = getattr(v2.functional, name)(_ours(CHW), *args, **_ours_kwargs(kwargs))
+    _same_tensor(ours, getattr(TF2, name)(_theirs(CHW), *args, **_tv_kwargs(kwargs)))
