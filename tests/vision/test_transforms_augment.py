@@ -176,3 +176,10 @@ def test_v2_passes_labels_and_dicts_through(rgb):
     kept = v2.ToDtype(glassgrad.float32)(v2.ToImage()(rgb))
     assert kept.numpy().max() == rgb.max()  # no scale unless asked, unlike ConvertImageDtype
     assert v2.ToPureTensor()(kept) is kept
+
+
+def test_erase_in_place_and_copy():
+    x = glassgrad.zeros(2, 4, 4)
+    y = F.erase(x, 1, 1, 2, 2, 5.0)
+    assert float(x.numpy().sum()) == 0 and float(y.numpy().sum()) == 5.0 * 2 * 2 * 2
+    assert F.erase(x, 0, 0, 1, 1, 3.0, inplace=True) is x and float(x.numpy()[:, 0, 0].sum()) == 6.0

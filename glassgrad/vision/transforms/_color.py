@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
 from glassgrad._dtype import to_dtype
+from glassgrad.autograd.graph import increment_version
 from glassgrad.tensor import Tensor
 
 
@@ -346,8 +347,6 @@ def erase(img, i, j, h, w, v, inplace=False):
     out = a if inplace else a.copy()
     out[..., i : i + h, j : j + w] = value
     if inplace and isinstance(img, Tensor):
-        from glassgrad.autograd.graph import increment_version
-
         increment_version(img, "erase (inplace)")
         return img
     return back(out)
