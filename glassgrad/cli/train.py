@@ -94,6 +94,7 @@ def register(subparsers):
         choices=["mpi", "gloo"],
         help="collective engine for --nproc or a launcher (default: gloo, or mpi under mpirun/srun)",
     )
+    p.add_argument("--dist-timeout", type=float, default=None, metavar="SECONDS", help=h("dist_timeout"))
     p.set_defaults(handler=run)
 
 
@@ -300,9 +301,15 @@ def run(args):
     else:
         from glassgrad.train.distributed import join
 
-        world = join(getattr(args, "backend", None))
+        world = join(getattr(args, "backend", None), getattr(args, "dist_timeout", None) or RunConfig.dist_timeout)
     try:
         return _run(args, world)
+    except CLIError as error:
+        if world is not None:  # tell the other ranks, which would otherwise wait in a collective
+            from glassgrad.distributed import _faults
+
+            _faults.fail(error)
+        raise
     finally:
         if world is not None:
             glassgrad.distributed.destroy_process_group()

@@ -47,7 +47,8 @@ def join(backend=None, timeout=300.0):
     """Join the process group a launcher prepared; None when this process runs alone.
 
     ``backend``: "mpi" or "gloo" (None: whichever the launcher implies: MPI's variables, or torchrun's
-    RANK/WORLD_SIZE). ``timeout`` bounds the rendezvous and every collective, so a dead peer ends the run.
+    RANK/WORLD_SIZE). ``timeout`` (seconds, ``--dist-timeout``) bounds the rendezvous and every collective,
+    so a peer that hangs ends the run; one that raises or dies ends it at once (``glassgrad.distributed._faults``).
     """
     implied, size = environment_world()
     if size <= 1:
