@@ -66,6 +66,7 @@ def register(subparsers):
         metavar="CHECKPOINT",
         help="continue the run saved in CHECKPOINT; it takes back " + ", ".join(RunConfig.resumed_fields()),
     )
+    p.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS", help=h("checkpoint_every"))
     p.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines; only the final result")
     p.add_argument(
         "--doctor",
@@ -339,6 +340,7 @@ def _run(args, world):
 
     check_positive("--epochs", given.epochs)
     check_positive("--batch-size", given.batch_size)
+    check_positive("--checkpoint-every", given.checkpoint_every)
     check_positive("--lr", given.lr)
     check_positive("--weight-decay", given.weight_decay, allow_zero=True)
     if not 0 <= given.momentum < 1:
@@ -363,6 +365,11 @@ def _run(args, world):
         model = glassgrad.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         seed_everything(cfg.seed + 1000 * rank)  # each rank its own augmentation and dropout streams
         data.train_loader = tdist.shard_loader(data.train_loader, world, cfg.seed, cfg.seed + 1000 * rank)
+    else:
+        from glassgrad.train.distributed import recorded_loader
+
+        # The same batches, with each epoch's order kept for mid-epoch checkpoints.
+        data.train_loader = recorded_loader(data.train_loader)
     try:
         optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay)
         scheduler, interval = build_scheduler(cfg.schedule, optimizer, epochs, len(data.train_loader))
@@ -428,6 +435,7 @@ def _run(args, world):
         model_info={"name": cfg.model, "kwargs": kwargs},
         summary_text=str(glassgrad.summary(model, (data.in_channels, *data.input_size), depth=2)),
         resume_state=resume_state,
+        checkpoint_every=cfg.checkpoint_every,
     )
     if world is not None:
         trainer.parallel = glassgrad.nn.parallel.DistributedDataParallel(model)

@@ -138,6 +138,11 @@ class RunConfig:
     seed: int = _field("random seed: the same seed gives the same run (default: {default})", 0)
     limit: int = _field("use only N training and N test images, for quick runs")
     workers: int = _field("DataLoader worker processes (default: {default})", 0, resume=False)
+    checkpoint_every: int = _field(
+        "also write checkpoint.pt every STEPS steps inside epochs; it resumes under any number of processes "
+        "(default: after each epoch only)",
+        resume=False,
+    )
     dist_timeout: float = _field(
         "seconds a process waits for the others (rendezvous, each collective) before the run fails "
         "(default: {default})",
