@@ -62,7 +62,7 @@ def _failed_rank(folder, codes, mpiexec_output):
     reports = sorted(Path(folder).glob("rank*.txt"), key=lambda p: p.stat().st_mtime)
     if reports:
         rank = int(reports[0].stem[len("rank") :])
-        return f"rank {rank} failed ({reports[0].read_text().split(': ', 2)[-1]})"
+        return f"rank {rank} failed ({reports[0].read_text().split(': ', 2)[-1]}; its traceback is above)"
     killed = [(r, c) for r, c in enumerate(codes) if c is not None and c < 0]
     if killed:  # gloo: a rank killed by a signal beats the peers that stopped because of it
         return f"rank {killed[0][0]} {_describe(killed[0][1])}"
@@ -163,7 +163,7 @@ def launch_local(args) -> int:
                 if relay is not None:
                     relay.join(5.0)
                 who = _failed_rank(reports, codes, output)
-                raise CLIError(f"{who}; its error is above; every rank was stopped")
+                raise CLIError(f"{who}; every rank was stopped")
             if all(c == 0 for c in codes):
                 return 0
             time.sleep(0.1)
