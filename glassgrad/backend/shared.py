@@ -39,9 +39,10 @@ def _namespace() -> str:
 
 
 NAMESPACE = _namespace()
-# glassgrad_<pid>_<n>_<hex>_<ns> and glassgrad-loader-<pid>-<ns>-<mkdtemp suffix>
-_SEGMENT = re.compile(rf"{_PREFIX}(\d+)_\d+_[0-9a-f]+_(\d+)$")
-_LOADER = re.compile(rf"{LOADER_PREFIX}(\d+)-(\d+)-")
+# glassgrad_<pid>_<n>_<hex>_<ns> and glassgrad-loader-<pid>-<ns>-<mkdtemp suffix>; names from before
+# the namespace was added (no <ns>) are taken as this namespace's, as they were swept before.
+_SEGMENT = re.compile(rf"{_PREFIX}(\d+)_\d+_[0-9a-f]+(?:_(\d+))?$")
+_LOADER = re.compile(rf"{LOADER_PREFIX}(\d+)-(?:(\d+)-)?[A-Za-z0-9_]+$")
 _swept = False
 _counter = itertools.count()
 # Segments by path: every mapping this process made or attached, so is_shared() recognises them
@@ -128,7 +129,7 @@ def sweep(folder: str | None = None) -> list[str]:
     me, stale = os.getpid(), {}
     for name in names:
         m = _SEGMENT.match(name) or _LOADER.match(name)
-        if m and m.group(2) == NAMESPACE and int(m.group(1)) != me and not _alive(int(m.group(1))):
+        if m and m.group(2) in (NAMESPACE, None) and int(m.group(1)) != me and not _alive(int(m.group(1))):
             path = os.path.join(folder, name)
             try:
                 # A loader folder holds slot files that its workers mapped (they die with their parent).

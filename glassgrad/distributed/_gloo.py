@@ -6,6 +6,7 @@ import contextlib
 import datetime
 import os
 import socket
+import time
 
 import numpy as np
 
@@ -98,11 +99,14 @@ class GlooEngine:
                 pass  # the store lived in the process that is gone
         if failed is None:
             here = socket.gethostname()
-            gone = [
-                r
-                for r, (host, pid) in self.peers.items()
-                if host == here and r != self.global_rank and not _faults.pid_alive(pid)
-            ]
+            local = {r: pid for r, (host, pid) in self.peers.items() if host == here and r != self.global_rank}
+            # A killed process closes its sockets while it is still being torn down: give it a moment.
+            deadline = time.monotonic() + 1.0
+            while True:
+                gone = [r for r, pid in local.items() if not _faults.pid_alive(pid)]
+                if gone or not local or time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
             if gone:
                 failed = gone[0]
                 why = ", ".join(f"rank {r} (pid {self.peers[r][1]})" for r in gone) + " is gone"

@@ -2,6 +2,7 @@
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,12 @@ from tests.distributed._launch import launch, needs
 TIMEOUT = 15.0
 
 
+def _shm():
+    return {p.name for p in Path("/dev/shm").iterdir()} if Path("/dev/shm").is_dir() else set()
+
+
 def _run(backend, mode, victim=1, timeout=TIMEOUT):
+    before = _shm()
     res = launch(backend, "_fault_script.py", mode, str(victim), str(timeout), timeout=90, check=False)
     ended = time.time()
     out = "".join(r.stdout for r in res)
@@ -28,6 +34,9 @@ def _run(backend, mode, victim=1, timeout=TIMEOUT):
     while [p for p in pids.values() if pid_alive(p)] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [p for p in pids.values() if pid_alive(p)], "a rank is left running"
+    # Neither glassgrad's segments nor the MPI library's (deleted once every rank mapped them) remain.
+    ours = tuple(f"glassgrad_{p}_" for p in pids.values()) + ("mpich_shm_",)
+    assert not [n for n in _shm() - before if n.startswith(ours)]
     return out, err, pids, took, res
 
 

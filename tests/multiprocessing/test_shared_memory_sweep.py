@@ -87,14 +87,16 @@ def test_the_sweep_keeps_live_creators_and_mapped_segments(tmp_path):
     alive = tmp_path / f"glassgrad_{os.getppid()}_0_ab12cd34_{ns}"
     other_namespace = tmp_path / f"glassgrad_{dead_pid}_1_ab12cd34_{int(ns) + 1}"
     still_mapped = tmp_path / f"glassgrad_{dead_pid}_2_ab12cd34_{ns}"
-    for f in (gone, alive, other_namespace, still_mapped):
+    older = [tmp_path / f"glassgrad_{dead_pid}_3_ab12cd34", tmp_path / f"glassgrad-loader-{dead_pid}-x1_y"]
+    older[1].mkdir()
+    for f in (gone, alive, other_namespace, still_mapped, older[0], older[1] / "worker0-slot0"):
         f.write_bytes(b"\0" * 4096)
     import mmap
 
     with open(still_mapped, "r+b") as f:
         mm = mmap.mmap(f.fileno(), 4096)
     try:
-        assert shared.sweep(str(tmp_path)) == [str(gone)]
+        assert sorted(shared.sweep(str(tmp_path))) == sorted(map(str, [gone, *older]))  # names without a namespace too
         assert not gone.exists() and alive.exists() and other_namespace.exists() and still_mapped.exists()
     finally:
         mm.close()
