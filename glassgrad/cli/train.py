@@ -419,24 +419,29 @@ def _run(args, world):
             callbacks.append(TensorBoardLogger(args.tensorboard or out / "tensorboard", class_names=data.class_names))
         except ModuleNotFoundError as error:
             raise CLIError(str(error)) from None
-    trainer = Trainer(
-        model,
-        optimizer,
-        glassgrad.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing),
-        data.train_loader,
-        data.test_loader,
-        scheduler,
-        scheduler_interval=interval,
-        out_dir=out if rank == 0 else None,
-        callbacks=callbacks,
-        progress=None if not quiet else False,
-        class_names=data.class_names,
-        config=cfg.to_dict(),
-        model_info={"name": cfg.model, "kwargs": kwargs},
-        summary_text=str(glassgrad.summary(model, (data.in_channels, *data.input_size), depth=2)),
-        resume_state=resume_state,
-        checkpoint_every=cfg.checkpoint_every,
-    )
+    try:
+        trainer = Trainer(
+            model,
+            optimizer,
+            glassgrad.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing),
+            data.train_loader,
+            data.test_loader,
+            scheduler,
+            scheduler_interval=interval,
+            out_dir=out if rank == 0 else None,
+            callbacks=callbacks,
+            progress=None if not quiet else False,
+            class_names=data.class_names,
+            config=cfg.to_dict(),
+            model_info={"name": cfg.model, "kwargs": kwargs},
+            summary_text=str(glassgrad.summary(model, (data.in_channels, *data.input_size), depth=2)),
+            resume_state=resume_state,
+            checkpoint_every=cfg.checkpoint_every,
+        )
+    except ValueError as error:
+        if resume_state is None:
+            raise
+        raise CLIError(f"cannot resume from {args.resume}: {error}") from None  # one this run cannot continue
     if world is not None:
         trainer.parallel = glassgrad.nn.parallel.DistributedDataParallel(model)
         trainer.metrics_reducer = tdist.reduce_running

@@ -195,6 +195,12 @@ class Trainer:
         self.last_confusion = state.get("confusion")
         ckpt.set_rng_states(state["rng"], self.train_loader)
         if state.get("step_in_epoch"):
+            if not self._replays(state) and state.get("remaining") is None:
+                raise ValueError(
+                    f"the checkpoint stopped inside an epoch, with {state.get('world_size', 1)} processes and batch "
+                    f"{state.get('per_process_batch')}, but does not say which samples were left (its loader's "
+                    "order is unknown); resume it with the same number of processes and batch size"
+                )
             self._resume = state
         return self
 
@@ -211,13 +217,7 @@ class Trainer:
         """This rank's loader over the samples a checkpoint from another world size or batch had left."""
         from glassgrad.train.distributed import remainder_loader
 
-        remaining = resume.get("remaining")
-        if remaining is None:
-            raise ValueError(
-                f"the checkpoint stopped inside an epoch, with {resume.get('world_size', 1)} processes and batch "
-                f"{resume.get('per_process_batch')}, but does not say which samples were left (its loader's order "
-                "is unknown); resume it with the same number of processes and batch size"
-            )
+        remaining = resume["remaining"]  # present: load_state_dict checked
         rank, size = _world()
         return remainder_loader(self.train_loader, np.asarray(remaining).tolist(), size, rank)
 
