@@ -3,20 +3,24 @@
 gloo: N processes with torchrun's variables (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT).
 mpi: one ``mpiexec -n N`` (from the MPI wheel beside Python, or on PATH). Each process runs
 ``python -m glassgrad.cli.distributed SETTINGS.json``, i.e. ``glassgrad train`` with the same settings.
-When one process fails, the others are stopped and the error names its rank; the launcher never
-leaves a process behind.
+When one process fails, the others are stopped and the error names its rank (the failing rank
+writes its reason into a folder this launcher reads, see ``glassgrad.distributed._faults``; for a
+rank killed by a signal under MPI, the pid in mpiexec's report is mapped back to its rank); the
+launcher never leaves a process behind.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -51,6 +55,40 @@ def _stop(procs, grace=5.0):
 
 def _describe(rc):
     return f"was killed by {signal.Signals(-rc).name}" if rc < 0 else f"exited with code {rc}"
+
+
+def _failed_rank(folder, codes, mpiexec_output):
+    """Which rank failed first and why, from the ranks' own reports, else the exit codes or mpiexec's."""
+    reports = sorted(Path(folder).glob("rank*.txt"), key=lambda p: p.stat().st_mtime)
+    if reports:
+        rank = int(reports[0].stem[len("rank") :])
+        return f"rank {rank} failed ({reports[0].read_text().split(': ', 2)[-1]}; its traceback is above)"
+    killed = [(r, c) for r, c in enumerate(codes) if c is not None and c < 0]
+    if killed:  # gloo: a rank killed by a signal beats the peers that stopped because of it
+        return f"rank {killed[0][0]} {_describe(killed[0][1])}"
+    pids = {}
+    for f in Path(folder).glob("rank*.pid"):
+        try:
+            pids[int(f.read_text())] = int(f.stem[len("rank") :])
+        except ValueError:
+            continue
+    for pid, code in re.findall(r"PID (\d+) RUNNING AT .*?EXIT CODE: (\d+)", "".join(mpiexec_output), re.S):
+        if int(pid) in pids:
+            name = signal.Signals(int(code)).name if 0 < int(code) < 32 else f"code {code}"
+            return f"rank {pids[int(pid)]} (pid {pid}) ended with {name}"
+    failed = [(r, c) for r, c in enumerate(codes) if c not in (None, 0)]
+    if len(codes) > 1 and failed:
+        return f"rank {failed[0][0]} {_describe(failed[0][1])}"
+    return "a rank failed"
+
+
+def _relay(stream, sink, keep):
+    """Copy mpiexec's output through, keeping it to find the pid its failure report names."""
+    for line in iter(stream.readline, ""):
+        sink.write(line)
+        sink.flush()
+        keep.append(line)
+    stream.close()
 
 
 def _mpich_segments():
@@ -98,7 +136,9 @@ def launch_local(args) -> int:
     # Each process computes on one core: N processes must not each start a thread per core.
     env = dict(os.environ, GLASSGRAD_NUM_THREADS=os.environ.get("GLASSGRAD_NUM_THREADS", "1"))
     env.setdefault("OMP_NUM_THREADS", "1")
-    procs = []
+    reports = tempfile.mkdtemp(prefix="glassgrad_failures_")
+    env["GLASSGRAD_FAILURE_DIR"] = reports
+    procs, output, relay = [], [], None
     segments = _mpich_segments() if backend == "mpi" else set()
     try:
         if backend == "gloo":
@@ -106,16 +146,24 @@ def launch_local(args) -> int:
             for r in range(n):
                 procs.append(subprocess.Popen(child, env=dict(env, RANK=str(r), LOCAL_RANK=str(r))))
         else:
-            procs.append(subprocess.Popen([_mpiexec(), "-n", str(n), *child], env=env))
+            procs.append(
+                subprocess.Popen([_mpiexec(), "-n", str(n), *child], env=env, stdout=subprocess.PIPE, text=True)
+            )
+            relay = threading.Thread(target=_relay, args=(procs[0].stdout, sys.stdout, output), daemon=True)
+            relay.start()
         while True:
             codes = [p.poll() for p in procs]
-            failed = [(r, c) for r, c in enumerate(codes) if c not in (None, 0)]
-            if failed:
-                rank, rc = failed[0]
+            if any(c not in (None, 0) for c in codes):
+                # The ranks stopped by this failure end within moments; their codes help to tell who began.
+                deadline = time.monotonic() + 2.0
+                while time.monotonic() < deadline and any(p.poll() is None for p in procs):
+                    time.sleep(0.05)
+                codes = [p.poll() for p in procs]
                 _stop(procs)
-                if backend == "mpi":
-                    raise CLIError(f"mpiexec {_describe(rc)}: a rank failed (its error is above); all ranks stopped")
-                raise CLIError(f"rank {rank} {_describe(rc)} (its error is above); the other ranks were stopped")
+                if relay is not None:
+                    relay.join(5.0)
+                who = _failed_rank(reports, codes, output)
+                raise CLIError(f"{who}; every rank was stopped")
             if all(c == 0 for c in codes):
                 return 0
             time.sleep(0.1)
@@ -124,7 +172,10 @@ def launch_local(args) -> int:
         raise
     finally:
         _stop(procs, grace=1.0)
+        if relay is not None:
+            relay.join(5.0)
         os.unlink(path)
+        shutil.rmtree(reports, ignore_errors=True)
         if backend == "mpi":
             _remove_orphan_segments(segments)
 
@@ -140,7 +191,7 @@ def _child(path) -> int:
         return train.run(args) or 0
     except CLIError as error:
         rank = os.environ.get("RANK", os.environ.get("PMI_RANK", "?"))
-        print(f"glassgrad train (rank {rank}): error: {error}", file=sys.stderr)
+        print(f"glassgrad train (rank {rank}): error: {error}", file=sys.stderr, flush=True)
         return 2
 
 

@@ -66,6 +66,7 @@ def register(subparsers):
         metavar="CHECKPOINT",
         help="continue the run saved in CHECKPOINT; it takes back " + ", ".join(RunConfig.resumed_fields()),
     )
+    p.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS", help=h("checkpoint_every"))
     p.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines; only the final result")
     p.add_argument(
         "--doctor",
@@ -94,6 +95,7 @@ def register(subparsers):
         choices=["mpi", "gloo"],
         help="collective engine for --nproc or a launcher (default: gloo, or mpi under mpirun/srun)",
     )
+    p.add_argument("--dist-timeout", type=float, default=None, metavar="SECONDS", help=h("dist_timeout"))
     p.set_defaults(handler=run)
 
 
@@ -300,9 +302,15 @@ def run(args):
     else:
         from glassgrad.train.distributed import join
 
-        world = join(getattr(args, "backend", None))
+        world = join(getattr(args, "backend", None), getattr(args, "dist_timeout", None) or RunConfig.dist_timeout)
     try:
         return _run(args, world)
+    except CLIError as error:
+        if world is not None:  # tell the other ranks, which would otherwise wait in a collective
+            from glassgrad.distributed import _faults
+
+            _faults.fail(error)
+        raise
     finally:
         if world is not None:
             glassgrad.distributed.destroy_process_group()
@@ -332,6 +340,7 @@ def _run(args, world):
 
     check_positive("--epochs", given.epochs)
     check_positive("--batch-size", given.batch_size)
+    check_positive("--checkpoint-every", given.checkpoint_every)
     check_positive("--lr", given.lr)
     check_positive("--weight-decay", given.weight_decay, allow_zero=True)
     if not 0 <= given.momentum < 1:
@@ -356,6 +365,11 @@ def _run(args, world):
         model = glassgrad.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         seed_everything(cfg.seed + 1000 * rank)  # each rank its own augmentation and dropout streams
         data.train_loader = tdist.shard_loader(data.train_loader, world, cfg.seed, cfg.seed + 1000 * rank)
+    else:
+        from glassgrad.train.distributed import recorded_loader
+
+        # The same batches, with each epoch's order kept for mid-epoch checkpoints.
+        data.train_loader = recorded_loader(data.train_loader)
     try:
         optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay)
         scheduler, interval = build_scheduler(cfg.schedule, optimizer, epochs, len(data.train_loader))
@@ -405,23 +419,29 @@ def _run(args, world):
             callbacks.append(TensorBoardLogger(args.tensorboard or out / "tensorboard", class_names=data.class_names))
         except ModuleNotFoundError as error:
             raise CLIError(str(error)) from None
-    trainer = Trainer(
-        model,
-        optimizer,
-        glassgrad.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing),
-        data.train_loader,
-        data.test_loader,
-        scheduler,
-        scheduler_interval=interval,
-        out_dir=out if rank == 0 else None,
-        callbacks=callbacks,
-        progress=None if not quiet else False,
-        class_names=data.class_names,
-        config=cfg.to_dict(),
-        model_info={"name": cfg.model, "kwargs": kwargs},
-        summary_text=str(glassgrad.summary(model, (data.in_channels, *data.input_size), depth=2)),
-        resume_state=resume_state,
-    )
+    try:
+        trainer = Trainer(
+            model,
+            optimizer,
+            glassgrad.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing),
+            data.train_loader,
+            data.test_loader,
+            scheduler,
+            scheduler_interval=interval,
+            out_dir=out if rank == 0 else None,
+            callbacks=callbacks,
+            progress=None if not quiet else False,
+            class_names=data.class_names,
+            config=cfg.to_dict(),
+            model_info={"name": cfg.model, "kwargs": kwargs},
+            summary_text=str(glassgrad.summary(model, (data.in_channels, *data.input_size), depth=2)),
+            resume_state=resume_state,
+            checkpoint_every=cfg.checkpoint_every,
+        )
+    except ValueError as error:
+        if resume_state is None:
+            raise
+        raise CLIError(f"cannot resume from {args.resume}: {error}") from None  # one this run cannot continue
     if world is not None:
         trainer.parallel = glassgrad.nn.parallel.DistributedDataParallel(model)
         trainer.metrics_reducer = tdist.reduce_running

@@ -13,10 +13,13 @@ from enum import Enum
 import numpy as np
 
 from glassgrad.autograd.graph import increment_version
+from glassgrad.distributed import _faults
+from glassgrad.distributed._faults import DistBackendError
 from glassgrad.tensor import Tensor
 
 __all__ = [
     "Backend",
+    "DistBackendError",
     "ReduceOp",
     "all_gather",
     "all_gather_into_tensor",
@@ -124,6 +127,10 @@ def init_process_group(
     world size come from the arguments or ``RANK``/``WORLD_SIZE``, the rendezvous from ``init_method``
     (default ``env://``: ``MASTER_ADDR``/``MASTER_PORT``). For MPI the launcher's rank is used.
     ``timeout`` (seconds or a ``timedelta``, default 1800 s) bounds rendezvous and every collective.
+
+    From here on an uncaught exception on one rank ends every rank: it prints
+    ``glassgrad.distributed: rank R failed: <exception>`` and aborts the group (MPI_Abort; gloo: the
+    others' collectives raise ``DistBackendError`` naming rank R). See ``glassgrad.distributed._faults``.
     """
     global _WORLD
     if _WORLD is not None:
@@ -149,6 +156,7 @@ def init_process_group(
     else:
         raise ValueError(f"backend={backend!r} is not one of 'mpi', 'gloo'")
     _WORLD = ProcessGroup(engine)
+    _faults.install(engine, seconds)
 
 
 def _env(name):
@@ -205,6 +213,7 @@ def destroy_process_group(group=None) -> None:
     if group is None or group is _WORLD:
         if _WORLD is not None:
             _WORLD._engine.destroy()
+            _faults.uninstall()
         _WORLD = None
 
 

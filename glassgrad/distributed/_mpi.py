@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 
@@ -50,6 +52,25 @@ class MPIEngine:
                 f"init_process_group(world_size={world_size}) but the MPI launcher started {self.world_size} processes"
             )
         self.ops = {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN, "product": MPI.PROD}
+        if comm is None:
+            self._unlink_segments()
+
+    def _unlink_segments(self):
+        """Delete the names of the MPI library's shared-memory files once every local rank maps them.
+
+        MPICH deletes them only in MPI_Finalize, so a rank killed or aborted leaves them in /dev/shm.
+        After the barrier every rank of the machine has mapped them, and a deleted file stays mapped."""
+        self.comm.Barrier()
+        try:
+            with open("/proc/self/maps") as f:
+                paths = {line.split()[-1] for line in f if "/dev/shm/mpich_shm_" in line and "(deleted)" not in line}
+        except OSError:
+            return
+        for path in paths:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass  # another local rank was first
 
     def new(self, ranks):
         grp = self.comm.Get_group().Incl(list(ranks))
@@ -115,6 +136,10 @@ class MPIEngine:
 
     def recv(self, a, src):
         self.comm.Recv(a, source=src)
+
+    def abort(self, line, announce=True):
+        """End every rank now: the launcher kills the others when one calls MPI_Abort."""
+        self.MPI.COMM_WORLD.Abort(1)
 
     def destroy(self):
         pass

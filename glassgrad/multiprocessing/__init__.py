@@ -30,6 +30,7 @@ from multiprocessing import (
     set_start_method,
 )
 
+from glassgrad.backend import shared
 from glassgrad.multiprocessing import reductions
 
 __all__ = [
@@ -155,6 +156,7 @@ def start_processes(fn, args=(), nprocs=1, join=True, daemon=False, start_method
     """
     if nprocs < 1:
         raise ValueError(f"nprocs={nprocs}: start at least one process")
+    shared.sweep()  # what earlier runs killed by a signal left in /dev/shm
     ctx = get_context(start_method)
     processes, queues = [], []
     for i in range(nprocs):

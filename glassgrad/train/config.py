@@ -138,6 +138,17 @@ class RunConfig:
     seed: int = _field("random seed: the same seed gives the same run (default: {default})", 0)
     limit: int = _field("use only N training and N test images, for quick runs")
     workers: int = _field("DataLoader worker processes (default: {default})", 0, resume=False)
+    checkpoint_every: int = _field(
+        "also write checkpoint.pt every STEPS steps inside epochs; it resumes under any number of processes "
+        "(default: after each epoch only)",
+        resume=False,
+    )
+    dist_timeout: float = _field(
+        "seconds a process waits for the others (rendezvous, each collective) before the run fails "
+        "(default: {default})",
+        300.0,
+        resume=False,
+    )
     # What the run measured; written to config.json, not set on the command line.
     title: str = _field("", flag=False, resume=False)
     train_images: int = _field("", flag=False, resume=False)
@@ -216,6 +227,7 @@ class RunConfig:
             momentum=base["momentum"] if self.momentum is None else self.momentum,
             seed=base["seed"] if self.seed is None else self.seed,
             workers=base["workers"] if self.workers is None else self.workers,
+            dist_timeout=base["dist_timeout"] if self.dist_timeout is None else self.dist_timeout,
             epochs=self.epochs or spec.epochs,
             batch_size=self.batch_size or spec.batch_size,
             augment=spec.augment if self.augment is None else bool(self.augment),

@@ -57,6 +57,13 @@ def _length(loader):
         return None
 
 
+def _world():
+    """(rank, world size) of this process in data-parallel training; (0, 1) alone."""
+    from glassgrad import distributed as dist
+
+    return dist.get_rank(), dist.get_world_size()
+
+
 def _split_batch(batch):
     if isinstance(batch, (list, tuple)) and len(batch) >= 2:
         return batch[0], batch[1]
@@ -81,6 +88,9 @@ class Trainer:
             ``config`` is written to ``out_dir/config.json`` when ``fit`` starts.
         summary_text: a model summary table for the report.
         resume_state: a checkpoint (as ``load_checkpoint`` returns it) to continue from, as ``resume``.
+        checkpoint_every: also write ``checkpoint.pt`` every this many steps, inside epochs (None: only
+            after each epoch and on Ctrl-C). A mid-epoch checkpoint names the samples the epoch has left,
+            so it resumes under any number of processes or batch size, training each of them once.
 
     ``history`` holds ``{"steps": [...], "epochs": [...]}``: per step the loss, top-1, top-5, lr,
     images/s and time; per epoch the train and test loss/top-1/top-5, lr, images/s and times.
@@ -105,6 +115,7 @@ class Trainer:
         report=True,
         summary_text=None,
         resume_state=None,
+        checkpoint_every=None,
     ):
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
@@ -130,6 +141,10 @@ class Trainer:
         self.last_gallery = None  # test images with their predictions, from the last evaluation
         self.checkpoint_path = None
         self._resume = None  # mid-epoch position from a checkpoint
+        if checkpoint_every is not None and int(checkpoint_every) < 1:
+            raise ValueError(f"Trainer: checkpoint_every must be a positive number of steps, got {checkpoint_every}")
+        self.checkpoint_every = None if checkpoint_every is None else int(checkpoint_every)
+        self._epoch_loader = train_loader  # this epoch's: train_loader, or the rest of an interrupted epoch
         self._stop_requested = False
         # Data parallel (glassgrad.train.distributed): the DistributedDataParallel wrapping ``model``
         # that training steps call, and a function turning an epoch's RunningMetrics into global sums.
@@ -155,6 +170,12 @@ class Trainer:
             "running": running.state_dict() if running is not None else None,
             "rng": ckpt.rng_states(self.train_loader),
             "epoch_start_rng": epoch_start_rng,
+            # Which samples the epoch has left, in its global order, and the run that wrote it: a run with
+            # another world size or batch continues from these (a run like this one replays the epoch).
+            "remaining": self._remaining(step_in_epoch) if step_in_epoch else None,
+            "world_size": _world()[1],
+            "per_process_batch": getattr(self.train_loader, "batch_size", None),
+            "replayable": self._epoch_loader is self.train_loader,
             "history": self.history,
             "confusion": self.last_confusion,
             "class_names": self.class_names,
@@ -174,8 +195,39 @@ class Trainer:
         self.last_confusion = state.get("confusion")
         ckpt.set_rng_states(state["rng"], self.train_loader)
         if state.get("step_in_epoch"):
+            if not self._replays(state) and state.get("remaining") is None:
+                raise ValueError(
+                    f"the checkpoint stopped inside an epoch, with {state.get('world_size', 1)} processes and batch "
+                    f"{state.get('per_process_batch')}, but does not say which samples were left (its loader's "
+                    "order is unknown); resume it with the same number of processes and batch size"
+                )
             self._resume = state
         return self
+
+    def _remaining(self, steps):
+        """The epoch's samples not yet trained after ``steps`` steps of every rank, or None when unknown."""
+        order = getattr(getattr(self._epoch_loader, "sampler", None), "epoch_order", None)
+        order = order() if order is not None else None
+        if order is None:
+            return None
+        done = steps * int(self._epoch_loader.batch_size) * _world()[1]
+        return np.asarray(order[done:], dtype=np.int64)
+
+    def _rest_of_epoch_loader(self, resume):
+        """This rank's loader over the samples a checkpoint from another world size or batch had left."""
+        from glassgrad.train.distributed import remainder_loader
+
+        remaining = resume["remaining"]  # present: load_state_dict checked
+        rank, size = _world()
+        return remainder_loader(self.train_loader, np.asarray(remaining).tolist(), size, rank)
+
+    def _replays(self, resume):
+        """Whether the interrupted epoch can be replayed as it was (same loader, world size and batch)."""
+        return (
+            resume.get("replayable", True)
+            and resume.get("world_size", 1) == _world()[1]
+            and resume.get("per_process_batch", self.train_loader.batch_size) == self.train_loader.batch_size
+        )
 
     def save_checkpoint(self, path=None, **position):
         path = Path(path) if path is not None else self.out_dir / "checkpoint.pt"
@@ -245,14 +297,21 @@ class Trainer:
         resume, self._resume = self._resume, None
         running = RunningMetrics()
         skip = 0
+        loader = self.train_loader
         if resume is not None:
-            skip = int(resume["step_in_epoch"])
             epoch_start_rng = resume["epoch_start_rng"]
-            ckpt.set_rng_states(epoch_start_rng, self.train_loader)
-            if resume.get("running"):
+            if self._replays(resume):
+                skip = int(resume["step_in_epoch"])
+                ckpt.set_rng_states(epoch_start_rng, self.train_loader)
+            else:
+                loader = self._rest_of_epoch_loader(resume)
+                ckpt.set_rng_states(resume["rng"], self.train_loader)
+            # The sums so far count every rank's samples (see _checkpoint_mid_epoch): one rank holds them.
+            if resume.get("running") and _world()[0] == 0:
                 running.load_state_dict(resume["running"])
         else:
             epoch_start_rng = ckpt.rng_states(self.train_loader)
+        self._epoch_loader = loader
         epoch = self.epoch + 1
         self._call("on_epoch_start", epoch)
         self.model.train()
@@ -263,7 +322,7 @@ class Trainer:
         position = 0
         try:
             tick = time.perf_counter()
-            for position, batch in enumerate(self.train_loader, 1):
+            for position, batch in enumerate(loader, 1):
                 if position <= skip:
                     # Replaying the loader from the epoch's start gives the same order; the streams
                     # as they were after the last finished step come back before the next batch.
@@ -274,7 +333,7 @@ class Trainer:
                 if bar is None:
                     # Made after the replay, starting at the steps already done: its rate and time
                     # left count only the steps this session trains.
-                    bar = self._progress_bar(_length(self.train_loader), f"epoch {epoch}/{epochs}", initial=skip)
+                    bar = self._progress_bar(_length(loader), f"epoch {epoch}/{epochs}", initial=skip)
                 record = self._train_step(batch, running, epoch, tick)
                 train_time += record["time"]
                 images_now += record["images"]
@@ -287,6 +346,9 @@ class Trainer:
                 )
                 if self._stop_requested:
                     self._interrupt(position, running, epoch_start_rng)
+                if self.checkpoint_every and self.global_step % self.checkpoint_every == 0:
+                    if position != _length(loader):  # the epoch's own checkpoint comes next
+                        self._checkpoint_mid_epoch(position, running, epoch_start_rng)
         finally:
             if bar is not None:
                 bar.close()
@@ -363,6 +425,17 @@ class Trainer:
         self.history["steps"].append(record)
         self._call("on_step_end", self.global_step, record)
         return record
+
+    def _checkpoint_mid_epoch(self, position, running, epoch_start_rng):
+        # Every rank reaches this step together: the metrics so far are summed over ranks, and the
+        # rank that writes (the one with out_dir) stores those, so any world size can carry on from them.
+        if self.metrics_reducer is not None:
+            total = RunningMetrics()
+            total.load_state_dict(running.state_dict())
+            self.metrics_reducer(total)
+            running = total
+        if self.out_dir is not None:
+            self.save_checkpoint(step_in_epoch=position, running=running, epoch_start_rng=epoch_start_rng)
 
     def _interrupt(self, position, running, epoch_start_rng):
         if not self._stop_requested:

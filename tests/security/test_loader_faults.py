@@ -14,6 +14,7 @@ import time
 import pytest
 
 import glassgrad
+from glassgrad.backend import shared
 from glassgrad.utils.data import DataLoader, Dataset
 from glassgrad.utils.data import dataloader as dl
 
@@ -26,6 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 _CHILD = """
 import multiprocessing.connection, os, signal, sys, time
 import numpy as np
+from glassgrad.backend import shared
 from glassgrad.utils.data import DataLoader, Dataset
 from glassgrad.utils.data import dataloader as dl
 
@@ -146,8 +148,9 @@ def test_stale_shm_folders_of_dead_processes_are_swept(tmp_path, monkeypatch):
     monkeypatch.setattr(dl, "_SHM_ROOT", str(tmp_path))
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)
-    stale = tmp_path / f"glassgrad-loader-{dead_pid}-abc"
-    mine = tmp_path / f"glassgrad-loader-{os.getpid()}-def"
+    ns = shared.NAMESPACE
+    stale = tmp_path / f"glassgrad-loader-{dead_pid}-{ns}-abc"
+    mine = tmp_path / f"glassgrad-loader-{os.getpid()}-{ns}-def"
     other = tmp_path / "someone-else"
     for folder in (stale, mine, other):
         folder.mkdir()
@@ -163,6 +166,7 @@ def test_stale_shm_folders_of_dead_processes_are_swept(tmp_path, monkeypatch):
 _SIGTERM_CHILD = """
 import os, signal, sys, time
 import numpy as np
+from glassgrad.backend import shared
 from glassgrad.utils.data import DataLoader, Dataset
 
 class Big(Dataset):

@@ -187,3 +187,58 @@ def test_replanned_schedule_is_the_one_planned_for_the_new_length(name):
         replanned.step()
         reference.step()
     assert replan_scheduler("exponential", old, 12, steps_per_epoch, done, 15) is None
+
+
+class _KeepAt(Callback):
+    """Copies checkpoint.pt aside once the periodic checkpoint of step ``step`` is on disk."""
+
+    def __init__(self, step, to):
+        self.step, self.to = step, to
+
+    def on_step_end(self, trainer, step, record):
+        if step == self.step + 1:
+            import shutil
+
+            shutil.copy(trainer.out_dir / "checkpoint.pt", self.to)
+
+
+def test_checkpoint_every_writes_inside_epochs_and_resumes_exactly(tmp_path):
+    from glassgrad.train.distributed import recorded_loader
+
+    straight = _setup(out_dir=tmp_path / "a")
+    straight.fit(2)
+    writer = _setup(out_dir=tmp_path / "b", callbacks=[_KeepAt(14, tmp_path / "mid.pt")])
+    writer.train_loader = recorded_loader(writer.train_loader)
+    writer.checkpoint_every = 7
+    writer.fit(2)
+    state = load_checkpoint(tmp_path / "mid.pt")
+    assert (state["epoch"], state["step_in_epoch"], state["global_step"]) == (1, 4, 14)
+    order = writer.train_loader.sampler.epoch_order()  # the last epoch's (2), as its sampler drew it
+    assert state["remaining"].tolist() == order[4 * 32 :] and state["world_size"] == 1
+    resumed = _setup(out_dir=tmp_path / "b")
+    resumed.train_loader = recorded_loader(resumed.train_loader)
+    resumed.resume(tmp_path / "mid.pt")
+    resumed.fit(2)
+    a, b = _weights(straight.model), _weights(resumed.model)
+    for key in a:  # the same world and batch: the epoch is replayed, bit for bit
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_a_mid_epoch_checkpoint_without_its_order_refuses_another_batch(tmp_path):
+    writer = _setup(out_dir=tmp_path / "b", callbacks=[_KeepAt(4, tmp_path / "mid.pt")])
+    writer.checkpoint_every = 4
+    writer.fit(1)
+    state = load_checkpoint(tmp_path / "mid.pt")
+    assert state["step_in_epoch"] == 4 and state["remaining"] is None  # a plain DataLoader: order unknown
+    other = _setup()
+    other.train_loader = glassgrad.utils.data.DataLoader(other.train_loader.dataset, batch_size=16, shuffle=True)
+    with pytest.raises(ValueError, match="does not say which samples were left"):
+        other.load_state_dict(state)
+
+
+def test_remainder_sampler_shares_like_distributed_sampler():
+    from glassgrad.train.distributed import RemainderSampler
+
+    shares = [list(RemainderSampler([5, 3, 9, 1, 0, 7, 2], 2, r)) for r in range(2)]
+    assert shares == [[5, 9, 0, 2], [3, 1, 7, 5]]  # padded by the start, as DistributedSampler pads
+    assert list(RemainderSampler([], 2, 1)) == [] and len(RemainderSampler([4, 6], 1, 0)) == 2

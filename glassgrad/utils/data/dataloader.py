@@ -13,6 +13,7 @@ import time
 import weakref
 
 from glassgrad import random as _random
+from glassgrad.backend import shared
 from glassgrad.utils.data import _transfer, _worker
 from glassgrad.utils.data.collate import default_collate, default_convert
 from glassgrad.utils.data.dataset import IterableDataset
@@ -22,34 +23,9 @@ _POLL_S = 1.0  # how often a waiting main process checks that its workers are al
 
 
 _SHM_ROOT = "/dev/shm"
-_SHM_PREFIX = "glassgrad-loader-"
+_SHM_PREFIX = shared.LOADER_PREFIX
 _live_shm_dirs = set()
 _previous_sigterm = None
-
-
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
-
-
-def _sweep_stale_shm_dirs():
-    """Remove the loader folders of processes that died without cleaning up (SIGKILL, a crash)."""
-    root = _SHM_ROOT
-    try:
-        names = os.listdir(root)
-    except OSError:
-        return
-    for name in names:
-        if not name.startswith(_SHM_PREFIX):
-            continue
-        pid = name[len(_SHM_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
-            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
 
 
 def _on_sigterm(signum, frame):
@@ -84,13 +60,14 @@ def _forget_shm_dir(folder):
 def _shared_memory_dir():
     """A private folder in RAM (/dev/shm) for the batches workers hand over, or None where there is none.
 
-    Named after this process's pid, so that the next loader can tell a dead process's folder.
+    Named after this process's pid and pid namespace, so that the next loader (``shared.sweep``)
+    can tell and delete a dead process's folder.
     """
     if not os.path.isdir(_SHM_ROOT) or not os.access(_SHM_ROOT, os.W_OK):
         return None
-    _sweep_stale_shm_dirs()
+    shared.sweep(_SHM_ROOT)
     try:
-        folder = tempfile.mkdtemp(prefix=f"{_SHM_PREFIX}{os.getpid()}-", dir=_SHM_ROOT)
+        folder = tempfile.mkdtemp(prefix=f"{_SHM_PREFIX}{os.getpid()}-{shared.NAMESPACE}-", dir=_SHM_ROOT)
     except OSError:
         return None
     _live_shm_dirs.add(folder)

@@ -55,12 +55,16 @@ class DistributedSampler(Sampler):
             self.num_samples = math.ceil(n / self.num_replicas)
         self.total_size = self.num_samples * self.num_replicas
 
-    def __iter__(self):
+    def epoch_order(self) -> list:
+        """The epoch's order over every rank, before padding (the same on all ranks): global step j of
+        batch B per rank trains positions [j*B*num_replicas, (j+1)*B*num_replicas) of it."""
         n = len(self.dataset)
         order = _torch_randperm(n, self.seed + self.epoch) if self.shuffle else np.arange(n, dtype=np.int64)
-        if self.drop_last:
-            order = order[: self.total_size]
-        elif self.total_size > n:
+        return order[: self.total_size].tolist() if self.drop_last else order.tolist()
+
+    def __iter__(self):
+        order = np.asarray(self.epoch_order(), dtype=np.int64)
+        if self.total_size > len(order):
             order = np.resize(order, self.total_size)
         return iter(order[self.rank : self.total_size : self.num_replicas].tolist())
 
