@@ -1,6 +1,6 @@
 """glassgrad in a real Jupyter kernel: a notebook made here is executed by nbclient; the trainer's
 progress must render there (an HTML bar with the final count, no raw carriage returns, no error),
-and Graph, Module and summary objects must come back as SVG/HTML display data."""
+and Graph, Module, summary and explain-animation objects must come back as SVG/HTML display data."""
 
 import re
 from pathlib import Path
@@ -43,6 +43,8 @@ VIEWS = [
     "a = glassgrad.tensor([1.0, 2.0], requires_grad=True)\n"
     "(a * a).sum().backward()\n"
     "viz.graph((a * 3).sum())",
+    "from glassgrad.viz.expression import evaluate\n"
+    'evaluate("(a*x + b) * c", {"a": 2.0, "x": 1.0, "b": 5.0, "c": 3.0})',
 ]
 
 
@@ -84,7 +86,9 @@ def test_training_progress_renders_in_the_notebook(executed):
         assert "Warning" not in text, text
 
 
-@pytest.mark.parametrize("cell, mime", [(2, "text/html"), (3, "text/html"), (4, "image/svg+xml")])
+@pytest.mark.parametrize(
+    "cell, mime", [(2, "text/html"), (3, "text/html"), (4, "image/svg+xml"), (5, "text/html")], ids=str
+)
 def test_objects_render_as_rich_display_data(executed, cell, mime):
     (result,) = [o for o in executed.cells[cell].outputs if o["output_type"] == "execute_result"]
     assert mime in result["data"], list(result["data"])
@@ -94,3 +98,5 @@ def test_objects_render_as_rich_display_data(executed, cell, mime):
         assert "Linear" in body and "<table" in body
     if cell == 3:
         assert "<table" in body and "67" in body  # 4*8+8 + 8*3+3 parameters
+    if cell == 5:
+        assert body.startswith("<iframe srcdoc=") and "&lt;svg" in body and "&lt;script" in body  # the page inline
