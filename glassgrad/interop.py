@@ -59,6 +59,22 @@ def _sides():
 _SIDES = None
 
 
+class _Array:
+    """A NumPy array dressed as a tensor for ``_tensor_to``."""
+
+    def __init__(self, array, requires_grad):
+        self.array, self.requires_grad = array, requires_grad
+
+    def detach(self):
+        return self
+
+    def cpu(self):
+        return self
+
+    def numpy(self):
+        return self.array
+
+
 def _tensor_to(value, dst, parameter=False):
     array = np.array(value.detach().cpu().numpy() if dst.name == "glassgrad" else value.detach().numpy())
     if dst.name == "torch":
@@ -237,8 +253,9 @@ _TRANSFORMERS = (
 )
 
 
-def _constructed(module, base, target, path, src, dst):
-    """An instance of the library class ``target`` built from ``module``'s constructor attributes."""
+def _constructed(module, base, target, path, src, dst, given=None):
+    """An instance of the library class ``target`` built from ``module``'s constructor attributes (or
+    ``given``, for arguments kept nowhere on the module, as _SpectralNorm's ``weight``)."""
     signature = inspect.signature(target.__init__)
     if base.__name__ in ("Module", "Sequential", "ModuleList", "ModuleDict"):
         return target()  # the children, parameters and buffers are added by name afterwards
@@ -270,6 +287,8 @@ def _constructed(module, base, target, path, src, dst):
             if isinstance(value, src.Module):  # a wrapped module (DataParallel's): converted, replaced after
                 value = _convert(value, src, dst, f"{path}.{attribute}" if path else attribute)
             kwargs[name] = value
+        elif given and name in given:
+            kwargs[name] = given[name]
         elif p.default is p.empty:
             raise TypeError(
                 f"{path or 'the module'}: cannot rebuild {type(module).__name__}: it has no attribute {name!r}, "
@@ -341,18 +360,28 @@ def _parametrize(out, plists, made, src, dst, path):
         table = out._parameters if name in made[0] else out._buffers
         if {**made[0], **made[1]}.get(name) is None:
             raise TypeError(f"{where}: {type(out).__name__} in {dst.name} has no tensor {name!r} to parametrize")
-        table[name] = made[0].get(name, made[1].get(name))
+        fresh = made[0].get(name, made[1].get(name))
+        originals = [*plist._parameters.values(), *plist._buffers.values()]
+        # In the source's dtype (a double model's steps hold double buffers), values to be replaced after.
+        dtype = originals[0].detach().cpu().numpy().dtype if originals else None
+        array = fresh.detach().cpu().numpy().astype(dtype)
+        table[name] = _tensor_to(_Array(array, fresh.requires_grad), dst, parameter=name in made[0])
         for i, step in enumerate(plist):
-            step = _convert(step, src, dst, f"{where}.{i}")
+            # The tensor the step starts from (its shape is what _SpectralNorm's constructor reads).
+            step = _convert(step, src, dst, f"{where}.{i}", given={"weight": getattr(out, name)})
             parametrize.register_parametrization(out, name, step, unsafe=plist.unsafe)
         mine = out.parametrizations[name]
         for key, tensor in plist._parameters.items():
             mine._parameters[key] = _tensor_to(tensor, dst, parameter=True)
         for key, tensor in plist._buffers.items():
             mine._buffers[key] = _tensor_to(tensor, dst)
+        for step, made_step in zip(plist, mine):
+            # Again: registration ran the steps once, and in training mode _SpectralNorm iterated its _u/_v.
+            for key, tensor in step._buffers.items():
+                made_step._buffers[key] = None if tensor is None else _tensor_to(tensor, dst)
 
 
-def _convert(module, src, dst, path=""):
+def _convert(module, src, dst, path="", given=None):
     if not isinstance(module, src.Module):
         raise TypeError(f"expected a {src.name}.nn.Module, got {type(module).__name__}")
     plists = _parametrizations(module, src)
@@ -360,7 +389,7 @@ def _convert(module, src, dst, path=""):
     # and the parametrizations are registered again on the other side.
     cls = type(module).__bases__[0] if plists else type(module)
     base, target = _leaf_class(cls, src, dst, path)
-    out = _constructed(module, base, target, path, src, dst)
+    out = _constructed(module, base, target, path, src, dst, given)
     if not src.owns(cls):
         out.__class__ = _original(cls, src, dst) or _custom_class(cls, target, src, dst)
     # Plain attributes (flags, sizes, class references) first: registration below must win.
@@ -396,6 +425,7 @@ def _convert(module, src, dst, path=""):
             continue
         out._modules[name] = None if child is None else _convert(child, src, dst, f"{path}.{name}" if path else name)
     if plists:
+        out.training = module.training  # registration runs each step once, in the module's mode
         _parametrize(out, plists, own, src, dst, path)
     for key in (*out._parameters, *out._buffers, *out._modules):
         # A plain attribute set by the constructor (TransformerEncoder's norm=None) would hide it.

@@ -368,27 +368,45 @@ def test_transformer_stacks_and_layers_round_trip():
         (lambda: nn.utils.parametrizations.weight_norm(nn.Linear(4, 3)), (2, 4)),
         (lambda: nn.utils.parametrizations.weight_norm(nn.Conv2d(2, 3, 3), dim=None), (1, 2, 5, 5)),
         (lambda: nn.Sequential(nn.utils.parametrizations.weight_norm(nn.Linear(4, 4), dim=1), nn.Tanh()), (2, 4)),
+        (lambda: nn.utils.parametrizations.spectral_norm(nn.Linear(4, 3)), (2, 4)),
+        (lambda: nn.utils.parametrizations.spectral_norm(nn.Conv2d(2, 3, 3), n_power_iterations=2), (1, 2, 5, 5)),
     ],
-    ids=["Linear", "Conv2d-dimNone", "in-Sequential"],
+    ids=["Linear", "Conv2d-dimNone", "in-Sequential", "spectral-Linear", "spectral-Conv2d"],
 )
-def test_weight_norm_parametrization_round_trips(make, shape):
+def test_parametrizations_round_trip(make, shape):
     glassgrad.manual_seed(0)
     ours = make().double().eval()
     theirs, back = _round_trip(ours, [_x(*shape)])
     parametrized = theirs[0] if isinstance(theirs, torch.nn.Sequential) else theirs
     assert torch.nn.utils.parametrize.is_parametrized(parametrized, "weight")
-    assert type(parametrized.parametrizations.weight[0]).__name__ == "_WeightNorm"
-    # The torch module trains as a weight-normed one: gradients reach g and v.
+    step = parametrized.parametrizations.weight
+    assert type(step[0]).__name__ == type(_unwrapped(ours).parametrizations.weight[0]).__name__
+    # The torch module trains as a parametrized one: gradients reach the originals.
     parametrized.train()
     theirs(torch.tensor(_x(*shape))).sum().backward()
-    assert parametrized.parametrizations.weight.original0.grad is not None
+    assert all(p.grad is not None for p in step.parameters())
+
+
+def test_a_spectral_norm_in_training_mode_keeps_its_vectors():
+    glassgrad.manual_seed(0)
+    ours = nn.utils.parametrizations.spectral_norm(nn.Linear(4, 3))  # training mode: forwards iterate u, v
+    theirs = to_torch(ours)
+    for key, value in ours.state_dict().items():
+        np.testing.assert_array_equal(theirs.state_dict()[key].numpy(), value.numpy(), err_msg=key)
+    x = _x(2, 4).astype(np.float32)
+    expected = ours(glassgrad.tensor(x)).detach().numpy()  # one power iteration on each side
+    np.testing.assert_allclose(theirs(torch.tensor(x)).detach().numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def _unwrapped(module):
+    return module[0] if isinstance(module, nn.Sequential) else module
 
 
 def test_what_cannot_convert_is_named():
     with pytest.raises(TypeError, match=r"^0: Linear holds parameters .*weight_g.* use nn.utils.parametrizations"):
         to_torch(nn.Sequential(nn.utils.weight_norm(nn.Linear(3, 2))))
-    with pytest.raises(TypeError, match=r"parametrizations.weight.0: cannot rebuild _SpectralNorm"):
-        to_torch(nn.utils.parametrizations.spectral_norm(nn.Linear(3, 2)))
+    with pytest.raises(TypeError, match=r"^parametrizations.weight.0: torch.nn._Orthogonal has no counterpart"):
+        from_torch(torch.nn.utils.parametrizations.orthogonal(torch.nn.Linear(3, 3)))
     holder = torch.nn.Module()
     holder.shuffle = torch.nn.ChannelShuffle(2)
     with pytest.raises(TypeError, match=r"^shuffle: torch.nn.ChannelShuffle has no counterpart in glassgrad.nn"):
