@@ -87,7 +87,7 @@ COMMANDS = {
     "glassgrad predict runs/lenet/checkpoint.pt digit.png --top 3": "run",
     "glassgrad run train.py --epochs 1": (SKIP, "the reader's own PyTorch program; tests/compat/test_run.py runs one"),
     "glassgrad run --list torch.nn.modules.utils": "run",
-    "glassgrad models --count": "run",
+    "glassgrad models": "run",
     "pip install tensorboard": (SKIP, _INSTALLED),
     "pip install onnx onnxruntime": (SKIP, _INSTALLED),
     "glassgrad train --model resnet20 --epochs 1 --limit 200 --out runs/onnx": "run",
@@ -96,6 +96,7 @@ COMMANDS = {
     "tensorboard --logdir runs/tb/tensorboard": (SKIP, "starts TensorBoard's web server, which runs until stopped"),
     "glassgrad summary resnet20": "run",
     "glassgrad summary lenet5 --input-size 1 28 28": "run",
+    "glassgrad summary resnet50": "run",
     "GLASSGRAD_DATA=/path/to/datasets glassgrad lineage --dataset fashion-mnist --epochs 1 --limit 2000": (SKIP, _DATA),
     "glassgrad lineage --dataset digits --models lenet5,simple_cnn,resnet20 --epochs 3": (
         "glassgrad lineage --dataset digits --models lenet5,simple_cnn --epochs 1 --limit 200"

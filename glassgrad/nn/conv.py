@@ -1,8 +1,9 @@
-"""Convolution layers: Conv1d and Conv2d, with PyTorch's parameters, defaults and repr."""
+"""Convolution layers: Conv1d/2d/3d and ConvTranspose1d/2d, with PyTorch's parameters, defaults, padding
+modes and repr."""
 
 from glassgrad import creation
 from glassgrad.nn import init
-from glassgrad.nn.functional import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d
+from glassgrad.nn.functional import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, pad
 from glassgrad.nn.module import Module
 from glassgrad.nn.parameter import Parameter
 from glassgrad.ops.utils import ntuple
@@ -39,11 +40,6 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
-        if padding_mode != "zeros":
-            raise ValueError(
-                f"{name}: padding_mode={padding_mode!r} is not available in glassgrad; "
-                "use padding_mode='zeros' (pad the input yourself for other modes)"
-            )
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = ntuple(kernel_size, n, "kernel_size", name)
@@ -71,6 +67,21 @@ class _ConvNd(Module):
 
     def _weight_shape(self, in_channels, out_channels, groups):
         return (out_channels, in_channels // groups) + self.kernel_size
+
+    def _padded(self, input):
+        """``input`` and the padding left for the convolution: with a padding_mode other than zeros,
+        the input is padded here (reflect/replicate/circular) and the convolution pads nothing."""
+        if self.padding_mode == "zeros":
+            return input, self.padding
+        if self.padding == "valid":
+            return input, 0
+        if self.padding == "same":
+            total = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+            sides = [(t // 2, t - t // 2) for t in total]
+        else:
+            sides = [(p, p) for p in self.padding]
+        amounts = [a for pair in reversed(sides) for a in pair]  # F.pad wants the last dimension first
+        return pad(input, amounts, mode=self.padding_mode), 0
 
     def reset_parameters(self):
         init._default_weight_and_bias_(self.weight, self.bias)
@@ -105,7 +116,8 @@ class Conv2d(_ConvNd):
     _dims = 2
 
     def forward(self, input):
-        return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        input, padding = self._padded(input)
+        return conv2d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv1d(_ConvNd):
@@ -115,7 +127,8 @@ class Conv1d(_ConvNd):
     _dims = 1
 
     def forward(self, input):
-        return conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        input, padding = self._padded(input)
+        return conv1d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class _ConvTransposeNd(_ConvNd):
@@ -218,4 +231,5 @@ class Conv3d(_ConvNd):
     _dims = 3
 
     def forward(self, input):
-        return conv3d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        input, padding = self._padded(input)
+        return conv3d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)

@@ -4,7 +4,9 @@ Random draws come from glassgrad's global generator (or ``generator=``), so
 ``glassgrad.manual_seed`` makes them repeat. Draws are made in the tensor's own dtype.
 """
 
+import functools
 import math
+import threading
 
 import numpy as np
 
@@ -63,6 +65,25 @@ def _calculate_correct_fan(tensor, mode):
     return fan_in if mode == "fan_in" else fan_out
 
 
+# Set by ``glassgrad.nn.utils.skip_init`` while it builds a module: every fill below is then skipped
+# (no random draws), so a 100M-parameter model is built in a moment, with its memory left as it came.
+_skip = threading.local()
+
+
+def skipping():
+    """Whether initialisation is being skipped (inside ``glassgrad.nn.utils.skip_init``) on this thread."""
+    return getattr(_skip, "depth", 0) > 0
+
+
+def _skippable(function):
+    @functools.wraps(function)
+    def init(tensor, *args, **kwargs):
+        return tensor if skipping() else function(tensor, *args, **kwargs)
+
+    return init
+
+
+@_skippable
 def _fill(tensor, values):
     with no_grad():
         tensor.array[...] = values
@@ -70,16 +91,19 @@ def _fill(tensor, values):
     return tensor
 
 
+@_skippable
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with U(a, b)."""
     return _fill(tensor, _random.uniform(a, b, tuple(tensor.shape), generator, dtype=tensor.array.dtype))
 
 
+@_skippable
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with N(mean, std^2)."""
     return _fill(tensor, _random.normal(mean, std, tuple(tensor.shape), generator, dtype=tensor.array.dtype))
 
 
+@_skippable
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Fill with N(mean, std^2) restricted to [a, b]: out-of-range draws are drawn again."""
     if not a < b:
@@ -129,6 +153,7 @@ def dirac_(tensor, groups=1):
     return _fill(tensor, values)
 
 
+@_skippable
 def orthogonal_(tensor, gain=1, generator=None):
     """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian one, times ``gain``."""
     if tensor.dim() < 2:

@@ -42,6 +42,13 @@ def _generate_square_subsequent_mask(sz, device=None, dtype=None):
     return creation.tensor(mask, dtype=dtype) if dtype is not None else creation.tensor(mask.astype(np.float32))
 
 
+def _keep_settings(layer, d_model, nhead, dim_feedforward, layer_norm_eps, batch_first, bias):
+    # Kept so that the layer can be rebuilt from itself (glassgrad.interop, repr); the dropout rate is
+    # ``layer.dropout.p`` (``dropout`` names the submodule, as in PyTorch).
+    layer.d_model, layer.nhead, layer.dim_feedforward = d_model, nhead, dim_feedforward
+    layer.layer_norm_eps, layer.batch_first, layer.bias = layer_norm_eps, batch_first, bias
+
+
 def _clones(module, n):
     return ModuleList([copy.deepcopy(module) for _ in range(n)])
 
@@ -80,6 +87,7 @@ class TransformerEncoderLayer(Module):
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
         self.activation = _activation(activation)
+        _keep_settings(self, d_model, nhead, dim_feedforward, layer_norm_eps, batch_first, bias)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = src
@@ -140,6 +148,7 @@ class TransformerDecoderLayer(Module):
         self.dropout2 = Dropout(dropout)
         self.dropout3 = Dropout(dropout)
         self.activation = _activation(activation)
+        _keep_settings(self, d_model, nhead, dim_feedforward, layer_norm_eps, batch_first, bias)
 
     def forward(
         self,
@@ -291,6 +300,13 @@ class Transformer(Module):
         self.d_model = d_model
         self.nhead = nhead
         self.batch_first = batch_first
+        self.num_encoder_layers, self.num_decoder_layers = num_encoder_layers, num_decoder_layers
+        self.dim_feedforward, self.layer_norm_eps, self.norm_first, self.bias = (
+            dim_feedforward,
+            layer_norm_eps,
+            norm_first,
+            bias,
+        )
 
     def _reset_parameters(self):
         for p in self.parameters():

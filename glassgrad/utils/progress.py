@@ -3,7 +3,8 @@
 ``progress(total, desc)`` returns an object with tqdm's ``update``, ``set_postfix`` and ``close``
 (and works as a context manager). Which one depends on where the output goes:
 
-- a terminal or a Jupyter notebook: ``tqdm.auto`` (a text bar, or the notebook widget);
+- a terminal: a tqdm bar;
+- a Jupyter notebook: an HTML bar redrawn in place (``NotebookProgress``), kept at its final count;
 - anything else (a file, a pipe, a CI log): a plain line every ``interval`` seconds, and at each
   10% of the work when at least a sixth of ``interval`` has passed since the last line, so a long
   epoch leaves a trace in a log and a short one leaves none;
@@ -129,13 +130,52 @@ class LineProgress:
         self.close()
 
 
+class NotebookProgress(LineProgress):
+    """A bar in a Jupyter output: an HTML ``<progress>`` with the plain line beside it, drawn in place
+    through a display handle (at most every ``interval`` seconds, and at ``close``).
+
+    Chosen over tqdm's notebook widget: it needs no ipywidgets, and the saved notebook keeps each
+    bar at its final count (a widget's state is not in the file, and tqdm's text fallback fills the
+    output with carriage returns)."""
+
+    def __init__(self, total, desc="", unit="it", initial=0, interval=0.2, clock=time.monotonic):
+        from IPython.display import display
+
+        super().__init__(total, desc, unit=unit, initial=initial, interval=interval, clock=clock)
+        self.closed = False
+        self.handle = display(self.bundle(), raw=True, display_id=True)
+
+    def bundle(self):
+        """The output's MIME bundle: the HTML bar and its ``text/plain`` line."""
+        import html
+
+        text = self.line()
+        bar = f'<progress value="{self.n}" max="{self.total}" style="width:16em"></progress>' if self.total else ""
+        body = f'<div style="font-family:monospace">{bar} {html.escape(text)}</div>'
+        return {"text/html": body, "text/plain": text}
+
+    def update(self, n=1):
+        self.n += n
+        now = self.clock()
+        if now - self.last >= self.interval:
+            self.last = now
+            self.handle.update(self.bundle(), raw=True)
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            self.handle.update(self.bundle(), raw=True)
+
+
 def progress(total, desc="", *, unit="it", initial=0, enabled=None, stream=None, leave=False):
     """A bar, plain lines or nothing for ``total`` units of work (see the module docstring)."""
-    from tqdm.auto import tqdm
-
     chosen = mode(stream, enabled)
     if chosen == "lines":
         return LineProgress(total, desc, unit=unit, initial=initial, stream=stream)
+    if chosen == "bar" and stream is None and _in_notebook():
+        return NotebookProgress(total, desc, unit=unit, initial=initial)
+    from tqdm.auto import tqdm
+
     return tqdm(
         total=total,
         desc=desc,

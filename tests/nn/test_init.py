@@ -87,3 +87,18 @@ def test_linear_default_init_matches_pytorch_bounds():
     for p in (layer.weight, layer.bias):
         assert np.abs(p.array).max() <= bound
         assert np.abs(p.array).max() > 0.95 * bound
+
+
+def test_skip_init_builds_shapes_without_drawing():
+    from glassgrad.nn.utils import skip_init
+
+    glassgrad.manual_seed(0)
+    built = skip_init(glassgrad.nn.Linear, 300, 200)
+    after = glassgrad.rand(3).numpy()
+    glassgrad.manual_seed(0)
+    np.testing.assert_array_equal(after, glassgrad.rand(3).numpy())  # the generator was not touched
+    assert tuple(built.weight.shape) == (200, 300) and tuple(built.bias.shape) == (200,)
+    assert not glassgrad.nn.init.skipping()
+    with pytest.raises(TypeError):
+        skip_init(glassgrad.nn.Linear, 3)  # a failing constructor leaves initialisation on
+    assert not glassgrad.nn.init.skipping() and float(glassgrad.nn.Linear(3, 2).weight.abs().sum()) > 0

@@ -761,3 +761,16 @@ def test_only_the_needed_gradients_run(algorithm, rng, monkeypatch):
             out.backward(upstream)
             assert inputs[1 - wanted].grad is None
             np.testing.assert_array_equal(inputs[wanted].grad.numpy(), both[wanted].grad.numpy())
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_padding_modes_match_padding_by_hand_and_gradcheck(mode):
+    glassgrad.manual_seed(0)
+    layer = nn.Conv2d(2, 3, 3, padding=(1, 2), dilation=(1, 2), padding_mode=mode).double()
+    x = glassgrad.randn(1, 2, 5, 6, dtype=glassgrad.float64, requires_grad=True)
+    by_hand = conv2d(F.pad(x, (2, 2, 1, 1), mode=mode), layer.weight, layer.bias, dilation=(1, 2))
+    np.testing.assert_allclose(layer(x).detach().numpy(), by_hand.detach().numpy(), rtol=1e-12)
+    assert gradcheck(layer, (x,))  # through the padding the layer adds
+    same = nn.Conv1d(2, 2, 4, padding="same", padding_mode=mode).double()
+    assert same(glassgrad.randn(1, 2, 7, dtype=glassgrad.float64)).shape == (1, 2, 7)
+    assert "padding_mode=" + mode in repr(layer)

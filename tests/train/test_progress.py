@@ -95,3 +95,34 @@ def test_a_resumed_epoch_counts_only_the_steps_it_trains(tmp_path, monkeypatch):
     # It starts at the 4 steps already done and counts the 6 trained now, not 10.
     assert (train_bar.desc, train_bar.initial, train_bar.n, train_bar.total) == ("epoch 1/1", 4, 10, 10)
     assert made[1].desc == "evaluating" and made[1].n == 1
+
+
+def test_the_notebook_bar_redraws_in_place_and_ends_at_its_count(monkeypatch):
+    display = pytest.importorskip("IPython.display", reason="IPython not installed: the notebook bar needs it")
+    drawn = []
+
+    class Handle:
+        def update(self, bundle, raw):
+            assert raw
+            drawn.append(bundle)
+
+    def fake_display(bundle, raw, display_id):
+        assert raw and display_id is True
+        drawn.append(bundle)
+        return Handle()
+
+    monkeypatch.setattr(display, "display", fake_display)
+    clock = _Clock()
+    bar = P.NotebookProgress(5, "epoch 1/1", unit="step", interval=1.0, clock=clock)
+    for _ in range(5):
+        clock.now += 0.4  # redrawn every 1 s, not at every step
+        bar.update(1)
+    bar.set_postfix(loss="0.5")
+    bar.close()
+    bar.close()  # closing twice draws once
+    assert [b["text/plain"].split(",")[0] for b in drawn] == [
+        "epoch 1/1: 0/5 step (0%)",
+        "epoch 1/1: 3/5 step (60%)",
+        "epoch 1/1: 5/5 step (100%)",
+    ]
+    assert '<progress value="5" max="5"' in drawn[-1]["text/html"] and drawn[-1]["text/plain"].endswith("loss=0.5")

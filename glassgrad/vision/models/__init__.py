@@ -146,6 +146,11 @@ def model_options(name):
     return [p for p in inspect.signature(builder).parameters if p not in skip]
 
 
+def canonical_name(name):
+    """The registered name that ``name`` spells ("ResNet-50" -> "resnet50"); ValueError for an unknown one."""
+    return _canonical(name)
+
+
 def _canonical(name):
     # "ResNet-20", "resnet_20" and "resnet20" all name resnet20; exact names win ("vgg11_bn").
     lowered = str(name).lower()
@@ -199,6 +204,7 @@ def _constructor(key):
 
 
 __all__ = [
+    "canonical_name",
     "MODELS",
     "TORCHVISION_MODELS",
     "AlexNet",
