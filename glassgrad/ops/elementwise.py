@@ -32,7 +32,7 @@ def _binary(fn_class, a, b, **options):
     if type(b) is not Tensor:
         b = as_operand(b)
         if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-            a = Tensor(a)
+            a = Tensor._of(a)
     try:
         out = fn_class._apply((a, b), options)[0]
     except ValueError:
@@ -406,7 +406,7 @@ def where(condition, a=None, b=None):
         raise TypeError("where: give both a and b (or neither, for the indices where condition holds)")
     a, b = as_operand(a), as_operand(b)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = Tensor(a)
+        a = Tensor._of(a)
     try:
         out = Where.apply(condition.astype(bool, copy=False), a, b)
     except ValueError:
