@@ -36,6 +36,7 @@ FLOORS = {
     "summary": 2,
     "utils": 2,
     "utils.data": 2,
+    "utils.checkpoint": 2,
     "utils.files": 2,
     "utils.progress": 2,
     "linalg": 2,
