@@ -64,6 +64,7 @@ from glassgrad import nn
 from glassgrad.io import load, save
 from glassgrad import optim
 from glassgrad import utils
+from glassgrad import distributions
 from glassgrad.summary import summary
 
 
