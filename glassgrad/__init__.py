@@ -6,6 +6,7 @@ Written to PyTorch's names and semantics: ``import glassgrad as torch`` runs PyT
 __version__ = "0.1.0"
 
 from glassgrad._dtype import (  # noqa: I001  (dtypes and Tensor load before the ops)
+    bfloat16,
     bool_ as bool,
     dtype,
     float16,
@@ -101,7 +102,8 @@ def __getattr__(name):
     raise AttributeError(f"module 'glassgrad' has no attribute {name!r}")
 
 
-from glassgrad import accelerator, jit  # noqa: E402
+from glassgrad import accelerator, amp, jit  # noqa: E402
+from glassgrad.amp import autocast, get_autocast_dtype, is_autocast_available, is_autocast_enabled  # noqa: E402
 from glassgrad._runtime import (  # noqa: E402
     are_deterministic_algorithms_enabled,
     compile,

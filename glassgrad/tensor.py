@@ -277,6 +277,10 @@ class Tensor:
     def half(self):
         return self.type(_dtype.float16)
 
+    def bfloat16(self):
+        """Raises: NumPy has no bfloat16 (the error says to use float32)."""
+        return self.type(_dtype.bfloat16)
+
     def long(self):
         return self.type(_dtype.int64)
 

@@ -23,6 +23,7 @@ FLOORS = {
     "accelerator": 0,
     "cuda": 0,
     "jit": 0,
+    "amp": 0,
     "_log": 0,
     "_legacy": 0,  # the legacy tensor types (FloatTensor, Variable) Tensor.type() answers with
     "_numeric_info": 0,
