@@ -58,7 +58,7 @@ from glassgrad.creation import (
 
 # abs, add, ..., where: every op of the registry (glassgrad/ops/registry.py) under its names.
 ops.registry.export(globals())
-from glassgrad import linalg
+from glassgrad import linalg, special
 from glassgrad.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from glassgrad.nn.functional import conv1d, conv2d, max_pool2d
 from glassgrad import nn

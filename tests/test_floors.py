@@ -41,6 +41,7 @@ FLOORS = {
     "utils.files": 2,
     "utils.progress": 2,
     "linalg": 2,
+    "special": 2,
     "distributions": 2,
     "multiprocessing": 2,
     "vision": 3,
