@@ -2,10 +2,13 @@
 
 import math
 
-from glassgrad import ops
+import numpy as np
+
+from glassgrad import linalg, ops
 from glassgrad.distributions.bernoulli import Bernoulli
 from glassgrad.distributions.categorical import Categorical, OneHotCategorical
 from glassgrad.distributions.distribution import softplus
+from glassgrad.distributions.multivariate_normal import MultivariateNormal
 from glassgrad.distributions.normal import Normal
 from glassgrad.distributions.uniform import Uniform
 
@@ -71,3 +74,16 @@ def _kl_bernoulli_bernoulli(p, q):
 def _kl_uniform_uniform(p, q):
     result = ((q.high - q.low) / (p.high - p.low)).log()
     return _infinite_where((q.low > p.low) | (q.high < p.high), result)
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_mvn_mvn(p, q):
+    # 0.5 * (tr(S_q^-1 S_p) + |L_q^-1 (mu_q - mu_p)|^2 - k) + log|L_q| - log|L_p|, with L the Cholesky factors.
+    k = p.event_shape[0]
+    shape = tuple(np.broadcast_shapes(tuple(p.batch_shape), tuple(q.batch_shape)))
+    lq = q._unbroadcasted_scale_tril.tril().expand(shape + (k, k))
+    lp = p._unbroadcasted_scale_tril.tril().expand(shape + (k, k))
+    trace = linalg.solve(lq, lp).pow(2).sum((-2, -1))
+    diff = (q.loc - p.loc).expand(shape + (k,))
+    mahalanobis = linalg.solve(lq, diff.unsqueeze(-1)).squeeze(-1).pow(2).sum(-1)
+    return 0.5 * (trace + mahalanobis - k) + q._half_log_det() - p._half_log_det()

@@ -210,3 +210,48 @@ def test_validate_args_name_the_parameter():
         D.Normal(0.0, -1.0)
     finally:
         D.Distribution.set_default_validate_args(True)
+
+
+@pytest.mark.parametrize("form", ["covariance_matrix", "precision_matrix", "scale_tril"])
+def test_multivariate_normal_matches_pytorch(form):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((2, 3, 3))
+    cov = a @ a.transpose(0, 2, 1) + np.eye(3)
+    matrix = (
+        np.linalg.cholesky(cov) if form == "scale_tril" else cov if form == "covariance_matrix" else np.linalg.inv(cov)
+    )
+    loc, x = rng.standard_normal((2, 3)), rng.standard_normal((4, 2, 3))
+    gm, gl = glassgrad.tensor(matrix, requires_grad=True), glassgrad.tensor(loc, requires_grad=True)
+    tm, tl = torch.tensor(matrix, requires_grad=True), torch.tensor(loc, requires_grad=True)
+    mine, theirs = D.MultivariateNormal(gl, **{form: gm}), TD.MultivariateNormal(tl, **{form: tm})
+    assert mine.batch_shape == (2,) and mine.event_shape == (3,) and mine.rsample((5,)).shape == (5, 2, 3)
+    lp, tlp = mine.log_prob(glassgrad.tensor(x)), theirs.log_prob(torch.tensor(x))
+    _close(lp, tlp, rtol=1e-11)
+    _close(mine.entropy(), theirs.entropy(), rtol=1e-11)
+    for attr in ("variance", "covariance_matrix", "precision_matrix", "scale_tril"):
+        _close(getattr(mine, attr), getattr(theirs, attr), rtol=1e-10)
+    q, tq = (
+        D.MultivariateNormal(
+            glassgrad.zeros(3, dtype=glassgrad.float64), glassgrad.eye(3, dtype=glassgrad.float64) * 2
+        ),
+        TD.MultivariateNormal(torch.zeros(3, dtype=torch.float64), torch.eye(3, dtype=torch.float64) * 2),
+    )
+    kl, tkl = D.kl_divergence(mine, q), TD.kl_divergence(theirs, tq)
+    _close(kl, tkl, rtol=1e-11)
+    (lp.sum() + mine.entropy().sum() + kl.sum()).backward()
+    (tlp.sum() + theirs.entropy().sum() + tkl.sum()).backward()
+    np.testing.assert_allclose(gm.grad.numpy(), tm.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gl.grad.numpy(), tl.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_multivariate_normal_samples_and_checks():
+    glassgrad.manual_seed(0)
+    cov = np.array([[2.0, 0.6], [0.6, 1.0]])
+    dist = D.MultivariateNormal(glassgrad.tensor([1.0, -1.0]), glassgrad.tensor(cov))
+    draws = dist.sample((20000,)).numpy().astype(np.float64)
+    assert np.all(np.abs(draws.mean(0) - [1.0, -1.0]) < 5 * np.sqrt(np.diag(cov) / 20000))
+    np.testing.assert_allclose(np.cov(draws.T), cov, atol=0.08)
+    with pytest.raises(ValueError, match="Exactly one of covariance_matrix or precision_matrix or scale_tril"):
+        D.MultivariateNormal(glassgrad.zeros(2))
+    with pytest.raises(ValueError, match="Expected parameter covariance_matrix .* PositiveDefinite"):
+        D.MultivariateNormal(glassgrad.zeros(2), glassgrad.tensor([[1.0, 2.0], [2.0, 1.0]]))
