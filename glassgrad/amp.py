@@ -10,11 +10,14 @@ GPU), CPU autocast accepts only bfloat16 and float16.
 """
 
 import functools
+import math
 import warnings
+
+import numpy as np
 
 from glassgrad import _dtype
 
-__all__ = ["autocast", "get_autocast_dtype", "is_autocast_available", "is_autocast_enabled"]
+__all__ = ["GradScaler", "autocast", "get_autocast_dtype", "is_autocast_available", "is_autocast_enabled"]
 
 _DEVICES = ("cpu", "cuda", "mps", "xpu", "hpu", "mtia", "xla", "meta")
 _state = {}  # device type -> (enabled, dtype) while inside an autocast block
@@ -87,3 +90,127 @@ class autocast:
                 return fn(*args, **kwargs)
 
         return wrapped
+
+
+class GradScaler:
+    """Loss scaling for float16 training: ``scaler.scale(loss).backward(); scaler.step(opt); scaler.update()``.
+
+    As PyTorch's: ``scale`` multiplies the loss by the scale, ``unscale_``/``step`` divide the
+    gradients back and skip the step when any is inf or NaN, ``update`` halves the scale after a
+    skipped step and doubles it after ``growth_interval`` clean ones. For ``device="cuda"`` (the
+    default) it disables itself with PyTorch's warning, so every call passes through unchanged.
+    """
+
+    def __init__(
+        self,
+        device: str = "cuda",
+        init_scale: float = 2.0**16,
+        growth_factor: float = 2.0,
+        backoff_factor: float = 0.5,
+        growth_interval: int = 2000,
+        enabled: bool = True,
+    ):
+        if enabled and device != "cpu":
+            warnings.warn(
+                f"torch.{device}.amp.GradScaler is enabled, but {device.upper()} is not available (glassgrad computes "
+                "on the CPU only).  Disabling.",
+                UserWarning,
+                stacklevel=2,
+            )
+            enabled = False
+        if growth_factor <= 1.0 or not 0.0 < backoff_factor < 1.0:
+            raise ValueError("GradScaler: growth_factor must be > 1 and backoff_factor in (0, 1)")
+        self._device, self._enabled = device, enabled
+        self._scale, self._growth_factor, self._backoff_factor = float(init_scale), growth_factor, backoff_factor
+        self._growth_interval, self._growth_tracker = int(growth_interval), 0
+        self._unscaled = {}  # id(optimizer) -> whether inf/NaN was found when its gradients were unscaled
+
+    def is_enabled(self) -> bool:
+        return self._enabled
+
+    def get_scale(self) -> float:
+        return self._scale if self._enabled else 1.0
+
+    def get_growth_factor(self):
+        return self._growth_factor
+
+    def get_backoff_factor(self):
+        return self._backoff_factor
+
+    def get_growth_interval(self):
+        return self._growth_interval
+
+    def scale(self, outputs):
+        """``outputs`` (a tensor, or a list/tuple of them) times the current scale."""
+        if not self._enabled:
+            return outputs
+        if isinstance(outputs, (list, tuple)):
+            return type(outputs)(self.scale(o) for o in outputs)
+        return outputs * self._scale
+
+    def unscale_(self, optimizer):
+        """Divide ``optimizer``'s gradients by the scale (once per step), noting any inf or NaN."""
+        if not self._enabled:
+            return
+        if id(optimizer) in self._unscaled:
+            raise RuntimeError("unscale_() has already been called on this optimizer since the last update().")
+        inverse = 1.0 / self._scale
+        found = False
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    grad = p.grad.array
+                    grad *= np.asarray(inverse, dtype=grad.dtype)
+                    found = found or not bool(np.isfinite(grad).all())
+        self._unscaled[id(optimizer)] = found
+
+    def step(self, optimizer, *args, **kwargs):
+        """``optimizer.step()`` unless the unscaled gradients hold inf or NaN (then nothing; returns None)."""
+        if not self._enabled:
+            return optimizer.step(*args, **kwargs)
+        if id(optimizer) not in self._unscaled:
+            self.unscale_(optimizer)
+        if self._unscaled[id(optimizer)]:
+            return None
+        return optimizer.step(*args, **kwargs)
+
+    def update(self, new_scale=None):
+        """Back off after a skipped step, grow after ``growth_interval`` clean ones; or set ``new_scale``."""
+        if not self._enabled:
+            return
+        if new_scale is not None:
+            self._scale = float(new_scale.item() if hasattr(new_scale, "item") else new_scale)
+        elif any(self._unscaled.values()):
+            self._scale *= self._backoff_factor
+            self._growth_tracker = 0
+        elif self._unscaled:
+            self._growth_tracker += 1
+            if self._growth_tracker == self._growth_interval:
+                grown = self._scale * self._growth_factor
+                self._scale = grown if math.isfinite(grown) else self._scale
+                self._growth_tracker = 0
+        self._unscaled = {}
+
+    def state_dict(self):
+        if not self._enabled:
+            return {}
+        return {
+            "scale": self._scale,
+            "growth_factor": self._growth_factor,
+            "backoff_factor": self._backoff_factor,
+            "growth_interval": self._growth_interval,
+            "_growth_tracker": self._growth_tracker,
+        }
+
+    def load_state_dict(self, state_dict):
+        if not self._enabled:
+            return
+        if not state_dict:
+            raise RuntimeError(
+                "The source state dict is empty, possibly because it was saved from a disabled instance of GradScaler."
+            )
+        self._scale = float(state_dict["scale"])
+        self._growth_factor = float(state_dict["growth_factor"])
+        self._backoff_factor = float(state_dict["backoff_factor"])
+        self._growth_interval = int(state_dict["growth_interval"])
+        self._growth_tracker = int(state_dict["_growth_tracker"])

@@ -24,6 +24,7 @@ FLOORS = {
     "cuda": 0,
     "jit": 0,
     "amp": 0,
+    "cuda_amp": 0,
     "_log": 0,
     "_legacy": 0,  # the legacy tensor types (FloatTensor, Variable) Tensor.type() answers with
     "_numeric_info": 0,

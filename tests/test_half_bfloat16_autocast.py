@@ -91,3 +91,46 @@ def test_autocast_warnings_as_pytorch():
         glassgrad.autocast("cpu", dtype=glassgrad.float64)
     with pytest.raises(RuntimeError, match="unknown device type 'tpu'"):
         glassgrad.autocast("tpu")
+
+
+def test_grad_scaler_follows_pytorchs_trajectory():
+    data = np.array([1.0, -2.0, 0.5])
+    mine_p, their_p = glassgrad.nn.Parameter(glassgrad.tensor(data)), torch.nn.Parameter(torch.tensor(data))
+    mine_opt, their_opt = glassgrad.optim.SGD([mine_p], lr=0.1), torch.optim.SGD([their_p], lr=0.1)
+    mine = glassgrad.amp.GradScaler("cpu", init_scale=8.0, growth_interval=2)
+    theirs = torch.amp.GradScaler("cpu", init_scale=8.0, growth_interval=2)
+    for step in range(6):
+        for p, opt, scaler, lib in ((mine_p, mine_opt, mine, glassgrad), (their_p, their_opt, theirs, torch)):
+            opt.zero_grad()
+            loss = (p * p).sum() * (lib.tensor(float("inf")) if step == 3 else 1.0)  # step 3 overflows: skipped
+            scaler.scale(loss).backward()
+            if step == 1:
+                scaler.unscale_(opt)  # e.g. to clip; step() must not unscale again
+            scaler.step(opt)
+            scaler.update()
+        assert mine.get_scale() == theirs.get_scale(), step
+        np.testing.assert_allclose(mine_p.detach().numpy(), their_p.detach().numpy(), rtol=1e-12)
+    assert mine.state_dict() == {k: (v.item() if hasattr(v, "item") else v) for k, v in theirs.state_dict().items()}
+    with pytest.raises(RuntimeError, match="unscale_\\(\\) has already been called"):
+        mine_opt.zero_grad()
+        mine.scale((mine_p * mine_p).sum()).backward()
+        mine.unscale_(mine_opt)
+        mine.unscale_(mine_opt)
+
+
+def test_cuda_amp_spellings_disable_themselves():
+    from glassgrad import cuda_amp
+
+    with pytest.warns(UserWarning, match="Disabling"):
+        scaler = cuda_amp.GradScaler()
+    with pytest.warns(UserWarning, match="Disabling autocast"):
+        with cuda_amp.autocast():
+            assert not glassgrad.is_autocast_enabled("cuda")
+    p = glassgrad.nn.Parameter(glassgrad.ones(2))
+    loss = (p * p).sum()
+    assert scaler.scale(loss) is loss and scaler.get_scale() == 1.0 and scaler.state_dict() == {}
+    loss.backward()
+    opt = glassgrad.optim.SGD([p], lr=0.5)
+    scaler.step(opt)
+    scaler.update()
+    assert p.tolist() == [0.0, 0.0]

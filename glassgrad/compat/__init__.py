@@ -48,10 +48,11 @@ _RENAMES = {
     "torch.nn.modules.upsampling": "glassgrad.nn.upsampling",
     "torch.nn.modules.utils": "glassgrad.nn.modules.utils",
     "torch.version": "glassgrad.compat.torch_version",
+    "torch.cuda.amp": "glassgrad.cuda_amp",
 }
 
 # glassgrad's own tools, not PyTorch APIs: ``import torch.train`` must not quietly succeed.
-_NOT_TORCH = {"cli", "compat", "run", "train", "viz", "lessons", "summary", "creation", "backend", "tensor"}
+_NOT_TORCH = {"cli", "compat", "run", "train", "viz", "lessons", "summary", "creation", "backend", "tensor", "cuda_amp"}
 
 # The namespaces ``glassgrad run --list`` prints, in PyTorch's names.
 LISTED = (
