@@ -9,7 +9,8 @@ Both of PyTorch's variants are here, with their differences:
 
 - ``use_reentrant=True`` (PyTorch's default, with a warning when not given): the forward runs
   under ``no_grad``; the output requires grad only if an input does, and backward accumulates the
-  parameters' ``.grad`` by a backward pass of its own, so ``autograd.grad`` cannot reach them;
+  parameters' ``.grad`` by a backward pass of its own, so ``autograd.grad`` cannot reach them
+  (PyTorch raises there; here the parameters' ``.grad`` receive those gradients instead);
   keyword arguments are refused.
 - ``use_reentrant=False`` (recommended): keyword arguments pass to ``fn``; the parameters ``fn``
   uses are found during the forward, so the output requires grad even when no input does and
