@@ -6,6 +6,7 @@ Written to PyTorch's names and semantics: ``import glassgrad as torch`` runs PyT
 __version__ = "0.1.0"
 
 from glassgrad._dtype import (  # noqa: I001  (dtypes and Tensor load before the ops)
+    bfloat16,
     bool_ as bool,
     dtype,
     float16,
@@ -57,13 +58,14 @@ from glassgrad.creation import (
 
 # abs, add, ..., where: every op of the registry (glassgrad/ops/registry.py) under its names.
 ops.registry.export(globals())
-from glassgrad import linalg
+from glassgrad import linalg, special
 from glassgrad.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from glassgrad.nn.functional import conv1d, conv2d, max_pool2d
 from glassgrad import nn
 from glassgrad.io import load, save
 from glassgrad import optim
 from glassgrad import utils
+from glassgrad import distributions
 from glassgrad.summary import summary
 
 
@@ -100,7 +102,8 @@ def __getattr__(name):
     raise AttributeError(f"module 'glassgrad' has no attribute {name!r}")
 
 
-from glassgrad import accelerator, jit  # noqa: E402
+from glassgrad import accelerator, amp, jit  # noqa: E402
+from glassgrad.amp import autocast, get_autocast_dtype, is_autocast_available, is_autocast_enabled  # noqa: E402
 from glassgrad._runtime import (  # noqa: E402
     are_deterministic_algorithms_enabled,
     compile,

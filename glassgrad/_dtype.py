@@ -24,6 +24,8 @@ class dtype:
         return f"glassgrad.{self.name}"
 
     def __eq__(self, other):
+        if isinstance(other, _WithoutNumPy):
+            return False
         if isinstance(other, dtype):
             return self.numpy == other.numpy
         try:
@@ -48,6 +50,36 @@ int32 = dtype("int32", np.int32)
 int64 = dtype("int64", np.int64)
 bool_ = dtype("bool", np.bool_)
 
+
+class _WithoutNumPy(dtype):
+    """A PyTorch dtype NumPy cannot store (bfloat16): it exists, so programs that only name it
+    (``dtype=torch.bfloat16 if ... else torch.float32``, ``autocast(dtype=torch.bfloat16)``)
+    import and run; making a tensor of it raises an error that says what to use instead."""
+
+    __slots__ = ()
+
+    def __init__(self, name, itemsize):
+        for slot, value in (("name", name), ("is_floating_point", True), ("is_complex", False), ("is_signed", True)):
+            object.__setattr__(self, slot, value)
+        object.__setattr__(self, "itemsize", itemsize)
+
+    @property
+    def numpy(self):
+        raise TypeError(
+            f"glassgrad.{self.name}: NumPy has no {self.name} type, so glassgrad cannot make {self.name} tensors; "
+            "use glassgrad.float32 (or float16) instead. (glassgrad.autocast(dtype=bfloat16) is accepted and "
+            "computes in float32.)"
+        )
+
+    def __eq__(self, other):
+        return self is other or (isinstance(other, str) and other.removeprefix("torch.") == self.name)
+
+    def __hash__(self):
+        return hash(self.name)
+
+
+bfloat16 = _WithoutNumPy("bfloat16", 2)
+
 _BY_NUMPY = {d.numpy: d for d in (float16, float32, float64, uint8, int8, int16, int32, int64, bool_)}
 _BY_NAME = {
     "float16": float16,
@@ -65,6 +97,7 @@ _BY_NAME = {
     "int64": int64,
     "long": int64,
     "bool": bool_,
+    "bfloat16": bfloat16,
 }
 
 _default_float = float32

@@ -19,6 +19,13 @@ class finfo:
             raise TypeError(
                 "torch.finfo() requires a floating point input type. Use torch.iinfo to handle 'torch.finfo'"
             )
+        if kind is _dtype.bfloat16:
+            # No NumPy type to ask: bfloat16 is float32 with 7 fraction bits (PyTorch's numbers).
+            self.bits, self.eps, self.resolution = 16, 2.0**-7, 0.01
+            self.max = float((2 - 2.0**-7) * 2.0**127)
+            self.min, self.tiny, self.smallest_normal = -self.max, 2.0**-126, 2.0**-126
+            self.dtype = kind.name
+            return
         info = np.finfo(kind.numpy)
         self.bits = int(info.bits)
         self.eps = float(info.eps)

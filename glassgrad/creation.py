@@ -67,7 +67,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     """
     if isinstance(data, Tensor):
         data = data.array
-    array = Tensor(np.array(data, copy=True) if isinstance(data, np.ndarray) else data, dtype=dtype).array
+    array = Tensor._of(np.array(data, copy=True) if isinstance(data, np.ndarray) else data, dtype=dtype).array
     return _made(array, requires_grad, device, "tensor")
 
 
@@ -76,7 +76,7 @@ def as_tensor(data, dtype=None, device=None):
     check_cpu(device, "as_tensor")
     if isinstance(data, Tensor) and dtype is None:
         return data
-    return Tensor(data, dtype=dtype)
+    return Tensor._of(data, dtype=dtype)
 
 
 def from_numpy(array):
@@ -121,7 +121,7 @@ def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=F
 
 def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
     if dtype is None:
-        dtype = Tensor(fill_value).dtype
+        dtype = Tensor._of(fill_value).dtype
     shape = _size((size,), "full")
     return _made(np.full(shape, fill_value, dtype=_dtype.to_dtype(dtype).numpy), requires_grad, device, "full", out)
 

@@ -30,10 +30,27 @@ class Tensor:
     # NumPy defers to Tensor's reflected operators (np.float32(2) * t gives a Tensor).
     __array_priority__ = 1000
 
-    def __init__(self, data, dtype=None, requires_grad=False):
-        if isinstance(data, Tensor):
-            data = data.array
-        self.array = _as_array(data, dtype)
+    def __init__(self, *args, dtype=None, requires_grad=False, device=None, size=None):
+        """``Tensor(data)`` or, as PyTorch's legacy constructor, ``Tensor(3, 4)``, ``Tensor(size=(3, 4))``
+        and ``Tensor()``: a float tensor of the default dtype of that shape (zeros, where PyTorch
+        leaves the memory uninitialised). Lists become the default float dtype, as in PyTorch.
+
+        NumPy arrays keep their dtype and Python floats make a 0-d tensor (PyTorch converts
+        arrays and refuses scalars); ``dtype=`` (which PyTorch's ``Tensor`` does not take) makes
+        the argument data of that dtype, so ``Tensor(0, dtype="int64")`` is the number 0.
+        """
+        if device is not None:
+            check_cpu(device, "Tensor")
+        shape = _legacy_shape(args, size, dtype)
+        if shape is not None:
+            self.array = np.zeros(shape, dtype=_dtype.to_dtype(dtype or _dtype.get_default_dtype()).numpy)
+        else:
+            data = args[0]
+            if isinstance(data, Tensor):
+                data = data.array
+            elif dtype is None and isinstance(data, (list, tuple)):
+                dtype = _dtype.get_default_dtype()
+            self.array = _as_array(data, dtype)
         self.requires_grad = False
         self.grad = None
         self.grad_fn = None
@@ -43,6 +60,14 @@ class Tensor:
         self._retains_grad = False
         if requires_grad:
             self.requires_grad_(True)
+
+    @classmethod
+    def _of(cls, data, dtype=None):
+        """A Tensor over ``data`` with ``glassgrad.tensor``'s dtype rules (ints stay int64): the
+        library's own way to wrap a number or a list, free of the legacy size form ``Tensor(3)``."""
+        if isinstance(data, Tensor):
+            data = data.array
+        return cls._wrap(_as_array(data, dtype))
 
     @classmethod
     def _wrap(cls, array):
@@ -251,6 +276,10 @@ class Tensor:
 
     def half(self):
         return self.type(_dtype.float16)
+
+    def bfloat16(self):
+        """Raises: NumPy has no bfloat16 (the error says to use float32)."""
+        return self.type(_dtype.bfloat16)
 
     def long(self):
         return self.type(_dtype.int64)
@@ -775,7 +804,8 @@ class Tensor:
         return self.array.__array_interface__["data"][0]
 
     def new_tensor(self, data, dtype=None, requires_grad=False):
-        return Tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        out = Tensor._of(data, dtype=dtype or self.dtype)
+        return out.requires_grad_(True) if requires_grad else out
 
     def new_zeros(self, *size, dtype=None):
         return Tensor._wrap(np.zeros(shape_args(size), dtype=_np_dtype(dtype, self.array.dtype)))
@@ -885,6 +915,33 @@ def _root(tensor):
 
 def _np_dtype(dtype, default):
     return default if dtype is None else _dtype.to_dtype(dtype).numpy
+
+
+def _legacy_shape(args, size, dtype):
+    """The shape the legacy constructor forms (``Tensor(3, 4)``, ``Tensor(size=...)``, ``Tensor()``)
+    ask for, or None when ``args`` is data."""
+    if size is not None:
+        if args:
+            raise TypeError("Tensor(): give either data/sizes or size=, not both")
+        args = (size,)
+    elif not args:
+        return (0,)
+    if len(args) == 1:
+        first = args[0]
+        if isinstance(first, Size) or (size is not None and isinstance(first, (list, tuple))):
+            args = tuple(first)
+        elif (
+            not (isinstance(first, (int, np.integer)) and not isinstance(first, (bool, np.bool_))) or dtype is not None
+        ):
+            return None
+    if not all(isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) for s in args):
+        raise TypeError(
+            f"Tensor(): pass one piece of data (a list or array) or sizes as ints, got "
+            f"{tuple(type(s).__name__ for s in args)}"
+        )
+    if any(s < 0 for s in args):
+        raise RuntimeError(f"Tensor(): negative dimension in size {tuple(int(s) for s in args)}")
+    return tuple(int(s) for s in args)
 
 
 def _as_array(data, dtype):

@@ -47,10 +47,12 @@ _RENAMES = {
     "torch.nn.modules.sparse": "glassgrad.nn.sparse",
     "torch.nn.modules.upsampling": "glassgrad.nn.upsampling",
     "torch.nn.modules.utils": "glassgrad.nn.modules.utils",
+    "torch.version": "glassgrad.compat.torch_version",
+    "torch.cuda.amp": "glassgrad.cuda_amp",
 }
 
 # glassgrad's own tools, not PyTorch APIs: ``import torch.train`` must not quietly succeed.
-_NOT_TORCH = {"cli", "compat", "run", "train", "viz", "lessons", "summary", "creation", "backend", "tensor"}
+_NOT_TORCH = {"cli", "compat", "run", "train", "viz", "lessons", "summary", "creation", "backend", "tensor", "cuda_amp"}
 
 # The namespaces ``glassgrad run --list`` prints, in PyTorch's names.
 LISTED = (
@@ -65,7 +67,11 @@ LISTED = (
     "torch.optim.lr_scheduler",
     "torch.optim.swa_utils",
     "torch.autograd",
+    "torch.distributions",
+    "torch.special",
+    "torch.amp",
     "torch.utils.data",
+    "torch.utils.checkpoint",
     "torch.cuda",
     "torch.accelerator",
     "torch.backends.cudnn",
@@ -192,6 +198,16 @@ class TorchAlias(types.ModuleType):
         return f"<module {self.__name__!r} (glassgrad's {target.__name__})>"
 
 
+def _add_overrides(alias: TorchAlias) -> TorchAlias:
+    # `torch.__version__` is the PyTorch API version glassgrad follows (programs branch on it),
+    # while `glassgrad.__version__` stays the package's own: the alias answers, not glassgrad.
+    if alias.__name__ == "torch":
+        from glassgrad.compat.torch_version import __version__
+
+        object.__setattr__(alias, "__version__", __version__)
+    return alias
+
+
 def _alias(torch_name: str, target=None) -> TorchAlias:
     """The alias module registered in ``sys.modules`` for ``torch_name``, made on first use."""
     existing = sys.modules.get(torch_name)
@@ -200,6 +216,7 @@ def _alias(torch_name: str, target=None) -> TorchAlias:
     if target is None:
         target = importlib.import_module(glassgrad_name_of(torch_name))
     alias = TorchAlias(torch_name, target)
+    _add_overrides(alias)
     alias.__spec__ = importlib.machinery.ModuleSpec(torch_name, _FINDER, is_package=True)
     alias.__spec__.submodule_search_locations = []
     alias.__path__ = []
@@ -232,7 +249,7 @@ class _TorchFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def create_module(self, spec):
         target = importlib.import_module(glassgrad_name_of(spec.name))
-        return TorchAlias(spec.name, target)
+        return _add_overrides(TorchAlias(spec.name, target))
 
     def exec_module(self, module):
         target = object.__getattribute__(module, "_glassgrad_target")

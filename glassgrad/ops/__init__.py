@@ -7,6 +7,7 @@ Tensor methods and exports the ops here and, through ``glassgrad/__init__.py``, 
 """
 
 from glassgrad.ops import (
+    bessel,
     contraction,
     counting,
     cumulative,
@@ -14,7 +15,9 @@ from glassgrad.ops import (
     elementwise,
     indexing,
     linalg,
+    math_extra,
     matrix,
+    normal_cdf,
     products,
     rearrange,
     reduction,

@@ -32,7 +32,7 @@ def _binary(fn_class, a, b, **options):
     if type(b) is not Tensor:
         b = as_operand(b)
         if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-            a = Tensor(a)
+            a = Tensor._of(a)
     try:
         out = fn_class._apply((a, b), options)[0]
     except ValueError:
@@ -406,7 +406,7 @@ def where(condition, a=None, b=None):
         raise TypeError("where: give both a and b (or neither, for the indices where condition holds)")
     a, b = as_operand(a), as_operand(b)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = Tensor(a)
+        a = Tensor._of(a)
     try:
         out = Where.apply(condition.astype(bool, copy=False), a, b)
     except ValueError:
@@ -572,8 +572,27 @@ def floor_divide(a, b):
     return _no_grad_binary(np.floor_divide, a, b)
 
 
+class Remainder(Function):
+    """Python's modulo (the sign of b): a - floor(a / b) * b."""
+
+    def forward(self, a, b):
+        wanted = self.needs_input_grad[1]
+        self.save_for_backward(a if wanted else None, b if wanted else None)
+        try:
+            return np.remainder(a, b)
+        except ValueError:
+            raise _broadcast_error("remainder", a, b) from None
+
+    def backward(self, grad):
+        if not self.needs_input_grad[1]:
+            return grad, None
+        a, b = self.saved_tensors
+        return grad, -grad * np.floor(a / b)
+
+
 def remainder(a, b):
-    return _no_grad_binary(np.remainder, a, b)
+    """a - floor(a / b) * b, with the sign of b (``a % b``); differentiable in both, as in PyTorch."""
+    return _binary(Remainder, a, b)
 
 
 def sign(a):
@@ -676,7 +695,18 @@ register(
     _comparison("gt", gt, aliases=("gt", "greater")),
     _comparison("ge", ge),
     _comparison("floor_divide", floor_divide),
-    _comparison("remainder", remainder),
+    OpInfo(
+        "remainder",
+        remainder,
+        [
+            Sample(_M, _M),
+            Sample(_M, _B),
+            Sample(_M, 0.7),
+            Sample(np.array([-3.5, 3.5, 7.25]), np.array([2.0, -2.0, 0.75])),
+        ],
+        inplace=("remainder_",),
+        domain=(0.3, 3.0),
+    ),
     OpInfo("logical_and", logical_and, [Sample(*_BOOLS)], gradcheck=False),
     OpInfo("logical_or", logical_or, [Sample(*_BOOLS)], gradcheck=False),
     OpInfo("logical_xor", logical_xor, [Sample(*_BOOLS)], gradcheck=False),

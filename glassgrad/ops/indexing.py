@@ -155,7 +155,7 @@ def getitem(a, index):
 def index_put(a, index, value):
     """A copy of ``a`` with ``a[index] = value``, differentiable in both."""
     if not isinstance(value, Tensor):
-        value = Tensor(value)
+        value = Tensor._of(value)
     return IndexPut.apply(a, value, index=normalize_index(index))
 
 

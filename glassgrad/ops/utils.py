@@ -56,7 +56,7 @@ def as_operand(x):
     if isinstance(x, (Tensor, int, float, bool)):
         return x
     if isinstance(x, np.ndarray) or isinstance(x, (list, tuple)):
-        return Tensor(x)
+        return Tensor._of(x)
     if isinstance(x, np.generic):
         return x.item()
     raise TypeError(f"unsupported operand of type {type(x).__name__}; use a Tensor or a number")
