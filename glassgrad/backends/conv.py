@@ -25,7 +25,7 @@ Set it for the whole process (``glassgrad.backends.conv.algorithm = "im2col"``) 
 import contextlib
 from collections.abc import Iterator
 
-ALGORITHMS = ("auto", "im2col", "wide", "direct", "depthwise", "pointwise")
+ALGORITHMS = ("auto", "im2col", "wide", "direct", "depthwise", "pointwise", "winograd")
 
 algorithm = "auto"
 

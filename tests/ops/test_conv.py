@@ -689,11 +689,13 @@ def test_every_algorithm_gives_the_same_passes(xs, ws, stride, padding, rng, mon
     for algorithm in glassgrad.backends.conv.ALGORITHMS:
         calls.clear()
         got = _passes(algorithm, x, w, b, stride=stride, padding=padding)
-        # "depthwise" and "pointwise" cannot run these: they take the "auto" choice, as documented.
+        # "depthwise" and "pointwise" cannot run these, nor "winograd" the 5x3 kernel: they take the
+        # "auto" choice, as documented.
         assert bool(calls) == (algorithm == "direct" and direct_conv.available()) or algorithm in (
             "auto",
             "depthwise",
             "pointwise",
+            "winograd",
         )
         for name, g, r in zip(("output", "grad_input", "grad_weight", "grad_bias"), got, want):
             np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4, err_msg=f"{algorithm}: {name}")
@@ -714,7 +716,7 @@ def test_select_honours_the_switch(monkeypatch):
         assert "direct" not in select.select(grouped, np.float32)
     assert glassgrad.backends.conv.algorithm == "auto"
     with pytest.raises(ValueError, match="must be one of"):
-        with glassgrad.backends.conv.flags(algorithm="winograd"):
+        with glassgrad.backends.conv.flags(algorithm="fft"):
             pass
     monkeypatch.setattr(glassgrad.backends.conv, "algorithm", "fast")
     with pytest.raises(ValueError, match="must be one of"):
@@ -728,7 +730,7 @@ def test_every_algorithm_module_offers_its_passes():
     """Each name the selector can plan has a module with the passes the plan may give it."""
     assert set(select.MODULES) == set(glassgrad.backends.conv.ALGORITHMS) - {"auto"}
     # The wide rows are a forward layout only; pointwise leaves the weight gradient to im2col/direct.
-    passes = {"wide": ("forward",), "pointwise": ("forward", "input_grad")}
+    passes = {"wide": ("forward",), "pointwise": ("forward", "input_grad"), "winograd": ("forward", "input_grad")}
     for name, module in select.MODULES.items():
         for step in passes.get(name, ("forward", "input_grad", "weight_grad")):
             assert callable(getattr(module, step, None)), (name, step)
