@@ -763,3 +763,14 @@ def test_only_the_needed_gradients_run(algorithm, rng, monkeypatch):
             out.backward(upstream)
             assert inputs[1 - wanted].grad is None
             np.testing.assert_array_equal(inputs[wanted].grad.numpy(), both[wanted].grad.numpy())
+
+
+def test_small_images_take_few_chunks_for_the_weight_gradient():
+    """Chunks of at least ``least`` images, as long as two chunks remain; none of fewer images
+    than the plain rule gives."""
+    assert workspace.chunks(32, 1000) == [(lo, lo + 2) for lo in range(0, 32, 2)]
+    assert workspace.chunks(32, 1000, least=64) == [(0, 16), (16, 32)]
+    assert workspace.chunks(32, 1000, least=8) == [(0, 8), (8, 16), (16, 24), (24, 32)]
+    assert workspace.chunks(32, 1000, least=1) == workspace.chunks(32, 1000)
+    assert workspace.chunks(1, 1000, least=64) == [(0, 1)]
+    assert workspace.chunks(3, 1000, least=64) == [(0, 2), (2, 3)]

@@ -28,6 +28,10 @@ from glassgrad.ops.conv import select
 from glassgrad.ops.conv.geometry import Geometry, check_conv, conv_arguments  # noqa: F401  (nn.functional's)
 from glassgrad.tensor import Tensor
 
+# Output pixels per backward chunk at least, where im2col computes the weight gradient (each
+# chunk's product writes a whole partial gradient): 128-1024 measured alike, 256 taken.
+MIN_GRAD_PIXELS = 256
+
 
 class Convolution(Function):
     """2-D convolution (cross-correlation, as in PyTorch).
@@ -60,8 +64,11 @@ class Convolution(Function):
             # Pairwise sums along the contiguous pixel axis first: more accurate than a long column sum.
             grad_b = grad.reshape(n, geo.c_out, hw).sum(axis=2).sum(axis=0)
 
-        # Both gradients in one pass over the chunks of the output gradient.
-        chunks = workspace.chunks(n, hw * geo.groups * geo.k * grad.itemsize)
+        # Both gradients in one pass over the chunks of the output gradient. The weight gradient's
+        # columns' product writes a whole (C_out, K) partial per chunk, summed after: on small
+        # images chunks of MIN_GRAD_PIXELS output pixels or more (benchmarks/README.md, "Winograd").
+        least = -(-MIN_GRAD_PIXELS // hw) if plan.weight_grad == "im2col" else 1
+        chunks = workspace.chunks(n, hw * geo.groups * geo.k * grad.itemsize, least)
         jobs = {}
         if plan.input_grad is not None:
             jobs["x"] = select.module(plan.input_grad).input_grad(geo, weight, grad, chunks)
