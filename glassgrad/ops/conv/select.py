@@ -140,7 +140,8 @@ def winograd_pays(geo):
 
 def direct_weight_grad_pays(geo):
     """Whether the weight gradient takes ``direct.weight_grad``: where the forward pass may
-    take the direct kernel, with rows of 32 pixels or more and output channels a multiple of
-    4. Shorter rows leave too little work per pass, and were slower than the columns' product
-    (figures in benchmarks/README.md, "Convolution")."""
-    return direct_pays(geo) and direct.weight_grad_runs(geo) and geo.out_hw[1] >= 32
+    take the direct kernel, with rows of 32 pixels or more, output channels a multiple of 4 and
+    up to 288 columns (32 channels of a 3x3 kernel). Shorter rows leave too little work per
+    pass, and were slower than the columns' product; so were 64 channels (576 columns) at
+    32x32, 2x the time (figures in benchmarks/README.md, "Convolution" and "Winograd")."""
+    return direct_pays(geo) and direct.weight_grad_runs(geo) and geo.out_hw[1] >= 32 and geo.k <= 288
