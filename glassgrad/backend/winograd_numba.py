@@ -100,3 +100,46 @@ def _output_tiles(src, stride, out, bias):
 
 
 KERNELS = {"input_tiles": _input_tiles, "output_tiles": _output_tiles}
+
+
+@njit(**_opts)
+def _grad_tiles(g, dst, stride):
+    b, k, ho, wo = g.shape  # whole tiles: 2*th by 2*tw
+    th, tw = ho // 2, wo // 2
+    tiles = b * th * tw
+    src = g.reshape(-1)
+    corner = np.empty(tiles, dtype=np.uintp)  # each tile's top-left offset within channel 0
+    for n in range(b):
+        for i in range(th):
+            for j in range(tw):
+                corner[(n * th + i) * tw + j] = (n * k * ho + 2 * i) * wo + 2 * j
+    row, plane, stride = np.uintp(wo), np.uintp(ho * wo), np.uintp(stride)
+    for kk in range(k):
+        shift, first = np.uintp(kk) * plane, np.uintp(kk * tiles)
+        for t in range(tiles):
+            o = corner[t] + shift
+            y00, y01, y10, y11 = src[o], src[o + 1], src[o + row], src[o + row + 1]
+            # A along the rows (1, 1+, 1-, -1 of the two rows), for each of the two columns ...
+            u0, u1, u2, u3 = y00, y00 + y10, y00 - y10, -y10
+            w0, w1, w2, w3 = y01, y01 + y11, y01 - y11, -y11
+            # ... then along the columns
+            q = first + np.uintp(t)
+            dst[q] = u0
+            dst[q + stride] = u0 + w0
+            dst[q + 2 * stride] = u0 - w0
+            dst[q + 3 * stride] = -w0
+            dst[q + 4 * stride] = u1
+            dst[q + 5 * stride] = u1 + w1
+            dst[q + 6 * stride] = u1 - w1
+            dst[q + 7 * stride] = -w1
+            dst[q + 8 * stride] = u2
+            dst[q + 9 * stride] = u2 + w2
+            dst[q + 10 * stride] = u2 - w2
+            dst[q + 11 * stride] = -w2
+            dst[q + 12 * stride] = u3
+            dst[q + 13 * stride] = u3 + w3
+            dst[q + 14 * stride] = u3 - w3
+            dst[q + 15 * stride] = -w3
+
+
+KERNELS["grad_tiles"] = _grad_tiles

@@ -2,6 +2,9 @@
 
 - ``input_tiles``: V (16, C, b*th*tw) = ``B^T d B`` of every 4x4 tile d, at stride 2, of the
   padded images xp (b, C, 2*th + 2, 2*tw + 2); position p = 4*row + column of the 4x4 result;
+- ``grad_tiles``: dM (16, K, b*th*tw) = ``A y A^T`` of every 2x2 tile y of the output gradient
+  (b, K, 2*th, 2*tw) (zeros past H_out, W_out): the output transform's adjoint, for the weight
+  gradient;
 - ``output_tiles``: out (b, K, H_out, W_out) = ``A^T M A`` of the 4x4 M (16, K, b*th*tw) of
   every tile, plus a bias (K,) or None; the 2x2 blocks past H_out or W_out are dropped.
 
@@ -114,3 +117,27 @@ def output_tiles(m, out, bias):
         np.copyto(out, planes)
     else:
         np.add(planes, bias.reshape(1, -1, 1, 1), out=out)
+
+
+def grad_tiles(g, dm):
+    """Write dM (16, K, b*th*tw) (from ``positions``) for the output gradient g (b, K, 2*th, 2*tw),
+    C-contiguous, zero past H_out and W_out."""
+    kernels = _numba()
+    if kernels is not None and g.dtype in (np.float32, np.float64):
+        kernels["grad_tiles"](g, dm.base.reshape(-1), dm.strides[0] // dm.itemsize)
+        return
+    b, k, th, tw = g.shape[0], g.shape[1], g.shape[2] // 2, g.shape[3] // 2
+    y = [[g[:, :, i::2, j::2].transpose(1, 0, 2, 3) for j in range(2)] for i in range(2)]  # (K, b, th, tw)
+    dm = dm.reshape(4, 4, k, b, th, tw)
+    for j in range(2):  # A along the rows, into the first (j = 0) and last (j = 1) columns' sums ...
+        u = [y[0][j], y[0][j] + y[1][j], y[0][j] - y[1][j], -y[1][j]]
+        for r in range(4):
+            if j == 0:
+                np.copyto(dm[r, 0], u[r])
+                np.copyto(dm[r, 1], u[r])
+                np.copyto(dm[r, 2], u[r])
+                dm[r, 3] = 0
+            else:  # ... then along the columns: (first, first + last, first - last, -last)
+                dm[r, 1] += u[r]
+                dm[r, 2] -= u[r]
+                np.negative(u[r], out=dm[r, 3])

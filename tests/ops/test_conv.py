@@ -730,7 +730,7 @@ def test_every_algorithm_module_offers_its_passes():
     """Each name the selector can plan has a module with the passes the plan may give it."""
     assert set(select.MODULES) == set(glassgrad.backends.conv.ALGORITHMS) - {"auto"}
     # The wide rows are a forward layout only; pointwise leaves the weight gradient to im2col/direct.
-    passes = {"wide": ("forward",), "pointwise": ("forward", "input_grad"), "winograd": ("forward", "input_grad")}
+    passes = {"wide": ("forward",), "pointwise": ("forward", "input_grad")}
     for name, module in select.MODULES.items():
         for step in passes.get(name, ("forward", "input_grad", "weight_grad")):
             assert callable(getattr(module, step, None)), (name, step)

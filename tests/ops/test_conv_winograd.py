@@ -1,4 +1,4 @@
-"""Winograd's F(2x2, 3x3) ("winograd"): forward and input gradient against the float64 definition,
+"""Winograd's F(2x2, 3x3) ("winograd"): forward and both gradients against the float64 definition,
 gradcheck with the algorithm forced, the selector's rule, the NumPy reference of the transforms,
 and the chunking."""
 
@@ -65,7 +65,8 @@ def test_forward_and_input_gradient_match_the_float64_definition(shape, c_out, p
     ho, wo = shape[2] + 2 * padding - 2, shape[3] + 2 * padding - 2
     g = rng.standard_normal((shape[0], c_out, ho, wo)).astype(dtype)
     plan, out, gx, gw = _run(x, w, b, g, padding)
-    assert plan.forward == "winograd" and plan.input_grad == ("winograd" if padding <= 2 else "im2col")
+    assert plan.forward == plan.weight_grad == "winograd"
+    assert plan.input_grad == ("winograd" if padding <= 2 else "im2col")
     want = definition(x, w, b, g, padding)
     for name, got, ref in zip(("out", "grad_x", "grad_w"), (out, gx, gw), want):
         assert got.dtype == dtype, name
@@ -99,7 +100,7 @@ def test_gradcheck_float64_forced(rng):
     b = glassgrad.tensor(rng.standard_normal(4), requires_grad=True)
     with glassgrad.backends.conv.flags(algorithm="winograd"):
         _, node = Convolution.apply_with_node(x, w, b, padding=((1, 1), (1, 1)))
-        assert node.plan[:2] == ("winograd", "winograd")
+        assert node.plan == ("winograd", "winograd", "winograd")
         assert gradcheck(lambda a, k, c: conv2d(a, k, c, padding=1), (x, w, b))
         assert gradcheck(lambda a, k: conv2d(a, k), (x, w))
 
@@ -118,9 +119,13 @@ def test_numpy_transforms_match_the_compiled_ones(rng, monkeypatch):
         np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("min_tiles, chunk_bytes, parts", [(1, 1, 2), (1 << 20, 3 << 20, 2), (256, 3 << 20, 1)])
+@pytest.mark.parametrize(
+    "min_tiles, chunk_bytes, parts", [(1, 1, 2), (1 << 20, 3 << 20, 2), (256, 3 << 20, 1), (256, 3 << 20, 2)]
+)
 def test_same_values_whatever_the_chunks_and_threads(min_tiles, chunk_bytes, parts, rng, monkeypatch):
-    """One chunk (its products shared among threads), one image per chunk, one thread: the same bits."""
+    """One chunk (its products shared among threads), one image per chunk, one thread: the same
+    bits for the output and the input gradient; the weight gradient sums its chunks' partials,
+    so other chunks round it otherwise (the same bits whatever the threads)."""
     x = rng.standard_normal((5, 8, 6, 6)).astype(np.float32)
     w = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
     g = rng.standard_normal((5, 8, 6, 6)).astype(np.float32)
@@ -133,8 +138,12 @@ def test_same_values_whatever_the_chunks_and_threads(min_tiles, chunk_bytes, par
     count = len(winograd.chunks(geo, 5, 4))
     assert count == (5 if chunk_bytes == 1 else 1)
     got = _run(x, w, None, g, 1)
-    for a, e in zip(got[1:], want[1:]):
+    for a, e in zip(got[1:3], want[1:3]):
         np.testing.assert_array_equal(a, e)
+    if (min_tiles, chunk_bytes) == (256, 3 << 20):  # the defaults: only the threads differ
+        np.testing.assert_array_equal(got[3], want[3])
+    else:
+        np.testing.assert_allclose(got[3], want[3], rtol=1e-5, atol=1e-5)
 
 
 def _plan(xs, ws, stride=(1, 1), padding=1, dilation=(1, 1), groups=1, dtype=np.float32):
@@ -166,4 +175,5 @@ def test_forced_winograd_leaves_what_it_cannot_run_to_auto():
         assert _plan((2, 4, 8, 8), (4, 4, 3, 3), padding=3).input_grad != "winograd"  # beyond the reach
         assert "winograd" not in _plan((2, 4, 8, 8), (4, 4, 3, 3), stride=(2, 2))
         assert "winograd" not in _plan((2, 4, 8, 8), (4, 4, 1, 1), padding=0)
-        assert _plan((2, 4, 8, 8), (4, 4, 3, 3)).weight_grad != "winograd"
+        assert _plan((2, 4, 8, 8), (4, 4, 3, 3)).weight_grad == "winograd"  # forced only
+    assert _plan((32, 64, 32, 32), (64, 64, 3, 3)).weight_grad != "winograd"

@@ -26,8 +26,8 @@ MODULES = {
 
 class Plan(NamedTuple):
     """The algorithm of each pass of one convolution: "direct", "wide" (forward only), "depthwise"
-    (all three passes), "pointwise" and "winograd" (forward and input gradient) or "im2col"; None
-    for a gradient no input needs."""
+    (all three passes), "pointwise" (forward and input gradient), "winograd" (all three; "auto"
+    takes its forward and input gradient) or "im2col"; None for a gradient no input needs."""
 
     forward: str
     input_grad: str | None
@@ -79,7 +79,7 @@ def select(geo, dtype, needs=(True, True)) -> Plan:
         if f32 and direct.weight_grad_runs(geo):
             weight_grad = "direct"
     elif forced == "winograd" and winograd.runs(geo):  # any float dtype
-        forward = "winograd"
+        forward, weight_grad = "winograd", "winograd"
         if geo.input_gradient() is not None:  # a padding within the kernel's reach
             input_grad = "winograd"
     elif forced in ("auto", "pointwise") and pointwise.runs(geo):

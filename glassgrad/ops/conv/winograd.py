@@ -23,7 +23,9 @@ writes (C_out, b, H_out, W_out), which becomes NCHW by moving whole planes (as i
 
 The input gradient of a stride-1 convolution is again one (``Geometry.input_gradient``), with the
 weight flipped in both spatial axes and its channel axes swapped: the same passes run it. The
-weight gradient stays with the other algorithms.
+weight gradient (``weight_grad``, the adjoint: the output gradient's tiles ``A y A^T`` times the
+input's, then ``G^T dU G``) runs only when forced: against im2col it took 0.9-1.5x the CPU time
+(benchmarks/README.md, "Winograd").
 """
 
 import numpy as np
@@ -59,6 +61,43 @@ def input_grad(geo, weight, grad, chunks):
     transposed = geo.input_gradient()
     u = weight_transform(weight, flipped=True).transpose(0, 2, 1)  # (16, C_in, C_out): BLAS reads it as it lies
     return workspace.whole_batch(lambda: _convolve(transposed, grad, u, None))
+
+
+def weight_grad(geo, x, grad, chunks):
+    """The weight gradient (C_out, C_in, 3, 3) as a pass of ``Convolution.backward``, over chunks of
+    its own (``chunks``: at least ``MIN_TILES`` tiles each, the products' inner dimension): per
+    chunk the products dU[p] (C_out, C_in) = dM[p] (C_out, tiles) @ V[p].T (tiles, C_in) of the
+    output gradient's and the input's transformed tiles, summed chunk by chunk in order, then
+    ``G^T dU G``."""
+    return workspace.whole_batch(lambda: _weight_grad(geo, x, grad))
+
+
+def _weight_grad(geo, x, grad):
+    n, dtype = x.shape[0], grad.dtype
+    th, tw = tiles(geo)
+    image_chunks = chunks(geo, n, x.itemsize)
+    partials = np.empty((len(image_chunks), 16, geo.c_out, geo.c_in), dtype=dtype)
+
+    def products(v, dm, out, first, last):
+        for p in range(first, last):
+            np.matmul(dm[p], v[p].T, out=out[p])
+
+    def chunk(index, lo, hi, positions=None):
+        v = _input_tiles(geo, x[lo:hi], th, tw)
+        dm = _grad_tiles(geo, grad[lo:hi], th, tw)
+        if positions is None:
+            products(v, dm, partials[index], 0, 16)
+        else:  # the only chunk: its 16 products shared among the threads instead
+            workspace.each_chunk(positions, work, lambda i, a, b: products(v, dm, partials[index], a, b))
+
+    work = n * 16 * th * tw * geo.c_in * geo.c_out
+    if len(image_chunks) == 1:
+        chunk(0, 0, n, positions=[(p, p + 4) for p in range(0, 16, 4)])
+    else:
+        workspace.each_chunk(image_chunks, work, chunk)
+    du = partials[0] if len(image_chunks) == 1 else partials.sum(axis=0)
+    taps = np.matmul(_KRON_G.T.astype(dtype), du.reshape(16, -1))  # (9, C_out*C_in)
+    return np.ascontiguousarray(taps.T).reshape(geo.c_out, geo.c_in, 3, 3)
 
 
 # -- the transforms --------------------------------------------------------------------------------
@@ -137,6 +176,20 @@ def _input_tiles(geo, x, th, tw):
     v = _positions("winograd v", c, b * th * tw, dtype)
     winograd_tiles.input_tiles(xp, v)
     return v
+
+
+def _grad_tiles(geo, grad, th, tw):
+    """(b, C_out, H_out, W_out) -> dM (16, C_out, b*th*tw): ``A y A^T`` of every 2x2 tile y."""
+    b, k, dtype = grad.shape[0], grad.shape[1], grad.dtype
+    (ho, wo), full = geo.out_hw, (k, 2 * th, 2 * tw)
+    if (ho, wo) == full[1:] and grad.flags.c_contiguous:
+        g = grad
+    else:  # zeros past the border where H_out or W_out is odd
+        g = workspace.bordered(("winograd grad", (0, 2 * th - ho), (0, 2 * tw - wo)), b, full, dtype)
+        g[:, :, :ho, :wo] = grad
+    dm = _positions("winograd dm", k, b * th * tw, dtype)
+    winograd_tiles.grad_tiles(g, dm)
+    return dm
 
 
 def _positions(tag, rows, cols, dtype):
