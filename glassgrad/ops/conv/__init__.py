@@ -5,7 +5,7 @@ Layout of the package:
 - ``geometry.py``: a convolution's shapes (``Geometry``) and the checks of its arguments;
 - one module per algorithm: ``im2col.py`` (the columns and a matrix product), ``wide.py`` (the
   stride-1 wide rows, forward only), ``direct.py`` (the compiled direct kernel), ``depthwise.py``,
-  ``pointwise.py`` (1x1), ``winograd.py`` (F(2x2, 3x3), forward and input gradient). Each offers
+  ``pointwise.py`` (1x1), ``winograd.py`` (F(2x2, 3x3) for 3x3 kernels at stride 1). Each offers
   ``forward(geo, x, weight, bias)`` and, for the gradients it computes, ``input_grad(geo, weight,
   grad, chunks)`` and ``weight_grad(geo, x, grad, chunks)``, which return a ``workspace.Job``;
 - ``select.py``: ``select``, the one table of which algorithm runs each pass (forced by
