@@ -101,11 +101,14 @@ def _threads_for(work):
     return parts
 
 
-def chunks(n, image_bytes):
+def chunks(n, image_bytes, least=1):
     """Image ranges [(lo, hi)] with about ``CHUNK_BYTES`` of columns each, and at least
     ``MIN_CHUNKS`` of them when there are enough images (ResNet-20's 8x8 layers fit 21 images in
-    a chunk: 7 chunks shared by 2 threads left one idle for a seventh of the time)."""
+    a chunk: 7 chunks shared by 2 threads left one idle for a seventh of the time); but ``least``
+    images a chunk where that leaves two chunks or more (a pass whose every chunk writes a
+    partial result of its own, summed after, wants few chunks of many images)."""
     per = max(1, min(n, CHUNK_BYTES // max(image_bytes, 1), -(-n // MIN_CHUNKS)))
+    per = max(per, min(least, -(-n // 2)))
     return [(lo, min(lo + per, n)) for lo in range(0, n, per)]
 
 

@@ -13,7 +13,10 @@
 - ``"depthwise"``: the depthwise kernels (groups = input = output channels) wherever they run;
   "auto" takes them there too;
 - ``"pointwise"``: 1x1 convolutions (stride 1, no padding, one group) as one product per image on
-  the NCHW data, forward and input gradient; "auto" takes it there too.
+  the NCHW data, forward and input gradient; "auto" takes it there too;
+- ``"winograd"``: Winograd's F(2x2, 3x3) for stride-1, undilated, one-group 3x3 convolutions,
+  all three passes, in any float dtype; "auto" takes its forward and input gradient in float32
+  with 64 channels or more on both sides (its weight gradient did not pay).
 
 A forced algorithm never raises where it cannot run: those passes take the ``"auto"`` choice.
 Set it for the whole process (``glassgrad.backends.conv.algorithm = "im2col"``) or for a block::
@@ -25,7 +28,7 @@ Set it for the whole process (``glassgrad.backends.conv.algorithm = "im2col"``) 
 import contextlib
 from collections.abc import Iterator
 
-ALGORITHMS = ("auto", "im2col", "wide", "direct", "depthwise", "pointwise")
+ALGORITHMS = ("auto", "im2col", "wide", "direct", "depthwise", "pointwise", "winograd")
 
 algorithm = "auto"
 

@@ -44,7 +44,9 @@ def test_forward_and_gradients_match_the_float64_definition(shape, c_out, dtype,
     w = rng.standard_normal((c_out, shape[1], 1, 1)).astype(dtype)
     b = rng.standard_normal(c_out).astype(dtype) if bias else None
     g = rng.standard_normal((shape[0], c_out, *shape[2:])).astype(dtype)
-    tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    # float32: the weight gradient sums up to 640 products of unit size (one product per chunk of
+    # images, 2e-5 off where the sum cancels to 0.1)
+    tol = {"rtol": 1e-5, "atol": 5e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
     for name, a, e in zip(("out", "grad_x", "grad_w", "grad_b"), _run(x, w, b, g), definition(x, w, b, g)):
         if a is None:
             assert name == "grad_b" and not bias

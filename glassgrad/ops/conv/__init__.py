@@ -4,7 +4,8 @@ Layout of the package:
 
 - ``geometry.py``: a convolution's shapes (``Geometry``) and the checks of its arguments;
 - one module per algorithm: ``im2col.py`` (the columns and a matrix product), ``wide.py`` (the
-  stride-1 wide rows, forward only), ``direct.py`` (the compiled direct kernel). Each offers
+  stride-1 wide rows, forward only), ``direct.py`` (the compiled direct kernel), ``depthwise.py``,
+  ``pointwise.py`` (1x1), ``winograd.py`` (F(2x2, 3x3) for 3x3 kernels at stride 1). Each offers
   ``forward(geo, x, weight, bias)`` and, for the gradients it computes, ``input_grad(geo, weight,
   grad, chunks)`` and ``weight_grad(geo, x, grad, chunks)``, which return a ``workspace.Job``;
 - ``select.py``: ``select``, the one table of which algorithm runs each pass (forced by
@@ -27,6 +28,10 @@ from glassgrad.backend.workspace import clear_workspaces  # noqa: F401  (the pub
 from glassgrad.ops.conv import select
 from glassgrad.ops.conv.geometry import Geometry, check_conv, conv_arguments  # noqa: F401  (nn.functional's)
 from glassgrad.tensor import Tensor
+
+# Output pixels per backward chunk at least, where im2col computes the weight gradient (each
+# chunk's product writes a whole partial gradient): 128-1024 measured alike, 256 taken.
+MIN_GRAD_PIXELS = 256
 
 
 class Convolution(Function):
@@ -60,8 +65,11 @@ class Convolution(Function):
             # Pairwise sums along the contiguous pixel axis first: more accurate than a long column sum.
             grad_b = grad.reshape(n, geo.c_out, hw).sum(axis=2).sum(axis=0)
 
-        # Both gradients in one pass over the chunks of the output gradient.
-        chunks = workspace.chunks(n, hw * geo.groups * geo.k * grad.itemsize)
+        # Both gradients in one pass over the chunks of the output gradient. The weight gradient's
+        # columns' product writes a whole (C_out, K) partial per chunk, summed after: on small
+        # images chunks of MIN_GRAD_PIXELS output pixels or more (benchmarks/README.md, "Winograd").
+        least = -(-MIN_GRAD_PIXELS // hw) if plan.weight_grad == "im2col" else 1
+        chunks = workspace.chunks(n, hw * geo.groups * geo.k * grad.itemsize, least)
         jobs = {}
         if plan.input_grad is not None:
             jobs["x"] = select.module(plan.input_grad).input_grad(geo, weight, grad, chunks)

@@ -8,19 +8,26 @@ from typing import NamedTuple
 
 import numpy as np
 
-from glassgrad.backend import direct_conv
+from glassgrad.backend import direct_conv, winograd_tiles
 from glassgrad.backends import conv as backends_conv
-from glassgrad.ops.conv import depthwise, direct, im2col, pointwise, wide
+from glassgrad.ops.conv import depthwise, direct, im2col, pointwise, wide, winograd
 
 # The algorithm of each name: a module with ``forward(geo, x, weight, bias)`` and, for the passes
 # it offers, ``input_grad(geo, weight, grad, chunks)`` and ``weight_grad(geo, x, grad, chunks)``.
-MODULES = {"im2col": im2col, "wide": wide, "direct": direct, "depthwise": depthwise, "pointwise": pointwise}
+MODULES = {
+    "im2col": im2col,
+    "wide": wide,
+    "direct": direct,
+    "depthwise": depthwise,
+    "pointwise": pointwise,
+    "winograd": winograd,
+}
 
 
 class Plan(NamedTuple):
     """The algorithm of each pass of one convolution: "direct", "wide" (forward only), "depthwise"
-    (all three passes), "pointwise" (forward and input gradient) or "im2col"; None for a gradient
-    no input needs."""
+    (all three passes), "pointwise" (forward and input gradient), "winograd" (all three; "auto"
+    takes its forward and input gradient) or "im2col"; None for a gradient no input needs."""
 
     forward: str
     input_grad: str | None
@@ -44,9 +51,16 @@ def select(geo, dtype, needs=(True, True)) -> Plan:
     f32 = np.dtype(dtype) == np.float32
     transposed = geo.input_gradient() if f32 else None  # the input gradient as a forward convolution
 
-    # "auto": the direct kernel where it pays, else the wide rows where they pay, else im2col.
-    forward = "direct" if f32 and direct_pays(geo) else "wide" if wide_pays(geo) else "im2col"
-    input_grad = "direct" if transposed is not None and direct_pays(transposed) else "im2col"
+    # "auto": Winograd where it pays, else the direct kernel where it pays, else the wide rows
+    # where they pay, else im2col.
+    if f32 and winograd_pays(geo):
+        forward = "winograd"
+    else:
+        forward = "direct" if f32 and direct_pays(geo) else "wide" if wide_pays(geo) else "im2col"
+    if transposed is not None and winograd_pays(transposed):
+        input_grad = "winograd"
+    else:
+        input_grad = "direct" if transposed is not None and direct_pays(transposed) else "im2col"
     weight_grad = "direct" if f32 and direct_weight_grad_pays(geo) else "im2col"
 
     if forced == "im2col":
@@ -64,6 +78,10 @@ def select(geo, dtype, needs=(True, True)) -> Plan:
             input_grad = "direct"
         if f32 and direct.weight_grad_runs(geo):
             weight_grad = "direct"
+    elif forced == "winograd" and winograd.runs(geo):  # any float dtype
+        forward, weight_grad = "winograd", "winograd"
+        if geo.input_gradient() is not None:  # a padding within the kernel's reach
+            input_grad = "winograd"
     elif forced in ("auto", "pointwise") and pointwise.runs(geo):
         # One product per image on the NCHW data: forward 0.3-0.9x the time of the wide columns'
         # copy and product; the input gradient too, but not on 4x4 maps, where each image's
@@ -111,9 +129,19 @@ def direct_pays(geo):
     return computed <= 1.2 * kept
 
 
+def winograd_pays(geo):
+    """Whether a float32 pass takes Winograd's F(2x2, 3x3) (``winograd.runs``): with 64 channels or
+    more on both sides, and the tile transforms compiled. Against the direct kernel and im2col at
+    batch 32 (2 threads) it took 0.57-0.87x the time on 64 to 512 channels from 32x32 down to 2x2
+    images; on 16 and 32 channels 1.25-1.9x, where the products are small beside the transforms.
+    Figures in benchmarks/README.md, "Winograd"."""
+    return winograd.runs(geo) and min(geo.c_in, geo.c_out) >= 64 and winograd_tiles.compiled()
+
+
 def direct_weight_grad_pays(geo):
     """Whether the weight gradient takes ``direct.weight_grad``: where the forward pass may
-    take the direct kernel, with rows of 32 pixels or more and output channels a multiple of
-    4. Shorter rows leave too little work per pass, and were slower than the columns' product
-    (figures in benchmarks/README.md, "Convolution")."""
-    return direct_pays(geo) and direct.weight_grad_runs(geo) and geo.out_hw[1] >= 32
+    take the direct kernel, with rows of 32 pixels or more, output channels a multiple of 4 and
+    up to 288 columns (32 channels of a 3x3 kernel). Shorter rows leave too little work per
+    pass, and were slower than the columns' product; so were 64 channels (576 columns) at
+    32x32, 2x the time (figures in benchmarks/README.md, "Convolution" and "Winograd")."""
+    return direct_pays(geo) and direct.weight_grad_runs(geo) and geo.out_hw[1] >= 32 and geo.k <= 288
