@@ -19,7 +19,7 @@ __all__ = ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyConv1d", "LazyConv2d", "La
 class LazyModuleMixin:
     """Infers parameter shapes at the first call through ``initialize_parameters(*input)``."""
 
-    cls_to_become = None
+    cls_to_become: type | None = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

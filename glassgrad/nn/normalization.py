@@ -23,7 +23,7 @@ class _BatchNorm(Module):
     track_running_stats=False, batch statistics always) the running averages normalise.
     """
 
-    _expected_dims = ()
+    _expected_dims: tuple[int, ...] = ()
 
     def __init__(
         self,

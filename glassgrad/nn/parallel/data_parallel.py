@@ -22,7 +22,7 @@ class DataParallel(Module):
         if not isinstance(module, Module):
             raise TypeError(f"DataParallel: module must be an nn.Module, got {type(module).__name__}")
         self.module = module
-        self.device_ids = []
+        self.device_ids: list = []
 
     def forward(self, *inputs, **kwargs):
         return self.module(*inputs, **kwargs)

@@ -23,7 +23,7 @@ _POLL_S = 1.0  # how often a waiting main process checks that its workers are al
 
 _SHM_ROOT = "/dev/shm"
 _SHM_PREFIX = "glassgrad-loader-"
-_live_shm_dirs = set()
+_live_shm_dirs: set = set()
 _previous_sigterm = None
 
 
