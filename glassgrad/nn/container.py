@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from glassgrad.tensor import Tensor
-
-
 import operator
 from collections import OrderedDict
 from itertools import chain, islice
+from typing import TYPE_CHECKING, Any
 
 from glassgrad.nn.module import Module
 from glassgrad.nn.parameter import Parameter
+
+if TYPE_CHECKING:
+    from glassgrad.tensor import Tensor
 
 
 def _index(idx, size, kind):

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from glassgrad._dtype import DTypeLike
-    from glassgrad.tensor import Tensor
-
-
 from glassgrad import creation
 from glassgrad.nn import init
 from glassgrad.nn.functional import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d
 from glassgrad.nn.module import Module
 from glassgrad.nn.parameter import Parameter
 from glassgrad.ops.utils import ntuple
+
+if TYPE_CHECKING:
+    from glassgrad._dtype import DTypeLike
+    from glassgrad.tensor import Tensor
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 

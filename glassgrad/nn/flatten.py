@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from glassgrad.tensor import Tensor
-
-
 from glassgrad import ops
 from glassgrad.nn.module import Module
+
+if TYPE_CHECKING:
+    from glassgrad.tensor import Tensor
 
 
 class Flatten(Module):

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from glassgrad._dtype import DTypeLike
-    from glassgrad.tensor import Tensor
-
-
 from glassgrad import creation
 from glassgrad.nn import functional as F
 from glassgrad.nn import init
 from glassgrad.nn.module import Module
 from glassgrad.nn.parameter import Parameter
+
+if TYPE_CHECKING:
+    from glassgrad._dtype import DTypeLike
+    from glassgrad.tensor import Tensor
 
 
 class Identity(Module):

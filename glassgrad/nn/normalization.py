@@ -6,15 +6,8 @@ State-dict names are PyTorch's: ``weight``, ``bias``, ``running_mean``, ``runnin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from glassgrad._dtype import DTypeLike
-
-
 import numbers
+from typing import TYPE_CHECKING, Any
 
 from glassgrad import creation
 from glassgrad.autograd.graph import increment_version
@@ -23,6 +16,11 @@ from glassgrad.nn import init
 from glassgrad.nn.module import Module
 from glassgrad.nn.parameter import Parameter
 from glassgrad.tensor import Tensor
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from glassgrad._dtype import DTypeLike
 
 
 class _BatchNorm(Module):
@@ -39,7 +37,7 @@ class _BatchNorm(Module):
         self,
         num_features: int,
         eps: float = 1e-5,
-        momentum: float = 0.1,
+        momentum: float | None = 0.1,
         affine: bool = True,
         track_running_stats: bool = True,
         device: Any = None,
@@ -160,7 +158,7 @@ class _InstanceNorm(_BatchNorm):
         self,
         num_features: int,
         eps: float = 1e-5,
-        momentum: float = 0.1,
+        momentum: float | None = 0.1,
         affine: bool = False,
         track_running_stats: bool = False,
         device: Any = None,

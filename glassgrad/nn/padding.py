@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from glassgrad.tensor import Tensor
-
-
 from glassgrad.nn import functional as F
 from glassgrad.nn.module import Module
+
+if TYPE_CHECKING:
+    from glassgrad.tensor import Tensor
 
 
 def _padding(padding, dims, name):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from glassgrad.tensor import Tensor
-
-
 from glassgrad.nn.functional import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
 from glassgrad.nn.module import Module
+
+if TYPE_CHECKING:
+    from glassgrad.tensor import Tensor
 
 
 class MaxPool2d(Module):

@@ -9,16 +9,10 @@ direction starts from it, as PyTorch's packed kernels do.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from glassgrad._dtype import DTypeLike
-    from glassgrad.tensor import Tensor
-
-
 import math
 import numbers
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +22,10 @@ from glassgrad.nn import init
 from glassgrad.nn.module import Module
 from glassgrad.nn.parameter import Parameter
 from glassgrad.nn.utils.rnn import PackedSequence, pack_sorted, pad_packed_sequence
+
+if TYPE_CHECKING:
+    from glassgrad._dtype import DTypeLike
+    from glassgrad.tensor import Tensor
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 

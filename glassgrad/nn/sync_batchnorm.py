@@ -13,10 +13,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from glassgrad._dtype import DTypeLike
-
-
 import numpy as np
 
 from glassgrad import distributed as dist
@@ -24,6 +20,9 @@ from glassgrad.autograd.function import Function
 from glassgrad.autograd.graph import increment_version
 from glassgrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, _BatchNorm
 from glassgrad.tensor import Tensor
+
+if TYPE_CHECKING:
+    from glassgrad._dtype import DTypeLike
 
 __all__ = ["SyncBatchNorm"]
 
@@ -98,7 +97,7 @@ class SyncBatchNorm(_BatchNorm):
         self,
         num_features: int,
         eps: float = 1e-5,
-        momentum: float = 0.1,
+        momentum: float | None = 0.1,
         affine: bool = True,
         track_running_stats: bool = True,
         process_group: Any = None,

@@ -5,14 +5,8 @@ pre-norm with ``norm_first``. Shapes: (S, N, E), or (N, S, E) with batch_first.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from glassgrad._dtype import DTypeLike
-    from glassgrad.tensor import Tensor
-
-
 import copy
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +19,10 @@ from glassgrad.nn.dropout import Dropout
 from glassgrad.nn.linear import Linear
 from glassgrad.nn.module import Module
 from glassgrad.nn.normalization import LayerNorm
+
+if TYPE_CHECKING:
+    from glassgrad._dtype import DTypeLike
+    from glassgrad.tensor import Tensor
 
 __all__ = [
     "Transformer",

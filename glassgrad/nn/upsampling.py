@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from glassgrad.tensor import Tensor
-
-
 from glassgrad.nn import functional as F
 from glassgrad.nn.module import Module
+
+if TYPE_CHECKING:
+    from glassgrad.tensor import Tensor
 
 
 class Upsample(Module):
