@@ -5,9 +5,10 @@ registry's Tensor methods (glassgrad/_tensor_methods.pyi) stay in step with the 
 ``PYTHONPATH=. python tests/test_typing.py`` rewrites glassgrad/_tensor_methods.pyi from the registry.
 """
 
+import importlib.util
 import inspect
+import os
 import pathlib
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,7 +17,10 @@ import numpy as np
 import pytest
 
 import glassgrad
+from glassgrad import nn, optim
 from glassgrad.ops.registry import OPS, Arg
+from glassgrad.optim import lr_scheduler
+from glassgrad.tensor import Tensor
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STUB = ROOT / "glassgrad" / "_tensor_methods.pyi"
@@ -114,6 +118,157 @@ def test_registered_methods_stub_is_in_step_with_the_registry():
         "glassgrad/_tensor_methods.pyi is out of step with the op registry; "
         "rewrite it with `PYTHONPATH=. python tests/test_typing.py`"
     )
+
+
+# -- mypy on users' programs ------------------------------------------------------------
+
+USER_PROGRAM = """
+import glassgrad as torch
+from glassgrad import nn, optim
+from glassgrad.nn import functional as F
+from glassgrad.utils.data import DataLoader, TensorDataset
+
+
+class Net(nn.Module):
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(4, hidden)
+        self.norm = nn.BatchNorm1d(hidden)
+        self.fc2 = nn.Linear(hidden, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.relu(self.norm(self.fc1(x))))
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    return float((logits.argmax(1) == labels).float().mean().item())
+
+
+model = Net(8)
+data = TensorDataset(torch.randn(32, 4), torch.randint(0, 3, (32,)))
+loader = DataLoader(data, batch_size=8, shuffle=True)
+optimizer = optim.Adam(model.parameters(), lr=1e-2, betas=(0.9, 0.99))
+scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+for epoch in range(2):
+    model.train()
+    for x, y in loader:
+        optimizer.zero_grad()
+        out: torch.Tensor = model(x)
+        loss = F.cross_entropy(out, y)
+        loss.backward()
+        optimizer.step()
+    scheduler.step()
+model.eval()
+with torch.no_grad():
+    logits: torch.Tensor = model(data.tensors[0])
+last_lr: list[float] = scheduler.get_last_lr()
+state = model.state_dict()
+torch.save(state, "checkpoint.pt")
+missing = model.load_state_dict(torch.load("checkpoint.pt")).missing_keys
+print(accuracy(logits, data.tensors[1]), last_lr, missing)
+"""
+
+# Each line marked "# error" must be reported by mypy, and nothing else.
+BAD_PROGRAM = """
+import glassgrad as torch
+from glassgrad import nn, optim
+
+
+def scale(x: torch.Tensor, factor: float) -> torch.Tensor:
+    return x * factor
+
+
+model = nn.Linear(4, 2)
+optimizer = optim.SGD(model.parameters(), lr="0.1")  # error
+y = scale("not a tensor", 2.0)  # error
+z: torch.Tensor = torch.randn(2).numpy()  # error
+w: torch.Tensor = model(torch.randn(3, 4)).sum()
+"""
+
+
+@pytest.fixture(scope="module")
+def run_mypy(tmp_path_factory):
+    """Run mypy, as a user of the package would, on a program; returns (exit code, output)."""
+    if importlib.util.find_spec("mypy") is None:
+        pytest.skip("mypy is not installed (pip install mypy)")
+    workdir = tmp_path_factory.mktemp("mypy")
+    env = {**os.environ, "MYPYPATH": str(ROOT)}  # this checkout's glassgrad, not an installed one
+
+    def run(name, program):
+        (workdir / name).write_text(textwrap.dedent(program))
+        command = [
+            sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
+            "--follow-imports=silent", "--disallow-untyped-calls", "--no-error-summary",
+            "--cache-dir", str(workdir / ".mypy_cache"), name,
+        ]  # fmt: skip
+        done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+        return done.returncode, done.stdout + done.stderr
+
+    return run
+
+
+def test_mypy_accepts_a_typical_training_program(run_mypy):
+    # --disallow-untyped-calls: every glassgrad function the program calls must be annotated.
+    code, output = run_mypy("train.py", USER_PROGRAM)
+    assert code == 0, output
+    assert output.strip() == "", output
+
+
+def test_mypy_catches_type_errors_in_a_user_program(run_mypy):
+    code, output = run_mypy("bad.py", BAD_PROGRAM)
+    assert code == 1, output
+    expected = {n for n, line in enumerate(textwrap.dedent(BAD_PROGRAM).splitlines(), 1) if line.endswith("# error")}
+    reported = {
+        int(line.split(":")[1]) for line in output.splitlines() if line.startswith("bad.py:") and ": error:" in line
+    }
+    assert reported == expected, output
+    assert 'Argument "lr" to "SGD" has incompatible type "str"' in output
+    assert 'Argument 1 to "scale" has incompatible type "str"; expected "Tensor"' in output
+
+
+# -- the public API stays annotated ---------------------------------------------------------
+
+
+def _returns_annotated(fn):
+    fn = fn.fget if isinstance(fn, property) else fn
+    fn = getattr(fn, "__func__", fn)  # classmethod, staticmethod
+    return "return" in getattr(fn, "__annotations__", {})
+
+
+def test_every_public_tensor_method_has_a_return_annotation():
+    # The registry's methods are declared in glassgrad/_tensor_methods.pyi (checked above).
+    own = {
+        name: value
+        for name, value in vars(Tensor).items()
+        if (callable(value) or isinstance(value, (property, classmethod))) and not getattr(value, "_registered", False)
+    }
+    public = [n for n in own if not n.startswith("_") or (n.startswith("__") and n not in ("__init_subclass__",))]
+    assert len(public) > 100
+    missing = [n for n in public if not _returns_annotated(own[n]) and n != "__weakref__"]
+    assert missing == [], f"Tensor methods without a return annotation: {missing}"
+
+
+def _public_classes(namespace, base):
+    return [
+        v for k, v in vars(namespace).items() if inspect.isclass(v) and issubclass(v, base) and not k.startswith("_")
+    ]
+
+
+def test_every_nn_layer_annotates_forward_and_init():
+    layers = [c for c in _public_classes(nn, nn.Module) if c is not nn.Module]
+    assert len(layers) > 80
+    missing = [c.__name__ for c in layers if not (_returns_annotated(c.forward) and _returns_annotated(c.__init__))]
+    assert missing == [], f"nn layers whose forward or __init__ has no return annotation: {missing}"
+
+
+def test_every_optimizer_and_scheduler_annotates_init_and_step():
+    classes = _public_classes(optim, optim.Optimizer) + _public_classes(lr_scheduler, lr_scheduler.LRScheduler)
+    assert len(classes) > 25
+    methods = ("__init__", "step", "zero_grad", "state_dict", "load_state_dict")
+    missing = [
+        f"{c.__name__}.{m}" for c in classes for m in methods if hasattr(c, m) and not _returns_annotated(getattr(c, m))
+    ]
+    assert missing == [], f"without a return annotation: {missing}"
 
 
 if __name__ == "__main__":
