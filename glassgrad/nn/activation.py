@@ -190,7 +190,7 @@ class Hardswish(_Inplace):
 class Threshold(Module):
     """x where x > threshold, ``value`` elsewhere."""
 
-    def __init__(self, threshold: Any, value: Any, inplace: bool = False) -> None:
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
         super().__init__()
         self.threshold = threshold
         self.value = value
@@ -226,7 +226,7 @@ class PReLU(Module):
 
 
 class _DimModule(Module):
-    def __init__(self, dim: Any = None) -> None:
+    def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = dim
 
@@ -282,8 +282,8 @@ class MultiheadAttention(Module):
         bias: bool = True,
         add_bias_kv: bool = False,
         add_zero_attn: bool = False,
-        kdim: Any = None,
-        vdim: Any = None,
+        kdim: int | None = None,
+        vdim: int | None = None,
         batch_first: bool = False,
         device: Any = None,
         dtype: DTypeLike | None = None,

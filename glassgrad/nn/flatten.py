@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from glassgrad import ops
 from glassgrad.nn.module import Module
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from glassgrad.tensor import Tensor
 
 
@@ -32,7 +34,7 @@ class Flatten(Module):
 class Unflatten(Module):
     """Splits dimension ``dim`` into ``unflattened_size``: (N, 12) -> (N, 3, 4) with dim=1, size (3, 4)."""
 
-    def __init__(self, dim: int, unflattened_size: Any) -> None:
+    def __init__(self, dim: int, unflattened_size: Sequence[int]) -> None:
         super().__init__()
         self.dim = dim
         self.unflattened_size = tuple(unflattened_size)

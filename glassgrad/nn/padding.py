@@ -6,7 +6,7 @@ front, back), last dimension first, as in ``F.pad``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from glassgrad.nn import functional as F
 from glassgrad.nn.module import Module
@@ -27,7 +27,7 @@ def _padding(padding, dims, name):
 class _ConstantPadNd(Module):
     _dims = 0
 
-    def __init__(self, padding: int | tuple[int, ...], value: Any) -> None:
+    def __init__(self, padding: int | tuple[int, ...], value: float) -> None:
         super().__init__()
         self.padding = _padding(padding, self._dims, type(self).__name__)
         self.value = value

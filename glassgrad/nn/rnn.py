@@ -79,7 +79,7 @@ class RNNBase(Module):
 
     def __init__(
         self,
-        mode: Any,
+        mode: str,
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
@@ -403,7 +403,7 @@ class RNNCellBase(Module):
         self,
         input_size: int,
         hidden_size: int,
-        bias: Any,
+        bias: bool,
         num_chunks: int,
         device: Any = None,
         dtype: DTypeLike | None = None,
