@@ -1,6 +1,17 @@
 """dtypes with PyTorch's names, each backed by a NumPy dtype."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    # What a ``dtype=`` argument accepts: a glassgrad dtype, a NumPy dtype, ``float``/``int``/``bool``
+    # or a name (``"float32"``, ``"torch.long"``).
+    DTypeLike: TypeAlias = "dtype | np.dtype[Any] | type | str"
 
 
 class dtype:
@@ -103,7 +114,7 @@ _BY_NAME = {
 _default_float = float32
 
 
-def to_dtype(value):
+def to_dtype(value: DTypeLike) -> dtype:
     """Turn a glassgrad dtype, a NumPy dtype, a Python type or a name into a glassgrad dtype."""
     if isinstance(value, dtype):
         return value
@@ -124,7 +135,7 @@ def to_dtype(value):
         raise TypeError(f"unsupported dtype {value!r}; glassgrad supports {sorted(_BY_NAME)}") from None
 
 
-def from_numpy_dtype(np_dtype):
+def from_numpy_dtype(np_dtype: np.dtype) -> dtype:
     """The glassgrad dtype of a NumPy dtype (fast path for Tensor.dtype)."""
     try:
         return _BY_NUMPY[np_dtype]
@@ -132,12 +143,12 @@ def from_numpy_dtype(np_dtype):
         raise TypeError(f"NumPy dtype {np_dtype} has no glassgrad equivalent") from None
 
 
-def get_default_dtype():
+def get_default_dtype() -> dtype:
     """The dtype that floating-point tensors get when none is given (float32)."""
     return _default_float
 
 
-def set_default_dtype(d):
+def set_default_dtype(d: DTypeLike) -> None:
     """Make ``d`` (float32 or float64) the default floating-point dtype."""
     global _default_float
     d = to_dtype(d)

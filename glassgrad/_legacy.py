@@ -6,6 +6,7 @@ makes a tensor of that dtype, and ``isinstance`` asks the tensor's dtype, as in 
 """
 
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +46,8 @@ def dtype_of_type_name(name: str):
 
 class _LegacyTensorType(type):
     """The metaclass: ``FloatTensor(...)`` makes a float32 tensor; ``isinstance(t, FloatTensor)`` checks the dtype."""
+
+    dtype: Any  # the glassgrad dtype of each legacy type, set where it is made
 
     def __instancecheck__(cls, obj):
         return isinstance(obj, Tensor) and obj.dtype == cls.dtype

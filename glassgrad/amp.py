@@ -20,7 +20,7 @@ from glassgrad import _dtype
 __all__ = ["GradScaler", "autocast", "get_autocast_dtype", "is_autocast_available", "is_autocast_enabled"]
 
 _DEVICES = ("cpu", "cuda", "mps", "xpu", "hpu", "mtia", "xla", "meta")
-_state = {}  # device type -> (enabled, dtype) while inside an autocast block
+_state: dict = {}  # device type -> (enabled, dtype) while inside an autocast block
 _DEFAULT_DTYPE = {"cpu": "bfloat16", "cuda": "float16"}
 
 
@@ -123,7 +123,7 @@ class GradScaler:
         self._device, self._enabled = device, enabled
         self._scale, self._growth_factor, self._backoff_factor = float(init_scale), growth_factor, backoff_factor
         self._growth_interval, self._growth_tracker = int(growth_interval), 0
-        self._unscaled = {}  # id(optimizer) -> whether inf/NaN was found when its gradients were unscaled
+        self._unscaled: dict = {}  # id(optimizer) -> whether inf/NaN was found when its gradients were unscaled
 
     def is_enabled(self) -> bool:
         return self._enabled

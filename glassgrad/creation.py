@@ -1,12 +1,21 @@
 """Tensor factories with PyTorch's names and default dtypes."""
 
+from __future__ import annotations
+
 import operator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from glassgrad import _dtype, random
 from glassgrad.autograd.graph import increment_version
 from glassgrad.tensor import Tensor, check_cpu
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from glassgrad._dtype import DTypeLike
+    from glassgrad.random import Generator
 
 
 def _size(size, op, keyword=None):
@@ -60,7 +69,7 @@ def _into(out, array, op):
     return out
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False):
+def tensor(data: Any, dtype: DTypeLike | None = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (numbers, nested lists, arrays or tensors).
 
     Python floats become float32, Python ints int64, as in PyTorch.
@@ -71,7 +80,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     return _made(array, requires_grad, device, "tensor")
 
 
-def as_tensor(data, dtype=None, device=None):
+def as_tensor(data: Any, dtype: DTypeLike | None = None, device: Any = None) -> Tensor:
     """Like ``tensor`` but shares memory with a NumPy array when the dtype allows."""
     check_cpu(device, "as_tensor")
     if isinstance(data, Tensor) and dtype is None:
@@ -79,7 +88,7 @@ def as_tensor(data, dtype=None, device=None):
     return Tensor._of(data, dtype=dtype)
 
 
-def from_numpy(array):
+def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing memory with ``array`` (changes to one show in the other)."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy expects a NumPy array, got {type(array).__name__}")
@@ -87,7 +96,7 @@ def from_numpy(array):
     return Tensor._wrap(array)
 
 
-def from_dlpack(ext_tensor):
+def from_dlpack(ext_tensor: Any) -> Tensor:
     """A tensor sharing memory with any CPU object that speaks DLPack (a torch tensor, a NumPy array, ...)."""
     if not hasattr(ext_tensor, "__dlpack__"):
         raise TypeError(
@@ -104,55 +113,102 @@ def from_dlpack(ext_tensor):
     return Tensor._wrap(array)
 
 
-def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, **kw):
+def zeros(
+    *size: int | Sequence[int],
+    out: Tensor | None = None,
+    dtype: DTypeLike | None = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
+    **kw: Any,
+) -> Tensor:
     shape = _size(size, "zeros", _size_keyword(kw, "zeros"))
     return _made(np.zeros(shape, dtype=_float(dtype)), requires_grad, device, "zeros", out)
 
 
-def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, **kw):
+def ones(
+    *size: int | Sequence[int],
+    out: Tensor | None = None,
+    dtype: DTypeLike | None = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
+    **kw: Any,
+) -> Tensor:
     shape = _size(size, "ones", _size_keyword(kw, "ones"))
     return _made(np.ones(shape, dtype=_float(dtype)), requires_grad, device, "ones", out)
 
 
-def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, **kw):
+def empty(
+    *size: int | Sequence[int],
+    out: Tensor | None = None,
+    dtype: DTypeLike | None = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
+    **kw: Any,
+) -> Tensor:
     shape = _size(size, "empty", _size_keyword(kw, "empty"))
     return _made(np.empty(shape, dtype=_float(dtype)), requires_grad, device, "empty", out)
 
 
-def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+def full(
+    size: Sequence[int],
+    fill_value: float,
+    *,
+    out: Tensor | None = None,
+    dtype: DTypeLike | None = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
+) -> Tensor:
     if dtype is None:
         dtype = Tensor._of(fill_value).dtype
     shape = _size((size,), "full")
     return _made(np.full(shape, fill_value, dtype=_dtype.to_dtype(dtype).numpy), requires_grad, device, "full", out)
 
 
-def zeros_like(other, dtype=None, device=None, requires_grad=False):
+def zeros_like(
+    other: Tensor, dtype: DTypeLike | None = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     return _made(np.zeros(other.shape, dtype=_like(other, dtype)), requires_grad, device, "zeros_like")
 
 
-def ones_like(other, dtype=None, device=None, requires_grad=False):
+def ones_like(other: Tensor, dtype: DTypeLike | None = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _made(np.ones(other.shape, dtype=_like(other, dtype)), requires_grad, device, "ones_like")
 
 
-def empty_like(other, dtype=None, device=None, requires_grad=False):
+def empty_like(
+    other: Tensor, dtype: DTypeLike | None = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     return _made(np.empty(other.shape, dtype=_like(other, dtype)), requires_grad, device, "empty_like")
 
 
-def full_like(other, fill_value, dtype=None, device=None, requires_grad=False):
+def full_like(
+    other: Tensor, fill_value: float, dtype: DTypeLike | None = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     return _made(np.full(other.shape, fill_value, dtype=_like(other, dtype)), requires_grad, device, "full_like")
 
 
-def rand_like(other, dtype=None, device=None, requires_grad=False):
+def rand_like(other: Tensor, dtype: DTypeLike | None = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _made(random.random(tuple(other.shape), dtype=_like(other, dtype)), requires_grad, device, "rand_like")
 
 
-def randn_like(other, dtype=None, device=None, requires_grad=False):
+def randn_like(
+    other: Tensor, dtype: DTypeLike | None = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     return _made(
         random.standard_normal(tuple(other.shape), dtype=_like(other, dtype)), requires_grad, device, "randn_like"
     )
 
 
-def randint_like(other, low=0, high=None, dtype=None, device=None):
+def randint_like(
+    other: Tensor, low: int = 0, high: int | None = None, dtype: DTypeLike | None = None, device: Any = None
+) -> Tensor:
     check_cpu(device, "randint_like")
     if high is None:
         low, high = 0, low
@@ -163,7 +219,17 @@ def _like(other, dtype):
     return _dtype.to_dtype(dtype).numpy if dtype is not None else other.array.dtype
 
 
-def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+def arange(
+    start: float,
+    end: float | None = None,
+    step: float = 1,
+    *,
+    out: Tensor | None = None,
+    dtype: DTypeLike | None = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """Values from ``start`` up to (not including) ``end`` by ``step``; int64 unless a bound is a float."""
     if end is None:
         start, end = 0, start
@@ -177,33 +243,87 @@ def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device
     return _made(np.arange(start, end, step).astype(np_dtype), requires_grad, device, "arange", out)
 
 
-def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+def linspace(
+    start: float,
+    end: float,
+    steps: int,
+    *,
+    out: Tensor | None = None,
+    dtype: DTypeLike | None = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     return _made(np.linspace(start, end, steps).astype(_float(dtype)), requires_grad, device, "linspace", out)
 
 
-def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+def logspace(
+    start: float,
+    end: float,
+    steps: int,
+    base: float = 10.0,
+    dtype: DTypeLike | None = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     return _made(np.logspace(start, end, steps, base=base).astype(_float(dtype)), requires_grad, device, "logspace")
 
 
-def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+def eye(
+    n: int,
+    m: int | None = None,
+    *,
+    out: Tensor | None = None,
+    dtype: DTypeLike | None = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     return _made(np.eye(n, m, dtype=_float(dtype)), requires_grad, device, "eye", out)
 
 
-def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False, **kw):
+def rand(
+    *size: int | Sequence[int],
+    generator: Generator | None = None,
+    out: Tensor | None = None,
+    dtype: DTypeLike | None = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    **kw: Any,
+) -> Tensor:
     """Uniform samples in [0, 1) from the global (or given) generator."""
     shape = _size(size, "rand", _size_keyword(kw, "rand"))
     return _made(random.random(shape, generator, dtype=_float(dtype)), requires_grad, device, "rand", out)
 
 
-def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False, **kw):
+def randn(
+    *size: int | Sequence[int],
+    generator: Generator | None = None,
+    out: Tensor | None = None,
+    dtype: DTypeLike | None = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    **kw: Any,
+) -> Tensor:
     """Standard normal samples from the global (or given) generator."""
     shape = _size(size, "randn", _size_keyword(kw, "randn"))
     return _made(random.standard_normal(shape, generator, dtype=_float(dtype)), requires_grad, device, "randn", out)
 
 
 def randint(
-    low=0, high=None, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False
-):
+    low: int = 0,
+    high: Any = None,  # an int, or the size in randint(high, size)
+    size: Any = None,
+    *,
+    generator: Generator | None = None,
+    out: Tensor | None = None,
+    dtype: DTypeLike | None = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """Integers in [low, high) as int64 (or ``dtype``): ``randint(high, size)`` starts at 0.
 
     Takes PyTorch's forms: ``randint(10, (3,))``, ``randint(10, size=(3,))``,
@@ -230,19 +350,30 @@ def _size_keyword(kw, op):
     return kw.get("size")
 
 
-def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+def randperm(
+    n: int,
+    *,
+    generator: Generator | None = None,
+    out: Tensor | None = None,
+    dtype: DTypeLike | None = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """A random permutation of 0..n-1 (int64 unless ``dtype`` says otherwise)."""
     array = random.permutation(n, generator)
     array = array if dtype is None else array.astype(_dtype.to_dtype(dtype).numpy)
     return _made(array, requires_grad, device, "randperm", out)
 
 
-def bernoulli(probabilities, generator=None):
+def bernoulli(probabilities: Tensor, generator: Generator | None = None) -> Tensor:
     p = probabilities.array
     return Tensor._wrap((random.random(p.shape, generator, dtype=np.float64) < p).astype(p.dtype))
 
 
-def multinomial(probabilities, num_samples, replacement=False, generator=None):
+def multinomial(
+    probabilities: Tensor, num_samples: int, replacement: bool = False, generator: Generator | None = None
+) -> Tensor:
     p = probabilities.array.astype(np.float64)
     rng = random._rng(generator)
     rows = p.reshape(-1, p.shape[-1])

@@ -28,6 +28,7 @@ FLOORS = {
     "_log": 0,
     "_legacy": 0,  # the legacy tensor types (FloatTensor, Variable) Tensor.type() answers with
     "_numeric_info": 0,
+    "_tensor_methods": 0,  # a stub only (.pyi): the declarations of Tensor's registry methods, for type checkers
     "ops": 1,
     # layers, optimizers, data, files; the top-level namespace (`import glassgrad`) imports up to here
     "glassgrad": 2,

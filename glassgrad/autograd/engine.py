@@ -40,7 +40,7 @@ def _fit(grad, shape, node):
 
 
 # One list per running backward pass (a hook may start another): callbacks to run when it ends.
-_callbacks = []
+_callbacks: list = []
 
 
 def queue_callback(callback):

@@ -49,9 +49,9 @@ WEIGHT_GRAD_TAPS = 3  # offsets summed at once by weight_grad: 4 x 3 = 12 accumu
 
 _VECTOR = 8
 _lock = threading.Lock()
-_kernels = {}  # (function name, kernel offsets) -> the compiled function
-_engines = []  # the compiled code lives as long as its engine
-_state = {}
+_kernels: dict = {}  # (function name, kernel offsets) -> the compiled function
+_engines: list = []  # the compiled code lives as long as its engine
+_state: dict = {}
 
 
 def available():

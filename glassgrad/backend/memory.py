@@ -32,7 +32,9 @@ _DEFAULT_LIMIT = 512 << 20
 # Re-entrant: a garbage collection inside a locked section may free a cached array, whose
 # finalizer then gives its block back on the same thread.
 _lock = threading.RLock()
-_idle = collections.OrderedDict()  # size in bytes -> [blocks]; the most recently returned sizes last
+_idle: collections.OrderedDict[int, list] = (
+    collections.OrderedDict()
+)  # size in bytes -> [blocks]; the most recently returned sizes last
 _idle_bytes = 0
 _limit = _DEFAULT_LIMIT
 

@@ -103,7 +103,7 @@ def _mapped(paths) -> set:
         procs = [p for p in os.listdir("/proc") if p.isdigit()]
     except OSError:
         return set(paths)  # cannot tell: keep them all
-    found = set()
+    found: set = set()
     for pid in procs:
         try:
             with open(f"/proc/{pid}/maps") as f:

@@ -18,7 +18,7 @@ import numpy as np
 
 from glassgrad import backend
 
-_compiled = {}
+_compiled: dict = {}
 
 
 def _numba():

@@ -138,7 +138,9 @@ def launch_local(args) -> int:
     env.setdefault("OMP_NUM_THREADS", "1")
     reports = tempfile.mkdtemp(prefix="glassgrad_failures_")
     env["GLASSGRAD_FAILURE_DIR"] = reports
-    procs, output, relay = [], [], None
+    procs: list[subprocess.Popen] = []
+    output: list[str] = []
+    relay = None
     segments = _mpich_segments() if backend == "mpi" else set()
     try:
         if backend == "gloo":

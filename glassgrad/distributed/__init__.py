@@ -144,7 +144,7 @@ def init_process_group(
     if backend == "mpi":
         from glassgrad.distributed._mpi import MPIEngine
 
-        engine = MPIEngine(r, w)
+        engine: MPIEngine | GlooEngine = MPIEngine(r, w)
     elif backend == "gloo":
         from glassgrad.distributed._gloo import GlooEngine
 

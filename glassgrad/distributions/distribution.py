@@ -5,6 +5,8 @@ differentiable in the parameters (``-dist.log_prob(action) * reward`` trains a p
 reparameterised ``rsample`` sends gradients to ``loc`` and ``scale``).
 """
 
+from typing import Any
+
 import numpy as np
 
 from glassgrad import _dtype, ops
@@ -81,8 +83,8 @@ class Distribution:
 
     has_rsample = False
     has_enumerate_support = False
-    arg_constraints = {}
-    support = None
+    arg_constraints: dict = {}
+    support: Any = None
 
     _validate_args = __debug__  # PyTorch checks arguments unless Python runs with -O
 

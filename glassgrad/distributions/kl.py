@@ -12,7 +12,7 @@ from glassgrad.distributions.multivariate_normal import MultivariateNormal
 from glassgrad.distributions.normal import Normal
 from glassgrad.distributions.uniform import Uniform
 
-_KL = {}
+_KL: dict = {}
 
 
 def register_kl(type_p, type_q):

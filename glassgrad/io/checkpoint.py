@@ -20,6 +20,8 @@ safetensors validates them, within bounds on their size, their number of tensors
 structure's depth, so a crafted file raises CheckpointError quickly.
 """
 
+from __future__ import annotations
+
 import hashlib
 import io
 import json
@@ -27,10 +29,17 @@ import math
 import os
 import struct
 import tempfile
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from glassgrad.io.structure import Decoder, Encoder
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    # A path, or a binary file object open for reading (load) or writing (save).
+    FileLike: TypeAlias = "str | os.PathLike[str] | IO[bytes]"
 
 FORMAT = "glassgrad"
 VERSION = "1"
@@ -66,7 +75,7 @@ class CheckpointError(RuntimeError, ValueError):
     ``path`` is the file and ``problem`` says what is wrong with it.
     """
 
-    def __init__(self, path, problem):
+    def __init__(self, path: object, problem: str) -> None:
         self.path = path
         self.problem = problem
         super().__init__(f"glassgrad.load: {path}: {problem}")
@@ -87,7 +96,14 @@ def _digest(table, structure, arrays):
 # -- save --------------------------------------------------------------------------------------
 
 
-def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_serialization=True, **kwargs):
+def save(
+    obj: object,
+    f: FileLike,
+    pickle_module: Any = None,
+    pickle_protocol: int = 2,
+    _use_new_zipfile_serialization: bool = True,
+    **kwargs: Any,
+) -> None:
     """Save ``obj`` (nested dicts/lists/tuples of tensors, NumPy arrays, numbers, strings, bools,
     None) to the path ``f`` atomically, or into the binary file object ``f``.
 
@@ -219,7 +235,15 @@ def _fsync_directory(directory):
 # -- load --------------------------------------------------------------------------------------
 
 
-def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
+def load(
+    f: FileLike,
+    map_location: Any = None,
+    pickle_module: Any = None,
+    *,
+    weights_only: bool | None = None,
+    mmap: bool | None = None,
+    **pickle_load_args: Any,
+) -> Any:
     """Load what ``save`` wrote, from a path or a binary file object.
 
     Tensors come back as glassgrad Tensors (Parameters as Parameters) with their dtype and shape,

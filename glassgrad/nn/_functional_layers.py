@@ -5,12 +5,18 @@ functional module grows by one import. Each is composed of differentiable ops (o
 from ``glassgrad.ops``), so backward comes with them.
 """
 
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from glassgrad import creation, ops
 from glassgrad.tensor import Tensor
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def _softmax_all_masked_zero(scores):
@@ -36,8 +42,15 @@ def _as_additive_mask(mask, like, allowed_when_true):
 
 
 def scaled_dot_product_attention(
-    query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False
-):
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Tensor:
     """softmax(Q K^T * scale + mask) V, scale = 1/sqrt(E) unless given.
 
     query (N, ..., L, E), key (N, ..., S, E), value (N, ..., S, Ev) -> (N, ..., L, Ev).
@@ -95,32 +108,32 @@ def _in_projection(query, key, value, num_heads, in_proj_weight, in_proj_bias, s
 
 
 def multi_head_attention_forward(
-    query,
-    key,
-    value,
-    embed_dim_to_check,
-    num_heads,
-    in_proj_weight,
-    in_proj_bias,
-    bias_k,
-    bias_v,
-    add_zero_attn,
-    dropout_p,
-    out_proj_weight,
-    out_proj_bias,
-    training=True,
-    key_padding_mask=None,
-    need_weights=True,
-    attn_mask=None,
-    use_separate_proj_weight=False,
-    q_proj_weight=None,
-    k_proj_weight=None,
-    v_proj_weight=None,
-    static_k=None,
-    static_v=None,
-    average_attn_weights=True,
-    is_causal=False,
-):
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    embed_dim_to_check: int,
+    num_heads: int,
+    in_proj_weight: Tensor | None,
+    in_proj_bias: Tensor | None,
+    bias_k: Tensor | None,
+    bias_v: Tensor | None,
+    add_zero_attn: bool,
+    dropout_p: float,
+    out_proj_weight: Tensor,
+    out_proj_bias: Tensor | None,
+    training: bool = True,
+    key_padding_mask: Tensor | None = None,
+    need_weights: bool = True,
+    attn_mask: Tensor | None = None,
+    use_separate_proj_weight: bool = False,
+    q_proj_weight: Tensor | None = None,
+    k_proj_weight: Tensor | None = None,
+    v_proj_weight: Tensor | None = None,
+    static_k: Tensor | None = None,
+    static_v: Tensor | None = None,
+    average_attn_weights: bool = True,
+    is_causal: bool = False,
+) -> Any:
     """Multi-head attention on query (L, N, E) or (L, E), key (S, N, kdim), value (S, N, vdim).
 
     Returns (output (L, N, E), weights (N, L, S) averaged over heads, (N, H, L, S) with
@@ -298,7 +311,16 @@ def _out_sizes(hw, kernel, stride, padding, dilation, output_padding):
     return output_hw(hw, kernel, stride, padding, dilation, output_padding)
 
 
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+def conv_transpose2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Tensor:
     """2-D transposed convolution (the gradient of conv2d w.r.t. its input), as PyTorch's.
 
     input (N, C_in, H, W) or (C_in, H, W); weight (C_in, C_out/groups, kh, kw); bias (C_out,).
@@ -309,7 +331,16 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     )
 
 
-def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+def conv_transpose1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Tensor:
     """1-D transposed convolution: input (N, C_in, L) or (C_in, L), weight (C_in, C_out/groups, k)."""
     return _conv_transpose(
         input, weight, bias, stride, padding, output_padding, groups, dilation, 1, "conv_transpose1d"
@@ -319,7 +350,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
 # -- rearrangement ------------------------------------------------------------------------
 
 
-def pixel_shuffle(input, upscale_factor):
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     """(*, C*r^2, H, W) -> (*, C, H*r, W*r), r = upscale_factor: channels become sub-pixels."""
     r = int(upscale_factor)
     if input.ndim < 3:
@@ -338,7 +369,7 @@ def pixel_shuffle(input, upscale_factor):
     return x.reshape(*lead, c // (r * r), h * r, w * r)
 
 
-def pixel_unshuffle(input, downscale_factor):
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     """(*, C, H*r, W*r) -> (*, C*r^2, H, W), the inverse of pixel_shuffle."""
     r = int(downscale_factor)
     if input.ndim < 3:
@@ -363,7 +394,7 @@ def _pairs(op, **values):
     return [_ntuple(v, 2, name, op) for name, v in values.items()]
 
 
-def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1) -> Tensor:
     """Sliding windows as columns: (N, C, H, W) or (C, H, W) -> (N, C*kh*kw, L) or (C*kh*kw, L)."""
     from glassgrad.ops import fold as _fold
 
@@ -385,7 +416,9 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     return out.squeeze(0) if input.ndim == 3 else out
 
 
-def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+def fold(
+    input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1
+) -> Tensor:
     """Columns back into an image, overlaps summed: (N, C*kh*kw, L) or (C*kh*kw, L) -> (N, C, H, W) or (C, H, W)."""
     from glassgrad.ops import fold as _fold
 
@@ -417,7 +450,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
 # -- distances and their losses ----------------------------------------------------------
 
 
-def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
     """||x1 - x2 + eps||_p over the last dim: (*, D) and (*, D) -> (*) (or (*, 1) with keepdim)."""
     return ops.norm(x1 - x2 + eps, p, -1, keepdim=keepdim)
 
@@ -438,7 +471,15 @@ def _legacy(size_average, reduce, reduction):
     return F._legacy_reduction(size_average, reduce, reduction)
 
 
-def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+def margin_ranking_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
+    margin: float = 0.0,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
     """max(0, -target * (input1 - input2) + margin); input1, input2, target of one shape, target in {1, -1}."""
     reduction = _legacy(size_average, reduce, reduction)
     if not (input1.ndim == input2.ndim == target.ndim):
@@ -450,17 +491,17 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 
 
 def triplet_margin_loss(
-    anchor,
-    positive,
-    negative,
-    margin=1.0,
-    p=2,
-    eps=1e-6,
-    swap=False,
-    size_average=None,
-    reduce=None,
-    reduction="mean",
-):
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
     """max(d(a, p) - d(a, n) + margin, 0), d the pairwise distance; (N, D) or (D) inputs.
     ``swap`` takes d(p, n) for the negative distance where it is smaller."""
     reduction = _legacy(size_average, reduce, reduction)
@@ -478,7 +519,15 @@ def triplet_margin_loss(
     return _reduce(ops.clamp(margin + d_pos - d_neg, min=0), reduction, "triplet_margin_loss")
 
 
-def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+def cosine_embedding_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
+    margin: float = 0.0,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
     """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1; inputs (N, D) or (D)."""
     reduction = _legacy(size_average, reduce, reduction)
     if input1.ndim not in (1, 2) or input1.shape != input2.shape:
@@ -497,7 +546,9 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     return _reduce(pos + neg, reduction, "cosine_embedding_loss")
 
 
-def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+def gaussian_nll_loss(
+    input: Tensor, target: Tensor, var: Tensor, full: bool = False, eps: float = 1e-6, reduction: str = "mean"
+) -> Tensor:
     """0.5 * (log(max(var, eps)) + (input - target)^2 / max(var, eps)) (+ 0.5*log(2*pi) with ``full``).
 
     var: the input's shape, or one dim fewer, or a last dim of 1 (one variance per sample), or a
@@ -529,8 +580,15 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 
 
 def poisson_nll_loss(
-    input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None, reduction="mean"
-):
+    input: Tensor,
+    target: Tensor,
+    log_input: bool = True,
+    full: bool = False,
+    size_average: bool | None = None,
+    eps: float = 1e-8,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
     """exp(input) - target*input (``log_input``), else input - target*log(input + eps); ``full`` adds
     Stirling's term target*log(target) - target + 0.5*log(2*pi*target) where target > 1."""
     reduction = _legacy(size_average, reduce, reduction)
@@ -582,7 +640,15 @@ def _batched5(input, op):
     return (input.unsqueeze(0), True) if input.ndim == 4 else (input, False)
 
 
-def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv3d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: int | tuple[int, ...] | str = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
     """3-D convolution over (N, C_in, D, H, W) or (C_in, D, H, W); weight (C_out, C_in/groups, kd, kh, kw).
     Output (N, C_out, D_out, H_out, W_out), each size as conv2d's. padding: int, triple, 'valid' or 'same'."""
     from glassgrad.nn import functional as F
@@ -614,7 +680,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     out_d = _out_len(depth, kernel[0], stride[0], 0, dilation[0], False)
     if out_d <= 0:
         raise RuntimeError(f"conv3d: the kernel {kernel} does not fit in the padded input of shape {tuple(x.shape)}")
-    total = None
+    total: Any = None  # the sum over depth slabs (there is at least one)
     for i, planes in _depth_slabs(x, kernel[0], stride[0], dilation[0], out_d):
         y = F.conv2d(planes, weight[:, :, i], None, stride[1:], 0, dilation[1:], groups)
         total = y if total is None else total + y
@@ -641,7 +707,15 @@ def _pool3d_args(kernel_size, stride, padding, dilation, op):
     return kernel, stride, padding, dilation
 
 
-def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+def max_pool3d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
     """3-D max pooling over (N, C, D, H, W) or (C, D, H, W); padding counts as -inf."""
     from glassgrad.nn import functional as F
 
@@ -655,7 +729,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     behind = max((out_d - 1) * stride[0] + dilation[0] * (kernel[0] - 1) + 1 - depth - padding[0], 0)
     if padding[0] or behind:
         x = F.pad(x, (0, 0, 0, 0, padding[0], behind), value=-math.inf)
-    best = None
+    best: Any = None
     for _, planes in _depth_slabs(x, kernel[0], stride[0], dilation[0], out_d):
         y = F.max_pool2d(planes, kernel[1:], stride[1:], padding[1:], dilation[1:], ceil_mode)
         best = y if best is None else ops.maximum(best, y)
@@ -672,8 +746,14 @@ def _window_counts(size, k, s, p, out, include_pad):
 
 
 def avg_pool3d(
-    input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
-):
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
     """3-D average pooling over (N, C, D, H, W) or (C, D, H, W), zero padding, as PyTorch's."""
     from glassgrad.nn import functional as F
 
@@ -686,7 +766,7 @@ def avg_pool3d(
     behind = max((outs[0] - 1) * stride[0] + kernel[0] - sizes[0] - padding[0], 0)
     if padding[0] or behind:
         x = F.pad(x, (0, 0, 0, 0, padding[0], behind))
-    total = None
+    total: Any = None  # the sum over depth slabs (there is at least one)
     for _, planes in _depth_slabs(x, kernel[0], stride[0], 1, outs[0]):
         y = F.avg_pool2d(planes, kernel[1:], stride[1:], padding[1:], ceil_mode, True, 1)  # window sums
         total = y if total is None else total + y
@@ -707,7 +787,15 @@ def avg_pool3d(
 # -- CTC --------------------------------------------------------------------------------------
 
 
-def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+def ctc_loss(
+    log_probs: Tensor,
+    targets: Tensor,
+    input_lengths: Tensor | Sequence[int],
+    target_lengths: Tensor | Sequence[int],
+    blank: int = 0,
+    reduction: str = "mean",
+    zero_infinity: bool = False,
+) -> Tensor:
     """Connectionist temporal classification loss, as ``torch.nn.functional.ctc_loss``.
 
     log_probs (T, N, C) or (T, C), from log_softmax; targets (N, S) padded or (sum(target_lengths),)
@@ -787,7 +875,15 @@ def _as_2d(input, op):
     return input.unsqueeze(-2)
 
 
-def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+def max_pool1d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
     """1-D max pooling over (N, C, L) or (C, L); padding counts as -inf; indices along L."""
     from glassgrad.nn import functional as F
 
@@ -800,7 +896,14 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return out.squeeze(-2)
 
 
-def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+def avg_pool1d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
     """1-D average pooling over (N, C, L) or (C, L), zero padding."""
     from glassgrad.nn import functional as F
 
@@ -811,7 +914,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     return F.avg_pool2d(x, (1, k), (1, s), (0, p), ceil_mode, count_include_pad).squeeze(-2)
 
 
-def adaptive_avg_pool1d(input, output_size):
+def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
     """Average pooling of (N, C, L) or (C, L) to a length of ``output_size``."""
     from glassgrad.nn import functional as F
 
@@ -819,7 +922,7 @@ def adaptive_avg_pool1d(input, output_size):
     return F.adaptive_avg_pool2d(_as_2d(input, "adaptive_avg_pool1d"), (1, size)).squeeze(-2)
 
 
-def adaptive_max_pool1d(input, output_size, return_indices=False):
+def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
     """Max pooling of (N, C, L) or (C, L) to a length of ``output_size``; indices along L."""
     from glassgrad.nn import functional as F
 

@@ -1,11 +1,17 @@
 """Containers: Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict."""
 
+from __future__ import annotations
+
 import operator
 from collections import OrderedDict
 from itertools import chain, islice
+from typing import TYPE_CHECKING, Any
 
 from glassgrad.nn.module import Module
 from glassgrad.nn.parameter import Parameter
+
+if TYPE_CHECKING:
+    from glassgrad.tensor import Tensor
 
 
 def _index(idx, size, kind):
@@ -22,7 +28,7 @@ class Sequential(Module):
     ``Sequential(OrderedDict([("conv", ...), ("relu", ...)]))`` keeps the given names.
     """
 
-    def __init__(self, *args):
+    def __init__(self, *args: Any) -> None:
         super().__init__()
         if len(args) == 1 and isinstance(args[0], OrderedDict):
             for key, module in args[0].items():
@@ -102,7 +108,7 @@ class Sequential(Module):
         del self[key]
         return module
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Any:
         for module in self._modules.values():
             input = module(input)
         return input
@@ -111,7 +117,7 @@ class Sequential(Module):
 class ModuleList(Module):
     """A list of modules whose parameters the parent sees (a plain list would hide them)."""
 
-    def __init__(self, modules=None):
+    def __init__(self, modules: Any = None) -> None:
         super().__init__()
         if modules is not None:
             self.extend(modules)
@@ -181,7 +187,7 @@ class ModuleList(Module):
 class ModuleDict(Module):
     """A dict of modules by name, registered as children."""
 
-    def __init__(self, modules=None):
+    def __init__(self, modules: Any = None) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
@@ -235,7 +241,7 @@ class ModuleDict(Module):
 class ParameterList(Module):
     """A list of parameters registered under ``"0"``, ``"1"``, ..."""
 
-    def __init__(self, values=None):
+    def __init__(self, values: Any = None) -> None:
         super().__init__()
         self._size = 0
         if values is not None:
@@ -279,7 +285,7 @@ class ParameterList(Module):
 class ParameterDict(Module):
     """A dict of parameters by name."""
 
-    def __init__(self, parameters=None):
+    def __init__(self, parameters: Any = None) -> None:
         super().__init__()
         if parameters is not None:
             self.update(parameters)

@@ -1,12 +1,20 @@
 """Convolution layers: Conv1d/2d/3d and ConvTranspose1d/2d, with PyTorch's parameters, defaults, padding
 modes and repr."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from glassgrad import creation
 from glassgrad.nn import init
 from glassgrad.nn.functional import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, pad
 from glassgrad.nn.module import Module
 from glassgrad.nn.parameter import Parameter
 from glassgrad.ops.utils import ntuple
+
+if TYPE_CHECKING:
+    from glassgrad._dtype import DTypeLike
+    from glassgrad.tensor import Tensor
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -18,18 +26,18 @@ class _ConvNd(Module):
 
     def __init__(
         self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups=1,
-        bias=True,
-        padding_mode="zeros",
-        device=None,
-        dtype=None,
-    ):
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] | str = 0,
+        dilation: int | tuple[int, ...] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: DTypeLike | None = None,
+    ) -> None:
         super().__init__()
         name, n = type(self).__name__, self._dims
         if groups <= 0:
@@ -115,7 +123,7 @@ class Conv2d(_ConvNd):
 
     _dims = 2
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         input, padding = self._padded(input)
         return conv2d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
@@ -126,7 +134,7 @@ class Conv1d(_ConvNd):
 
     _dims = 1
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         input, padding = self._padded(input)
         return conv1d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
@@ -137,19 +145,19 @@ class _ConvTransposeNd(_ConvNd):
 
     def __init__(
         self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        output_padding=0,
-        groups=1,
-        bias=True,
-        dilation=1,
-        padding_mode="zeros",
-        device=None,
-        dtype=None,
-    ):
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] | str = 0,
+        output_padding: int | tuple[int, ...] = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: int | tuple[int, ...] = 1,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: DTypeLike | None = None,
+    ) -> None:
         name = type(self).__name__
         if padding_mode != "zeros":
             raise ValueError(f'Only "zeros" padding mode is supported for {name}')
@@ -205,7 +213,7 @@ class ConvTranspose2d(_ConvTransposeNd):
 
     _dims = 2
 
-    def forward(self, input, output_size=None):
+    def forward(self, input: Tensor, output_size: Any = None) -> Tensor:
         output_padding = self._output_padding(input, output_size)
         return conv_transpose2d(
             input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups, self.dilation
@@ -217,7 +225,7 @@ class ConvTranspose1d(_ConvTransposeNd):
 
     _dims = 1
 
-    def forward(self, input, output_size=None):
+    def forward(self, input: Tensor, output_size: Any = None) -> Tensor:
         output_padding = self._output_padding(input, output_size)
         return conv_transpose1d(
             input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups, self.dilation
@@ -230,6 +238,6 @@ class Conv3d(_ConvNd):
 
     _dims = 3
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         input, padding = self._padded(input)
         return conv3d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)

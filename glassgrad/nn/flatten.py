@@ -1,7 +1,16 @@
 """Flatten and Unflatten: reshape layers for moving between conv feature maps and vectors."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from glassgrad import ops
 from glassgrad.nn.module import Module
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from glassgrad.tensor import Tensor
 
 
 class Flatten(Module):
@@ -10,12 +19,12 @@ class Flatten(Module):
     Input: (N, *dims). Output: (N, prod(dims)) with the defaults start_dim=1, end_dim=-1.
     """
 
-    def __init__(self, start_dim=1, end_dim=-1):
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
         self.start_dim = start_dim
         self.end_dim = end_dim
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return ops.flatten(input, self.start_dim, self.end_dim)
 
     def extra_repr(self):
@@ -25,12 +34,12 @@ class Flatten(Module):
 class Unflatten(Module):
     """Splits dimension ``dim`` into ``unflattened_size``: (N, 12) -> (N, 3, 4) with dim=1, size (3, 4)."""
 
-    def __init__(self, dim, unflattened_size):
+    def __init__(self, dim: int, unflattened_size: Sequence[int]) -> None:
         super().__init__()
         self.dim = dim
         self.unflattened_size = tuple(unflattened_size)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return ops.unflatten(input, self.dim, self.unflattened_size)
 
     def extra_repr(self):

@@ -4,7 +4,10 @@ Stateless: every tensor a layer would own (weights, running statistics) is an ar
 Names, arguments and defaults are PyTorch's.
 """
 
+from __future__ import annotations
+
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,10 +28,15 @@ from glassgrad.ops.reduction import softmax as _softmax
 from glassgrad.ops.shape import pad as _pad
 from glassgrad.tensor import Tensor
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from glassgrad._dtype import DTypeLike
+
 # -- linear -----------------------------------------------------------------------------
 
 
-def linear(input, weight, bias=None):
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = input @ weight^T + bias. input (*, in), weight (out, in), bias (out) -> (*, out)."""
     if input.shape[-1] != weight.shape[-1]:
         raise RuntimeError(
@@ -55,87 +63,87 @@ def _result(input, out, inplace, name):
     return input._inplace(name, out) if inplace else out
 
 
-def relu(input, inplace=False):
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
     return _result(input, ops.relu(input), inplace, "relu_")
 
 
-def relu_(input):
+def relu_(input: Tensor) -> Tensor:
     return relu(input, inplace=True)
 
 
-def relu6(input, inplace=False):
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
-def leaky_relu(input, negative_slope=0.01, inplace=False):
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     return _result(input, _act.LeakyReLU.apply(input, negative_slope=negative_slope), inplace, "leaky_relu_")
 
 
-def leaky_relu_(input, negative_slope=0.01):
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     return leaky_relu(input, negative_slope, inplace=True)
 
 
-def elu(input, alpha=1.0, inplace=False):
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return _result(input, _act.ELU.apply(input, alpha=alpha), inplace, "elu_")
 
 
-def selu(input, inplace=False):
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
     alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
     return _result(input, _act.ELU.apply(input, alpha=alpha, scale=scale), inplace, "selu_")
 
 
-def celu(input, alpha=1.0, inplace=False):
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0 (it divides the input)")
     return _result(input, _act.CELU.apply(input, alpha=alpha), inplace, "celu_")
 
 
-def gelu(input, approximate="none"):
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x) (Phi the normal CDF, through erf), or the tanh approximation with approximate='tanh'."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate={approximate!r} is not valid; use 'none' or 'tanh'")
     return _act.GELU.apply(input, approximate=approximate)
 
 
-def silu(input, inplace=False):
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
     return _result(input, _act.SiLU.apply(input), inplace, "silu_")
 
 
-def mish(input, inplace=False):
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
     return _result(input, _act.Mish.apply(input), inplace, "mish_")
 
 
-def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
     return _result(input, _act.Hardtanh.apply(input, min_val=min_val, max_val=max_val), inplace, "hardtanh_")
 
 
-def hardsigmoid(input, inplace=False):
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     return _result(input, _act.Hardsigmoid.apply(input), inplace, "hardsigmoid_")
 
 
-def hardswish(input, inplace=False):
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     return _result(input, _act.Hardswish.apply(input), inplace, "hardswish_")
 
 
-def softplus(input, beta=1.0, threshold=20.0):
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     return _act.Softplus.apply(input, beta=beta, threshold=threshold)
 
 
-def softsign(input):
+def softsign(input: Tensor) -> Tensor:
     return _act.Softsign.apply(input)
 
 
-def logsigmoid(input):
+def logsigmoid(input: Tensor) -> Tensor:
     return _act.LogSigmoid.apply(input)
 
 
-def threshold(input, threshold, value, inplace=False):
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     return _result(input, _act.Threshold.apply(input, threshold=threshold, value=value), inplace, "threshold_")
 
 
-def prelu(input, weight):
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
     channels = input.shape[1] if input.ndim > 1 else (input.shape[0] if input.ndim else 1)
     if weight.numel() not in (1, channels):
         raise RuntimeError(
@@ -145,19 +153,19 @@ def prelu(input, weight):
     return _act.PReLU.apply(input, weight)
 
 
-def tanhshrink(input):
+def tanhshrink(input: Tensor) -> Tensor:
     return input - tanh(input)
 
 
-def softmax(input, dim=None, _stacklevel=3, dtype=None):
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: DTypeLike | None = None) -> Tensor:
     return _softmax(input, _implicit_dim(input, dim, "softmax"), dtype=dtype)
 
 
-def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: DTypeLike | None = None) -> Tensor:
     return _log_softmax(input, _implicit_dim(input, dim, "log_softmax"), dtype=dtype)
 
 
-def softmin(input, dim=None, _stacklevel=3, dtype=None):
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: DTypeLike | None = None) -> Tensor:
     return _softmax(-input, _implicit_dim(input, dim, "softmin"), dtype=dtype)
 
 
@@ -175,7 +183,7 @@ def _implicit_dim(input, dim, op):
 # -- dropout ----------------------------------------------------------------------------------
 
 
-def dropout(input, p=0.5, training=True, inplace=False):
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p); identity unless training."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
@@ -200,22 +208,31 @@ def _feature_dropout(input, p, training, inplace, spatial, name):
     return _result(input, _dropout.dropout(input, p, mask_shape), inplace, name + "_")
 
 
-def dropout1d(input, p=0.5, training=True, inplace=False):
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     return _feature_dropout(input, p, training, inplace, 1, "dropout1d")
 
 
-def dropout2d(input, p=0.5, training=True, inplace=False):
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     return _feature_dropout(input, p, training, inplace, 2, "dropout2d")
 
 
-def dropout3d(input, p=0.5, training=True, inplace=False):
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     return _feature_dropout(input, p, training, inplace, 3, "dropout3d")
 
 
 # -- normalisation -------------------------------------------------------------------------------
 
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
     """Batch normalisation over all dimensions but 1. input (N, C, *); the rest (C).
 
     In training the batch statistics normalise the input and, when running buffers
@@ -234,7 +251,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if not training and (running_mean is None or running_var is None):
         raise RuntimeError("batch_norm: running_mean and running_var must be given when training=False")
     updates = training and running_mean is not None and running_var is not None
-    update = (running_mean.array, running_var.array, momentum, 1) if updates else None
+    update = (running_mean.array, running_var.array, momentum, 1) if updates else None  # type: ignore[union-attr]
     out = _norm.BatchNorm.apply(
         input, weight, bias, running_mean, running_var, training=training, eps=eps, update=update
     )
@@ -245,8 +262,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 
 def instance_norm(
-    input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True, momentum=0.1, eps=1e-5
-):
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
     """Normalise each channel of each sample over its spatial positions. input (N, C, *).
 
     Computed as batch norm of the input folded to (1, N * C, *); the running buffers (C),
@@ -267,7 +291,7 @@ def instance_norm(
     b = None if bias is None else ops.repeat(bias, (n,))
     if use_input_stats:
         updates = running_mean is not None and running_var is not None
-        update = (running_mean.array, running_var.array, momentum, n) if updates else None
+        update = (running_mean.array, running_var.array, momentum, n) if updates else None  # type: ignore[union-attr]
         out = _norm.BatchNorm.apply(folded, w, b, None, None, training=True, eps=eps, update=update)
         if updates and input.numel():
             for buffer in (running_mean, running_var):
@@ -281,7 +305,13 @@ def instance_norm(
     return ops.reshape(out, tuple(input.shape))
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(
+    input: Tensor,
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
     """Normalise over the last len(normalized_shape) dimensions. input (*, *normalized_shape)."""
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
@@ -294,7 +324,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return _norm.LayerNorm.apply(input, weight, bias, n_dims=len(normalized_shape), eps=eps)
 
 
-def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+def group_norm(
+    input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+) -> Tensor:
     """Normalise groups of channels per sample. input (N, C, *), C divisible by num_groups."""
     if input.ndim < 2 or input.shape[1] % num_groups:
         raise RuntimeError(
@@ -304,7 +336,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     return _norm.GroupNorm.apply(input, weight, bias, num_groups=num_groups, eps=eps)
 
 
-def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+def local_response_norm(input: Tensor, size: Any, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
     """AlexNet's normalisation across channels. input (N, C, *) with 3 or more dimensions."""
     if input.ndim < 3:
         raise ValueError(
@@ -315,13 +347,13 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     return _norm.LocalResponseNorm.apply(input, size=size, alpha=alpha, beta=beta, k=k)
 
 
-def normalize(input, p=2.0, dim=1, eps=1e-12):
+def normalize(input: Tensor, p: float = 2.0, dim: int | None = 1, eps: float = 1e-12) -> Tensor:
     """input / max(||input||_p along dim, eps)."""
     norm = ops.norm(input, p, dim, keepdim=True)
     return input / ops.clamp(norm, min=eps)
 
 
-def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int | None = 1, eps: float = 1e-8) -> Tensor:
     """sum(x1 * x2) / max(||x1|| * ||x2||, eps) along ``dim``."""
     dot = ops.sum(x1 * x2, dim)
     n1 = ops.norm(x1, 2, dim)
@@ -332,7 +364,15 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
 # -- embeddings -------------------------------------------------------------------------------------
 
 
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+def embedding(
+    input: Tensor,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
     """Rows of ``weight`` (num_embeddings, dim) picked by int64 ``input`` (*) -> (*, dim).
 
     ``padding_idx``'s row gets no gradient; with ``max_norm`` the rows looked up are first
@@ -361,7 +401,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 # -- shapes and encodings ---------------------------------------------------------------------------
 
 
-def pad(input, pad, mode="constant", value=None):
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
     """Pad the last dimensions: pad = (left, right, top, bottom, ...), last dimension first.
 
     mode 'constant' fills with ``value``; 'reflect' mirrors without repeating the edge,
@@ -395,14 +435,14 @@ _MODE_DIMS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
 
 
 def interpolate(
-    input,
-    size=None,
-    scale_factor=None,
-    mode="nearest",
-    align_corners=None,
-    recompute_scale_factor=None,
-    antialias=False,
-):
+    input: Tensor,
+    size: Any = None,
+    scale_factor: float | Sequence[float] | None = None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+    recompute_scale_factor: bool | None = None,
+    antialias: bool = False,
+) -> Tensor:
     """Resize the spatial dimensions of (N, C, *spatial) to ``size`` or by ``scale_factor``.
 
     Modes: 'nearest', 'nearest-exact', 'area' (any of 1-3 spatial dimensions), 'linear'
@@ -440,11 +480,17 @@ def interpolate(
     return _interp.Resize.apply(input, plans=plans)
 
 
-def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+def upsample(
+    input: Tensor,
+    size: Any = None,
+    scale_factor: float | Sequence[float] | None = None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+) -> Tensor:
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
-def one_hot(tensor, num_classes=-1):
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """Class indices (*) -> int64 (*, num_classes) with a 1 at each index."""
     if tensor.array.dtype.kind not in "iu":
         raise RuntimeError(f"one_hot is only applicable to index tensor (integer dtype), got {tensor.dtype}")
@@ -490,15 +536,15 @@ def _check_target_shape(input, target, op):
 
 
 def cross_entropy(
-    input,
-    target,
-    weight=None,
-    size_average=None,
-    ignore_index=-100,
-    reduce=None,
-    reduction="mean",
-    label_smoothing=0.0,
-):
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """Cross entropy between logits and targets (class indices or class probabilities).
 
     input: (N, C), (N, C, d1, ...) or (C,) logits; target: (N), (N, d1, ...) or () int64
@@ -530,7 +576,15 @@ def cross_entropy(
     )
 
 
-def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
     """Negative log likelihood of class indices given log-probabilities (apply log_softmax first).
     input (N, C) or (N, C, d1, ...); target (N) or (N, d1, ...) int64."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -542,21 +596,32 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     )
 
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def mse_loss(
+    input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean"
+) -> Tensor:
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _loss.check_reduction(reduction, "mse_loss")
     _check_target_shape(input, target, "mse_loss")
     return _loss.MSELoss.apply(input, _as_tensor(target, input), reduction=reduction)
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def l1_loss(
+    input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean"
+) -> Tensor:
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _loss.check_reduction(reduction, "l1_loss")
     _check_target_shape(input, target, "l1_loss")
     return _loss.L1Loss.apply(input, _as_tensor(target, input), reduction=reduction)
 
 
-def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+def smooth_l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> Tensor:
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _loss.check_reduction(reduction, "smooth_l1_loss")
     if beta < 0:
@@ -564,14 +629,21 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return _loss.HuberLoss.apply(input, _as_tensor(target, input), reduction=reduction, delta=beta, smooth_l1=True)
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0):
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     _loss.check_reduction(reduction, "huber_loss")
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     return _loss.HuberLoss.apply(input, _as_tensor(target, input), reduction=reduction, delta=delta)
 
 
-def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+def binary_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
     """BCE on probabilities in [0, 1]; each log is clamped at -100. input and target: same shape."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _loss.check_reduction(reduction, "binary_cross_entropy")
@@ -584,8 +656,14 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 
 def binary_cross_entropy_with_logits(
-    input, target, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None
-):
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
     """BCE on logits, stable for any logit (log-sigmoid form). pos_weight weighs positives (per class)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _loss.check_reduction(reduction, "binary_cross_entropy_with_logits")
@@ -597,7 +675,14 @@ def binary_cross_entropy_with_logits(
     return _loss.BCEWithLogits.apply(input, _as_tensor(target, input), weight, pos_weight, reduction=reduction)
 
 
-def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+def kl_div(
+    input: Tensor,
+    target: Tensor,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Tensor:
     """KL divergence with log-probabilities as input: sum target * (log target - input)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction not in _loss.REDUCTIONS + ("batchmean",):
@@ -614,7 +699,15 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 # -- convolution and pooling -------------------------------------------------------------
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: int | tuple[int, ...] | str = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
     """2-D convolution over (N, C_in, H, W) or unbatched (C_in, H, W) input, as ``torch.nn.functional.conv2d``.
 
     weight: (C_out, C_in/groups, kh, kw); bias: (C_out,) or None. padding: int, (ph, pw),
@@ -627,7 +720,15 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return out.squeeze(0) if unbatched else out
 
 
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: int | tuple[int, ...] | str = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Tensor:
     """1-D convolution over (N, C_in, L) or unbatched (C_in, L), as ``torch.nn.functional.conv1d``:
     a 2-D convolution with a height of one. weight: (C_out, C_in/groups, k)."""
     x, unbatched, stride, pads, dilation = _conv.conv_arguments(input, weight, stride, padding, dilation, 1, "conv1d")
@@ -645,7 +746,15 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return out.squeeze(0) if unbatched else out
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+def max_pool2d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
     """2-D max pooling over (N, C, H, W) or (C, H, W), as ``torch.nn.functional.max_pool2d``.
     Padding counts as -inf. With ``return_indices``, also the flat H*W index of each maximum."""
     x, unbatched = _pool._pool_input(input, "max_pool2d", floating=False)
@@ -666,8 +775,14 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def avg_pool2d(
-    input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
-):
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
     """2-D average pooling over (N, C, H, W) or (C, H, W), as ``torch.nn.functional.avg_pool2d``."""
     x, unbatched = _pool._pool_input(input, "avg_pool2d")
     kernel, stride, padding, _ = _pool._pool_args(kernel_size, stride, padding, 1, "avg_pool2d")
@@ -685,7 +800,7 @@ def avg_pool2d(
     return out.squeeze(0) if unbatched else out
 
 
-def adaptive_avg_pool2d(input, output_size):
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     """Average pooling to a fixed (H_out, W_out) for any input size, as
     ``torch.nn.functional.adaptive_avg_pool2d``; None in output_size keeps that input size."""
     x, unbatched = _pool._pool_input(input, "adaptive_avg_pool2d")
@@ -703,7 +818,7 @@ def adaptive_avg_pool2d(input, output_size):
     return out.squeeze(0) if unbatched else out
 
 
-def adaptive_max_pool2d(input, output_size, return_indices=False):
+def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
     """Max pooling to a fixed (H_out, W_out) for any input size, as
     ``torch.nn.functional.adaptive_max_pool2d``."""
     x, unbatched = _pool._pool_input(input, "adaptive_max_pool2d", floating=False)

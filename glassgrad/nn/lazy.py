@@ -7,11 +7,19 @@ them as the regular layer would, and turns the module into that layer (``cls_to_
 Loading a state dict into a lazy module gives its parameters the state dict's shapes.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from glassgrad.autograd import grad_mode
 from glassgrad.nn.conv import Conv1d, Conv2d
 from glassgrad.nn.linear import Linear
 from glassgrad.nn.normalization import BatchNorm1d, BatchNorm2d
 from glassgrad.nn.parameter import UninitializedBuffer, UninitializedParameter, is_lazy
+
+if TYPE_CHECKING:
+    from glassgrad._dtype import DTypeLike
+    from glassgrad.nn.parameter import Parameter
 
 __all__ = ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyConv1d", "LazyConv2d", "LazyLinear", "LazyModuleMixin"]
 
@@ -19,7 +27,7 @@ __all__ = ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyConv1d", "LazyConv2d", "La
 class LazyModuleMixin:
     """Infers parameter shapes at the first call through ``initialize_parameters(*input)``."""
 
-    cls_to_become = None
+    cls_to_become: type | None = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -67,7 +75,9 @@ class LazyLinear(LazyModuleMixin, Linear):
 
     cls_to_become = Linear
 
-    def __init__(self, out_features, bias=True, device=None, dtype=None):
+    def __init__(
+        self, out_features: int, bias: bool = True, device: Any = None, dtype: DTypeLike | None = None
+    ) -> None:
         super().__init__(0, 0, False, dtype=dtype)
         self.out_features = out_features
         self.weight = UninitializedParameter(dtype=dtype)
@@ -90,17 +100,17 @@ class LazyLinear(LazyModuleMixin, Linear):
 class _LazyConvMixin(LazyModuleMixin):
     def __init__(
         self,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups=1,
-        bias=True,
-        padding_mode="zeros",
-        device=None,
-        dtype=None,
-    ):
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] | str = 0,
+        dilation: int | tuple[int, ...] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: DTypeLike | None = None,
+    ) -> None:
         super().__init__(0, 0, kernel_size, stride, padding, dilation, 1, False, padding_mode, dtype=dtype)
         self.out_channels = out_channels
         self.groups = groups
@@ -108,9 +118,9 @@ class _LazyConvMixin(LazyModuleMixin):
             raise ValueError(
                 f"{type(self).__name__}: out_channels ({out_channels}) must be divisible by groups ({groups})"
             )
-        self.weight = UninitializedParameter(dtype=dtype)
+        self.weight: Parameter = UninitializedParameter(dtype=dtype)
         if bias:
-            self.bias = UninitializedParameter(dtype=dtype)
+            self.bias: Parameter = UninitializedParameter(dtype=dtype)
 
     def reset_parameters(self):
         if not self.has_uninitialized_params() and self.in_channels != 0:
@@ -141,13 +151,21 @@ class LazyConv2d(_LazyConvMixin, Conv2d):
 
 
 class _LazyNormMixin(LazyModuleMixin):
-    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None):
+    def __init__(
+        self,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device: Any = None,
+        dtype: DTypeLike | None = None,
+    ) -> None:
         super().__init__(0, eps, momentum, False, False, dtype=dtype)
         self.affine = affine
         self.track_running_stats = track_running_stats
         if affine:
-            self.weight = UninitializedParameter(dtype=dtype)
-            self.bias = UninitializedParameter(dtype=dtype)
+            self.weight: Parameter = UninitializedParameter(dtype=dtype)
+            self.bias: Parameter = UninitializedParameter(dtype=dtype)
         if track_running_stats:
             from glassgrad.tensor import Tensor
 

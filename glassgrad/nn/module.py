@@ -6,8 +6,12 @@ Assigning a Parameter, a Module or a registered buffer to an attribute files it 
 semantics are PyTorch's, so a state dict moves between the two frameworks unchanged.
 """
 
+from __future__ import annotations
+
 import itertools
 from collections import OrderedDict, namedtuple
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,11 +21,20 @@ from glassgrad.nn.hooks import BackwardHookTracker, add_hook
 from glassgrad.nn.parameter import Parameter
 from glassgrad.tensor import Tensor, to_arguments
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from glassgrad._dtype import DTypeLike
+    from glassgrad.nn.hooks import RemovableHandle
+
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     """What ``load_state_dict`` returns: the keys it could not fill and those it did not use."""
 
-    def __repr__(self):
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+    def __repr__(self) -> str:
         if not self.missing_keys and not self.unexpected_keys:
             return "<All keys matched successfully>"
         return super().__repr__()
@@ -29,7 +42,7 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
     __str__ = __repr__
 
 
-def _addindent(text, spaces):
+def _addindent(text: str, spaces: int) -> str:
     lines = text.split("\n")
     if len(lines) == 1:
         return text
@@ -46,7 +59,7 @@ class Module:
 
     training: bool
 
-    def __init__(self):
+    def __init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "training", True)
         set_(self, "_parameters", OrderedDict())
@@ -60,15 +73,21 @@ class Module:
         set_(self, "_backward_hooks", OrderedDict())
         set_(self, "_backward_pre_hooks", OrderedDict())
 
-    def forward(self, *args, **kwargs):
-        raise RuntimeError(
-            f'Module [{type(self).__name__}] is missing the required "forward" function; '
-            "define forward(self, ...) in the subclass"
-        )
+    if TYPE_CHECKING:
+        # Declared as a callable attribute, so that a subclass's forward(self, x: Tensor) -> Tensor
+        # is not an incompatible override of forward(*args, **kwargs).
+        forward: Callable[..., Any]
+    else:
+
+        def forward(self, *args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError(
+                f'Module [{type(self).__name__}] is missing the required "forward" function; '
+                "define forward(self, ...) in the subclass"
+            )
 
     # -- attribute registration -----------------------------------------------------
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         params = self.__dict__.get("_parameters")
         if isinstance(value, Parameter):
             if params is None:
@@ -104,7 +123,7 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _forget(self, name, keep):
+    def _forget(self, name: str, keep: str) -> None:
         # The table being assigned keeps its entry, so replacing a child keeps its place.
         self.__dict__.pop(name, None)
         for table in ("_parameters", "_buffers", "_modules"):
@@ -112,7 +131,7 @@ class Module:
                 self.__dict__[table].pop(name, None)
         self._non_persistent_buffers_set.discard(name)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         # Only called when ordinary lookup fails: the registered tensors and children live here.
         d = self.__dict__
         for table in ("_parameters", "_buffers", "_modules"):
@@ -120,7 +139,7 @@ class Module:
                 return d[table][name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         for table in ("_parameters", "_buffers", "_modules"):
             if name in self.__dict__.get(table, ()):
                 del self.__dict__[table][name]
@@ -128,11 +147,11 @@ class Module:
                 return
         object.__delattr__(self, name)
 
-    def __dir__(self):
+    def __dir__(self) -> list[str]:
         keys = list(super().__dir__()) + list(self._parameters) + list(self._modules) + list(self._buffers)
         return sorted(set(k for k in keys if not k[0].isdigit()))
 
-    def _check_name(self, name, kind):
+    def _check_name(self, name: str, kind: str) -> None:
         if not isinstance(name, str):
             raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
         if name == "":
@@ -142,7 +161,7 @@ class Module:
         if hasattr(self, name) and not any(name in getattr(self, t) for t in ("_parameters", "_buffers", "_modules")):
             raise KeyError(f"attribute '{name}' already exists")
 
-    def register_parameter(self, name, param):
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Add ``param`` (a Parameter, or None for an absent one such as ``bias=False``) as ``name``."""
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign parameter before Module.__init__() call")
@@ -156,7 +175,7 @@ class Module:
             )
         self._parameters[name] = param
 
-    def register_buffer(self, name, tensor, persistent=True):
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Add a tensor that is state but not a parameter (``running_mean``); saved when ``persistent``."""
         if "_buffers" not in self.__dict__:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
@@ -173,7 +192,7 @@ class Module:
         else:
             self._non_persistent_buffers_set.add(name)
 
-    def add_module(self, name, module):
+    def add_module(self, name: str, module: Module | None) -> None:
         """Add ``module`` as the child ``name`` (what attribute assignment does)."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
@@ -184,7 +203,7 @@ class Module:
 
     register_module = add_module
 
-    def get_submodule(self, target):
+    def get_submodule(self, target: str) -> Module:
         """The module at dotted path ``target`` (``"layer1.0.conv1"``)."""
         module = self
         if target == "":
@@ -195,14 +214,14 @@ class Module:
             module = module._modules[item]
         return module
 
-    def get_parameter(self, target):
+    def get_parameter(self, target: str) -> Parameter:
         path, _, name = target.rpartition(".")
         module = self.get_submodule(path)
         if name not in module._parameters:
             raise AttributeError(f"{module._get_name()} has no parameter `{name}`")
         return module._parameters[name]
 
-    def get_buffer(self, target):
+    def get_buffer(self, target: str) -> Tensor:
         path, _, name = target.rpartition(".")
         module = self.get_submodule(path)
         if name not in module._buffers:
@@ -211,7 +230,13 @@ class Module:
 
     # -- walking the tree -------------------------------------------------------------
 
-    def _named_members(self, get_members, prefix="", recurse=True, remove_duplicate=True):
+    def _named_members(
+        self,
+        get_members: Callable[[Module], Iterable[tuple[str, Any]]],
+        prefix: str = "",
+        recurse: bool = True,
+        remove_duplicate: bool = True,
+    ) -> Iterator[tuple[str, Any]]:
         seen = set()
         modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         for module_prefix, module in modules:
@@ -222,42 +247,48 @@ class Module:
                     seen.add(id(value))
                 yield (module_prefix + "." if module_prefix else "") + name, value
 
-    def parameters(self, recurse=True):
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """Every parameter of this module and (with ``recurse``) its descendants, each once."""
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
         """``(dotted name, parameter)`` pairs: ``("fc.weight", Parameter)``."""
         yield from self._named_members(
             lambda m: m._parameters.items(), prefix=prefix, recurse=recurse, remove_duplicate=remove_duplicate
         )
 
-    def buffers(self, recurse=True):
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, buf in self.named_buffers(recurse=recurse):
             yield buf
 
-    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
         yield from self._named_members(
             lambda m: m._buffers.items(), prefix=prefix, recurse=recurse, remove_duplicate=remove_duplicate
         )
 
-    def children(self):
+    def children(self) -> Iterator[Module]:
         for _, module in self.named_children():
             yield module
 
-    def named_children(self):
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         seen = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in seen:
                 seen.add(id(module))
                 yield name, module
 
-    def modules(self):
+    def modules(self) -> Iterator[Module]:
         for _, module in self.named_modules():
             yield module
 
-    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+    def named_modules(
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
         """This module and every descendant, depth first, as ``(dotted name, module)``; self is ``""``."""
         if memo is None:
             memo = set()
@@ -273,7 +304,7 @@ class Module:
 
     # -- modes and gradients ----------------------------------------------------------
 
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> Self:
         """Switch this module and its descendants to training mode (``mode=False``: eval)."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
@@ -282,16 +313,16 @@ class Module:
             module.train(mode)
         return self
 
-    def eval(self):
+    def eval(self) -> Self:
         """Evaluation mode: dropout off, batch norm uses its running statistics."""
         return self.train(False)
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self, requires_grad: bool = True) -> Self:
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of all parameters (to None by default, as PyTorch does)."""
         for p in self.parameters():
             if p.grad is None:
@@ -301,7 +332,7 @@ class Module:
             else:
                 p.grad = Tensor._wrap(np.zeros_like(p.grad.array))
 
-    def apply(self, fn):
+    def apply(self, fn: Callable[[Module], object]) -> Self:
         """Call ``fn(module)`` on every descendant (children first) and on self; returns self."""
         for module in self.children():
             module.apply(fn)
@@ -310,7 +341,7 @@ class Module:
 
     # -- dtype and device ---------------------------------------------------------------
 
-    def _apply(self, fn):
+    def _apply(self, fn: Callable[[np.ndarray], np.ndarray]) -> Self:
         """Replace each parameter's and buffer's array by ``fn(array)``, keeping the objects
         (optimizers hold references to the Parameters, so identity must survive ``to()``)."""
         for module in self.children():
@@ -326,7 +357,7 @@ class Module:
                 buf.array = fn(buf.array)
         return self
 
-    def to(self, *args, **kwargs):
+    def to(self, *args: Any, **kwargs: Any) -> Self:
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(tensor)``: casts floating
         point parameters and buffers; only the CPU exists, so devices are validated and kept."""
         target = to_arguments(args, kwargs, "Module.to")
@@ -337,28 +368,28 @@ class Module:
             raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={target}")
         return self._apply(lambda a: a.astype(np_dtype, copy=False) if a.dtype.kind == "f" else a)
 
-    def float(self):
+    def float(self) -> Self:
         return self.to(_dtype.float32)
 
-    def double(self):
+    def double(self) -> Self:
         return self.to(_dtype.float64)
 
-    def half(self):
+    def half(self) -> Self:
         return self.to(_dtype.float16)
 
-    def type(self, dst_type):
+    def type(self, dst_type: DTypeLike) -> Self:
         return self._apply(lambda a: a.astype(_dtype.to_dtype(dst_type).numpy))
 
-    def cpu(self):
+    def cpu(self) -> Self:
         return self
 
-    def cuda(self, device=None):
+    def cuda(self, device: Any = None) -> Self:
         raise RuntimeError(
             "glassgrad runs on the CPU only: glassgrad.cuda.is_available() is False; "
             "use model.to(device) with device = 'cuda' if glassgrad.cuda.is_available() else 'cpu'"
         )
 
-    def share_memory(self):
+    def share_memory(self) -> Self:
         """Move every parameter and buffer into shared memory (see ``Tensor.share_memory_``)."""
         for t in itertools.chain(self.parameters(), self.buffers()):
             t.share_memory_()
@@ -366,7 +397,7 @@ class Module:
 
     # -- state dict -----------------------------------------------------------------
 
-    def _save_to_state_dict(self, destination, prefix, keep_vars):
+    def _save_to_state_dict(self, destination: dict[str, Any], prefix: str, keep_vars: bool) -> None:
         for name, param in self._parameters.items():
             if param is not None:
                 destination[prefix + name] = param if keep_vars else param.detach()
@@ -374,7 +405,9 @@ class Module:
             if buf is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = buf if keep_vars else buf.detach()
 
-    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
+    def state_dict(
+        self, *args: Any, destination: dict[str, Any] | None = None, prefix: str = "", keep_vars: bool = False
+    ) -> dict[str, Any]:
         """An ordered dict of every parameter and persistent buffer by dotted name
         (``conv1.weight``, ``bn.running_mean``), sharing memory with the module."""
         if args:
@@ -390,8 +423,15 @@ class Module:
         return destination
 
     def _load_from_state_dict(
-        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
-    ):
+        self,
+        state_dict: Mapping[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
         """Copy this module's own entries (not its children's) from ``state_dict``."""
         persistent_buffers = {k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set}
         local = {
@@ -428,7 +468,9 @@ class Module:
                 if name not in self._modules and name not in local:
                     unexpected_keys.append(key)
 
-    def load_state_dict(self, state_dict, strict=True, assign=False):
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> _IncompatibleKeys:
         """Copy parameters and buffers from ``state_dict`` into this module, in place.
 
         Returns ``(missing_keys, unexpected_keys)``. With ``strict`` (the default) any
@@ -438,9 +480,11 @@ class Module:
         """
         if not isinstance(state_dict, dict):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
-        missing, unexpected, errors = [], [], []
+        missing: list[str] = []
+        unexpected: list[str] = []
+        errors: list[str] = []
 
-        def load(module, prefix):
+        def load(module: Module, prefix: str) -> None:
             metadata = {"assign_to_params_buffers": assign}
             module._load_from_state_dict(state_dict, prefix, metadata, True, missing, unexpected, errors)
             for name, child in module._modules.items():
@@ -463,14 +507,18 @@ class Module:
 
     # -- calling, with hooks -----------------------------------------------------------
 
-    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+    def register_forward_pre_hook(
+        self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
         """``hook(module, args)`` runs before ``forward``; it may return new args (a tuple or one value).
         With ``with_kwargs``: ``hook(module, args, kwargs)`` returning ``None`` or ``(args, kwargs)``."""
         return add_hook(
             self._forward_pre_hooks, hook, prepend, self._forward_pre_hooks_with_kwargs if with_kwargs else None, True
         )
 
-    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+    def register_forward_hook(
+        self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False, always_call: bool = False
+    ) -> RemovableHandle:
         """``hook(module, args, output)`` runs after ``forward``; it may return a replacement output.
         With ``with_kwargs``: ``hook(module, args, kwargs, output)``. With ``always_call`` it runs
         even when ``forward`` raises (with ``output=None``), before the exception goes on."""
@@ -481,23 +529,23 @@ class Module:
             self.__dict__.setdefault("_forward_hooks_always_called", {})[handle.id] = True
         return handle
 
-    def register_full_backward_pre_hook(self, hook, prepend=False):
+    def register_full_backward_pre_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
         """``hook(module, grad_output)`` runs when the gradients of the module's outputs are known;
         it may return a replacement ``grad_output`` tuple."""
         return add_hook(self._backward_pre_hooks, hook, prepend)
 
-    def register_full_backward_hook(self, hook, prepend=False):
+    def register_full_backward_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
         """``hook(module, grad_input, grad_output)`` runs once the gradients with respect to the
         module's tensor inputs are computed (``None`` for inputs that need none). It may return a
         replacement ``grad_input`` tuple."""
         return add_hook(self._backward_hooks, hook, prepend)
 
-    def register_backward_hook(self, hook):
+    def register_backward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """PyTorch's deprecated spelling; glassgrad gives it the full hook's well-defined
         gradients (those of the module's inputs and outputs, not of its last op)."""
         return self.register_full_backward_hook(hook)
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks):
             return self.forward(*args, **kwargs)
         for hook_id, hook in list(self._forward_pre_hooks.items()):
@@ -541,14 +589,14 @@ class Module:
 
     # -- printing -------------------------------------------------------------------------
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         """The layer's own settings for ``repr`` (``in_features=4, out_features=2, bias=True``)."""
         return ""
 
-    def _get_name(self):
+    def _get_name(self) -> str:
         return type(self).__name__
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         extra = self.extra_repr()
         lines = extra.split("\n") if extra else []
         for name, module in self._modules.items():
@@ -560,7 +608,7 @@ class Module:
             return head + lines[0] + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
-    def _repr_html_(self):
+    def _repr_html_(self) -> str:
         """Jupyter's view: a table of every submodule with its settings and parameter counts."""
         import html
 
@@ -584,5 +632,5 @@ class Module:
         )
 
 
-def _size(shape):
+def _size(shape: Iterable[int]) -> str:
     return f"glassgrad.Size({list(shape)})"

@@ -4,8 +4,15 @@
 front, back), last dimension first, as in ``F.pad``.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from glassgrad.nn import functional as F
 from glassgrad.nn.module import Module
+
+if TYPE_CHECKING:
+    from glassgrad.tensor import Tensor
 
 
 def _padding(padding, dims, name):
@@ -20,12 +27,12 @@ def _padding(padding, dims, name):
 class _ConstantPadNd(Module):
     _dims = 0
 
-    def __init__(self, padding, value):
+    def __init__(self, padding: int | tuple[int, ...], value: float) -> None:
         super().__init__()
         self.padding = _padding(padding, self._dims, type(self).__name__)
         self.value = value
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return F.pad(input, self.padding, "constant", self.value)
 
     def extra_repr(self):
@@ -51,7 +58,7 @@ class ConstantPad3d(_ConstantPadNd):
 
 
 class _ZeroPadNd(_ConstantPadNd):
-    def __init__(self, padding):
+    def __init__(self, padding: int | tuple[int, ...]) -> None:
         super().__init__(padding, 0.0)
 
     def extra_repr(self):
@@ -74,11 +81,11 @@ class _ModePadNd(Module):
     _dims = 0
     _mode = ""
 
-    def __init__(self, padding):
+    def __init__(self, padding: int | tuple[int, ...]) -> None:
         super().__init__()
         self.padding = _padding(padding, self._dims, type(self).__name__)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return F.pad(input, self.padding, self._mode)
 
     def extra_repr(self):

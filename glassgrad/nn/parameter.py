@@ -47,7 +47,7 @@ class UninitializedTensorMixin:
     built before the first call keep it), into a regular Parameter or Tensor."""
 
     __slots__ = ()
-    cls_to_become = None
+    cls_to_become: type | None = None
 
     def materialize(self, shape, device=None, dtype=None):
         dtype = self.array.dtype if dtype is None else _numpy_dtype(dtype)

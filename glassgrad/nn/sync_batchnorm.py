@@ -9,6 +9,10 @@ g' = grad * weight, so the input's gradient is that of batch norm over the whole
 The weight and bias gradients stay local sums: DistributedDataParallel averages them.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from glassgrad import distributed as dist
@@ -16,6 +20,9 @@ from glassgrad.autograd.function import Function
 from glassgrad.autograd.graph import increment_version
 from glassgrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, _BatchNorm
 from glassgrad.tensor import Tensor
+
+if TYPE_CHECKING:
+    from glassgrad._dtype import DTypeLike
 
 __all__ = ["SyncBatchNorm"]
 
@@ -88,15 +95,15 @@ class SyncBatchNorm(_BatchNorm):
 
     def __init__(
         self,
-        num_features,
-        eps=1e-5,
-        momentum=0.1,
-        affine=True,
-        track_running_stats=True,
-        process_group=None,
-        device=None,
-        dtype=None,
-    ):
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        process_group: Any = None,
+        device: Any = None,
+        dtype: DTypeLike | None = None,
+    ) -> None:
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
         self.process_group = process_group
 
@@ -104,7 +111,7 @@ class SyncBatchNorm(_BatchNorm):
         if input.ndim < 2:
             raise ValueError(f"SyncBatchNorm: expected at least 2D input (got {input.ndim}D input)")
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
         if input.shape[1] != self.num_features:
             raise ValueError(

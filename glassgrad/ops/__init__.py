@@ -6,6 +6,8 @@ module (see ``glassgrad/ops/registry.py``); importing this package binds the reg
 Tensor methods and exports the ops here and, through ``glassgrad/__init__.py``, as ``glassgrad.X``.
 """
 
+from typing import TYPE_CHECKING
+
 from glassgrad.ops import (
     bessel,
     contraction,
@@ -31,6 +33,13 @@ from glassgrad.ops.elementwise import cast, overwrite
 from glassgrad.ops.indexing import describe_index, getitem, index_put, normalize_index
 from glassgrad.ops.shape import contiguous, pad, view
 from glassgrad.tensor import Tensor as _Tensor
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    # The ops that registry.export puts here at import (add, matmul, ...), for type checkers.
+    def __getattr__(name: str) -> Any: ...
+
 
 registry.bind(_Tensor)
 registry.export(globals())

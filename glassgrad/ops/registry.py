@@ -9,6 +9,7 @@ is its ``Function``, the function that applies it, and one ``register(OpInfo(...
 end of its family module.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -70,9 +71,9 @@ class OpInfo:
 
     name: str
     fn: object
-    samples: tuple = ()
-    methods: tuple = None
-    aliases: tuple = None
+    samples: Sequence[Sample] = ()
+    methods: Sequence[str] = None  # type: ignore[assignment]  # filled in by __post_init__
+    aliases: Sequence[str] = None  # type: ignore[assignment]
     inplace: tuple = ()
     torch: object = ""
     gradcheck: bool = True
@@ -91,7 +92,7 @@ class OpInfo:
         self.samples = tuple(self.samples)
 
 
-OPS = []  # every registered OpInfo, in the order of registration
+OPS: list[OpInfo] = []  # every registered OpInfo, in the order of registration
 
 
 def register(*infos):

@@ -1,10 +1,17 @@
 """Adam: adaptive moment estimation, with optional AMSGrad and decoupled weight decay."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from glassgrad.autograd.graph import increment_version
 from glassgrad.optim.optimizer import Optimizer, check_adam_arguments, lerp_
 from glassgrad.tensor import Tensor
+
+if TYPE_CHECKING:
+    from glassgrad.optim.optimizer import ParamsT
 
 
 class Adam(Optimizer):
@@ -21,23 +28,23 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        params,
-        lr=1e-3,
-        betas=(0.9, 0.999),
-        eps=1e-8,
-        weight_decay=0,
-        amsgrad=False,
+        params: ParamsT,
+        lr: float | Tensor = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
         *,
-        foreach=None,
-        maximize=False,
-        capturable=False,
-        differentiable=False,
-        fused=None,
-        decoupled_weight_decay=False,
-    ):
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
         if isinstance(lr, Tensor):
             lr = float(lr.item())
-        betas = tuple(float(b.item()) if isinstance(b, Tensor) else b for b in betas)
+        betas = tuple(float(b.item()) if isinstance(b, Tensor) else b for b in betas)  # type: ignore[assignment]
         check_adam_arguments(lr, betas, eps, weight_decay)
         defaults = {
             "lr": lr,

@@ -1,6 +1,14 @@
 """AdamW: Adam with decoupled weight decay (Loshchilov and Hutter)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from glassgrad.optim.adam import Adam
+
+if TYPE_CHECKING:
+    from glassgrad.optim.optimizer import ParamsT
+    from glassgrad.tensor import Tensor
 
 
 class AdamW(Adam):
@@ -10,19 +18,19 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        params,
-        lr=1e-3,
-        betas=(0.9, 0.999),
-        eps=1e-8,
-        weight_decay=1e-2,
-        amsgrad=False,
+        params: ParamsT,
+        lr: float | Tensor = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
         *,
-        maximize=False,
-        foreach=None,
-        capturable=False,
-        differentiable=False,
-        fused=None,
-    ):
+        maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
         super().__init__(
             params,
             lr,
@@ -38,7 +46,7 @@ class AdamW(Adam):
             decoupled_weight_decay=True,
         )
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
         # AdamW is decoupled whatever the checkpoint says (an Adam state dict loads into it too).
         for group in self.param_groups:

@@ -1,10 +1,17 @@
 """ASGD: SGD that also keeps a running average of the iterates."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from glassgrad.autograd.graph import increment_version
 from glassgrad.optim.optimizer import Optimizer
 from glassgrad.tensor import Tensor
+
+if TYPE_CHECKING:
+    from glassgrad.optim.optimizer import ParamsT
 
 
 class ASGD(Optimizer):
@@ -21,17 +28,17 @@ class ASGD(Optimizer):
 
     def __init__(
         self,
-        params,
-        lr=1e-2,
-        lambd=1e-4,
-        alpha=0.75,
-        t0=1e6,
-        weight_decay=0,
-        foreach=None,
-        maximize=False,
-        differentiable=False,
-        capturable=False,
-    ):
+        params: ParamsT,
+        lr: float | Tensor = 1e-2,
+        lambd: float = 1e-4,
+        alpha: float = 0.75,
+        t0: float = 1e6,
+        weight_decay: float = 0,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+        capturable: bool = False,
+    ) -> None:
         if isinstance(lr, Tensor):
             lr = float(lr.item())
         if not 0.0 <= lr:

@@ -1,11 +1,20 @@
 """L-BFGS: a quasi-Newton method from the last few steps and gradient changes."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from glassgrad.autograd.grad_mode import enable_grad, no_grad
 from glassgrad.autograd.graph import increment_version
 from glassgrad.optim.optimizer import Optimizer
 from glassgrad.tensor import Tensor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from glassgrad.optim.optimizer import ParamsT
 
 
 class LBFGS(Optimizer):
@@ -22,15 +31,15 @@ class LBFGS(Optimizer):
 
     def __init__(
         self,
-        params,
-        lr=1,
-        max_iter=20,
-        max_eval=None,
-        tolerance_grad=1e-7,
-        tolerance_change=1e-9,
-        history_size=100,
-        line_search_fn=None,
-    ):
+        params: ParamsT,
+        lr: float | Tensor = 1,
+        max_iter: int = 20,
+        max_eval: int | None = None,
+        tolerance_grad: float = 1e-7,
+        tolerance_change: float = 1e-9,
+        history_size: int = 100,
+        line_search_fn: str | None = None,
+    ) -> None:
         if isinstance(lr, Tensor):
             lr = float(lr.item())
         if not 0.0 <= lr:
@@ -90,7 +99,7 @@ class LBFGS(Optimizer):
 
     # -- the step ---------------------------------------------------------------------------
 
-    def step(self, closure):
+    def step(self, closure: Callable[[], Any]) -> Any:  # type: ignore[override]  # a closure is required
         """Run one L-BFGS optimisation (several iterations); returns the closure's first loss."""
         if closure is None:
             raise RuntimeError("LBFGS.step needs a closure that recomputes the loss: optimizer.step(closure)")

@@ -5,14 +5,25 @@ parameter of the group that has a gradient. The update never records a graph and
 parameter's dtype (float32 stays float32: Python floats are weak scalars under NumPy 2).
 """
 
+from __future__ import annotations
+
 import copy
 from collections import defaultdict
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from glassgrad.autograd.grad_mode import enable_grad
 from glassgrad.autograd.graph import increment_version
 from glassgrad.tensor import Tensor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import TypeAlias
+
+    # What an optimizer takes: tensors (``model.parameters()``), ``(name, tensor)`` pairs
+    # (``named_parameters()``), or dicts each defining a parameter group.
+    ParamsT: TypeAlias = "Iterable[Tensor] | Iterable[tuple[str, Tensor]] | Iterable[dict[str, Any]]"
 
 
 class Optimizer:
@@ -28,7 +39,7 @@ class Optimizer:
     implementation of each rule, equal to PyTorch's default (for-loop) one.
     """
 
-    def __init__(self, params, defaults):
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
         if self.defaults.get("fused"):
             raise ValueError(
@@ -39,10 +50,10 @@ class Optimizer:
                 f"{type(self).__name__}: differentiable=True is not supported (glassgrad updates p.array "
                 "outside the graph); leave differentiable=False"
             )
-        self.state = defaultdict(dict)
-        self.param_groups = []
-        self._step_pre_hooks = {}
-        self._step_post_hooks = {}
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        self._step_pre_hooks: dict[int, Callable[..., Any]] = {}
+        self._step_post_hooks: dict[int, Callable[..., Any]] = {}
         if isinstance(params, Tensor):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors or dicts, "
@@ -53,7 +64,7 @@ class Optimizer:
                 "optimizer parameters need to be organized in ordered collections, but the ordering of "
                 "tensors in sets will change between runs; use a list instead"
             )
-        param_groups = list(params)
+        param_groups: list[Any] = list(params)
         if len(param_groups) == 0:
             raise ValueError("optimizer got an empty parameter list; pass model.parameters() of a model with weights")
         if not isinstance(param_groups[0], dict):
@@ -69,7 +80,7 @@ class Optimizer:
         self.__dict__.setdefault("_step_pre_hooks", {})
         self.__dict__.setdefault("_step_post_hooks", {})
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]
         for i, group in enumerate(self.param_groups):
             lines.append(f"Parameter Group {i}")
@@ -81,7 +92,7 @@ class Optimizer:
 
     # -- parameter groups -------------------------------------------------------------
 
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters (a dict with 'params' and any option to override)."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
@@ -135,7 +146,7 @@ class Optimizer:
 
     # -- gradients and steps ------------------------------------------------------------
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients: to None (default), or to zeros in place."""
         for group in self.param_groups:
             for p in group["params"]:
@@ -151,10 +162,11 @@ class Optimizer:
                     p.grad.array[...] = 0
                     increment_version(p.grad, "zero_grad")
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
         self._opt_called = True  # lets a scheduler warn when it is stepped before the optimizer
-        args, kwargs = ((closure,) if closure is not None else ()), {}
+        args: tuple[Any, ...] = (closure,) if closure is not None else ()
+        kwargs: dict[str, Any] = {}
         for hook in list(self._step_pre_hooks.values()):
             result = hook(self, args, kwargs)
             if result is not None:
@@ -170,12 +182,12 @@ class Optimizer:
             hook(self, args, kwargs)
         return loss
 
-    def register_step_pre_hook(self, hook):
+    def register_step_pre_hook(self, hook: Callable[..., Any]) -> _HookHandle:
         """Call ``hook(optimizer, args, kwargs)`` before each step; it may return new ``(args, kwargs)``.
         Returns a handle whose ``remove()`` unregisters it."""
         return _HookHandle(self._step_pre_hooks, hook)
 
-    def register_step_post_hook(self, hook):
+    def register_step_post_hook(self, hook: Callable[..., Any]) -> _HookHandle:
         """Call ``hook(optimizer, args, kwargs)`` after each step. Returns a handle with ``remove()``."""
         return _HookHandle(self._step_post_hooks, hook)
 
@@ -218,14 +230,14 @@ class Optimizer:
 
     # -- checkpoints ----------------------------------------------------------------------
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}``.
 
         Parameters are numbered in order of appearance across the groups, as PyTorch does, so a
         checkpoint restores into an optimizer built over the same parameters in the same order.
         The state's tensors are the live ones (like PyTorch); ``glassgrad.save`` copies them.
         """
-        index = {}
+        index: dict[int, int] = {}
         groups = []
         for group in self.param_groups:
             packed = {k: v for k, v in group.items() if k != "params"}
@@ -236,7 +248,7 @@ class Optimizer:
         state = {(index[id(k)] if isinstance(k, Tensor) else k): v for k, v in self.state.items()}
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore groups' options and per-parameter state from ``state_dict()``'s output.
 
         Tensors are copied (casting floating state to each parameter's dtype, except 'step'), so
@@ -264,7 +276,7 @@ class Optimizer:
             for saved_id, p in zip(saved["params"], group["params"]):
                 id_map[saved_id] = p
 
-        state = defaultdict(dict)
+        state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         for key, value in state_dict["state"].items():
             if key in id_map:
                 p = id_map[key]
@@ -329,7 +341,7 @@ class _HookHandle:
 
     _next_id = 0
 
-    def __init__(self, hooks, hook):
+    def __init__(self, hooks: Any, hook: Callable[..., Any]) -> None:
         self._hooks = hooks
         self.id = _HookHandle._next_id
         _HookHandle._next_id += 1

@@ -1,10 +1,17 @@
 """RAdam: Adam whose adaptive step is switched on once its variance is tractable."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from glassgrad.autograd.graph import increment_version
 from glassgrad.optim.optimizer import Optimizer, check_adam_arguments, lerp_
 from glassgrad.tensor import Tensor
+
+if TYPE_CHECKING:
+    from glassgrad.optim.optimizer import ParamsT
 
 
 class RAdam(Optimizer):
@@ -23,18 +30,18 @@ class RAdam(Optimizer):
 
     def __init__(
         self,
-        params,
-        lr=1e-3,
-        betas=(0.9, 0.999),
-        eps=1e-8,
-        weight_decay=0,
-        decoupled_weight_decay=False,
+        params: ParamsT,
+        lr: float | Tensor = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        decoupled_weight_decay: bool = False,
         *,
-        foreach=None,
-        maximize=False,
-        capturable=False,
-        differentiable=False,
-    ):
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+    ) -> None:
         if isinstance(lr, Tensor):
             lr = float(lr.item())
         check_adam_arguments(lr, betas, eps, weight_decay)

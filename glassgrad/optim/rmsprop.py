@@ -1,10 +1,17 @@
 """RMSprop: divide the gradient by a running root mean square of recent gradients."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from glassgrad.autograd.graph import increment_version
 from glassgrad.optim.optimizer import Optimizer, lerp_
 from glassgrad.tensor import Tensor
+
+if TYPE_CHECKING:
+    from glassgrad.optim.optimizer import ParamsT
 
 
 class RMSprop(Optimizer):
@@ -22,18 +29,18 @@ class RMSprop(Optimizer):
 
     def __init__(
         self,
-        params,
-        lr=1e-2,
-        alpha=0.99,
-        eps=1e-8,
-        weight_decay=0,
-        momentum=0,
-        centered=False,
-        capturable=False,
-        foreach=None,
-        maximize=False,
-        differentiable=False,
-    ):
+        params: ParamsT,
+        lr: float | Tensor = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
         if isinstance(lr, Tensor):
             lr = float(lr.item())
         if not 0.0 <= lr:

@@ -1,10 +1,17 @@
 """SGD: stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from glassgrad.autograd.graph import increment_version
 from glassgrad.optim.optimizer import Optimizer
 from glassgrad.tensor import Tensor
+
+if TYPE_CHECKING:
+    from glassgrad.optim.optimizer import ParamsT
 
 
 class SGD(Optimizer):
@@ -24,18 +31,18 @@ class SGD(Optimizer):
 
     def __init__(
         self,
-        params,
-        lr=1e-3,
-        momentum=0,
-        dampening=0,
-        weight_decay=0,
-        nesterov=False,
+        params: ParamsT,
+        lr: float | Tensor = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
         *,
-        maximize=False,
-        foreach=None,
-        differentiable=False,
-        fused=None,
-    ):
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
         if isinstance(lr, Tensor):
             lr = float(lr.item())
         if lr < 0.0:

@@ -1,8 +1,11 @@
 """Stochastic weight averaging: an averaged copy of a model, its schedule, and a batch-norm refresh."""
 
+from __future__ import annotations
+
 import copy
 import itertools
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,10 +16,15 @@ from glassgrad.nn.normalization import _BatchNorm, _InstanceNorm
 from glassgrad.optim.lr_scheduler import LRScheduler, per_group
 from glassgrad.tensor import Tensor
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from glassgrad.optim.optimizer import Optimizer
+
 __all__ = ["AveragedModel", "SWALR", "update_bn", "get_ema_avg_fn", "get_swa_avg_fn", "get_ema_multi_avg_fn"]
 
 
-def get_swa_avg_fn():
+def get_swa_avg_fn() -> Callable[[Tensor, Tensor, Tensor], Tensor]:
     """The equal-weight running average: ``avg + (current - avg) / (n + 1)``."""
 
     def swa_update(averaged_param, current_param, num_averaged):
@@ -25,7 +33,7 @@ def get_swa_avg_fn():
     return swa_update
 
 
-def get_ema_avg_fn(decay=0.999):
+def get_ema_avg_fn(decay: float = 0.999) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
     """The exponential moving average: ``decay * avg + (1 - decay) * current``."""
     if not 0.0 <= decay <= 1.0:
         raise ValueError(f"Invalid decay value {decay} provided. Please provide a value in [0,1] range.")
@@ -36,7 +44,7 @@ def get_ema_avg_fn(decay=0.999):
     return ema_update
 
 
-def get_ema_multi_avg_fn(decay=0.999):
+def get_ema_multi_avg_fn(decay: float = 0.999) -> Callable[[list[Tensor], list[Tensor], Tensor], None]:
     """The exponential moving average over lists of tensors, updated in place."""
     if not 0.0 <= decay <= 1.0:
         raise ValueError(f"Invalid decay value {decay} provided. Please provide a value in [0,1] range.")
@@ -57,7 +65,14 @@ class AveragedModel(Module):
     (an int64 buffer) counts the updates. The call runs the averaged copy.
     """
 
-    def __init__(self, model, device=None, avg_fn=None, multi_avg_fn=None, use_buffers=False):
+    def __init__(
+        self,
+        model: Module,
+        device: Any = None,
+        avg_fn: Callable[[Tensor, Tensor, Tensor], Tensor] | None = None,
+        multi_avg_fn: Callable[[list[Tensor], list[Tensor], Tensor], None] | None = None,
+        use_buffers: bool = False,
+    ) -> None:
         super().__init__()
         if avg_fn is not None and multi_avg_fn is not None:
             raise ValueError("AveragedModel: give avg_fn or multi_avg_fn, not both")
@@ -67,7 +82,7 @@ class AveragedModel(Module):
         self.multi_avg_fn = multi_avg_fn
         self.use_buffers = use_buffers
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.module(*args, **kwargs)
 
     def _averaged_tensors(self, module):
@@ -75,7 +90,7 @@ class AveragedModel(Module):
             return list(itertools.chain(module.parameters(), module.buffers()))
         return list(module.parameters())
 
-    def update_parameters(self, model):
+    def update_parameters(self, model: Module) -> None:
         """Fold ``model``'s current parameters into the average."""
         with no_grad():
             mine = [p.detach() for p in self._averaged_tensors(self.module)]
@@ -98,7 +113,7 @@ class AveragedModel(Module):
             increment_version(self.n_averaged, "AveragedModel.update_parameters")
 
 
-def update_bn(loader, model, device=None):
+def update_bn(loader: Iterable[Any], model: Module, device: Any = None) -> None:
     """Recompute every batch norm's running statistics with one pass over ``loader``.
 
     Averaged weights need statistics of their own: each batch norm is reset and fed the loader's
@@ -130,7 +145,14 @@ class SWALR(LRScheduler):
     """Anneal each group's lr to ``swa_lr`` over ``anneal_epochs`` steps ('cos' or 'linear'),
     then hold it there: the schedule of the averaging phase of SWA."""
 
-    def __init__(self, optimizer, swa_lr, anneal_epochs=10, anneal_strategy="cos", last_epoch=-1):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        swa_lr: float,
+        anneal_epochs: int = 10,
+        anneal_strategy: str = "cos",
+        last_epoch: int = -1,
+    ) -> None:
         for value, group in zip(per_group("swa_lr", optimizer, swa_lr), optimizer.param_groups):
             group["swa_lr"] = value
         if anneal_strategy not in ("cos", "linear"):
@@ -141,7 +163,7 @@ class SWALR(LRScheduler):
         self.anneal_epochs = anneal_epochs
         super().__init__(optimizer, last_epoch)
 
-    def anneal_func(self, t):
+    def anneal_func(self, t: float) -> float:
         if self._anneal_strategy == "cos":
             return (1 - math.cos(math.pi * t)) / 2
         return t
@@ -152,7 +174,7 @@ class SWALR(LRScheduler):
             return swa_lr
         return (lr - alpha * swa_lr) / (1 - alpha)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         # The previous lr is solved back from the current one, so that an lr changed by
         # another scheduler in between is annealed from where it is.
         step = self._step_count - 1

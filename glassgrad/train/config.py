@@ -26,7 +26,7 @@ class DatasetSpec:
 
     description: str
     readers: tuple = ()
-    stats: tuple = None
+    stats: tuple | None = None
     flips: bool = False
     downloadable: bool = False
     batch_size: int = 128

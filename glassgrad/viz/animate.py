@@ -31,7 +31,7 @@ class Frame:
     phase: str
     caption: str
     shown: tuple
-    focus: str = None
+    focus: str | None = None
 
 
 def node_key(node):

@@ -83,7 +83,7 @@ class Expression:
     variables: dict
     steps: list
     output: object
-    target: float = None
+    target: float | None = None
     loss: object = None
     graph: object = None
     local: dict = field(default_factory=dict)

@@ -39,9 +39,9 @@ class GraphNode:
     id: str
     kind: str  # "input" or "op"
     op: str
-    name: str = None
-    value: np.ndarray = None
-    grad: np.ndarray = None
+    name: str | None = None
+    value: np.ndarray | None = None
+    grad: np.ndarray | None = None
     inputs: list = field(default_factory=list)
     positions: dict = field(default_factory=dict)
     fn: object = field(default=None, repr=False)

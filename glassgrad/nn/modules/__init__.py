@@ -6,4 +6,4 @@ helpers from ``torch.nn.modules.utils`` find them here.
 
 from glassgrad.nn import *  # noqa: F403
 from glassgrad.nn import Module, Parameter  # noqa: F401
-from glassgrad.nn.modules import utils  # noqa: F401
+from glassgrad.nn.modules import utils  # type: ignore[no-redef]  # noqa: F401  (not nn.utils, as in PyTorch)

@@ -5,6 +5,10 @@ reads ``model.module`` or saves ``model.state_dict()`` whose keys start with ``m
 CPU-only PyTorch the wrapper splits nothing and forwards every call, and so does this one.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from glassgrad.nn.module import Module
 
 
@@ -17,14 +21,14 @@ class DataParallel(Module):
     Input: whatever ``module`` takes. Output: what ``module`` returns.
     """
 
-    def __init__(self, module: Module, device_ids=None, output_device=None, dim: int = 0):
+    def __init__(self, module: Module, device_ids: Any = None, output_device: Any = None, dim: int = 0) -> None:
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DataParallel: module must be an nn.Module, got {type(module).__name__}")
         self.module = module
-        self.device_ids = []
+        self.device_ids: list = []
 
-    def forward(self, *inputs, **kwargs):
+    def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         return self.module(*inputs, **kwargs)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
@@ -58,18 +59,18 @@ class DistributedDataParallel(Module):
 
     def __init__(
         self,
-        module,
-        device_ids=None,
-        output_device=None,
-        dim=0,
-        broadcast_buffers=True,
-        process_group=None,
-        bucket_cap_mb=25,
-        find_unused_parameters=False,
-        check_reduction=False,
-        gradient_as_bucket_view=False,
-        static_graph=False,
-    ):
+        module: Module,
+        device_ids: Any = None,
+        output_device: Any = None,
+        dim: int = 0,
+        broadcast_buffers: bool = True,
+        process_group: Any = None,
+        bucket_cap_mb: int = 25,
+        find_unused_parameters: bool = False,
+        check_reduction: bool = False,
+        gradient_as_bucket_view: bool = False,
+        static_graph: bool = False,
+    ) -> None:
         super().__init__()
         if not dist.is_initialized():
             raise RuntimeError(
@@ -101,7 +102,7 @@ class DistributedDataParallel(Module):
         # Figures of the last synchronised backward, for benchmarks and tests: seconds waited at its
         # end, and for each bucket how many gradients had arrived when its all-reduce started.
         self.last_wait_s = 0.0
-        self.launch_points = []
+        self.launch_points: list[int] = []
         for b, bucket in enumerate(self._buckets):
             for i, p in enumerate(bucket.params):
                 p.register_post_accumulate_grad_hook(self._make_hook(b, i))
@@ -122,7 +123,7 @@ class DistributedDataParallel(Module):
 
     # -- forward -----------------------------------------------------------------------
 
-    def forward(self, *inputs, **kwargs):
+    def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         if self.broadcast_buffers and self.world_size > 1:
             with grad_mode.no_grad():
                 for buf in self.module.buffers():

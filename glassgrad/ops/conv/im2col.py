@@ -146,7 +146,7 @@ def col2im(geo, grad_cols, out):
     With K in (kh, kw, cg) order each kernel offset's gradient is one contiguous
     (cg, b, H_out, W_out) block; glassgrad.backend adds them up (compiled, or with NumPy
     in a zero-padded buffer, one strided addition per kernel offset)."""
-    (kh, kw), (pt, _), (pl, _) = geo.kernel, *geo.padding
+    (kh, kw), ((pt, _), (pl, _)) = geo.kernel, geo.padding
     grad_cols = grad_cols.reshape(geo.groups, kh, kw, geo.cg, out.shape[0], *geo.out_hw)
     backend.col2im(grad_cols, out, geo.stride, (pt, pl), geo.dilation, _col2im_scratch)
 

@@ -1,7 +1,10 @@
 """Collation: a list of samples becomes one batch."""
 
+from __future__ import annotations
+
 import collections.abc
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +23,7 @@ def _stack(arrays):
     return np.stack(arrays)
 
 
-def default_collate(batch):
+def default_collate(batch: Any) -> Any:
     """Stack a list of samples into a batch, recursing into their structure.
 
     Tensors and NumPy arrays are stacked along a new first dimension into a Tensor; Python
@@ -50,7 +53,7 @@ def default_collate(batch):
         if type(elem) is dict:
             return collated
         try:
-            return type(elem)(collated)
+            return type(elem)(collated)  # type: ignore[call-arg]  # a Mapping subclass built from a dict
         except TypeError:
             return collated
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):
@@ -68,7 +71,7 @@ def default_collate(batch):
     )
 
 
-def default_convert(data):
+def default_convert(data: Any) -> Any:
     """Without batching (``batch_size=None``): NumPy arrays become Tensors, structures are walked."""
     if isinstance(data, np.ndarray) and data.dtype.kind not in "OSU":
         return Tensor._wrap(data)

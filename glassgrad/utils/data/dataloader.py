@@ -1,5 +1,7 @@
 """DataLoader: batches from a dataset, built in this process or prefetched by worker processes."""
 
+from __future__ import annotations
+
 import itertools
 import multiprocessing
 import os
@@ -11,6 +13,7 @@ import tempfile
 import threading
 import time
 import weakref
+from typing import TYPE_CHECKING, Any
 
 from glassgrad import random as _random
 from glassgrad.backend import shared
@@ -19,12 +22,19 @@ from glassgrad.utils.data.collate import default_collate, default_convert
 from glassgrad.utils.data.dataset import IterableDataset
 from glassgrad.utils.data.sampler import BatchSampler, RandomSampler, SequentialSampler
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+    from glassgrad.random import Generator
+    from glassgrad.utils.data.dataset import Dataset
+    from glassgrad.utils.data.sampler import Sampler
+
 _POLL_S = 1.0  # how often a waiting main process checks that its workers are alive
 
 
 _SHM_ROOT = "/dev/shm"
 _SHM_PREFIX = shared.LOADER_PREFIX
-_live_shm_dirs = set()
+_live_shm_dirs: set = set()
 _previous_sigterm = None
 
 
@@ -76,7 +86,7 @@ def _shared_memory_dir():
 
 
 class _InfiniteConstantSampler:
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return itertools.repeat(None)
 
 
@@ -110,25 +120,25 @@ class DataLoader:
 
     def __init__(
         self,
-        dataset,
-        batch_size=1,
-        shuffle=None,
-        sampler=None,
-        batch_sampler=None,
-        num_workers=0,
-        collate_fn=None,
-        pin_memory=False,
-        drop_last=False,
-        timeout=0,
-        worker_init_fn=None,
-        multiprocessing_context=None,
-        generator=None,
+        dataset: Dataset,
+        batch_size: int | None = 1,
+        shuffle: bool | None = None,
+        sampler: Sampler | Iterable[Any] | None = None,
+        batch_sampler: Sampler | Iterable[list[int]] | None = None,
+        num_workers: int = 0,
+        collate_fn: Callable[[list[Any]], Any] | None = None,
+        pin_memory: bool = False,
+        drop_last: bool = False,
+        timeout: float = 0,
+        worker_init_fn: Callable[[int], None] | None = None,
+        multiprocessing_context: Any = None,
+        generator: Generator | None = None,
         *,
-        prefetch_factor=None,
-        persistent_workers=False,
-        pin_memory_device="",
-        in_order=True,
-    ):
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
+        pin_memory_device: str = "",
+        in_order: bool = True,
+    ) -> None:
         if not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"DataLoader: num_workers must be a non-negative integer, got {num_workers!r}")
         if timeout < 0:
@@ -185,7 +195,7 @@ class DataLoader:
         if collate_fn is None:
             collate_fn = default_collate if self._auto_collation else default_convert
         self.collate_fn = collate_fn
-        self._iterator = None
+        self._iterator: _MultiProcessIter | None = None
 
     @property
     def _auto_collation(self):
@@ -195,9 +205,9 @@ class DataLoader:
     def _index_sampler(self):
         return self.batch_sampler if self.batch_sampler is not None else self.sampler
 
-    def __len__(self):
+    def __len__(self) -> int:
         if self._is_iterable:
-            n = len(self.dataset)
+            n = len(self.dataset)  # type: ignore[arg-type]  # a map-style dataset defines __len__
             if self.batch_size is None:
                 return n
             return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
@@ -210,7 +220,7 @@ class DataLoader:
             ctx = "fork" if "fork" in methods and sys.platform != "darwin" else "spawn"
         return multiprocessing.get_context(ctx) if isinstance(ctx, str) else ctx
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         base_seed = int(_random.integers(0, 2**63 - 1, (), self.generator))
         if self.num_workers == 0:
             return _SingleProcessIter(self, base_seed)
@@ -224,17 +234,17 @@ class DataLoader:
 
 
 class _SingleProcessIter:
-    def __init__(self, loader, base_seed):
+    def __init__(self, loader: Any, base_seed: Any) -> None:
         self._loader = loader
         self._base_seed = base_seed
         self._indices = iter(loader._index_sampler)
         self._stream = iter(loader.dataset) if loader._is_iterable else None
         self._position = 0
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return self
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._loader)
 
     def __next__(self):
@@ -256,7 +266,7 @@ class _SingleProcessIter:
 class _MultiProcessIter:
     """Hands tasks round-robin to the workers, keeps ``prefetch_factor`` per worker in flight, reorders results."""
 
-    def __init__(self, loader, base_seed):
+    def __init__(self, loader: Any, base_seed: Any) -> None:
         self._closed = False
         self._num_workers = loader.num_workers
         self._timeout = loader.timeout
@@ -316,10 +326,10 @@ class _MultiProcessIter:
         for _ in range(self._num_workers * loader.prefetch_factor):
             self._send_task()
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return self
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._loader)
 
     def _send_task(self):

@@ -1,11 +1,20 @@
 """Datasets: the map-style and iterable protocols, and the usual ways of combining them."""
 
+from __future__ import annotations
+
 import bisect
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from glassgrad import random as _random
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
+    from glassgrad.random import Generator
+    from glassgrad.tensor import Tensor
 
 
 class Dataset:
@@ -16,10 +25,10 @@ class Dataset:
     augment a batch of uint8 arrays in a few vectorised passes).
     """
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> Any:
         raise TypeError(f"{type(self).__name__} is a Dataset but defines no __getitem__: subclasses must implement it")
 
-    def __add__(self, other):
+    def __add__(self, other: Dataset) -> Dataset:
         return ConcatDataset([self, other])
 
 
@@ -30,17 +39,17 @@ class IterableDataset(Dataset):
     with ``glassgrad.utils.data.get_worker_info()`` (``id`` and ``num_workers``).
     """
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         raise TypeError(f"{type(self).__name__} is an IterableDataset but defines no __iter__")
 
-    def __add__(self, other):
-        return ChainDataset([self, other])
+    def __add__(self, other: Dataset) -> Dataset:
+        return ChainDataset([self, other])  # type: ignore[list-item]  # raises at iteration if it is not iterable
 
 
 class TensorDataset(Dataset):
     """Samples are the ``i``-th rows of each tensor: ``dataset[i] == (t[i] for t in tensors)``."""
 
-    def __init__(self, *tensors):
+    def __init__(self, *tensors: Tensor) -> None:
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor")
         n = tensors[0].shape[0]
@@ -53,57 +62,57 @@ class TensorDataset(Dataset):
                 )
         self.tensors = tensors
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> tuple[Tensor, ...]:
         return tuple(t[index] for t in self.tensors)
 
-    def __getitems__(self, indices):
+    def __getitems__(self, indices: Sequence[int]) -> list[Any]:
         # One gather per tensor instead of one index per sample; rows come back as views.
         idx = np.asarray(indices, dtype=np.int64)
         columns = [t[idx] for t in self.tensors]
         return [tuple(c[k] for c in columns) for k in range(len(idx))]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.tensors[0].shape[0]
 
 
 class Subset(Dataset):
     """The samples of ``dataset`` at ``indices``, in that order."""
 
-    def __init__(self, dataset, indices):
+    def __init__(self, dataset: Dataset, indices: Sequence[int]) -> None:
         self.dataset = dataset
         self.indices = [int(i) for i in indices]
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int | list[int]) -> Any:  # type: ignore[override]
         if isinstance(index, list):
             return [self.dataset[self.indices[i]] for i in index]
         return self.dataset[self.indices[index]]
 
-    def __getitems__(self, indices):
+    def __getitems__(self, indices: Sequence[int]) -> list[Any]:
         mapped = [self.indices[i] for i in indices]
         if hasattr(self.dataset, "__getitems__"):
             return self.dataset.__getitems__(mapped)
         return [self.dataset[i] for i in mapped]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.indices)
 
 
 class ConcatDataset(Dataset):
     """Several map-style datasets one after the other."""
 
-    def __init__(self, datasets):
+    def __init__(self, datasets: Iterable[Dataset]) -> None:
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("ConcatDataset needs at least one dataset")
         for d in self.datasets:
             if isinstance(d, IterableDataset):
                 raise TypeError("ConcatDataset does not take IterableDatasets; use ChainDataset")
-        self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]).tolist())
+        self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]).tolist())  # type: ignore[arg-type]  # a map-style dataset defines __len__
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.cumulative_sizes[-1]
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> Any:
         if index < 0:
             if -index > len(self):
                 raise IndexError(f"ConcatDataset index {index} out of range for length {len(self)}")
@@ -118,18 +127,18 @@ class ConcatDataset(Dataset):
 class ChainDataset(IterableDataset):
     """Several iterable datasets read one after the other."""
 
-    def __init__(self, datasets):
+    def __init__(self, datasets: Iterable[IterableDataset]) -> None:
         self.datasets = list(datasets)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         for d in self.datasets:
             yield from d
 
-    def __len__(self):
-        return sum(len(d) for d in self.datasets)
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)  # type: ignore[arg-type, misc]  # when each has a length
 
 
-def random_split(dataset, lengths, generator=None):
+def random_split(dataset: Dataset, lengths: Sequence[int | float], generator: Generator | None = None) -> list[Subset]:
     """Split ``dataset`` into non-overlapping random ``Subset``s of the given lengths.
 
     ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to 1: each part then
@@ -137,7 +146,7 @@ def random_split(dataset, lengths, generator=None):
     the first part on (PyTorch's rule). ``generator`` (a ``glassgrad.Generator``) makes the split
     repeatable; without it the global generator (``glassgrad.manual_seed``) is used.
     """
-    n = len(dataset)
+    n = len(dataset)  # type: ignore[arg-type]  # a map-style dataset defines __len__
     lengths = list(lengths)
     if lengths and all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1.0) and sum(lengths) <= 1:
         for x in lengths:
@@ -156,5 +165,5 @@ def random_split(dataset, lengths, generator=None):
     parts, start = [], 0
     for length in lengths:
         parts.append(Subset(dataset, order[start : start + length]))
-        start += length
+        start += length  # type: ignore[assignment]  # counts by now
     return parts

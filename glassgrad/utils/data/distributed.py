@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from glassgrad.utils.data.sampler import Sampler
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from glassgrad.utils.data.dataset import Dataset
 
 
 def _torch_randperm(n: int, seed: int) -> np.ndarray:
@@ -36,7 +42,15 @@ class DistributedSampler(Sampler):
     index from position r.
     """
 
-    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
+    def __init__(
+        self,
+        dataset: Dataset,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
         if num_replicas is None or rank is None:
             from glassgrad import distributed as dist
 
@@ -48,7 +62,7 @@ class DistributedSampler(Sampler):
         self.num_replicas, self.rank = int(num_replicas), int(rank)
         self.shuffle, self.seed, self.drop_last = shuffle, int(seed), drop_last
         self.epoch = 0
-        n = len(dataset)
+        n = len(dataset)  # type: ignore[arg-type]  # a map-style dataset defines __len__
         if drop_last and n % self.num_replicas:
             self.num_samples = math.ceil((n - self.num_replicas) / self.num_replicas)
         else:
@@ -58,11 +72,11 @@ class DistributedSampler(Sampler):
     def epoch_order(self) -> list:
         """The epoch's order over every rank, before padding (the same on all ranks): global step j of
         batch B per rank trains positions [j*B*num_replicas, (j+1)*B*num_replicas) of it."""
-        n = len(self.dataset)
+        n = len(self.dataset)  # type: ignore[arg-type]  # a map-style dataset defines __len__
         order = _torch_randperm(n, self.seed + self.epoch) if self.shuffle else np.arange(n, dtype=np.int64)
         return order[: self.total_size].tolist() if self.drop_last else order.tolist()
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         order = np.asarray(self.epoch_order(), dtype=np.int64)
         if self.total_size > len(order):
             order = np.resize(order, self.total_size)
