@@ -11,9 +11,11 @@ from glassgrad.cli import main
 PACKAGE = pathlib.Path(glassgrad.__file__).parent
 # Where printing is the point: the commands (cli/, python -m glassgrad.run) and the lessons speak to
 # the terminal, progress
-# lines are the progress display of a log, and verbose=True of onnx.export/add_graph prints as torch's.
+# lines are the progress display of a log, verbose=True of onnx.export/add_graph prints as torch's, and a
+# rank's excepthook writes its last line beside the traceback it prints, as the process ends.
 PRINTING = {"cli", "lessons"}
 PRINTING_FILES = {"run.py", "__main__.py", "utils/progress.py", "onnx/export.py", "utils/tensorboard/writer.py"}
+PRINTING_FILES |= {"distributed/_faults.py"}
 
 
 def test_library_modules_do_not_print():

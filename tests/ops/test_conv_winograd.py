@@ -177,3 +177,16 @@ def test_forced_winograd_leaves_what_it_cannot_run_to_auto():
         assert "winograd" not in _plan((2, 4, 8, 8), (4, 4, 1, 1), padding=0)
         assert _plan((2, 4, 8, 8), (4, 4, 3, 3)).weight_grad == "winograd"  # forced only
     assert _plan((32, 64, 32, 32), (64, 64, 3, 3)).weight_grad != "winograd"
+
+
+def test_a_smaller_image_after_a_larger_one_with_the_same_tiles():
+    """A 2x2 and a 1x1 image both round up to one 4x4 tile; the 2x2 image's values must not stay
+    in what is the 1x1 image's border (this gave VGG-11's 1x1 layers relative errors of 3)."""
+    rng = np.random.default_rng(7)
+    w = (rng.standard_normal((64, 64, 3, 3)) / 24).astype(np.float32)
+    for size in (2, 1, 3, 1):
+        x = rng.standard_normal((2, 64, size, size)).astype(np.float32)
+        with glassgrad.backends.conv.flags(algorithm="winograd"), glassgrad.no_grad():
+            got = conv2d(glassgrad.tensor(x), glassgrad.tensor(w), padding=1).numpy()
+        expected = definition(x, w, None, np.zeros((2, 64, size, size)), 1)[0]
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
