@@ -39,6 +39,7 @@ FLOORS = {
     "utils.files": 2,
     "utils.progress": 2,
     "linalg": 2,
+    "compiler": 2,  # wraps modules (nn), so above them; the top-level namespace exports compile
     "multiprocessing": 2,
     "vision": 3,
     "viz": 3,

@@ -1,0 +1,197 @@
+"""``glassgrad.compile``: record a call once per input signature, then replay its kernels.
+
+The first call with given input shapes, dtypes and requires_grad flags (and grad mode, and each
+submodule's training flag) runs eagerly while every op is logged (record.py); later calls with the
+same signature run the log as straight-line code (graph.py), with chains of elementwise ops fused
+(fusion.py). The backward of a replayed call is the recorded backward, joined to the autograd
+graph by one node, so ``loss.backward()`` fills ``.grad`` as in eager mode.
+
+A call runs eagerly instead when its recording could not be replayed faithfully (a value read
+with ``.item()``/``bool()``, a hook on a tensor, random numbers other than dropout's, a buffer
+changed outside the ops, more than one output needing a gradient), when a module of the model has
+hooks, or when an argument is neither a Tensor nor a hashable value. A changed module structure
+or replaced parameter records again.
+"""
+
+import collections
+
+from glassgrad.autograd import grad_mode
+from glassgrad.compiler.graph import Graph, GraphError
+from glassgrad.compiler.record import Recorder, recording, recording_active
+from glassgrad.nn.module import Module
+from glassgrad.tensor import Tensor
+
+CACHE_SIZE = 8  # graphs kept per compiled callable (one per input signature), least recently used dropped
+
+
+class GraphBreak(RuntimeError):
+    """Raised under ``fullgraph=True`` where the call would otherwise fall back to eager mode."""
+
+
+class _Broken:
+    """A cached signature whose recording cannot be replayed: such calls run eagerly."""
+
+    def __init__(self, reason):
+        self.reason = reason
+
+
+def _structure(module):
+    """What a recording of ``module`` relies on: each submodule's children, parameters and buffers."""
+    return tuple(
+        (id(m), tuple(map(id, m._modules.values())), tuple(map(id, m._parameters.values())), tuple(map(id, m._buffers.values())))
+        for m in module.modules()
+    )
+
+
+def _hooked(modules):
+    for m in modules:
+        if m._forward_pre_hooks or m._forward_hooks or m._backward_hooks or m._backward_pre_hooks:
+            return True
+    return False
+
+
+class Compiled:
+    """The compiled form of ``fn`` (a callable; ``module`` when it is a Module's ``__call__``)."""
+
+    def __init__(self, fn, module=None, fullgraph=False, fuse=True):
+        self.fn, self.module, self.fullgraph, self.fuse = fn, module, fullgraph, fuse
+        self.cache = collections.OrderedDict()
+        self.modules = list(module.modules()) if module is not None else []
+        self.structure = _structure(module) if module is not None else ()
+        self.stats = collections.Counter()  # "recorded", "replayed", "eager": how calls ran
+
+    def _eager(self, reason, args, kwargs):
+        if self.fullgraph:
+            raise GraphBreak(f"glassgrad.compile(fullgraph=True): {reason}")
+        self.stats["eager"] += 1
+        return self.fn(*args, **kwargs)
+
+    def __call__(self, *args, **kwargs):
+        if recording_active():  # inside another compiled call's recording: part of its tape
+            return self.fn(*args, **kwargs)
+        tensors = []
+        try:
+            key = (grad_mode._grad_enabled, _signature(args, tensors), _signature(tuple(kwargs.items()), tensors))
+            hash(key)
+        except TypeError:
+            return self._eager("an argument is neither a Tensor nor a hashable value", args, kwargs)
+        if len({id(t) for t in tensors}) != len(tensors):
+            return self._eager("the same tensor is passed twice", args, kwargs)
+        if self.module is not None:
+            if _hooked(self.modules):
+                return self._eager("a module has hooks", args, kwargs)
+            structure = _structure(self.module)
+            if structure != self.structure:  # a child or parameter was replaced: every recording is stale
+                self.cache.clear()
+                self.structure = structure
+                self.modules = list(self.module.modules())
+            key = key + (tuple(m.training for m in self.modules),)
+        graph = self.cache.get(key)
+        if graph is not None:
+            self.cache.move_to_end(key)
+            if type(graph) is _Broken:
+                return self._eager(graph.reason, args, kwargs)
+            if graph.guard():
+                self.stats["replayed"] += 1
+                return graph.run(tensors)
+        return self._record(key, tensors, args, kwargs)
+
+    def _record(self, key, tensors, args, kwargs):
+        state = []
+        if self.module is not None:
+            state = [t for t in self.module.parameters()] + [b for b in self.module.buffers()]
+        recorder = Recorder(tensors, state)
+        with recording(recorder):
+            outputs = self.fn(*args, **kwargs)
+            recorder.finish()
+        self.stats["recorded"] += 1
+        reason = recorder.broken
+        graph = None
+        if reason is None:
+            try:
+                graph = Graph(recorder, outputs, fuse=self.fuse)
+            except GraphError as error:
+                reason = str(error)
+        self.cache[key] = graph if reason is None else _Broken(reason)
+        while len(self.cache) > CACHE_SIZE:
+            self.cache.popitem(last=False)
+        if reason is not None and self.fullgraph:
+            raise GraphBreak(f"glassgrad.compile(fullgraph=True): {reason}")
+        return outputs
+
+
+def _signature(values, tensors):
+    """A hashable description of ``values``; their tensors are appended to ``tensors``."""
+    out = []
+    for v in values:
+        if isinstance(v, Tensor):
+            tensors.append(v)
+            a = v.array
+            out.append((Tensor, a.shape, a.dtype, v.requires_grad, a.flags.c_contiguous))
+        elif type(v) is tuple and len(v) == 2 and type(v[0]) is str:  # a keyword argument
+            out.append((v[0], _signature((v[1],), tensors)))
+        elif type(v) in (tuple, list):
+            out.append((type(v), _signature(v, tensors)))
+        else:
+            out.append((type(v), v))
+    return tuple(out)
+
+
+class OptimizedModule(Module):
+    """A compiled module: the original is ``_orig_mod`` (its parameters and buffers, shared, and its
+    state_dict under that prefix, as PyTorch's), and calling it replays the recorded graph."""
+
+    def __init__(self, module, fullgraph=False, fuse=True):
+        super().__init__()
+        self._orig_mod = module
+        self.__dict__["_compiled"] = Compiled(module, module=module, fullgraph=fullgraph, fuse=fuse)
+
+    def forward(self, *args, **kwargs):
+        return self._compiled(*args, **kwargs)
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.__dict__["_modules"]["_orig_mod"], name)
+
+
+class CompiledFunction:
+    """A compiled function: same call, replayed from its recording."""
+
+    def __init__(self, fn, fullgraph=False, fuse=True):
+        self._compiled = Compiled(fn, fullgraph=fullgraph, fuse=fuse)
+        self.__wrapped__ = fn
+        self.__name__ = getattr(fn, "__name__", "compiled")
+        self.__doc__ = getattr(fn, "__doc__", None)
+
+    def __call__(self, *args, **kwargs):
+        return self._compiled(*args, **kwargs)
+
+
+def compile(
+    model=None, *, fullgraph=False, dynamic=None, backend=None, mode=None, options=None, disable=False, **kwargs
+):
+    """``torch.compile``: a module or function whose calls replay a recording of their ops.
+
+    Returns an ``OptimizedModule`` for a Module, a ``CompiledFunction`` otherwise; used as a decorator
+    with or without arguments. ``disable=True`` returns ``model`` unchanged. ``fullgraph=True`` raises
+    ``GraphBreak`` where a call would fall back to eager mode. ``dynamic``, ``backend``, ``mode`` and
+    ``options`` are accepted for PyTorch programs; glassgrad has one backend and records one graph
+    per input signature. ``options={"fuse": False}`` turns off elementwise fusion.
+    """
+    if model is None:
+        return lambda fn: compile(
+            fn, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode, options=options, disable=disable
+        )
+    if disable:
+        return model
+    fuse = bool((options or {}).get("fuse", True))
+    if isinstance(model, Module):
+        return OptimizedModule(model, fullgraph=fullgraph, fuse=fuse)
+    if not callable(model):
+        raise TypeError(f"glassgrad.compile: expected a Module or a callable, got {type(model).__name__}")
+    return CompiledFunction(model, fullgraph=fullgraph, fuse=fuse)
+
+
+__all__ = ["compile", "OptimizedModule", "CompiledFunction", "GraphBreak"]
