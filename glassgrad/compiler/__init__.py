@@ -14,6 +14,8 @@ or replaced parameter records again.
 """
 
 import collections
+import itertools
+import operator
 
 from glassgrad.autograd import grad_mode
 from glassgrad.compiler.graph import Graph, GraphError
@@ -35,19 +37,40 @@ class _Broken:
         self.reason = reason
 
 
-def _structure(module):
-    """What a recording of ``module`` relies on: each submodule's children, parameters and buffers."""
-    return tuple(
-        (id(m), tuple(map(id, m._modules.values())), tuple(map(id, m._parameters.values())), tuple(map(id, m._buffers.values())))
-        for m in module.modules()
-    )
+class _Structure:
+    """What a recording of a module relies on: each submodule's children, parameters and buffers
+    (by identity), training flags and hooks; checked on every call with C-level loops only."""
+
+    def __init__(self, module):
+        self.module = module
+        self.modules = list(module.modules())
+        self.tables = [d for m in self.modules for d in (m._modules, m._parameters, m._buffers)]
+        self.hooks = [
+            d
+            for m in self.modules
+            for d in (m._forward_pre_hooks, m._forward_hooks, m._backward_hooks, m._backward_pre_hooks)
+        ]
+        self.sizes = list(map(len, self.tables))
+        self.full = [d for d in self.tables if d]
+        self.values = self._values()
+
+    def _values(self):
+        return list(itertools.chain.from_iterable(map(dict.values, self.full)))
+
+    def unchanged(self):
+        # The sizes catch an entry added to an empty table; the identities, any entry replaced.
+        if list(map(len, self.tables)) != self.sizes:
+            return False
+        return all(map(operator.is_, self._values(), self.values))
+
+    def hooked(self):
+        return any(self.hooks)
+
+    def flags(self):
+        return tuple(map(_training, self.modules))
 
 
-def _hooked(modules):
-    for m in modules:
-        if m._forward_pre_hooks or m._forward_hooks or m._backward_hooks or m._backward_pre_hooks:
-            return True
-    return False
+_training = operator.attrgetter("training")
 
 
 class Compiled:
@@ -56,8 +79,7 @@ class Compiled:
     def __init__(self, fn, module=None, fullgraph=False, fuse=True):
         self.fn, self.module, self.fullgraph, self.fuse = fn, module, fullgraph, fuse
         self.cache = collections.OrderedDict()
-        self.modules = list(module.modules()) if module is not None else []
-        self.structure = _structure(module) if module is not None else ()
+        self.structure = _Structure(module) if module is not None else None
         self.stats = collections.Counter()  # "recorded", "replayed", "eager": how calls ran
 
     def _eager(self, reason, args, kwargs):
@@ -77,15 +99,13 @@ class Compiled:
             return self._eager("an argument is neither a Tensor nor a hashable value", args, kwargs)
         if len({id(t) for t in tensors}) != len(tensors):
             return self._eager("the same tensor is passed twice", args, kwargs)
-        if self.module is not None:
-            if _hooked(self.modules):
-                return self._eager("a module has hooks", args, kwargs)
-            structure = _structure(self.module)
-            if structure != self.structure:  # a child or parameter was replaced: every recording is stale
+        if self.structure is not None:
+            if not self.structure.unchanged():  # a child or parameter was replaced: every recording is stale
                 self.cache.clear()
-                self.structure = structure
-                self.modules = list(self.module.modules())
-            key = key + (tuple(m.training for m in self.modules),)
+                self.structure = _Structure(self.module)
+            if self.structure.hooked():
+                return self._eager("a module has hooks", args, kwargs)
+            key = key + (self.structure.flags(),)
         graph = self.cache.get(key)
         if graph is not None:
             self.cache.move_to_end(key)

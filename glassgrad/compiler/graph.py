@@ -115,7 +115,7 @@ class Graph:
         grad_slots = set()
         for e in self.tape:
             if type(e) is Entry and e.records:
-                for (kind, k), need in zip(e.args, e.needs):
+                for (_kind, k), need in zip(e.args, e.needs):
                     if need:
                         grad_slots.add(k)
         self.grad_inputs = [k for k in sorted(grad_slots) if kinds[k] in (INPUT, EXTERNAL)]
@@ -133,7 +133,9 @@ class Graph:
         self.groups = fusion.plan(self) if fuse and not self.records else {}
         self.namespace = {"ndarray": np.ndarray, "asarray": np.asarray, "replace_saved": _replace_saved}
         self.forward_code = self._compile(self._forward_source(), "forward")
-        self.backward_code = self._compile(self._backward_source(), "backward") if self.grad_output is not None else None
+        self.backward_code = (
+            self._compile(self._backward_source(), "backward") if self.grad_output is not None else None
+        )
         self.frames = []
 
     # -- structure ----------------------------------------------------------------
@@ -304,6 +306,7 @@ class Graph:
             if type(e) is Entry and not any(i in g.members for g in self.groups.values()):
                 fn = e.cls()
                 fn.needs_input_grad = e.needs
+                fn.input_meta = e.meta
             fns.append(fn)
         frame = Frame(fns)
         self.frames.append(frame)

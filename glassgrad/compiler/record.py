@@ -33,11 +33,12 @@ class Entry:
     """One op of the tape: ``cls`` applied to ``args`` (('slot', k) or ('value', v)) with ``options``
     (where an array option is a slot, ('slot', k)); its output goes to slot ``out``."""
 
-    __slots__ = ("cls", "args", "options", "out", "needs", "records")
+    __slots__ = ("cls", "args", "options", "out", "needs", "meta", "records")
 
-    def __init__(self, cls, args, options, out, needs, records):
+    def __init__(self, cls, args, options, out, needs, meta, records):
         self.cls, self.args, self.options, self.out = cls, args, options, out
         self.needs = needs  # needs_input_grad as the recording set it
+        self.meta = meta  # input_meta: (shape, dtype) of each input needing a gradient (some backwards read it)
         self.records = records  # whether the op joined the autograd graph
 
 
@@ -182,7 +183,7 @@ class Recorder:
         out = self._new(OUTPUT, index, result)
         self.producer[out] = index
         records = result.grad_fn is fn
-        self.tape.append(Entry(cls, tuple(args), opts, out, tuple(fn.needs_input_grad), records))
+        self.tape.append(Entry(cls, tuple(args), opts, out, tuple(fn.needs_input_grad), fn.input_meta, records))
         return result, fn
 
     def inplace(self, original, tensor, op, result):
