@@ -580,7 +580,9 @@ def format_table(rows, unset_rows=None):
         flops = f"{r['gflops_per_s']:>8.1f} {r['peak_fraction']:>5.2f}" if "gflops_per_s" in r else f"{'':>8} {'':>5}"
         line = f"{r['case'][:52]:<52} {thr} {g:>12} {t:>12} {r['ratio']:>6.2f} {flops}"
         if "compiled" in r:  # glassgrad.compile's time and its ratio to PyTorch
-            line += f" compiled {r['compiled']['median_ms']:.1f}±{r['compiled']['iqr_ms']:.1f} ({r['compiled_ratio']:.2f})"
+            line += (
+                f" compiled {r['compiled']['median_ms']:.1f}±{r['compiled']['iqr_ms']:.1f} ({r['compiled_ratio']:.2f})"
+            )
         if unset_rows is not None and key(r) in unset and "ratio" in unset[key(r)]:
             u = unset[key(r)]["ratio"]
             line += f" {u:>6.2f} {r['ratio'] / u:>9.2f}"
