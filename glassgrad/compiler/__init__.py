@@ -169,6 +169,11 @@ class OptimizedModule(Module):
     def forward(self, *args, **kwargs):
         return self._compiled(*args, **kwargs)
 
+    @property
+    def compile_stats(self):
+        """How the calls ran: a Counter of "recorded", "replayed" and "eager"."""
+        return self._compiled.stats
+
     def __getattr__(self, name):
         try:
             return super().__getattr__(name)
@@ -187,6 +192,11 @@ class CompiledFunction:
 
     def __call__(self, *args, **kwargs):
         return self._compiled(*args, **kwargs)
+
+    @property
+    def compile_stats(self):
+        """How the calls ran: a Counter of "recorded", "replayed" and "eager"."""
+        return self._compiled.stats
 
 
 def compile(

@@ -13,6 +13,7 @@ outside an op, a buffer changed by code the tape does not see.
 """
 
 import contextlib
+import threading
 
 import numpy as np
 
@@ -143,7 +144,8 @@ class Recorder:
             if id(base) in self.slot_of_array:
                 self.fail(f"a tensor of shape {tuple(t.shape)} views an op's output without an op")
             base = base.base
-        return self._new(CONSTANT, t.array, t)
+        # Its value now, before the call may write into it: each replay starts from that.
+        return self._new(CONSTANT, t.array.copy(), t)
 
     def _option(self, value):
         if type(value) is np.ndarray:
@@ -249,9 +251,10 @@ def recording_active():
     return bool(_active)
 
 
-def _refuse(what, original):
+def _refuse(what, original, thread):
     def method(self, *args, **kwargs):
-        _active[-1].fail(f"{what} in the call: the compiled graph cannot depend on values")
+        if threading.get_ident() == thread:
+            _active[-1].fail(f"{what} in the call: the compiled graph cannot depend on values")
         return original(self, *args, **kwargs)
 
     return method
@@ -282,8 +285,13 @@ def recording(recorder):
     original_mask = saved[(_dropout, "dropout_mask")]
     original_rng = saved[(random, "_rng")]
     created = recorder.created
+    # Only the recording thread's ops are the call's (a DataLoader thread may run ops meanwhile).
+    thread = threading.get_ident()
+    here = threading.get_ident
 
     def _apply(cls, inputs, options):
+        if here() != thread:
+            return original_apply(cls, inputs, options)
         return recorder.apply(original_apply, cls, inputs, options)
 
     def _wrap(cls, array):
@@ -297,9 +305,29 @@ def recording(recorder):
         created.add(id(self))
         recorder.keep.append(self)
 
+    def _inplace(self, op, result):
+        if here() != thread:
+            return original_inplace(self, op, result)
+        return recorder.inplace(original_inplace, self, op, result)
+
+    def _bump_version(self, op):
+        if here() != thread:
+            return original_bump(self, op)
+        return recorder.bump(original_bump, self, op)
+
+    def dropout_mask(shape, p, generator=None):
+        if here() != thread:
+            return original_mask(shape, p, generator)
+        return recorder.mask(original_mask, shape, p, generator)
+
+    def _rng(generator):
+        if here() != thread:
+            return original_rng(generator)
+        return recorder.rng(original_rng, generator)
+
     Function._apply = classmethod(_apply)
-    Tensor._inplace = lambda self, op, result: recorder.inplace(original_inplace, self, op, result)
-    Tensor._bump_version = lambda self, op: recorder.bump(original_bump, self, op)
+    Tensor._inplace = _inplace
+    Tensor._bump_version = _bump_version
     Tensor._wrap = classmethod(_wrap)
     Tensor.__init__ = __init__
     for name, what in (
@@ -316,9 +344,9 @@ def recording(recorder):
         ("register_post_accumulate_grad_hook", "a hook registered on a tensor"),
         ("backward", "backward()"),
     ):
-        setattr(Tensor, name, _refuse(what, saved[(Tensor, name)]))
-    _dropout.dropout_mask = lambda shape, p, generator=None: recorder.mask(original_mask, shape, p, generator)
-    random._rng = lambda generator: recorder.rng(original_rng, generator)
+        setattr(Tensor, name, _refuse(what, saved[(Tensor, name)], thread))
+    _dropout.dropout_mask = dropout_mask
+    random._rng = _rng
     _active.append(recorder)
     try:
         yield recorder

@@ -258,3 +258,21 @@ def test_disable_and_decorator_forms():
     assert double(glassgrad.ones(2)).tolist() == [2.0, 2.0]
     with pytest.raises(TypeError, match="Module or a callable"):
         glassgrad.compile(3)
+
+
+def test_constants_written_in_place_and_detached_tensors():
+    def f(x):
+        h = glassgrad.zeros(3)  # a constant of the recording, written in place: copied at each call
+        h += x
+        return h * x.detach() + x
+
+    compiled = glassgrad.compile(f)
+    for k in range(3):
+        x = glassgrad.full((3,), float(k + 1), requires_grad=True)
+        out = compiled(x)
+        out.sum().backward()
+        x2 = x.detach().requires_grad_()
+        f(x2).sum().backward()
+        np.testing.assert_array_equal(out.detach().numpy(), f(x.detach()).numpy())
+        np.testing.assert_array_equal(x.grad.numpy(), x2.grad.numpy())
+    assert compiled.compile_stats == {"recorded": 1, "replayed": 2}
