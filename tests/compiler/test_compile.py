@@ -276,3 +276,18 @@ def test_constants_written_in_place_and_detached_tensors():
         np.testing.assert_array_equal(out.detach().numpy(), f(x.detach()).numpy())
         np.testing.assert_array_equal(x.grad.numpy(), x2.grad.numpy())
     assert compiled.compile_stats == {"recorded": 1, "replayed": 2}
+
+
+def test_resnet_block_inference_fuses_the_residual_add_and_relu():
+    glassgrad.manual_seed(4)
+    block = CifarBasicBlock(4, 4).eval()
+    compiled = glassgrad.compile(block)
+    x = glassgrad.randn(1, 4, 6, 6)
+    with glassgrad.no_grad():
+        compiled(x)
+        out = compiled(x).numpy()
+        expected = block(x).numpy()
+    graph = next(iter(compiled._compiled.cache.values()))
+    chains = [[graph.tape[i].cls.__name__ for i in g.members] for g in graph.groups.values()]
+    assert chains == [["Add", "ReLU"]]
+    np.testing.assert_array_equal(out, expected)
