@@ -178,7 +178,10 @@ class OptimizedModule(Module):
         try:
             return super().__getattr__(name)
         except AttributeError:
-            return getattr(self.__dict__["_modules"]["_orig_mod"], name)
+            original = self.__dict__.get("_modules", {}).get("_orig_mod")
+            if original is None:
+                raise
+            return getattr(original, name)
 
 
 class CompiledFunction:
