@@ -8,6 +8,7 @@ kernels' ``backward`` in reverse order, summing and fitting gradients as the eng
 ``CompiledBackward``, so that ``.grad`` is accumulated (and leaf hooks run) exactly as in eager mode.
 """
 
+import re
 import weakref
 
 import numpy as np
@@ -243,7 +244,7 @@ class Graph:
                 lines.append(f"    {self._tensor(e.slot)}.array[...] += {self._const(f'D{i}', e.delta)}")
         outs = "".join(f"s{k}, " for k in self.out_slots)
         lines.append(f"    return ({outs})")
-        return "\n".join(lines)
+        return "\n".join(_free_dead(lines))
 
     def _tensor(self, slot):
         rec = self.recorder
@@ -277,6 +278,7 @@ class Graph:
                 lines.append("        if x is not None:")
                 lines.append(f"            x = fit(x, {m})")
                 lines.append(f"            g{k} = x if g{k} is None else accumulate(g{k}, x)")
+            lines.append(f"    g{e.out} = None")  # consumed: free it, as the engine drops a node's buffer
         grads = "".join(f"g{k}, " for k in self.grad_inputs)
         lines.append(f"    return ({grads})")
         self.namespace.update(fit=_fit, accumulate=_accumulate)
@@ -352,6 +354,27 @@ class Graph:
         if kind == "dict":
             return {key: self._build(s, by_slot, tensors, node) for key, s in zip(spec[1], spec[2])}
         return spec[1]
+
+
+_SLOT = re.compile(r"\bs(\d+)\b")
+
+
+def _free_dead(lines):
+    """``del`` each slot's variable after its last line: eager mode frees an intermediate once no
+    Tensor holds it, and so must the replay, or every activation would live until the end."""
+    last = {}
+    for n, line in enumerate(lines):
+        for k in _SLOT.findall(line):
+            last[k] = n
+    dead = {}
+    for k, n in last.items():
+        dead.setdefault(n, []).append(k)
+    out = []
+    for n, line in enumerate(lines):
+        out.append(line)
+        if n in dead and n + 1 < len(lines):
+            out.append("    del " + ", ".join(f"s{k}" for k in sorted(dead[n], key=int)))
+    return out
 
 
 def _option_slots(option):
