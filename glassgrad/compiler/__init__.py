@@ -8,7 +8,7 @@ graph by one node, so ``loss.backward()`` fills ``.grad`` as in eager mode.
 
 A call runs eagerly instead when its recording could not be replayed faithfully (a value read
 with ``.item()``/``bool()``, a hook on a tensor, random numbers other than dropout's, a buffer
-changed outside the ops, more than one output needing a gradient), when a module of the model has
+changed outside the ops), when a module of the model has
 hooks, or when an argument is neither a Tensor nor a hashable value. A changed module structure
 or replaced parameter records again.
 """
@@ -97,8 +97,9 @@ class Compiled:
             hash(key)
         except TypeError:
             return self._eager("an argument is neither a Tensor nor a hashable value", args, kwargs)
-        if len({id(t) for t in tensors}) != len(tensors):
-            return self._eager("the same tensor is passed twice", args, kwargs)
+        ids = [id(t) for t in tensors]
+        if len(set(ids)) != len(ids):  # the same tensor twice (self-attention's q, k, v): part of the signature
+            key = key + (tuple(map(ids.index, ids)),)
         if self.structure is not None:
             if not self.structure.unchanged():  # a child or parameter was replaced: every recording is stale
                 self.cache.clear()

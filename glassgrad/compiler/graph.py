@@ -98,7 +98,38 @@ class CompiledBackward(Function):
                 "compiled graph: trying to backward through it a second time (its saved arrays were freed); "
                 "call .backward(retain_graph=True) the first time if you need to go back twice"
             )
-        return self.graph.backward_code(self.frame.fns, grad)
+        grads = self.received
+        if grads is None:  # one output: the gradient is the engine's
+            return self.graph.backward_code(self.frame.fns, grad)
+        self.received = [None] * len(grads)
+        return self.graph.backward_code(self.frame.fns, *grads)
+
+    received = None  # with several outputs: the gradient each one's OutputGrad handed over
+
+
+class OutputGrad(Function):
+    """The node of one of several outputs needing gradients: it hands its gradient to the call's
+    CompiledBackward (stored there) and sends the engine only a 0-d placeholder, so that the
+    recorded backward runs once, with every output's gradient, after all of them have arrived."""
+
+    def __init__(self, main, index, dtype):
+        if main.received is None:
+            main.received = [None] * 0
+        while len(main.received) <= index:
+            main.received.append(None)
+        self.main, self.index = main, index
+        self.placeholder = np.zeros((), dtype)
+        self.next_functions = (main,)
+        self.input_meta = (((), self.placeholder.dtype),)
+        self.needs_input_grad = (True,)
+
+    @property
+    def name(self):
+        return "CompiledOutput"
+
+    def backward(self, grad):
+        self.main.received[self.index] = grad
+        return self.placeholder
 
 
 class Graph:
@@ -123,12 +154,9 @@ class Graph:
         for k in grad_slots:
             if kinds[k] == CONSTANT:
                 raise GraphError("a tensor made inside the call requires grad")
-        self.grad_output = None
-        if self.records:
-            wanting = [k for k in out_slots if k in self._grad_producing()]
-            if len(set(wanting)) > 1:
-                raise GraphError("more than one output needs a gradient")
-            self.grad_output = wanting[0] if wanting else None
+        producing = self._grad_producing() if self.records else set()
+        self.grad_outputs = list(dict.fromkeys(k for k in out_slots if k in producing))
+        self.grad_output = self.grad_outputs[0] if self.grad_outputs else None
         # The guard: outside tensors whose requires_grad the graph depends on.
         self.externals = [(recorder.sources[k], recorder.sources[k].requires_grad) for k in self._used_externals()]
         self.groups = fusion.plan(self) if fuse and not self.records else {}
@@ -254,12 +282,12 @@ class Graph:
 
     def _backward_source(self):
         meta = self.recorder.shapes
-        lines = [f"def backward(F, g{self.grad_output}):"]
+        lines = [f"def backward(F, {', '.join(f'g{k}' for k in self.grad_outputs)}):"]
         carried = set()
         for e in self.tape:
             if type(e) is Entry and e.records:
                 carried.update(k for (a, k), need in zip(e.args, e.needs) if need)
-        carried.discard(self.grad_output)
+        carried.difference_update(self.grad_outputs)
         for k in sorted(carried):
             lines.append(f"    g{k} = None")
         for i in range(len(self.tape) - 1, -1, -1):
@@ -331,6 +359,8 @@ class Graph:
             node.next_functions = tuple(nexts)
             node.input_meta = tuple(metas)
             node.needs_input_grad = (True,) * len(nexts)
+            if len(self.grad_outputs) > 1:
+                node = {k: OutputGrad(node, n, rec.shapes[k][1]) for n, k in enumerate(self.grad_outputs)}
         else:
             frame.release()
         return self._build(self.output_spec, by_slot, tensors, node)
@@ -345,9 +375,9 @@ class Graph:
             if source_kind == EXTERNAL:
                 return self.recorder.sources[slot]
             t = Tensor._wrap(by_slot[slot])
-            if node is not None and slot == self.grad_output:
+            if node is not None and slot in self.grad_outputs:
                 t.requires_grad = True
-                t.grad_fn = node
+                t.grad_fn = node[slot] if type(node) is dict else node
             return t
         if kind == "seq":
             return spec[1](self._build(s, by_slot, tensors, node) for s in spec[2])

@@ -291,3 +291,44 @@ def test_resnet_block_inference_fuses_the_residual_add_and_relu():
     chains = [[graph.tape[i].cls.__name__ for i in g.members] for g in graph.groups.values()]
     assert chains == [["Add", "ReLU"]]
     np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("use", ["all", "output only", "state only"])
+def test_lstm_with_several_outputs_needing_gradients(use):
+    glassgrad.manual_seed(5)
+    eager = nn.LSTM(3, 4, batch_first=True).double()
+    twin = copy.deepcopy(eager)
+    compiled = glassgrad.compile(twin)
+
+    def loss(result):
+        out, (h, c) = result
+        terms = {"all": [out.sum(), (h * h).sum(), c.mean()], "output only": [out.sum()], "state only": [h.sum()]}
+        return sum(terms[use][1:], terms[use][0])
+
+    for _ in range(3):
+        x = glassgrad.randn(2, 5, 3).double().requires_grad_()
+        x2 = x.detach().requires_grad_()
+        loss(compiled(x)).backward()
+        loss(eager(x2)).backward()
+        _close(x.grad.numpy(), x2.grad.numpy(), np.float64)
+        for p, q in zip(eager.parameters(), twin.parameters()):
+            _close(q.grad.numpy(), p.grad.numpy(), np.float64)
+            p.grad = q.grad = None
+    assert compiled.compile_stats == {"recorded": 1, "replayed": 2}
+
+
+def test_self_attention_passes_the_same_tensor_three_times():
+    glassgrad.manual_seed(6)
+    eager = nn.MultiheadAttention(8, 2, batch_first=True)
+    twin = copy.deepcopy(eager)
+    compiled = glassgrad.compile(twin)
+    x, y = glassgrad.randn(2, 3, 8), glassgrad.randn(2, 3, 8)
+    for q, k in ((x, x), (x, x), (x, y), (x, y)):  # self- and cross-attention: two signatures
+        out, _ = compiled(q, k, k)
+        expected, _ = eager(q, k, k)
+        out.sum().backward()
+        expected.sum().backward()
+        _close(out.detach().numpy(), expected.detach().numpy(), np.float32)
+        for p, r in zip(eager.parameters(), twin.parameters()):
+            _close(r.grad.numpy(), p.grad.numpy(), np.float32)
+    assert compiled.compile_stats == {"recorded": 2, "replayed": 2}
