@@ -8,9 +8,8 @@ graph by one node, so ``loss.backward()`` fills ``.grad`` as in eager mode.
 
 A call runs eagerly instead when its recording could not be replayed faithfully (a value read
 with ``.item()``/``bool()``, a hook on a tensor, random numbers other than dropout's, a buffer
-changed outside the ops), when a module of the model has
-hooks, or when an argument is neither a Tensor nor a hashable value. A changed module structure
-or replaced parameter records again.
+changed outside the ops), when a module of the model has hooks, or when an argument is neither a
+Tensor nor a hashable value. A changed module structure or replaced parameter records again.
 """
 
 import collections

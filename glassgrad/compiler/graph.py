@@ -114,7 +114,7 @@ class OutputGrad(Function):
 
     def __init__(self, main, index, dtype):
         if main.received is None:
-            main.received = [None] * 0
+            main.received = []
         while len(main.received) <= index:
             main.received.append(None)
         self.main, self.index = main, index

@@ -332,3 +332,30 @@ def test_self_attention_passes_the_same_tensor_three_times():
         for p, r in zip(eager.parameters(), twin.parameters()):
             _close(r.grad.numpy(), p.grad.numpy(), np.float32)
     assert compiled.compile_stats == {"recorded": 2, "replayed": 2}
+
+
+@pytest.mark.parametrize("name", ["simple_cnn", "lenet5", "nin", "cifar_googlenet", "cifar_densenet121"])
+def test_zoo_models_train_and_infer_as_eager_in_float64(name):
+    from glassgrad.vision import models
+
+    glassgrad.manual_seed(0)
+    eager = models.get_model(name, num_classes=5, in_channels=3, input_size=32).double()
+    twin = copy.deepcopy(eager)
+    compiled = glassgrad.compile(twin)
+    x = glassgrad.randn(2, 3, 32, 32).double()
+    for step in range(2):
+        outs = []
+        for model in (eager, compiled):
+            glassgrad.manual_seed(step)
+            out = model(x)
+            (out * out).sum().backward()
+            outs.append(out.detach().numpy())
+        _close(outs[1], outs[0], np.float64)
+        for p, q in zip(eager.parameters(), twin.parameters()):
+            _close(q.grad.numpy(), p.grad.numpy(), np.float64)
+            p.grad = q.grad = None
+    eager.eval(), twin.eval()
+    with glassgrad.no_grad():
+        _close(compiled(x).numpy(), eager(x).numpy(), np.float64)
+        _close(compiled(x).numpy(), eager(x).numpy(), np.float64)
+    assert compiled.compile_stats == {"recorded": 2, "replayed": 2}
