@@ -15,6 +15,7 @@ Tensor nor a hashable value. A changed module structure or replaced parameter re
 import collections
 import itertools
 import operator
+from typing import Any
 
 from glassgrad.autograd import grad_mode
 from glassgrad.compiler.graph import Graph, GraphError
@@ -203,8 +204,16 @@ class CompiledFunction:
 
 
 def compile(
-    model=None, *, fullgraph=False, dynamic=None, backend=None, mode=None, options=None, disable=False, **kwargs
-):
+    model: Any = None,
+    *,
+    fullgraph: bool = False,
+    dynamic: bool | None = None,
+    backend: Any = None,
+    mode: str | None = None,
+    options: dict | None = None,
+    disable: bool = False,
+    **kwargs: Any,
+) -> Any:
     """``torch.compile``: a module or function whose calls replay a recording of their ops.
 
     Returns an ``OptimizedModule`` for a Module, a ``CompiledFunction`` otherwise; used as a decorator

@@ -29,7 +29,7 @@ OPS = {
     activation.Hardtanh: ("{lo} if {x} < {lo} else ({hi} if {x} > {hi} else {x})", None),
 }
 
-_kernels = {}  # generated source -> compiled loop (shared by all graphs)
+_kernels: dict[tuple[str, str], object] = {}  # generated source -> compiled loop (shared by all graphs)
 
 
 def _operands(graph, e):

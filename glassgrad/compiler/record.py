@@ -243,10 +243,10 @@ class Recorder:
             self.fail(f"a buffer of shape {tuple(t.shape)} was changed outside the ops")
 
 
-_active = []
+_active: list[Recorder] = []
 
 
-def recording_active():
+def recording_active() -> bool:
     """Whether a recording is running (a compiled callable inside it then runs eagerly)."""
     return bool(_active)
 
