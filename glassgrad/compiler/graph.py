@@ -166,6 +166,7 @@ class Graph:
             self._compile(self._backward_source(), "backward") if self.grad_output is not None else None
         )
         self.frames = []
+        recorder.release()
 
     # -- structure ----------------------------------------------------------------
 

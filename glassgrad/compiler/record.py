@@ -230,6 +230,11 @@ class Recorder:
             self.fail("random numbers were drawn outside dropout (they would repeat at every replay)")
         return original(generator)
 
+    def release(self):
+        """Drop what only the recording needed (its tensors and arrays: the first call's activations)."""
+        self.keep = self.arrays = self._before = None
+        self.slot_of, self.slot_of_array, self.created, self.masks = {}, {}, set(), {}
+
     def finish(self):
         """Check the buffers the ops did not write: an integer counter that moved is replayed as an
         increment; any other change made behind the ops' back breaks the recording."""

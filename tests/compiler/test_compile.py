@@ -359,3 +359,22 @@ def test_zoo_models_train_and_infer_as_eager_in_float64(name):
         _close(compiled(x).numpy(), eager(x).numpy(), np.float64)
         _close(compiled(x).numpy(), eager(x).numpy(), np.float64)
     assert compiled.compile_stats == {"recorded": 2, "replayed": 2}
+
+
+def test_the_recorded_calls_activations_are_not_kept():
+    import gc
+    import weakref
+
+    seen = []
+
+    def f(x):
+        hidden = (x * 2).relu()
+        seen.append(weakref.ref(hidden))
+        return hidden.sum()
+
+    compiled = glassgrad.compile(f)
+    out = compiled(glassgrad.randn(1000))
+    assert compiled.compile_stats == {"recorded": 1}
+    del out
+    gc.collect()
+    assert seen[0]() is None  # the cached graph holds slots and kernels, not the first call's tensors
