@@ -18,11 +18,13 @@ import operator
 from typing import Any
 
 from glassgrad.autograd import grad_mode
+from glassgrad.autograd.function import Function
 from glassgrad.compiler.graph import Graph, GraphError
 from glassgrad.compiler.record import Recorder, recording, recording_active
 from glassgrad.nn.module import Module
 from glassgrad.tensor import Tensor
 
+_PLAIN_APPLY = Function.__dict__["_apply"]  # swapped only while ops are observed (observe_ops, recording)
 CACHE_SIZE = 8  # graphs kept per compiled callable (one per input signature), least recently used dropped
 
 
@@ -89,7 +91,9 @@ class Compiled:
         return self.fn(*args, **kwargs)
 
     def __call__(self, *args, **kwargs):
-        if recording_active():  # inside another compiled call's recording: part of its tape
+        if recording_active() or Function.__dict__["_apply"] is not _PLAIN_APPLY:
+            # Inside another compiled call's recording (part of its tape), or a tracer (ONNX export)
+            # is watching the ops: they must run.
             return self.fn(*args, **kwargs)
         tensors = []
         try:

@@ -378,3 +378,16 @@ def test_the_recorded_calls_activations_are_not_kept():
     del out
     gc.collect()
     assert seen[0]() is None  # the cached graph holds slots and kernels, not the first call's tensors
+
+
+def test_a_tracer_watching_the_ops_sees_them_through_a_compiled_module():
+    from glassgrad.autograd.function import observe_ops
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+    compiled = glassgrad.compile(model)
+    x = glassgrad.randn(2, 3)
+    compiled(x), compiled(x)
+    seen = []
+    with observe_ops(lambda cls, inputs, options, result: seen.append(cls.__name__)):
+        compiled(x)
+    assert seen and "ReLU" in seen  # run eagerly, so ONNX export of a compiled model traces its ops
