@@ -126,6 +126,33 @@ def time_pair(glassgrad_fn, torch_fn, reps=10, warmup=2):
     }
 
 
+def time_three(glassgrad_fn, compiled_fn, torch_fn, reps=10, warmup=2):
+    """``time_pair`` with a third callable, glassgrad.compile's, in the rotation; adds its summary
+    (``compiled``) and ``compiled_ratio`` (compiled over PyTorch)."""
+    fns = (glassgrad_fn, compiled_fn, torch_fn)
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times = ([], [], [])
+    for i in range(reps):
+        # Rotate the order, so that none always runs on a cache another warmed.
+        for k in range(3):
+            j = (i + k) % 3
+            start = time.perf_counter()
+            fns[j]()
+            times[j].append(time.perf_counter() - start)
+    g, c, t = (summarize(ts) for ts in times)
+    pair_ratios = sorted(a / b for a, b in zip(times[0], times[2]))
+    return {
+        "glassgrad": g,
+        "torch": t,
+        "ratio": g["median_ms"] / t["median_ms"],
+        "ratio_of_pairs_median": statistics.median(pair_ratios),
+        "compiled": c,
+        "compiled_ratio": c["median_ms"] / t["median_ms"],
+    }
+
+
 def time_one(fn, reps=10, warmup=2):
     for _ in range(warmup):
         fn()

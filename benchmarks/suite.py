@@ -162,20 +162,26 @@ def gemm_peak(size=2048, reps=5):
     return 2 * size**3 / (summary["median_ms"] / 1000) / 1e9
 
 
-def _train_pair(gg, torch, name, batch, shape, classes=10):
+def _train_pair(gg, torch, name, batch, shape, classes=10, compiled=False):
     model, twin = _pair_models(gg, torch, name)
     model.train()
     twin.train()
     fns = []
     for fw, m in ((gg, model), (torch, twin)):
         x, y = _batch(fw, batch=batch, shape=shape, classes=classes)
-        fns.append(_step_fn(fw, m, fw.optim.SGD(m.parameters(), lr=0.01, momentum=0.9), x, y))
+        optimizer = fw.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+        fns.append(_step_fn(fw, m, optimizer, x, y))
+        if compiled and fw is gg:  # the same model and optimizer, its forward and backward replayed
+            compiled_step = _step_fn(gg, gg.compile(m), optimizer, x, y)
     # Dropout draws different masks in the two frameworks: the first loss is compared in eval mode.
     gap = _eval_gap(gg, torch, model, twin, batch, shape, classes, loss=True)
     model.train()
     twin.train()
     gflop = 3 * forward_gflop(torch, twin, _batch(torch, batch=batch, shape=shape)[0])
-    return fns, {"first_loss_abs_diff": gap, "gflop": gflop, "batch": batch}
+    extra = {"first_loss_abs_diff": gap, "gflop": gflop, "batch": batch}
+    if compiled:
+        extra["compiled_fn"] = compiled_step
+    return fns, extra
 
 
 def _eval_gap(gg, torch, model, twin, batch, shape, classes, loss=False):
@@ -190,12 +196,19 @@ def _eval_gap(gg, torch, model, twin, batch, shape, classes, loss=False):
     return abs(outs[0] - outs[1]) if loss else float(np.abs(outs[0] - outs[1]).max())
 
 
-def _infer_pair(gg, torch, name, batch, shape):
+def _infer_pair(gg, torch, name, batch, shape, compiled=False):
     model, twin = _pair_models(gg, torch, name)
     gap = _eval_gap(gg, torch, model, twin, batch, shape, 10)
     fns = [_infer_fn(fw, m, _batch(fw, batch=batch, shape=shape)[0]) for fw, m in ((gg, model), (torch, twin))]
     gflop = forward_gflop(torch, twin, _batch(torch, batch=batch, shape=shape)[0])
-    return fns, {"max_abs_diff": gap, "gflop": gflop, "batch": batch}
+    extra = {"max_abs_diff": gap, "gflop": gflop, "batch": batch}
+    if compiled:
+        x = _batch(gg, batch=batch, shape=shape)[0]
+        fast = gg.compile(model)
+        with gg.no_grad():  # the compiled output must be the eager one
+            extra["compiled_max_abs_diff"] = float(np.abs(fast(x).numpy() - model(x).numpy()).max())
+        extra["compiled_fn"] = _infer_fn(gg, fast, x)
+    return fns, extra
 
 
 def net_cases(gg, torch, names, quick=False):
@@ -211,16 +224,17 @@ def net_cases(gg, torch, names, quick=False):
 
 
 def latency_cases(gg, torch, names):
-    """Batch-1 inference: the latency of one image, where per-op overhead dominates."""
+    """Batch-1 inference: the latency of one image, where per-op overhead dominates; also timed
+    with the model under glassgrad.compile (``compiled`` in the row)."""
     for name in names:
-        fns, extra = _infer_pair(gg, torch, name, 1, (3, 32, 32))
+        fns, extra = _infer_pair(gg, torch, name, 1, (3, 32, 32), compiled=True)
         yield f"{name} inference b1 (latency)", fns[0], fns[1], {**extra, "kind": "latency"}
 
 
 def mlp_cases(gg, torch, batches):
-    """Training steps of an MLP 784-512-512-10 (SGD with momentum) at small batches."""
+    """Training steps of an MLP 784-512-512-10 (SGD with momentum) at small batches, eager and compiled."""
     for batch in batches:
-        fns, extra = _train_pair(gg, torch, "mlp", batch, (784,))
+        fns, extra = _train_pair(gg, torch, "mlp", batch, (784,), compiled=True)
         yield f"mlp 784-512-512-10 train step b{batch}", fns[0], fns[1], {**extra, "kind": "mlp"}
 
 
@@ -474,7 +488,11 @@ def run(groups, reps, warmup, progress=None, threads=None, nets=None, quick=Fals
 
     def timed(cases, group, count, peak):
         for label, g_fn, t_fn, extra in cases:
-            result = _common.time_pair(g_fn, t_fn, reps=reps, warmup=warmup)
+            c_fn = extra.pop("compiled_fn", None)
+            if c_fn is None:
+                result = _common.time_pair(g_fn, t_fn, reps=reps, warmup=warmup)
+            else:
+                result = _common.time_three(g_fn, c_fn, t_fn, reps=reps, warmup=warmup)
             row = {"case": label, "group": group, "unit": "ms", "threads": count, **result, **extra}
             if "gflop" in extra:
                 row["gflops_per_s"] = extra["gflop"] / (result["glassgrad"]["median_ms"] / 1000)
@@ -483,7 +501,11 @@ def run(groups, reps, warmup, progress=None, threads=None, nets=None, quick=Fals
             rows.append(row)
             if progress:
                 g, t = result["glassgrad"]["median_ms"], result["torch"]["median_ms"]
-                progress(f"  [{count}t] {label}: {g:.1f} ms vs {t:.1f} ms ({result['ratio']:.2f})")
+                line = f"  [{count}t] {label}: {g:.1f} ms vs {t:.1f} ms ({result['ratio']:.2f})"
+                if "compiled" in result:
+                    c = result["compiled"]["median_ms"]
+                    line += f"; compiled {c:.1f} ms ({result['compiled_ratio']:.2f})"
+                progress(line)
 
     for count in threads:
         gg.set_num_threads(count)
@@ -526,6 +548,8 @@ def geometric_means(rows):
     for r in rows:
         if "kind" in r and "ratio" in r:
             found.setdefault((r["threads"], r["kind"]), []).append(r["ratio"])
+        if "kind" in r and "compiled_ratio" in r:
+            found.setdefault((r["threads"], r["kind"] + " compiled"), []).append(r["compiled_ratio"])
     return {key: float(np.exp(np.mean(np.log(v)))) for key, v in sorted(found.items())}
 
 
@@ -555,6 +579,10 @@ def format_table(rows, unset_rows=None):
             t = f"{r['torch']['median_ms']:.1f}±{r['torch']['iqr_ms']:.1f}"
         flops = f"{r['gflops_per_s']:>8.1f} {r['peak_fraction']:>5.2f}" if "gflops_per_s" in r else f"{'':>8} {'':>5}"
         line = f"{r['case'][:52]:<52} {thr} {g:>12} {t:>12} {r['ratio']:>6.2f} {flops}"
+        if "compiled" in r:  # glassgrad.compile's time and its ratio to PyTorch
+            line += (
+                f" compiled {r['compiled']['median_ms']:.1f}±{r['compiled']['iqr_ms']:.1f} ({r['compiled_ratio']:.2f})"
+            )
         if unset_rows is not None and key(r) in unset and "ratio" in unset[key(r)]:
             u = unset[key(r)]["ratio"]
             line += f" {u:>6.2f} {r['ratio'] / u:>9.2f}"

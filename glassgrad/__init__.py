@@ -104,9 +104,9 @@ def __getattr__(name):
 
 from glassgrad import accelerator, amp, jit  # noqa: E402
 from glassgrad.amp import autocast, get_autocast_dtype, is_autocast_available, is_autocast_enabled  # noqa: E402
+from glassgrad.compiler import compile  # noqa: E402
 from glassgrad._runtime import (  # noqa: E402
     are_deterministic_algorithms_enabled,
-    compile,
     get_float32_matmul_precision,
     is_deterministic_algorithms_warn_only_enabled,
     set_float32_matmul_precision,

@@ -1,4 +1,4 @@
-"""Process-wide switches PyTorch programs set: matmul precision, determinism, compile."""
+"""Process-wide switches PyTorch programs set: matmul precision, determinism (compile is glassgrad.compiler)."""
 
 _precision = "highest"
 _deterministic = False
@@ -29,16 +29,3 @@ def are_deterministic_algorithms_enabled() -> bool:
 
 def is_deterministic_algorithms_warn_only_enabled() -> bool:
     return _deterministic_warn_only
-
-
-def compile(
-    model=None, *, fullgraph=False, dynamic=None, backend=None, mode=None, options=None, disable=False, **kwargs
-):
-    """``torch.compile``: returns ``model`` unchanged (also as a decorator, with or without arguments).
-
-    glassgrad runs every model eagerly; the compiled and eager results of PyTorch are the same
-    numbers, so a program that compiles its model gets the eager model here.
-    """
-    if model is None:
-        return lambda fn: fn
-    return model

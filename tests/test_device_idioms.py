@@ -46,10 +46,11 @@ def test_runtime_switches_are_recorded():
     assert not glassgrad.are_deterministic_algorithms_enabled()
 
 
-def test_compile_and_jit_return_what_they_are_given():
+def test_compile_and_jit_accept_pytorchs_arguments():
     model = nn.Linear(3, 2)
-    assert glassgrad.compile(model) is model
-    assert glassgrad.compile(mode="max-autotune")(model) is model
+    assert glassgrad.compile(model, disable=True) is model
+    compiled = glassgrad.compile(mode="max-autotune", backend="inductor")(model)
+    assert compiled._orig_mod is model
 
     @glassgrad.compile
     def f(x):

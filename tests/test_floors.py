@@ -45,6 +45,7 @@ FLOORS = {
     "linalg": 2,
     "special": 2,
     "distributions": 2,
+    "compiler": 2,  # wraps modules (nn), so above them; the top-level namespace exports compile
     "multiprocessing": 2,
     "vision": 3,
     "viz": 3,

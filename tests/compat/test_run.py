@@ -206,3 +206,28 @@ def test_star_import_gives_public_names_but_no_submodules(tmp_path):
     result = _run(["run", "star.py"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "Linear", "False"]
+
+
+def test_torch_compile_is_glassgrad_compile(tmp_path):
+    script = tmp_path / "compiled.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import torch
+
+            model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+            fast = torch.compile(model, mode="max-autotune")
+            opt = torch.optim.SGD(fast.parameters(), lr=0.1)
+            x, y = torch.randn(16, 4), torch.randn(16, 1)
+            for _ in range(5):
+                opt.zero_grad()
+                loss = torch.nn.functional.mse_loss(fast(x), y)
+                loss.backward()
+                opt.step()
+            print(type(fast).__name__, fast._orig_mod is model, dict(fast.compile_stats))
+            """
+        )
+    )
+    result = _run(["run", str(script)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "OptimizedModule True {'recorded': 1, 'replayed': 4}" in result.stdout
