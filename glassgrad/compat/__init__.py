@@ -18,10 +18,16 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import multiprocessing.spawn
+import os
 import sys
 import types
 
 __all__ = ["MissingTorchAPI", "install", "is_installed", "provided_names", "torch_name_of", "uninstall"]
+
+# Where a spawned child finds the parent's main file or module (see glassgrad.compat.spawn_main).
+SPAWN_MAIN_ENV = "GLASSGRAD_SPAWN_MAIN"
+_SPAWN_MAIN = "glassgrad.compat.spawn_main"
 
 LIST_HINT = "the names glassgrad provides are listed by `glassgrad run --list` (README: 'Running PyTorch programs')"
 
@@ -265,12 +271,39 @@ def install() -> None:
             )
     if not is_installed():
         sys.meta_path.insert(0, _FINDER)
+    if multiprocessing.spawn.get_preparation_data is not _preparation_data:
+        global _original_preparation_data
+        _original_preparation_data = multiprocessing.spawn.get_preparation_data
+        multiprocessing.spawn.get_preparation_data = _preparation_data
+
+
+_original_preparation_data = None
+
+
+def _preparation_data(name):
+    """What a spawned child needs to start, with glassgrad's bootstrap as its main module.
+
+    The child runs ``glassgrad.compat.spawn_main``, which installs the hook before it runs the
+    parent's main again: otherwise the child's ``import torch`` would not be glassgrad's.
+    """
+    data = _original_preparation_data(name)
+    if "init_main_from_path" in data:
+        os.environ[SPAWN_MAIN_ENV] = "path:" + data.pop("init_main_from_path")
+    elif data.get("init_main_from_name") not in (None, _SPAWN_MAIN):
+        os.environ[SPAWN_MAIN_ENV] = "name:" + data["init_main_from_name"]
+    elif "init_main_from_name" not in data:
+        os.environ.pop(SPAWN_MAIN_ENV, None)
+    data["init_main_from_name"] = _SPAWN_MAIN
+    return data
 
 
 def uninstall() -> None:
     """Undo ``install()``: remove the hook and every ``torch``/``torchvision`` alias from ``sys.modules``."""
     while _FINDER in sys.meta_path:
         sys.meta_path.remove(_FINDER)
+    if multiprocessing.spawn.get_preparation_data is _preparation_data:
+        multiprocessing.spawn.get_preparation_data = _original_preparation_data
+    os.environ.pop(SPAWN_MAIN_ENV, None)
     for name in [n for n, m in sys.modules.items() if isinstance(m, TorchAlias)]:
         del sys.modules[name]
 

@@ -206,3 +206,64 @@ def test_star_import_gives_public_names_but_no_submodules(tmp_path):
     result = _run(["run", "star.py"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "Linear", "False"]
+
+
+HOGWILD_WORKER = """
+import torch
+import torch.nn.functional as F
+from torchvision import transforms
+
+
+def train(rank, model, steps, queue):
+    torch.manual_seed(rank)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = transforms.Normalize((0.0,), (1.0,))(torch.randn(32, 1, 1, 4)).flatten(1)
+    y = x.sum(1, keepdim=True)
+    for _ in range(steps):
+        opt.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        opt.step()
+    queue.put((rank, torch.__name__, type(model.weight).__module__.split(".")[0]))
+"""
+
+HOGWILD_MAIN = """
+import torch
+import torch.multiprocessing as mp
+import torch.nn as nn
+
+from worker import train
+
+GLOBAL_SEEN_BY_CHILD = "module level code runs again in a spawned child, as __mp_main__"
+
+if __name__ == "__main__":
+    mp.set_start_method("spawn", force=True)
+    model = nn.Linear(4, 1)
+    with torch.no_grad():
+        model.weight.zero_()
+    model.share_memory()
+    queue = mp.Queue()
+    procs = [mp.Process(target=train, args=(rank, model, 30, queue)) for rank in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    print([p.exitcode for p in procs])
+    print(sorted(queue.get(timeout=30) for _ in procs))
+    print("weight", *[round(w, 2) for w in model.weight.flatten().tolist()])
+"""
+
+
+def test_spawned_children_import_glassgrad_as_torch_and_train_shared_weights(tmp_path):
+    # mnist_hogwild's pattern: a fresh interpreter must see torch as glassgrad too, both in the
+    # worker module it unpickles and in the main file it runs again as __mp_main__.
+    (tmp_path / "worker.py").write_text(textwrap.dedent(HOGWILD_WORKER))
+    (tmp_path / "main.py").write_text(textwrap.dedent(HOGWILD_MAIN))
+    result = _run(["run", "main.py"], cwd=tmp_path)
+    assert result.stdout.splitlines()[:1] == ["[0, 0]"], result.stderr
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1] == "[(0, 'torch', 'glassgrad'), (1, 'torch', 'glassgrad')]"
+    weights = [float(w) for w in lines[2].split()[1:]]
+    # The target is the sum of the inputs: trained in the children through shared memory, the
+    # parent's weights moved from zero towards ones.
+    assert all(0.5 < w < 1.5 for w in weights), lines[2]
