@@ -267,3 +267,114 @@ def test_spawned_children_import_glassgrad_as_torch_and_train_shared_weights(tmp
     # The target is the sum of the inputs: trained in the children through shared memory, the
     # parent's weights moved from zero towards ones.
     assert all(0.5 < w < 1.5 for w in weights), lines[2]
+
+
+PROJECT = {
+    "lib/__init__.py": '"""A typical project layout: the script beside a package of its own modules."""\n',
+    "lib/models.py": """
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        from torch.nn.modules.utils import _pair
+
+
+        class SmallCNN(nn.Module):
+            def __init__(self, classes=2, kernel=3):
+                super().__init__()
+                self.kernel = _pair(kernel)
+                self.conv = nn.Conv2d(3, 8, self.kernel, padding=1)
+                self.bn = nn.BatchNorm2d(8)
+                self.fc = nn.Linear(8 * 4 * 4, classes)
+
+            def forward(self, x):
+                x = F.max_pool2d(F.relu(self.bn(self.conv(x))), 2)
+                x = F.adaptive_avg_pool2d(x, (4, 4))
+                return self.fc(torch.flatten(x, 1))
+        """,
+    "lib/data.py": """
+        import torch
+        from torch.utils.data import DataLoader, Dataset, random_split
+        from torchvision import datasets, transforms
+
+
+        class WithIndex(Dataset):
+            def __init__(self, base):
+                self.base = base
+
+            def __len__(self):
+                return len(self.base)
+
+            def __getitem__(self, i):
+                image, label = self.base[i]
+                return image, label, i
+
+
+        def loaders(root, batch_size):
+            tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
+            full = WithIndex(datasets.ImageFolder(root, transform=tf))
+            train, val = random_split(full, [len(full) - 8, 8], generator=torch.Generator().manual_seed(0))
+            return DataLoader(train, batch_size=batch_size, shuffle=True), DataLoader(val, batch_size=8)
+        """,
+    "train.py": """
+        import argparse
+
+        import torch
+        import torch.nn as nn
+        import torch.optim as optim
+
+        from lib import data
+        from lib.models import SmallCNN
+
+
+        def main():
+            parser = argparse.ArgumentParser()
+            parser.add_argument("root")
+            parser.add_argument("--epochs", type=int, default=1)
+            args = parser.parse_args()
+            torch.manual_seed(0)
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            train_loader, val_loader = data.loaders(args.root, batch_size=8)
+            model = SmallCNN().to(device)
+            opt = optim.Adam(model.parameters(), lr=1e-2)
+            criterion = nn.CrossEntropyLoss()
+            losses = []
+            for _ in range(args.epochs):
+                model.train()
+                for images, labels, _ in train_loader:
+                    images, labels = images.to(device), labels.to(device)
+                    opt.zero_grad()
+                    loss = criterion(model(images), labels)
+                    loss.backward()
+                    opt.step()
+                    losses.append(loss.item())
+            model.eval()
+            with torch.no_grad():
+                correct = sum((model(x).argmax(1) == y).sum().item() for x, y, _ in val_loader)
+            print("first", losses[0], "last", sum(losses[-4:]) / 4, "val_correct", correct)
+
+
+        if __name__ == "__main__":
+            main()
+        """,
+}
+
+
+def test_a_project_with_a_package_of_models_and_data_trains_from_an_image_folder(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label, level in (("dark", 60), ("light", 190)):
+        (tmp_path / "images" / label).mkdir(parents=True)
+        for i in range(20):
+            pixels = np.clip(rng.normal(level, 40, size=(16, 16, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "images" / label / f"{i}.png")
+    for name, text in PROJECT.items():
+        (tmp_path / "proj" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "proj" / name).write_text(textwrap.dedent(text))
+    result = _run(["run", str(tmp_path / "proj" / "train.py"), str(tmp_path / "images"), "--epochs", "4"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    words = result.stdout.split()
+    first, last = float(words[words.index("first") + 1]), float(words[words.index("last") + 1])
+    assert last < 0.5 * first, result.stdout
+    assert int(words[words.index("val_correct") + 1]) >= 7, result.stdout
