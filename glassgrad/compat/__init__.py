@@ -143,6 +143,9 @@ def _module_exists(glassgrad_name) -> bool:
         return False
 
 
+_MODULE_DICT = types.ModuleType.__dict__["__dict__"]  # a module's own namespace, past TorchAlias.__dict__
+
+
 class TorchAlias(types.ModuleType):
     """A PyTorch module name standing for one of glassgrad's modules.
 
@@ -190,8 +193,23 @@ class TorchAlias(types.ModuleType):
         else:
             setattr(object.__getattribute__(self, "_glassgrad_target"), name, value)
 
+    @property
+    def __dict__(self):
+        # `models.__dict__[args.arch]` (the imagenet example) and vars(torch) read the names of
+        # glassgrad's module; its submodules (not glassgrad-only ones) appear as their aliases.
+        target = object.__getattribute__(self, "_glassgrad_target")
+        names = {}
+        for key, value in vars(target).items():
+            if not isinstance(value, types.ModuleType):
+                names[key] = value
+            elif value.__name__.startswith(target.__name__ + ".") and glassgrad_name_of(torch_name_of(value.__name__)):
+                names[key] = _alias(torch_name_of(value.__name__), value)
+        names.update(_MODULE_DICT.__get__(self))
+        return names
+
     def __dir__(self):
-        return sorted(set(dir(object.__getattribute__(self, "_glassgrad_target"))) | set(self.__dict__))
+        own = _MODULE_DICT.__get__(self)
+        return sorted(set(dir(object.__getattribute__(self, "_glassgrad_target"))) | set(own))
 
     def __repr__(self):
         target = object.__getattribute__(self, "_glassgrad_target")

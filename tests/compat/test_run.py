@@ -378,3 +378,24 @@ def test_a_project_with_a_package_of_models_and_data_trains_from_an_image_folder
     first, last = float(words[words.index("first") + 1]), float(words[words.index("last") + 1])
     assert last < 0.5 * first, result.stdout
     assert int(words[words.index("val_correct") + 1]) >= 7, result.stdout
+
+
+def test_module_dict_lists_glassgrad_names_as_the_imagenet_example_reads_them(tmp_path):
+    (tmp_path / "d.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            import torchvision.models as models
+            import torch.backends.cudnn as cudnn
+
+            names = sorted(n for n in models.__dict__ if n.islower() and not n.startswith("__")
+                           and callable(models.__dict__[n]))
+            print("resnet18" in names, "vgg16" in names, models.__dict__["resnet18"] is models.resnet18)
+            cudnn.benchmark = True
+            print(vars(cudnn)["benchmark"], "nn" in vars(torch), vars(torch)["nn"] is torch.nn)
+            """
+        )
+    )
+    result = _run(["run", "d.py"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "True", "True", "True", "True"]
