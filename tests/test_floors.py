@@ -32,6 +32,7 @@ FLOORS = {
     "nn": 2,
     "optim": 2,
     "io": 2,
+    "serialization": 2,
     "distributed": 2,
     "summary": 2,
     "utils": 2,
