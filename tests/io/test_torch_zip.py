@@ -119,3 +119,10 @@ def test_a_tensor_reaching_past_its_storage_is_refused(tmp_path):
     path.write_bytes(_zip_with(payload, [("archive/data/0", np.zeros(4, np.float32).tobytes())]))
     with pytest.raises(CheckpointError, match="reaches past its storage of 4 elements"):
         glassgrad.load(path)
+
+
+def test_a_zip_that_is_not_from_torch_save_is_still_a_clear_error(tmp_path):
+    path = tmp_path / "arrays.npz"
+    np.savez(path, a=np.zeros(2))
+    with pytest.raises(CheckpointError, match=r"zip archive without a torch data.pkl \(a NumPy .npz\?\)"):
+        glassgrad.load(path)
