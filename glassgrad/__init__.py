@@ -99,6 +99,10 @@ def __getattr__(name):
         module = importlib.import_module("glassgrad.train.doctor" if name == "doctor" else "glassgrad.viz")
         globals()[name] = module
         return module
+    if name == "serialization":  # torch.serialization.safe_globals, without an import
+        import importlib
+
+        return importlib.import_module("glassgrad.serialization")
     raise AttributeError(f"module 'glassgrad' has no attribute {name!r}")
 
 

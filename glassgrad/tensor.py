@@ -157,6 +157,11 @@ class Tensor(_Methods):
     def is_cuda(self) -> builtins.bool:
         return False
 
+    # Every tensor lives in NumPy memory: PyTorch's other placement and layout flags all answer no.
+    is_cpu = property(lambda self: True, doc="True: glassgrad tensors are in host memory")
+    is_xpu = is_mps = is_meta = is_ipu = is_xla = is_maia = is_mtia = is_vulkan = property(lambda self: False)
+    is_sparse = is_sparse_csr = is_quantized = is_mkldnn = is_nested = property(lambda self: False)
+
     @property
     def is_leaf(self) -> builtins.bool:
         return self.grad_fn is None

@@ -35,6 +35,7 @@ FLOORS = {
     "nn": 2,
     "optim": 2,
     "io": 2,
+    "serialization": 2,
     "distributed": 2,
     "summary": 2,
     "utils": 2,

@@ -65,6 +65,8 @@ def test_device_api_is_cpu_only():
     x = glassgrad.ones(2)
     assert x.to(device) is x and x.to("cpu") is x and x.cpu() is x
     assert x.device == cpu and x.device == "cpu" and not x.is_cuda
+    # dcgan's forward asks `input.is_cuda or input.is_xpu`
+    assert x.is_cpu and not any(getattr(x, f"is_{k}") for k in ("xpu", "mps", "meta", "sparse", "quantized", "nested"))
     y = x.to("cpu", glassgrad.float64)
     assert y.dtype == glassgrad.float64
     assert x.to(device=device, dtype=glassgrad.float64).dtype == glassgrad.float64

@@ -18,10 +18,17 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import multiprocessing.spawn
+import os
 import sys
 import types
+from typing import Any
 
 __all__ = ["MissingTorchAPI", "install", "is_installed", "provided_names", "torch_name_of", "uninstall"]
+
+# Where a spawned child finds the parent's main file or module (see glassgrad.compat.spawn_main).
+SPAWN_MAIN_ENV = "GLASSGRAD_SPAWN_MAIN"
+_SPAWN_MAIN = "glassgrad.compat.spawn_main"
 
 LIST_HINT = "the names glassgrad provides are listed by `glassgrad run --list` (README: 'Running PyTorch programs')"
 
@@ -43,7 +50,10 @@ _RENAMES = {
     "torch.nn.modules.module": "glassgrad.nn.module",
     "torch.nn.modules.normalization": "glassgrad.nn.normalization",
     "torch.nn.modules.padding": "glassgrad.nn.padding",
+    "torch.nn.modules.pixelshuffle": "glassgrad.nn.pixelshuffle",
     "torch.nn.modules.pooling": "glassgrad.nn.pooling",
+    "torch.nn.modules.rnn": "glassgrad.nn.rnn",
+    "torch.nn.modules.transformer": "glassgrad.nn.transformer",
     "torch.nn.modules.sparse": "glassgrad.nn.sparse",
     "torch.nn.modules.upsampling": "glassgrad.nn.upsampling",
     "torch.nn.modules.utils": "glassgrad.nn.modules.utils",
@@ -143,6 +153,9 @@ def _module_exists(glassgrad_name) -> bool:
         return False
 
 
+_MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]  # a module's own namespace, past TorchAlias.__dict__
+
+
 class TorchAlias(types.ModuleType):
     """A PyTorch module name standing for one of glassgrad's modules.
 
@@ -190,8 +203,23 @@ class TorchAlias(types.ModuleType):
         else:
             setattr(object.__getattribute__(self, "_glassgrad_target"), name, value)
 
+    @property
+    def __dict__(self):
+        # `models.__dict__[args.arch]` (the imagenet example) and vars(torch) read the names of
+        # glassgrad's module; its submodules (not glassgrad-only ones) appear as their aliases.
+        target = object.__getattribute__(self, "_glassgrad_target")
+        names = {}
+        for key, value in vars(target).items():
+            if not isinstance(value, types.ModuleType):
+                names[key] = value
+            elif value.__name__.startswith(target.__name__ + ".") and glassgrad_name_of(torch_name_of(value.__name__)):
+                names[key] = _alias(torch_name_of(value.__name__), value)
+        names.update(_MODULE_DICT.__get__(self))
+        return names
+
     def __dir__(self):
-        return sorted(set(dir(object.__getattribute__(self, "_glassgrad_target"))) | set(self.__dict__))
+        own = _MODULE_DICT.__get__(self)
+        return sorted(set(dir(object.__getattribute__(self, "_glassgrad_target"))) | set(own))
 
     def __repr__(self):
         target = object.__getattribute__(self, "_glassgrad_target")
@@ -282,12 +310,39 @@ def install() -> None:
             )
     if not is_installed():
         sys.meta_path.insert(0, _FINDER)
+    if multiprocessing.spawn.get_preparation_data is not _preparation_data:
+        global _original_preparation_data
+        _original_preparation_data = multiprocessing.spawn.get_preparation_data
+        multiprocessing.spawn.get_preparation_data = _preparation_data
+
+
+_original_preparation_data: Any = None
+
+
+def _preparation_data(name):
+    """What a spawned child needs to start, with glassgrad's bootstrap as its main module.
+
+    The child runs ``glassgrad.compat.spawn_main``, which installs the hook before it runs the
+    parent's main again: otherwise the child's ``import torch`` would not be glassgrad's.
+    """
+    data = _original_preparation_data(name)
+    if "init_main_from_path" in data:
+        os.environ[SPAWN_MAIN_ENV] = "path:" + data.pop("init_main_from_path")
+    elif data.get("init_main_from_name") not in (None, _SPAWN_MAIN):
+        os.environ[SPAWN_MAIN_ENV] = "name:" + data["init_main_from_name"]
+    elif "init_main_from_name" not in data:
+        os.environ.pop(SPAWN_MAIN_ENV, None)
+    data["init_main_from_name"] = _SPAWN_MAIN
+    return data
 
 
 def uninstall() -> None:
     """Undo ``install()``: remove the hook and every ``torch``/``torchvision`` alias from ``sys.modules``."""
     while _FINDER in sys.meta_path:
         sys.meta_path.remove(_FINDER)
+    if multiprocessing.spawn.get_preparation_data is _preparation_data:
+        multiprocessing.spawn.get_preparation_data = _original_preparation_data
+    os.environ.pop(SPAWN_MAIN_ENV, None)
     for name in [n for n, m in sys.modules.items() if isinstance(m, TorchAlias)]:
         del sys.modules[name]
 

@@ -27,12 +27,15 @@ import io
 import json
 import math
 import os
+import pickle  # only for its error type: torch_zip's unpickler is a restricted one
 import struct
 import tempfile
+import zipfile
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
+from glassgrad.io import torch_zip
 from glassgrad.io.structure import Decoder, Encoder
 
 if TYPE_CHECKING:
@@ -249,7 +252,9 @@ def load(
     Tensors come back as glassgrad Tensors (Parameters as Parameters) with their dtype and shape,
     NumPy arrays as NumPy arrays. A plain safetensors file loads as a dict of name -> Tensor.
     ``map_location``, ``weights_only``, ``mmap`` and pickle options are accepted for PyTorch
-    compatibility and ignored: there is only the CPU, and loading never unpickles anything.
+    compatibility and ignored: there is only the CPU. A zip file written by ``torch.save`` (a
+    ``.pth`` state dict) loads too, through an unpickler that admits tensors, storages,
+    ``OrderedDict`` and plain containers only (``glassgrad.io.torch_zip``).
 
     Raises:
         CheckpointError: the file is truncated, corrupted, or not a glassgrad/safetensors file.
@@ -276,6 +281,11 @@ def _load_stream(f, path, size):
     def fail(problem):
         raise CheckpointError(path, problem)
 
+    if torch_zip.is_torch_zip(f):
+        try:
+            return torch_zip.load_torch_zip(f)
+        except (pickle.UnpicklingError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            fail(f"a torch.save zip file that cannot be read safely: {error}")
     head = f.read(8)
     if len(head) < 8:
         fail(f"the file is {size} bytes long, too short for a checkpoint (truncated or empty)")
@@ -384,9 +394,8 @@ def _reject_foreign(head, fail):
         )
     if head[:4] == b"PK\x03\x04":
         fail(
-            "this is a zip archive (a torch.save file or a NumPy .npz), not a glassgrad checkpoint; "
-            "glassgrad.load never unpickles. Convert torch.save files to safetensors in a process you "
-            "trust (safetensors.torch.save_file), and load .npz files with numpy.load(allow_pickle=False)"
+            "this is a zip archive without a torch data.pkl (a NumPy .npz?), not a glassgrad checkpoint; "
+            "load .npz files with numpy.load(allow_pickle=False)"
         )
     if head[:8] == b"\x89HDF\r\n\x1a\n":
         fail("this is an HDF5 file (Keras/h5py), not a glassgrad checkpoint")

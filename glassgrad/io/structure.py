@@ -17,11 +17,13 @@ A tensor that appears twice (tied weights) is stored once and comes back as one 
 """
 
 import math
+import types
 from collections import OrderedDict
 
 import numpy as np
 
 from glassgrad import _dtype
+from glassgrad.io import safe_globals
 from glassgrad.tensor import Tensor
 
 # JSON numbers beyond 2**53 lose precision in most readers, so larger ints travel as strings.
@@ -34,7 +36,7 @@ _MAX_INT_DIGITS = 4300
 
 SUPPORTED = (
     "dict, list, tuple, glassgrad Tensor/Parameter, NumPy array or scalar, int, float, str, bool, None, "
-    "bytes and glassgrad dtypes"
+    "bytes, sets, glassgrad dtypes, and whole nn.Modules (rebuilt on load for allowed classes only)"
 )
 
 
@@ -94,6 +96,16 @@ class Encoder:
             return {"list": [self.encode(v, (*path, i)) for i, v in enumerate(obj)]}
         if isinstance(obj, tuple):
             return {"tuple": [self.encode(v, (*path, i)) for i, v in enumerate(obj)]}
+        if isinstance(obj, (set, frozenset)):
+            return {"set": [self._key(k, path) for k in sorted(obj, key=repr)]}
+        from glassgrad.nn.module import Module
+
+        if isinstance(obj, Module):
+            # A whole model (torch.save(model, f)): its class by name and its attributes; load
+            # rebuilds it only for classes the program allows (see glassgrad.io.safe_globals).
+            return {"module": [safe_globals.global_name(type(obj)), self.encode(dict(vars(obj)), (*path, "__dict__"))]}
+        if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, type)) and "<" not in obj.__qualname__:
+            return {"global": safe_globals.global_name(obj)}
         raise TypeError(
             f"glassgrad.save: cannot store a {type(obj).__module__}.{type(obj).__qualname__} at {_where(path)}; "
             f"a checkpoint holds only {SUPPORTED} (no pickle, so no arbitrary objects): save its state_dict() "
@@ -190,7 +202,41 @@ class Decoder:
             if len(value) > _MAX_INT_DIGITS:
                 self.fail(f"malformed structure: an integer of {len(value):,} digits (at most {_MAX_INT_DIGITS})")
             return int(value)
+        if tag == "set":
+            return {self._hashable(self.decode(v, depth + 1)) for v in self._items(value, tag)}
+        if tag == "module":
+            return self._module(value, depth)
+        if tag == "global":
+            return self._global(value, "a function or class")
         self.fail(f"malformed structure: unknown entry {{{str(tag)[:80]!r}: ...}}")
+
+    def _global(self, name, what):
+        if not isinstance(name, str):
+            self.fail("malformed structure: a class or function name is not a string")
+        obj = safe_globals.resolve(name)
+        if obj is None:
+            shown = name.replace(":", ".")
+            self.fail(
+                f"it holds {what} {shown}, which a checkpoint may name only when the program allows it: load it "
+                f"inside `with torch.serialization.safe_globals([{name.rpartition(':')[2]}, ...]):` (or call "
+                "add_safe_globals), as PyTorch's weights_only load asks too, or save model.state_dict() instead"
+            )
+        return obj
+
+    def _module(self, value, depth):
+        from glassgrad.nn.module import Module
+
+        if not isinstance(value, list) or len(value) != 2:
+            self.fail("malformed structure: a module entry is not [class, attributes]")
+        cls = self._global(value[0], "a whole model of class")
+        if not (isinstance(cls, type) and issubclass(cls, Module)):
+            self.fail(f"malformed structure: {value[0]!r} is not a Module class")
+        state = self.decode(value[1], depth + 1)
+        if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
+            self.fail(f"malformed structure: the attributes of a {value[0]!r} are not a dict of names")
+        module = cls.__new__(cls)
+        module.__dict__.update(state)  # no __init__, no code of the file: the stored attributes only
+        return module
 
     def _items(self, value, tag):
         if not isinstance(value, list):

@@ -213,11 +213,53 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    return _feature_dropout(input, p, training, inplace, 2, "dropout2d")
+    """Zero whole channels: one draw per (sample, channel) of the first two dims.
+
+    Input (N, C, H, W). PyTorch's rule for other ranks is kept, with its warnings: a 3-D input
+    counts as (N, C, L), not as an unbatched (C, H, W), and a 2-D one drops single elements.
+    """
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"dropout2d: feature dropout needs an input of at least 2 dims, got shape {tuple(input.shape)}"
+        )
+    if input.ndim not in (3, 4):
+        warnings.warn(
+            f"dropout2d: got a {input.ndim}-D input; dropout2d is meant for (N, C, H, W) or (C, H, W) and drops "
+            "along the first two dims here, as PyTorch does (use dropout for elementwise dropout)",
+            stacklevel=2,
+        )
+    elif input.ndim == 3:
+        warnings.warn(
+            "dropout2d: got a 3-D input and, as PyTorch does, takes it as (N, C, L) with channel-wise 1-D dropout, "
+            "not as an unbatched (C, H, W); use dropout1d to say so",
+            stacklevel=2,
+        )
+    return _masked_dropout(input, p, training, inplace, tuple(input.shape[:2]) + (1,) * (input.ndim - 2), "dropout2d")
 
 
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    return _feature_dropout(input, p, training, inplace, 3, "dropout3d")
+    """Zero whole channels of (N, C, D, H, W); any other rank counts as unbatched (C, ...), as in PyTorch."""
+    if input.ndim == 0:
+        raise RuntimeError("dropout3d: feature dropout needs an input of at least 1 dim, got a 0-D tensor")
+    if input.ndim not in (4, 5):
+        warnings.warn(
+            f"dropout3d: got a {input.ndim}-D input; dropout3d is meant for (N, C, D, H, W) or (C, D, H, W) and "
+            "takes it as unbatched, dropping along its first dim, as PyTorch does",
+            stacklevel=2,
+        )
+    if input.ndim == 5:
+        mask_shape = tuple(input.shape[:2]) + (1,) * 3
+    else:
+        mask_shape = tuple(input.shape[:1]) + (1,) * (input.ndim - 1)
+    return _masked_dropout(input, p, training, inplace, mask_shape, "dropout3d")
+
+
+def _masked_dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_shape: tuple, name: str) -> Tensor:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0:
+        return input
+    return _result(input, _dropout.dropout(input, p, mask_shape), inplace, name + "_")
 
 
 # -- normalisation -------------------------------------------------------------------------------

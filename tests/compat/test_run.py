@@ -231,3 +231,196 @@ def test_torch_compile_is_glassgrad_compile(tmp_path):
     result = _run(["run", str(script)], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "OptimizedModule True {'recorded': 1, 'replayed': 4}" in result.stdout
+
+
+HOGWILD_WORKER = """
+import torch
+import torch.nn.functional as F
+from torchvision import transforms
+
+
+def train(rank, model, steps, queue):
+    torch.manual_seed(rank)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = transforms.Normalize((0.0,), (1.0,))(torch.randn(32, 1, 1, 4)).flatten(1)
+    y = x.sum(1, keepdim=True)
+    for _ in range(steps):
+        opt.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        opt.step()
+    queue.put((rank, torch.__name__, type(model.weight).__module__.split(".")[0]))
+"""
+
+HOGWILD_MAIN = """
+import torch
+import torch.multiprocessing as mp
+import torch.nn as nn
+
+from worker import train
+
+GLOBAL_SEEN_BY_CHILD = "module level code runs again in a spawned child, as __mp_main__"
+
+if __name__ == "__main__":
+    mp.set_start_method("spawn", force=True)
+    model = nn.Linear(4, 1)
+    with torch.no_grad():
+        model.weight.zero_()
+    model.share_memory()
+    queue = mp.Queue()
+    procs = [mp.Process(target=train, args=(rank, model, 30, queue)) for rank in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    print([p.exitcode for p in procs])
+    print(sorted(queue.get(timeout=30) for _ in procs))
+    print("weight", *[round(w, 2) for w in model.weight.flatten().tolist()])
+"""
+
+
+def test_spawned_children_import_glassgrad_as_torch_and_train_shared_weights(tmp_path):
+    # mnist_hogwild's pattern: a fresh interpreter must see torch as glassgrad too, both in the
+    # worker module it unpickles and in the main file it runs again as __mp_main__.
+    (tmp_path / "worker.py").write_text(textwrap.dedent(HOGWILD_WORKER))
+    (tmp_path / "main.py").write_text(textwrap.dedent(HOGWILD_MAIN))
+    result = _run(["run", "main.py"], cwd=tmp_path)
+    assert result.stdout.splitlines()[:1] == ["[0, 0]"], result.stderr
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1] == "[(0, 'torch', 'glassgrad'), (1, 'torch', 'glassgrad')]"
+    weights = [float(w) for w in lines[2].split()[1:]]
+    # The target is the sum of the inputs: trained in the children through shared memory, the
+    # parent's weights moved from zero towards ones.
+    assert all(0.5 < w < 1.5 for w in weights), lines[2]
+
+
+PROJECT = {
+    "lib/__init__.py": '"""A typical project layout: the script beside a package of its own modules."""\n',
+    "lib/models.py": """
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        from torch.nn.modules.utils import _pair
+
+
+        class SmallCNN(nn.Module):
+            def __init__(self, classes=2, kernel=3):
+                super().__init__()
+                self.kernel = _pair(kernel)
+                self.conv = nn.Conv2d(3, 8, self.kernel, padding=1)
+                self.bn = nn.BatchNorm2d(8)
+                self.fc = nn.Linear(8 * 4 * 4, classes)
+
+            def forward(self, x):
+                x = F.max_pool2d(F.relu(self.bn(self.conv(x))), 2)
+                x = F.adaptive_avg_pool2d(x, (4, 4))
+                return self.fc(torch.flatten(x, 1))
+        """,
+    "lib/data.py": """
+        import torch
+        from torch.utils.data import DataLoader, Dataset, random_split
+        from torchvision import datasets, transforms
+
+
+        class WithIndex(Dataset):
+            def __init__(self, base):
+                self.base = base
+
+            def __len__(self):
+                return len(self.base)
+
+            def __getitem__(self, i):
+                image, label = self.base[i]
+                return image, label, i
+
+
+        def loaders(root, batch_size):
+            tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
+            full = WithIndex(datasets.ImageFolder(root, transform=tf))
+            train, val = random_split(full, [len(full) - 8, 8], generator=torch.Generator().manual_seed(0))
+            return DataLoader(train, batch_size=batch_size, shuffle=True), DataLoader(val, batch_size=8)
+        """,
+    "train.py": """
+        import argparse
+
+        import torch
+        import torch.nn as nn
+        import torch.optim as optim
+
+        from lib import data
+        from lib.models import SmallCNN
+
+
+        def main():
+            parser = argparse.ArgumentParser()
+            parser.add_argument("root")
+            parser.add_argument("--epochs", type=int, default=1)
+            args = parser.parse_args()
+            torch.manual_seed(0)
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            train_loader, val_loader = data.loaders(args.root, batch_size=8)
+            model = SmallCNN().to(device)
+            opt = optim.Adam(model.parameters(), lr=1e-2)
+            criterion = nn.CrossEntropyLoss()
+            losses = []
+            for _ in range(args.epochs):
+                model.train()
+                for images, labels, _ in train_loader:
+                    images, labels = images.to(device), labels.to(device)
+                    opt.zero_grad()
+                    loss = criterion(model(images), labels)
+                    loss.backward()
+                    opt.step()
+                    losses.append(loss.item())
+            model.eval()
+            with torch.no_grad():
+                correct = sum((model(x).argmax(1) == y).sum().item() for x, y, _ in val_loader)
+            print("first", losses[0], "last", sum(losses[-4:]) / 4, "val_correct", correct)
+
+
+        if __name__ == "__main__":
+            main()
+        """,
+}
+
+
+def test_a_project_with_a_package_of_models_and_data_trains_from_an_image_folder(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label, level in (("dark", 60), ("light", 190)):
+        (tmp_path / "images" / label).mkdir(parents=True)
+        for i in range(20):
+            pixels = np.clip(rng.normal(level, 40, size=(16, 16, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "images" / label / f"{i}.png")
+    for name, text in PROJECT.items():
+        (tmp_path / "proj" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "proj" / name).write_text(textwrap.dedent(text))
+    result = _run(["run", str(tmp_path / "proj" / "train.py"), str(tmp_path / "images"), "--epochs", "4"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    words = result.stdout.split()
+    first, last = float(words[words.index("first") + 1]), float(words[words.index("last") + 1])
+    assert last < 0.5 * first, result.stdout
+    assert int(words[words.index("val_correct") + 1]) >= 7, result.stdout
+
+
+def test_module_dict_lists_glassgrad_names_as_the_imagenet_example_reads_them(tmp_path):
+    (tmp_path / "d.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            import torchvision.models as models
+            import torch.backends.cudnn as cudnn
+
+            names = sorted(n for n in models.__dict__ if n.islower() and not n.startswith("__")
+                           and callable(models.__dict__[n]))
+            print("resnet18" in names, "vgg16" in names, models.__dict__["resnet18"] is models.resnet18)
+            cudnn.benchmark = True
+            print(vars(cudnn)["benchmark"], "nn" in vars(torch), vars(torch)["nn"] is torch.nn)
+            """
+        )
+    )
+    result = _run(["run", "d.py"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "True", "True", "True", "True"]

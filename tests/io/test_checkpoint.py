@@ -243,7 +243,7 @@ def _disguised_as_bytes(payload):
     "craft, message",
     [
         (lambda p: p, "Python pickle"),
-        (_torch_style_zip, "zip archive"),
+        (_torch_style_zip, "refusing to load: its pickle asks for"),
         (_disguised_in_our_header, "dtype 'O'"),
         (_disguised_as_bytes, None),
     ],
@@ -264,12 +264,12 @@ def test_loading_a_malicious_file_never_runs_its_code(tmp_path, craft, message):
     assert not marker.exists()
 
 
-def test_a_real_torch_save_file_is_refused_without_unpickling(tmp_path):
+def test_a_real_torch_save_file_with_a_hostile_object_is_refused_without_running_it(tmp_path):
     torch = pytest.importorskip("torch", reason="PyTorch not installed")
     marker = tmp_path / "pwned"
     path = tmp_path / "model.pt"
     torch.save({"w": torch.ones(2), "evil": _Evil(marker)}, path)
-    with pytest.raises(CheckpointError, match="never unpickles"):
+    with pytest.raises(CheckpointError, match="refusing to load: its pickle asks for (posix|os).system"):
         glassgrad.load(path, weights_only=False)
     assert not marker.exists()
 

@@ -48,7 +48,7 @@ def test_dropout2d_drops_whole_channels():
     assert np.all((per_channel == 0).all(-1) | (per_channel == 2.0).all(-1))
     assert 0 < (per_channel[..., 0] == 0).sum() < 32
     with pytest.raises(RuntimeError, match="dropout2d"):
-        F.dropout2d(glassgrad.ones(2, 3), 0.5)
+        F.dropout2d(glassgrad.ones(5), 0.5)
     out1 = nn.Dropout1d(0.5)(glassgrad.ones(3, 4, 5)).array
     assert np.all((out1 == 0).all(-1) | (out1 == 2.0).all(-1))
 
@@ -65,3 +65,37 @@ def test_dropout_gradcheck_with_a_fixed_mask():
 
     assert gradcheck(seeded(lambda x: F.dropout(x, 0.4)), (x,))
     assert gradcheck(seeded(lambda x: F.dropout2d(x, 0.5)), (x,))
+
+
+def _varying_dims(out):
+    """The dims along which a dropout mask of ones differs (a mask constant along a dim does not)."""
+    return [d for d in range(out.ndim) if not (out == np.take(out, [0], axis=d)).all()]
+
+
+@pytest.mark.parametrize(
+    "fn, shape, dims, warns",
+    [
+        # PyTorch's rules (mnist_rnn applies Dropout2d to (N, features) and relies on the first):
+        (F.dropout2d, (40, 30), [0, 1], True),  # 2-D: elementwise, with a warning
+        (F.dropout2d, (40, 30, 6), [0, 1], True),  # 3-D: (N, C, L), not unbatched (C, H, W)
+        (F.dropout2d, (40, 30, 3, 3), [0, 1], False),
+        (F.dropout3d, (40, 3, 3, 3), [0], False),  # 4-D: unbatched (C, D, H, W)
+        (F.dropout3d, (40, 30, 2, 2, 2), [0, 1], False),
+        (F.dropout3d, (40, 3), [0], True),
+    ],
+)
+def test_feature_dropout_drops_along_the_dims_pytorch_does(fn, shape, dims, warns):
+    import warnings
+
+    glassgrad.manual_seed(2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn(glassgrad.ones(*shape), 0.5).array
+    assert _varying_dims(out) == dims
+    assert set(np.unique(out)) == {0.0, 2.0}
+    assert bool(caught) == warns
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = getattr(torch.nn.functional, fn.__name__)(torch.ones(*shape), 0.5).numpy()
+    assert _varying_dims(ref) == dims

@@ -155,7 +155,7 @@ def test_categories_stored_in_the_safetensors_metadata(tmp_path):
     np.testing.assert_array_equal(model.classifier[6].weight.detach().numpy(), state["classifier.6.weight"])
 
 
-def test_torch_pth_goes_through_weights_only(tmp_path):
+def test_torch_pth_is_read_by_the_restricted_reader(tmp_path):
     torch = pytest.importorskip("torch", reason="PyTorch not installed: .pth reading skipped")
     source = models.mobilenet_v2(num_classes=4)
     path = tmp_path / "mobile.pth"
@@ -165,8 +165,25 @@ def test_torch_pth_goes_through_weights_only(tmp_path):
         model.features[1].conv[0][0].weight.detach().numpy(), source.features[1].conv[0][0].weight.detach().numpy()
     )
     torch.save({"state_dict": {"x": torch.zeros(1)}, "code": object.__new__(_Evil)}, tmp_path / "evil.pth")
-    with pytest.raises(ValueError, match="weights_only=True"):
+    with pytest.raises(ValueError, match="refusing to load: its pickle asks for .*_Evil"):
         models.resnet18(weights=tmp_path / "evil.pth")
+
+
+def test_torchvision_weight_names_use_the_torch_hub_cache_or_say_where_to_put_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    entry = models.VGG16_Weights.IMAGENET1K_V1
+    assert models.VGG16_Weights.DEFAULT is entry and repr(entry) == "VGG16_Weights.IMAGENET1K_V1"
+    expected = tmp_path / "th" / "hub" / "checkpoints" / "vgg16-397923af.pth"
+    with pytest.raises(FileNotFoundError, match="glassgrad downloads nothing. Copy that file to " + str(expected)):
+        models.vgg16(weights=entry)
+    torch = pytest.importorskip("torch", reason="PyTorch not installed: .pth writing skipped")
+    source = models.resnet18(num_classes=1000)
+    state = {k: torch.from_numpy(v.detach().numpy().copy()) for k, v in source.state_dict().items()}
+    cached = tmp_path / "th" / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+    cached.parent.mkdir(parents=True)
+    torch.save(state, cached)
+    model = models.resnet18(weights=models.ResNet18_Weights.IMAGENET1K_V1)
+    np.testing.assert_array_equal(model.fc.weight.detach().numpy(), source.fc.weight.detach().numpy())
 
 
 class _Evil:

@@ -9,7 +9,15 @@ are built exactly as torchvision builds them, with the same state-dict keys, and
 
 import inspect
 
-from glassgrad.vision.models._weights import ImageClassification, Weights, get_weight
+from glassgrad.vision.models._weights import (
+    ImageClassification,
+    ResNet18_Weights,
+    ResNet50_Weights,
+    VGG16_Weights,
+    VGG19_Weights,
+    Weights,
+    get_weight,
+)
 from glassgrad.vision.models.alexnet import AlexNet, alexnet
 from glassgrad.vision.models.cifar_alexnet import CifarAlexNet
 from glassgrad.vision.models.cifar_densenet import CIFARDenseNet, cifar_densenet121
@@ -206,6 +214,10 @@ def _constructor(key):
 __all__ = [
     "canonical_name",
     "MODELS",
+    "ResNet18_Weights",
+    "ResNet50_Weights",
+    "VGG16_Weights",
+    "VGG19_Weights",
     "TORCHVISION_MODELS",
     "AlexNet",
     "CIFARDenseNet",

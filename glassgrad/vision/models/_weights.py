@@ -4,8 +4,9 @@
 (categories, file, number of parameters once loaded), ``transforms()`` (the ImageNet
 preprocessing: resize, center crop, to tensor, normalize) and ``get_state_dict()``. Builders take
 ``weights=`` as such an object or as a path to a safetensors file (or a glassgrad checkpoint of a
-state dict); a torch ``.pth`` file is read only through ``torch.load(weights_only=True)``, never by
-unpickling it here.
+state dict); a torch ``.pth`` zip is read by glassgrad.load's restricted unpickler (tensors only).
+``VGG16_Weights.IMAGENET1K_V1`` and its kin name the file torchvision would have downloaded into
+torch hub's cache: glassgrad uses that file when it is there and says where to put it when not.
 """
 
 import json
@@ -15,7 +16,6 @@ import struct
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _MAX_HEADER = 100_000_000
-_TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
 
 
 def _safetensors_metadata(path):
@@ -47,22 +47,6 @@ def _categories_from(meta):
     return [str(c) for c in value]
 
 
-def _torch_state_dict(path):
-    try:
-        import torch
-    except ImportError:
-        raise ValueError(
-            f"{path} is a torch pickle file; glassgrad reads those only through torch.load(weights_only=True), "
-            "and torch is not installed. Convert it to safetensors (safetensors.torch.save_file(state_dict, "
-            "'weights.safetensors')) and pass that file"
-        ) from None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises UnpicklingError, RuntimeError, ... for what it refuses
-        raise ValueError(f"{path}: torch.load(weights_only=True) refused the file ({error})") from None
-    return {k: v.detach().cpu().numpy() for k, v in _state_of(state, path).items()}
-
-
 def _state_of(obj, path):
     if isinstance(obj, dict) and obj and all(hasattr(v, "shape") for v in obj.values()):
         return obj
@@ -74,8 +58,8 @@ def _state_of(obj, path):
 
 
 def read_state_dict(path):
-    """name -> Tensor from a safetensors file, a glassgrad checkpoint of a state dict, or (through
-    ``torch.load(weights_only=True)``) a torch ``.pth`` file."""
+    """name -> Tensor from a safetensors file, a glassgrad checkpoint of a state dict, or a torch
+    ``.pth`` zip (read by glassgrad.load's restricted unpickler, never by pickle itself)."""
     import glassgrad
     from glassgrad.io import CheckpointError
 
@@ -84,13 +68,10 @@ def read_state_dict(path):
         raise FileNotFoundError(
             f"weights file {path!r} does not exist (glassgrad downloads nothing; pass a local file)"
         )
-    if path.lower().endswith(_TORCH_SUFFIXES):
-        state = _torch_state_dict(path)
-    else:
-        try:
-            state = _state_of(glassgrad.load(path), path)
-        except CheckpointError as error:
-            raise ValueError(f"{path}: not a safetensors file or glassgrad checkpoint ({error})") from None
+    try:
+        state = _state_of(glassgrad.load(path), path)
+    except CheckpointError as error:
+        raise ValueError(f"{path}: not a safetensors, glassgrad or torch.save state-dict file ({error})") from None
     return {k: v if isinstance(v, glassgrad.Tensor) else glassgrad.tensor(v) for k, v in state.items()}
 
 
@@ -186,6 +167,8 @@ def resolve(weights, pretrained, builder):
         return None
     if isinstance(weights, Weights):
         return weights
+    if isinstance(weights, HubWeights):
+        return weights.local()
     if isinstance(weights, (str, os.PathLike)):
         return get_weight(weights)
     raise TypeError(f"{builder}: weights must be None, a Weights or a path to a file, got {type(weights).__name__}")
@@ -210,3 +193,57 @@ def load_into(model, weights, progress=True, remap=None):
         state = remap(state)
     model.load_state_dict(state)
     return model
+
+
+def hub_dir():
+    """torch hub's folder: ``$TORCH_HOME/hub``, by default ``$XDG_CACHE_HOME/torch/hub`` (``~/.cache/torch/hub``)."""
+    home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "torch"
+    )
+    return os.path.join(home, "hub")
+
+
+class HubWeights:
+    """One of torchvision's downloadable weights (``VGG16_Weights.IMAGENET1K_V1``), named by its file.
+
+    glassgrad downloads nothing: ``local()`` gives the ``Weights`` of the file torchvision would
+    have cached in ``hub_dir()/checkpoints``, or raises FileNotFoundError saying where to put it.
+    """
+
+    def __init__(self, enum, name, filename):
+        self.enum, self.name, self.filename = enum, name, filename
+        self.url = "https://download.pytorch.org/models/" + filename
+
+    @property
+    def path(self):
+        return os.path.join(hub_dir(), "checkpoints", self.filename)
+
+    def local(self):
+        if not os.path.isfile(self.path):
+            raise FileNotFoundError(
+                f"{self.enum}.{self.name}: torchvision would download {self.url}; glassgrad downloads nothing. "
+                f"Copy that file to {self.path} (torch hub's cache; TORCH_HOME moves it), or pass "
+                "weights='path/to/file' (.pth, .safetensors), or weights=None for random weights"
+            )
+        return Weights(self.path)
+
+    def get_state_dict(self, progress=True, check_hash=False):
+        return self.local().get_state_dict(progress, check_hash)
+
+    def transforms(self):
+        return ImageClassification()
+
+    def __repr__(self):
+        return f"{self.enum}.{self.name}"
+
+
+def _hub_enum(enum, filename):
+    """A class standing for torchvision's weights enum ``enum``, with ``IMAGENET1K_V1`` and ``DEFAULT``."""
+    entry = HubWeights(enum, "IMAGENET1K_V1", filename)
+    return type(enum, (), {"IMAGENET1K_V1": entry, "DEFAULT": entry, "__doc__": HubWeights.__doc__})
+
+
+VGG16_Weights = _hub_enum("VGG16_Weights", "vgg16-397923af.pth")
+VGG19_Weights = _hub_enum("VGG19_Weights", "vgg19-dcbb9e9d.pth")
+ResNet18_Weights = _hub_enum("ResNet18_Weights", "resnet18-f37072fd.pth")
+ResNet50_Weights = _hub_enum("ResNet50_Weights", "resnet50-0676ba61.pth")
