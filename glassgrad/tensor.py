@@ -158,9 +158,17 @@ class Tensor(_Methods):
         return False
 
     # Every tensor lives in NumPy memory: PyTorch's other placement and layout flags all answer no.
-    is_cpu = property(lambda self: True, doc="True: glassgrad tensors are in host memory")
-    is_xpu = is_mps = is_meta = is_ipu = is_xla = is_maia = is_mtia = is_vulkan = property(lambda self: False)
-    is_sparse = is_sparse_csr = is_quantized = is_mkldnn = is_nested = property(lambda self: False)
+    @property
+    def is_cpu(self) -> builtins.bool:
+        """True: glassgrad tensors are in host memory."""
+        return True
+
+    @property
+    def _answers_no(self) -> builtins.bool:
+        return False
+
+    is_xpu = is_mps = is_meta = is_ipu = is_xla = is_maia = is_mtia = is_vulkan = _answers_no
+    is_sparse = is_sparse_csr = is_quantized = is_mkldnn = is_nested = _answers_no
 
     @property
     def is_leaf(self) -> builtins.bool:
