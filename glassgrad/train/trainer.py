@@ -92,6 +92,11 @@ class Trainer:
             after each epoch and on Ctrl-C). A mid-epoch checkpoint names the samples the epoch has left,
             so it resumes under any number of processes or batch size, training each of them once.
 
+    Under several processes (``parallel``, ``metrics_reducer``) every rank runs ``fit`` together: checkpoints
+    keep each rank's random streams (see ``_own_rng`` for a resume under another world size), and a Ctrl-C on
+    any rank is agreed on after every training and test batch, so ``test_loader`` must have as many batches
+    on every rank.
+
     ``history`` holds ``{"steps": [...], "epochs": [...]}``: per step the loss, top-1, top-5, lr,
     images/s and time; per epoch the train and test loss/top-1/top-5, lr, images/s and times.
     """
