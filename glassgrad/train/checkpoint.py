@@ -4,7 +4,9 @@ Stored with ``glassgrad.save`` (an open tensor format, never pickle), so a check
 cannot run code when loaded. Writes are atomic: an interrupted save leaves the previous file intact.
 """
 
+import json
 import random as _pyrandom
+import zlib
 
 import numpy as np
 
@@ -38,6 +40,93 @@ def set_rng_states(states, loader=None):
     generator = getattr(loader, "generator", None)
     if generator is not None and "loader" in states:
         generator.set_state(states["loader"])
+
+
+def _plain(states):
+    """``rng_states``' streams as JSON values (the generators' states are JSON text already)."""
+    plain = {}
+    for key, value in states.items():
+        if key in ("glassgrad", "loader"):
+            plain[key] = bytes(value.numpy().astype(np.uint8)).decode()
+        elif key == "numpy":
+            kind, keys, pos, has_gauss, cached = value
+            plain[key] = [str(kind), np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached)]
+        else:  # python: (version, internal, gauss)
+            version, internal, gauss = value
+            plain[key] = [int(version), [int(v) for v in internal], gauss]
+    return plain
+
+
+def _unplain(plain):
+    from glassgrad.tensor import Tensor
+
+    states = {}
+    for key, value in plain.items():
+        if key in ("glassgrad", "loader"):
+            states[key] = Tensor(np.frombuffer(value.encode(), dtype=np.uint8).copy())
+        elif key == "numpy":
+            kind, keys, pos, has_gauss, cached = value
+            states[key] = (kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached)
+        else:
+            version, internal, gauss = value
+            states[key] = (version, tuple(internal), gauss)
+    return states
+
+
+def gather_rng_states(states):
+    """Every rank's ``{name: rng_states(...) or None}``, in rank order, on rank 0 (None on the others).
+
+    A collective: every rank of the process group calls it at the same point. Alone, ``[states]``.
+    The states travel as JSON bytes, padded to the longest rank's, through ``glassgrad.distributed.gather``.
+    """
+    from glassgrad import distributed as dist
+
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return [states]
+    rank, size = dist.get_rank(), dist.get_world_size()
+    text = json.dumps({name: None if s is None else _plain(s) for name, s in states.items()}).encode()
+    lengths = [glassgrad.zeros(1, dtype=glassgrad.int64) for _ in range(size)]
+    dist.all_gather(lengths, glassgrad.tensor(np.array([len(text)], dtype=np.int64)))
+    longest = max(int(n.item()) for n in lengths)
+    mine = np.zeros(longest, dtype=np.uint8)
+    mine[: len(text)] = np.frombuffer(text, dtype=np.uint8)
+    gathered = [glassgrad.zeros(longest, dtype=glassgrad.uint8) for _ in range(size)] if rank == 0 else None
+    dist.gather(glassgrad.tensor(mine), gathered, dst=0)
+    if rank != 0:
+        return None
+    out = []
+    for blob, n in zip(gathered, lengths):
+        plain = json.loads(bytes(blob.numpy()[: int(n.item())]).decode())
+        out.append({name: None if s is None else _unplain(s) for name, s in plain.items()})
+    return out
+
+
+def derived_rng_states(seed, rank, epoch, step, loader=None):
+    """Fresh streams for ``rank`` when a checkpoint has none of its own (another world size wrote it).
+
+    Every stream ``rng_states`` covers is seeded from ``numpy.random.SeedSequence([seed, rank, epoch,
+    step])``: deterministic for a given checkpoint and rank, and different for every rank, so that no
+    two ranks share a dropout or augmentation stream (``seed``: the run's seed, see ``Trainer``).
+    """
+    sequence = np.random.SeedSequence([int(seed) % 2**63, int(rank), int(epoch), int(step)])
+    words = sequence.generate_state(4, np.uint64)
+    states = {
+        "glassgrad": glassgrad.Generator().manual_seed(int(words[0] >> np.uint64(1))).get_state(),
+        "numpy": np.random.RandomState(sequence.generate_state(8)).get_state(),
+        "python": _pyrandom.Random(int(words[1])).getstate(),
+    }
+    if getattr(loader, "generator", None) is not None:
+        states["loader"] = glassgrad.Generator().manual_seed(int(words[2] >> np.uint64(1))).get_state()
+    return states
+
+
+def state_seed(state):
+    """The seed a checkpoint's run started from: its config's ``seed``, else a digest of its first rank's
+    glassgrad stream (deterministic for the checkpoint, different between runs)."""
+    seed = (state.get("config") or {}).get("seed")
+    if isinstance(seed, int):
+        return seed
+    return zlib.crc32(bytes(np.asarray(state["rng"]["glassgrad"].numpy(), dtype=np.uint8)))
 
 
 def save_checkpoint(state, path):

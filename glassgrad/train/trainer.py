@@ -92,6 +92,11 @@ class Trainer:
             after each epoch and on Ctrl-C). A mid-epoch checkpoint names the samples the epoch has left,
             so it resumes under any number of processes or batch size, training each of them once.
 
+    Under several processes (``parallel``, ``metrics_reducer``) every rank runs ``fit`` together: checkpoints
+    keep each rank's random streams (see ``_own_rng`` for a resume under another world size), and a Ctrl-C on
+    any rank is agreed on after every training and test batch, so ``test_loader`` must have as many batches
+    on every rank.
+
     ``history`` holds ``{"steps": [...], "epochs": [...]}``: per step the loss, top-1, top-5, lr,
     images/s and time; per epoch the train and test loss/top-1/top-5, lr, images/s and times.
     """
@@ -159,7 +164,11 @@ class Trainer:
         return self._resume is not None
 
     # ----- state -----
-    def state_dict(self, step_in_epoch=0, running=None, epoch_start_rng=None):
+    def state_dict(self, step_in_epoch=0, running=None, epoch_start_rng=None, rank_rng=None):
+        """The run as a checkpoint. ``rank_rng``: every rank's ``{"rng", "epoch_start_rng"}`` in rank order
+        (``ckpt.gather_rng_states``); None stores this process's alone."""
+        if rank_rng is None and _world()[1] == 1:
+            rank_rng = [{"rng": ckpt.rng_states(self.train_loader), "epoch_start_rng": epoch_start_rng}]
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -170,6 +179,8 @@ class Trainer:
             "running": running.state_dict() if running is not None else None,
             "rng": ckpt.rng_states(self.train_loader),
             "epoch_start_rng": epoch_start_rng,
+            # Each rank's own streams, so that a run of the same world size carries on with each of them.
+            "rank_rng": rank_rng,
             # Which samples the epoch has left, in its global order, and the run that wrote it: a run with
             # another world size or batch continues from these (a run like this one replays the epoch).
             "remaining": self._remaining(step_in_epoch) if step_in_epoch else None,
@@ -185,6 +196,7 @@ class Trainer:
         return state
 
     def load_state_dict(self, state):
+        state = self._own_rng(dict(state))
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
@@ -203,6 +215,43 @@ class Trainer:
                 )
             self._resume = state
         return self
+
+    def _own_rng(self, state):
+        """``state`` with this rank's random streams as its ``rng`` and ``epoch_start_rng``.
+
+        A checkpoint of the same world size holds every rank's streams (``rank_rng``): each rank takes its
+        own, and the run goes on as if it had not stopped. One from another world size (or one that kept
+        rank 0's alone) gives each rank streams derived from (the run's seed, rank, epoch, global step), see
+        ``checkpoint.derived_rng_states``: deterministic and different on every rank.
+        """
+        rank, size = _world()
+        per_rank = state.get("rank_rng")
+        if per_rank is not None and len(per_rank) == size:
+            state["rng"] = per_rank[rank]["rng"]
+            state["epoch_start_rng"] = per_rank[rank]["epoch_start_rng"]
+        elif size > 1 or state.get("world_size", 1) != size:
+            seed = ckpt.state_seed(state)
+            state["rng"] = ckpt.derived_rng_states(seed, rank, state["epoch"], state["global_step"], self.train_loader)
+            # Replaying an epoch (an old checkpoint of this world size) starts from the same derived streams.
+            state["epoch_start_rng"] = state["rng"]
+        return state
+
+    def _gathered_rng(self, epoch_start_rng):
+        """Every rank's streams now and at the epoch's start, on rank 0 (a collective, called by every rank)."""
+        mine = {"rng": ckpt.rng_states(self.train_loader), "epoch_start_rng": epoch_start_rng}
+        return ckpt.gather_rng_states(mine) if _world()[1] > 1 else None
+
+    def _stop_agreed(self):
+        """Whether to stop after this step. Several processes agree (any rank's Ctrl-C stops all at the
+        same step), so that they checkpoint together and none waits alone in the next step's all-reduce."""
+        if _world()[1] > 1:
+            from glassgrad import distributed as dist
+            from glassgrad.tensor import Tensor
+
+            flag = Tensor(np.array([1.0 if self._stop_requested else 0.0]))
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            self._stop_requested = bool(flag.numpy()[0] > 0)
+        return self._stop_requested
 
     def _remaining(self, steps):
         """The epoch's samples not yet trained after ``steps`` steps of every rank, or None when unknown."""
@@ -344,8 +393,7 @@ class Trainer:
                     acc=f"{record['top1']:.3f}",
                     img_s=f"{record['images_per_s'] or 0:.0f}",
                 )
-                if self._stop_requested:
-                    self._interrupt(position, running, epoch_start_rng)
+                self._interrupt(position, running, epoch_start_rng)
                 if self.checkpoint_every and self.global_step % self.checkpoint_every == 0:
                     if position != _length(loader):  # the epoch's own checkpoint comes next
                         self._checkpoint_mid_epoch(position, running, epoch_start_rng)
@@ -362,7 +410,8 @@ class Trainer:
         if self.test_loader is not None:
             t0 = time.perf_counter()
             test = self.evaluate(
-                self.test_loader, stop_check=lambda: self._interrupt(position, running, epoch_start_rng)
+                self.test_loader,
+                stop_check=lambda: self._interrupt(position, running, epoch_start_rng, reduced=True),
             )
             eval_time = time.perf_counter() - t0
             self.last_confusion = test.pop("confusion").tolist()
@@ -386,8 +435,9 @@ class Trainer:
         }
         self.history["epochs"].append(record)
         self.epoch = epoch
+        rank_rng = self._gathered_rng(None)
         if self.out_dir is not None:
-            self.save_checkpoint()
+            self.save_checkpoint(rank_rng=rank_rng)
             from glassgrad.train.report import write_metrics
 
             write_metrics(self.out_dir, self.history)
@@ -426,22 +476,27 @@ class Trainer:
         self._call("on_step_end", self.global_step, record)
         return record
 
-    def _checkpoint_mid_epoch(self, position, running, epoch_start_rng):
+    def _checkpoint_mid_epoch(self, position, running, epoch_start_rng, reduced=False):
         # Every rank reaches this step together: the metrics so far are summed over ranks, and the
-        # rank that writes (the one with out_dir) stores those, so any world size can carry on from them.
-        if self.metrics_reducer is not None:
+        # rank that writes (the one with out_dir) stores those, so any world size can carry on from them;
+        # every rank's random streams go with them.
+        if self.metrics_reducer is not None and not reduced:
             total = RunningMetrics()
             total.load_state_dict(running.state_dict())
             self.metrics_reducer(total)
             running = total
+        rank_rng = self._gathered_rng(epoch_start_rng)
         if self.out_dir is not None:
-            self.save_checkpoint(step_in_epoch=position, running=running, epoch_start_rng=epoch_start_rng)
+            self.save_checkpoint(
+                step_in_epoch=position, running=running, epoch_start_rng=epoch_start_rng, rank_rng=rank_rng
+            )
 
-    def _interrupt(self, position, running, epoch_start_rng):
-        if not self._stop_requested:
+    def _interrupt(self, position, running, epoch_start_rng, reduced=False):
+        """After Ctrl-C on any rank, every rank checkpoints at the same step and stops (``reduced``: the
+        epoch's metrics are already global, as during evaluation)."""
+        if not self._stop_agreed():
             return
-        if self.out_dir is not None:
-            self.save_checkpoint(step_in_epoch=position, running=running, epoch_start_rng=epoch_start_rng)
+        self._checkpoint_mid_epoch(position, running, epoch_start_rng, reduced=reduced)
         raise _Stop
 
     def evaluate(self, loader=None, stop_check=None):
@@ -470,7 +525,7 @@ class Trainer:
                     labels.append(target_array)
                     num_classes = max(num_classes, logits.shape[1])
                     bar.update(1)
-                    if stop_check is not None and self._stop_requested:
+                    if stop_check is not None:  # agreed between ranks, so asked after every batch
                         stop_check()
         finally:
             bar.close()
