@@ -1,9 +1,11 @@
-"""``mm``, ``bmm`` and ``dot``: ``matmul`` restricted to one rank, with PyTorch's checks and messages.
+"""``mm``, ``bmm``, ``mv``, ``dot`` and ``outer``: ``matmul`` restricted to one rank, with PyTorch's checks and
+messages; ``addmm``, ``addmv`` and ``baddbmm``: ``beta * input + alpha * product``.
 
 ``matmul`` broadcasts and accepts any rank; these do not, and code ported from PyTorch relies on
 them failing loudly (``bmm`` on matrices is a bug in the caller, not a batch of one).
 """
 
+from glassgrad.ops.elementwise import add, mul
 from glassgrad.ops.linalg import matmul
 from glassgrad.ops.registry import OpInfo, Sample, register
 
@@ -51,7 +53,58 @@ def dot(input, other):
     return matmul(input, other)
 
 
+def mv(input, vec):
+    """(n, m) @ (m,) -> (n,)."""
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(
+            f"mv expects a matrix and a vector, but got shapes {tuple(input.shape)} and {tuple(vec.shape)}"
+        )
+    return matmul(input, vec)
+
+
+def outer(input, vec2):
+    """The outer product of two 1-D tensors: (n,), (m,) -> (n, m)."""
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError(
+            f"outer expects two 1-D tensors, but got shapes {tuple(input.shape)} and {tuple(vec2.shape)}"
+        )
+    return mul(input.reshape(-1, 1), vec2.reshape(1, -1))
+
+
+def _scaled_sum(input, product, beta, alpha):
+    # beta == 0 ignores input entirely (its NaN and inf do not reach the result), as PyTorch documents.
+    if alpha != 1:
+        product = mul(product, alpha)
+    if beta == 0:
+        return product
+    return add(input if beta == 1 else mul(input, beta), product)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat1 @ mat2); input broadcasts to (n, p)."""
+    return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat @ vec); input broadcasts to (n,)."""
+    return _scaled_sum(input, mv(mat, vec), beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * bmm(batch1, batch2); input broadcasts to (b, n, p)."""
+    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+
+
 register(
+    OpInfo("mv", mv, [Sample((3, 4), (4,))]),
+    OpInfo("outer", outer, [Sample((3,), (4,))], aliases=("outer", "ger"), methods=("outer", "ger")),
+    OpInfo("addmm", addmm, [Sample((3, 2), (3, 4), (4, 2)), Sample((2,), (3, 4), (4, 2), beta=0.5, alpha=2.0)]),
+    OpInfo("addmv", addmv, [Sample((3,), (3, 4), (4,)), Sample((1,), (3, 4), (4,), beta=-1.0, alpha=0.5)]),
+    OpInfo(
+        "baddbmm",
+        baddbmm,
+        [Sample((2, 3, 5), (2, 3, 4), (2, 4, 5)), Sample((3, 5), (2, 3, 4), (2, 4, 5), beta=0.0, alpha=3.0)],
+    ),
     OpInfo("mm", mm, [Sample((3, 4), (4, 2))]),
     OpInfo("bmm", bmm, [Sample((2, 3, 4), (2, 4, 5))]),
     OpInfo("dot", dot, [Sample((4,), (4,))]),
