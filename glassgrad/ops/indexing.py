@@ -179,7 +179,22 @@ def index_select(a, dim, index):
 
 # -- the registry (glassgrad/ops/registry.py): names, methods, samples and tests ----------
 
+
+def masked_fill(input, mask, value):
+    """input with ``value`` where the bool ``mask`` (broadcast to input's shape) is True."""
+    return input.masked_fill(mask, value)
+
+
+_FILL_MASK = np.array([[True, False, False, True], [False, False, True, False], [True, True, False, False]])
+
 register(
+    OpInfo(
+        "masked_fill",
+        masked_fill,
+        [Sample((3, 4), _FILL_MASK, -1.5), Sample((3, 4), _FILL_MASK[0], 0.25)],
+        methods=(),
+        inplace=("masked_fill_",),
+    ),
     OpInfo(
         "gather",
         gather,

@@ -178,6 +178,16 @@ def transpose(a, dim0, dim1):
     return Permute.apply(a, dims=tuple(dims))
 
 
+def t(a):
+    """The transpose of a matrix; a 0-D or 1-D tensor is returned as it is."""
+    return a.t()
+
+
+def broadcast_to(a, shape):
+    """``expand`` by PyTorch's other name: (.., 1, ..) -> shape, without copying."""
+    return expand(a, shape)
+
+
 def squeeze(a, dim=None):
     """Remove dimensions of size 1 (all of them, or ``dim`` if it has size 1)."""
     if dim is None:
@@ -354,7 +364,19 @@ register(
     OpInfo("flatten", flatten, [Sample(_C), Sample(_C, 1), Sample(_C, start_dim=0, end_dim=1), Sample(())]),
     OpInfo("unflatten", unflatten, [Sample((2, 6), 1, Arg((2, 3))), Sample((6,), 0, sizes=(3, -1))]),
     OpInfo("permute", permute, [Sample(_C, dims=(2, 0, 1)), Sample(_M, Arg((1, 0)))], methods=()),
-    OpInfo("transpose", transpose, [Sample(_C, 0, 2), Sample(_M, 1, 0), Sample(_M, -1, -2)]),
+    OpInfo(
+        "transpose",
+        transpose,
+        [Sample(_C, 0, 2), Sample(_M, 1, 0), Sample(_M, -1, -2)],
+        aliases=("transpose", "swapaxes", "swapdims"),
+        methods=("transpose", "swapaxes", "swapdims"),
+    ),
+    OpInfo("t", t, [Sample(_M), Sample((4,)), Sample(())], methods=()),
+    OpInfo(
+        "broadcast_to",
+        broadcast_to,
+        [Sample((4,), Arg((3, 4))), Sample((3, 1), Arg((2, 3, 5))), Sample(_M, Arg((-1, 4)))],
+    ),
     OpInfo("squeeze", squeeze, [Sample((3, 1, 4)), Sample((3, 1, 4), 1), Sample((3, 1, 4), 0)]),
     OpInfo("unsqueeze", unsqueeze, [Sample(_M, 0), Sample(_M, -1), Sample((), 0)]),
     OpInfo(
