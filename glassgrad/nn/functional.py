@@ -153,6 +153,30 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     return _act.PReLU.apply(input, weight)
 
 
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """input where |input| > lambd, else 0."""
+    return _act.Hardshrink.apply(input, lambd=lambd)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """input shrunk towards 0 by lambd, 0 within [-lambd, lambd]."""
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be at least 0, but got {lambd}")
+    return _act.Softshrink.apply(input, lambd=lambd)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """The gated linear unit: a * sigmoid(b), a and b the two halves of input along dim (even size)."""
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support 0-D (scalar) tensors")
+    if input.shape[dim] % 2:
+        raise RuntimeError(
+            f"glu: halving dimension {dim} needs an even size, but the input has shape {tuple(input.shape)}"
+        )
+    a, b = ops.chunk(input, 2, dim)
+    return a * sigmoid(b)
+
+
 def tanhshrink(input: Tensor) -> Tensor:
     return input - tanh(input)
 
@@ -364,6 +388,31 @@ def layer_norm(
             f"normalized_shape {normalized_shape}"
         )
     return _norm.LayerNorm.apply(input, weight, bias, n_dims=len(normalized_shape), eps=eps)
+
+
+def rms_norm(
+    input: Tensor,
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | None = None,
+    eps: float | None = None,
+) -> Tensor:
+    """input / sqrt(mean(input^2) + eps) over the last len(normalized_shape) dimensions, times weight.
+
+    eps None: the machine epsilon of input's dtype, as PyTorch.
+    """
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(normalized_shape) :]) != normalized_shape:
+        raise RuntimeError(
+            f"rms_norm: the input's last dimensions {tuple(input.shape)} do not end with "
+            f"normalized_shape {normalized_shape}"
+        )
+    if eps is None:
+        eps = float(np.finfo(input.array.dtype).eps)
+    dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    out = input * ops.rsqrt((input * input).mean(dim=dims, keepdim=True) + eps)
+    return out if weight is None else out * weight
 
 
 def group_norm(
