@@ -6,6 +6,7 @@ import numpy as np
 
 from glassgrad import _dtype
 from glassgrad.autograd.function import Function
+from glassgrad.ops.elementwise import isnan, where
 from glassgrad.ops.registry import OpInfo, Sample, register
 from glassgrad.ops.utils import normalize_dims
 from glassgrad.tensor import Tensor
@@ -275,6 +276,25 @@ def norm(a, p="fro", dim=None, keepdim=False, dtype=None):
     return pow_(sum(pow_(abs_(a), p), dim, keepdim), 1.0 / p)
 
 
+def nansum(a, dim=None, keepdim=False, dtype=None):
+    """sum with NaN counted as 0 (its gradient is 0 there)."""
+    return sum(where(isnan(a), 0.0, a), dim, keepdim, dtype=dtype)
+
+
+def nanmean(a, dim=None, keepdim=False, dtype=None):
+    """The mean of the values that are not NaN (NaN where all are)."""
+    if a.array.dtype.kind != "f":
+        raise RuntimeError(f"nanmean(): expected a floating point input, got {a.dtype}")
+    present = Tensor._wrap(np.asarray(~np.isnan(a.array), dtype=a.array.dtype))
+    return nansum(a, dim, keepdim, dtype=dtype) / sum(present, dim, keepdim)
+
+
+def count_nonzero(a, dim=None):
+    """The number of non-zero values, over ``dim`` (an int or a tuple) or all; int64, no gradient."""
+    axes = None if dim is None else normalize_dims(dim, a.ndim, "count_nonzero")
+    return Tensor._wrap(np.asarray(np.count_nonzero(a.array, axis=axes), dtype=np.int64))
+
+
 def argmax(a, dim=None, keepdim=False):
     """Index of the largest element (of the flattened tensor when ``dim`` is None)."""
     if dim is None:
@@ -353,6 +373,9 @@ def _reduce_samples(dims=True):
     return samples + [Sample((2, 3, 2), dim=(0, 2))] if dims else samples
 
 
+_WITH_NAN = np.array([[1.0, np.nan, -0.5], [np.nan, 2.0, 0.25]])
+_SPARSE = np.array([[0.0, 1.5, 0.0], [-2.0, 0.0, 3.0]])
+
 register(
     OpInfo("sum", sum, _reduce_samples() + [Sample(())]),
     OpInfo("mean", mean, _reduce_samples()),
@@ -365,6 +388,14 @@ register(
     OpInfo("std", std, _reduce_samples() + [Sample(_M, 1, correction=0), Sample(_M, 0, False)]),
     OpInfo("logsumexp", logsumexp, [Sample(_M, 1), Sample(_M, -1, keepdim=True), Sample((2, 3, 2), dim=(0, 2))]),
     OpInfo("norm", norm, [Sample(_M), Sample(_M, 1), Sample(_M, 3, 1), Sample(_M, float("inf"), 0, keepdim=True)]),
+    OpInfo("nansum", nansum, _reduce_samples() + [Sample(_WITH_NAN), Sample(_WITH_NAN, 1, keepdim=True)]),
+    OpInfo("nanmean", nanmean, _reduce_samples() + [Sample(_WITH_NAN), Sample(_WITH_NAN, 0)]),
+    OpInfo(
+        "count_nonzero",
+        count_nonzero,
+        [Sample(_SPARSE), Sample(_SPARSE, 1), Sample(_SPARSE, dim=(0, 1))],
+        gradcheck=False,
+    ),
     OpInfo("argmax", argmax, _reduce_samples(dims=False), gradcheck=False),
     OpInfo("argmin", argmin, _reduce_samples(dims=False), gradcheck=False),
     OpInfo(
