@@ -63,6 +63,26 @@ class Expand(Function):
         return grad  # the engine sums it back to the input's shape
 
 
+class UnfoldDim(Function):
+    """Windows of ``size`` every ``step`` along ``dim``, as a new last dimension (a copy, not a view)."""
+
+    def forward(self, a, dim=0, size=1, step=1):
+        self.shape, self.dim, self.size, self.step = a.shape, dim, size, step
+        windows = np.lib.stride_tricks.sliding_window_view(a, size, axis=dim)
+        picked = [slice(None)] * a.ndim
+        picked[dim] = slice(None, None, step)
+        return np.ascontiguousarray(windows[tuple(picked)])
+
+    def backward(self, grad):
+        out = np.zeros(self.shape, dtype=grad.dtype)
+        count = grad.shape[self.dim]
+        for j in range(self.size):  # position j of every window: distinct targets, so += is exact
+            target = [slice(None)] * len(self.shape)
+            target[self.dim] = slice(j, j + self.step * (count - 1) + 1, self.step)
+            out[tuple(target)] += grad[..., j]
+        return out
+
+
 class Repeat(Function):
     def forward(self, a, repeats=()):
         self.shape = a.shape
@@ -186,6 +206,42 @@ def t(a):
 def broadcast_to(a, shape):
     """``expand`` by PyTorch's other name: (.., 1, ..) -> shape, without copying."""
     return expand(a, shape)
+
+
+def unfold(a, dimension, size, step):
+    """Tensor.unfold: (.., n, ..) -> (.., (n - size) // step + 1, .., size), the windows along ``dimension``."""
+    if a.ndim == 0:  # PyTorch: the one window of a scalar is (1,)
+        if size != 1 or dimension not in (0, -1):
+            raise RuntimeError(
+                f"unfold: a 0-D tensor has one window of size 1 at dimension 0, not {size} at {dimension}"
+            )
+        return reshape(a, (1,))
+    (axis,) = normalize_dims(dimension, a.ndim, "unfold")
+    if size > a.shape[axis]:
+        raise RuntimeError(
+            f"unfold: the window size {size} is larger than dimension {dimension} of shape {tuple(a.shape)}"
+        )
+    if step <= 0:
+        raise RuntimeError(f"unfold: step must be positive, but got {step}")
+    return UnfoldDim.apply(a, dim=axis, size=size, step=step)
+
+
+def _at_least(tensors, ndim, op):
+    tensors = _tensors(tensors, op)
+    if ndim == 1:
+        return [reshape(t, (1,)) if t.ndim == 0 else t for t in tensors]
+    return [reshape(t, (1, -1)) if t.ndim < 2 else t for t in tensors]
+
+
+def hstack(tensors):
+    """Concatenate along the columns: 1-D tensors end to end, others along dimension 1."""
+    tensors = _at_least(tensors, 1, "hstack")
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """Stack rows: 1-D tensors of n become (1, n), then concatenate along dimension 0."""
+    return cat(_at_least(tensors, 2, "vstack"), 0)
 
 
 def squeeze(a, dim=None):
@@ -393,6 +449,15 @@ register(
         aliases=("cat", "concat", "concatenate"),
     ),
     OpInfo("stack", stack, [Sample([_M, _M]), Sample([_M, _M, _M], dim=2)], methods=()),
+    OpInfo("hstack", hstack, [Sample([_M, (3, 2)]), Sample([(4,), (2,)])], methods=()),
+    OpInfo("vstack", vstack, [Sample([_M, (2, 4)]), Sample([(4,), (4,)]), Sample([(4,), _M])], methods=()),
+    OpInfo(
+        "unfold",
+        unfold,
+        [Sample((7,), 0, 3, 2), Sample(_C, 1, 2, 1), Sample((2, 8), -1, 4, 4), Sample((), 0, 1, 1)],
+        aliases=(),
+        torch="Tensor.unfold",
+    ),
     OpInfo("split", split, [Sample((5, 4), 2), Sample((5, 4), Arg([2, 3])), Sample((5, 4), 3, 1)]),
     OpInfo("chunk", chunk, [Sample((5, 4), 2), Sample((5, 4), 3, 1)]),
     OpInfo("unbind", unbind, [Sample(_M), Sample(_M, 1)]),
