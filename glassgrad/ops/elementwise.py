@@ -628,6 +628,23 @@ def equal(a, b):
     return a.array.shape == b.array.shape and bool(np.array_equal(a.array, b.array))
 
 
+class NanToNum(Function):
+    def forward(self, a, nan=0.0, posinf=None, neginf=None):
+        self.finite = np.isfinite(a)
+        return np.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
+
+    def backward(self, grad):
+        return grad * self.finite
+
+
+def nan_to_num(a, nan=0.0, posinf=None, neginf=None):
+    """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (default: the dtype's largest and
+    smallest values); the gradient is 0 where a value was replaced. Integers pass through."""
+    if a.array.dtype.kind != "f":
+        return clone(a)
+    return NanToNum.apply(a, nan=nan, posinf=posinf, neginf=neginf)
+
+
 def square(a):
     """input * input."""
     return mul(a, a)
@@ -722,6 +739,17 @@ register(
         aliases=("abs", "absolute"),
         methods=("abs", "absolute"),
         inplace=("abs_", "absolute_"),
+    ),
+    OpInfo(
+        "nan_to_num",
+        nan_to_num,
+        [
+            Sample(_M),
+            Sample(_SPECIAL, posinf=1e3, neginf=-1e3),
+            Sample(_SPECIAL, nan=1.5, posinf=9.0, neginf=-9.0),
+            Sample(_SPECIAL, posinf=4.0, neginf=-3.0),
+        ],
+        inplace=("nan_to_num_",),
     ),
     OpInfo("square", square, [Sample(_M), Sample(())], methods=(), inplace=("square_",)),
     OpInfo("clamp_min", clamp_min, [Sample(_M, -0.5), Sample(_M, min=0.25)], inplace=("clamp_min_",)),
