@@ -189,9 +189,15 @@ class Tensor(_Methods):
         return False
 
     # Every tensor lives in NumPy memory: PyTorch's other placement and layout flags all answer no.
-    is_cpu = property(lambda self: True, doc="True: glassgrad tensors are in host memory")
-    is_xpu = is_mps = is_meta = is_ipu = is_xla = is_maia = is_mtia = is_vulkan = property(lambda self: False)
-    is_sparse = is_sparse_csr = is_quantized = is_mkldnn = is_nested = property(lambda self: False)
+    def _yes(self) -> builtins.bool:
+        return True
+
+    def _no(self) -> builtins.bool:
+        return False
+
+    is_cpu = property(_yes, doc="True: glassgrad tensors are in host memory")
+    is_xpu = is_mps = is_meta = is_ipu = is_xla = is_maia = is_mtia = is_vulkan = property(_no)
+    is_sparse = is_sparse_csr = is_quantized = is_mkldnn = is_nested = property(_no)
 
     @property
     def is_leaf(self) -> builtins.bool:
