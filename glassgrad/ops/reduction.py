@@ -347,6 +347,35 @@ def sort(a, dim=-1, descending=False):
     return ValuesIndices(gather(a, axis, index), index)
 
 
+def median(a, dim=None, keepdim=False):
+    """The lower median (the ((n - 1) // 2)-th smallest value); NaN where a NaN is present.
+
+    No ``dim``: a 0-D tensor over all values. With ``dim``: (values, indices) along it.
+    The gradient goes to the chosen element.
+    """
+    from glassgrad.ops.indexing import gather
+
+    if dim is None:
+        flat = a.reshape(-1)
+        if flat.shape[0] == 0:
+            raise RuntimeError("median() of an empty tensor is undefined; give a non-empty input")
+        return median(flat, 0).values
+    (axis,) = normalize_dims(dim, a.ndim, "median")
+    values = a.array
+    order = np.argsort(values, axis=axis, kind="stable")
+    middle = (values.shape[axis] - 1) // 2
+    chosen = np.take(order, [middle], axis=axis)
+    if values.dtype.kind == "f":
+        nans = np.isnan(values)
+        has_nan = nans.any(axis=axis, keepdims=True)
+        chosen = np.where(has_nan, np.argmax(nans, axis=axis, keepdims=True), chosen)
+    index = Tensor._wrap(chosen.astype(np.int64, copy=False))
+    out = gather(a, axis, index)
+    if not keepdim:
+        out, index = out.squeeze(axis), index.squeeze(axis)
+    return ValuesIndices(out, index)
+
+
 def argsort(a, dim=-1, descending=False):
     return sort(a, dim, descending).indices
 
@@ -413,6 +442,16 @@ register(
     OpInfo("softmax", softmax, [Sample(_M, 1), Sample(_M, 0), Sample((2, 3, 2), dim=-1)]),
     OpInfo("log_softmax", log_softmax, [Sample(_M, 1), Sample(_M, 0), Sample((2, 3, 2), dim=-1)]),
     OpInfo("sort", sort, [Sample(_M), Sample(_M, 0), Sample(_M, 1, descending=True)]),
+    OpInfo(
+        "median",
+        median,
+        [
+            Sample(_M),
+            Sample((3, 5), 1),
+            Sample(_M, 0, keepdim=True),
+            Sample(np.array([[1.0, np.nan, 0.5], [2.0, 3.0, 1.0]]), 1),
+        ],
+    ),
     OpInfo("argsort", argsort, [Sample(_M), Sample(_M, 0, descending=True)], gradcheck=False),
     OpInfo("topk", topk, [Sample(_M, 2), Sample(_M, 2, 0, largest=False), Sample(_M, 3, sorted=True)]),
 )
