@@ -26,6 +26,7 @@ from glassgrad._dtype import (  # noqa: I001  (dtypes and Tensor load before the
     uint8,
 )
 from glassgrad.tensor import Size, Tensor, device, set_printoptions
+from glassgrad.ops.shape import broadcast_shapes
 from glassgrad import autograd, backends, cuda, ops, random
 from glassgrad.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from glassgrad.creation import (

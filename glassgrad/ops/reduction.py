@@ -253,6 +253,18 @@ def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
     return sqrt(var(a, dim, unbiased=unbiased, keepdim=keepdim, correction=correction))
 
 
+def var_mean(a, dim=None, unbiased=None, keepdim=False, correction=None):
+    """(var, mean) over ``dim`` in one call, with var's arguments."""
+    dim, unbiased = _bool_first(dim, unbiased)
+    return var(a, dim, unbiased=unbiased, keepdim=keepdim, correction=correction), mean(a, dim, keepdim)
+
+
+def std_mean(a, dim=None, unbiased=None, keepdim=False, correction=None):
+    """(std, mean) over ``dim`` in one call, with std's arguments."""
+    dim, unbiased = _bool_first(dim, unbiased)
+    return std(a, dim, unbiased=unbiased, keepdim=keepdim, correction=correction), mean(a, dim, keepdim)
+
+
 def logsumexp(a, dim, keepdim=False):
     """log(sum(exp(a))) over ``dim``, without overflow."""
     return LogSumExp.apply(a, axes=normalize_dims(dim, a.ndim, "logsumexp"), keepdim=keepdim)
@@ -415,6 +427,8 @@ register(
     OpInfo("amin", amin, _reduce_samples()),
     OpInfo("var", var, _reduce_samples() + [Sample(_M, 1, correction=0), Sample(_M, 0, False)]),
     OpInfo("std", std, _reduce_samples() + [Sample(_M, 1, correction=0), Sample(_M, 0, False)]),
+    OpInfo("var_mean", var_mean, [Sample(_M), Sample(_M, 1), Sample(_M, 0, keepdim=True, correction=0)], methods=()),
+    OpInfo("std_mean", std_mean, [Sample(_M), Sample(_M, 1, keepdim=True), Sample(_M, 0, False)], methods=()),
     OpInfo("logsumexp", logsumexp, [Sample(_M, 1), Sample(_M, -1, keepdim=True), Sample((2, 3, 2), dim=(0, 2))]),
     OpInfo("norm", norm, [Sample(_M), Sample(_M, 1), Sample(_M, 3, 1), Sample(_M, float("inf"), 0, keepdim=True)]),
     OpInfo("nansum", nansum, _reduce_samples() + [Sample(_WITH_NAN), Sample(_WITH_NAN, 1, keepdim=True)]),

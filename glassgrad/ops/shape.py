@@ -244,6 +244,43 @@ def vstack(tensors):
     return cat(_at_least(tensors, 2, "vstack"), 0)
 
 
+def broadcast_shapes(*shapes):
+    """The shape that ``shapes`` broadcast to, as a Size; an error names them if they do not."""
+    from glassgrad.tensor import Size
+
+    try:
+        return Size(np.broadcast_shapes(*(tuple(s) if isinstance(s, (tuple, list)) else (s,) for s in shapes)))
+    except ValueError:
+        raise RuntimeError(f"broadcast_shapes: the shapes {list(shapes)} cannot be broadcast together") from None
+
+
+def broadcast_tensors(*tensors):
+    """The tensors expanded to their common broadcast shape (views, as expand)."""
+    shape = broadcast_shapes(*(t.shape for t in tensors))
+    return tuple(expand(t, shape) for t in tensors)
+
+
+def diff(a, n=1, dim=-1, prepend=None, append=None):
+    """The n-th forward difference along ``dim``: out[i] = a[i + 1] - a[i], applied n times;
+    ``prepend``/``append`` are joined to a along dim first."""
+    (axis,) = normalize_dims(dim, a.ndim, "diff")
+    parts = [x for x in (prepend, a, append) if x is not None]
+    if len(parts) > 1:
+        a = cat([x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x, a.array.dtype)) for x in parts], axis)
+    for _ in range(n):
+        length = a.shape[axis]
+        if length == 0:
+            break
+        later = [slice(None)] * a.ndim
+        earlier = [slice(None)] * a.ndim
+        later[axis], earlier[axis] = slice(1, None), slice(None, length - 1)
+        if a.array.dtype == np.bool_:
+            a = a[tuple(later)].logical_xor(a[tuple(earlier)])
+        else:
+            a = a[tuple(later)] - a[tuple(earlier)]
+    return a
+
+
 def squeeze(a, dim=None):
     """Remove dimensions of size 1 (all of them, or ``dim`` if it has size 1)."""
     if dim is None:
@@ -449,6 +486,8 @@ register(
         aliases=("cat", "concat", "concatenate"),
     ),
     OpInfo("stack", stack, [Sample([_M, _M]), Sample([_M, _M, _M], dim=2)], methods=()),
+    OpInfo("broadcast_tensors", broadcast_tensors, [Sample(_M, (4,)), Sample((3, 1), (1, 5), (5,))], methods=()),
+    OpInfo("diff", diff, [Sample((5,)), Sample(_M, 2, 0), Sample(_M, 1, 1, (3, 1), (3, 2))]),
     OpInfo("hstack", hstack, [Sample([_M, (3, 2)]), Sample([(4,), (2,)])], methods=()),
     OpInfo("vstack", vstack, [Sample([_M, (2, 4)]), Sample([(4,), (4,)]), Sample([(4,), _M])], methods=()),
     OpInfo(
