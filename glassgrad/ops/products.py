@@ -5,8 +5,9 @@ messages; ``addmm``, ``addmv`` and ``baddbmm``: ``beta * input + alpha * product
 them failing loudly (``bmm`` on matrices is a bug in the caller, not a batch of one).
 """
 
-from glassgrad.ops.elementwise import add, mul
+from glassgrad.ops.elementwise import add, mul, sub
 from glassgrad.ops.linalg import matmul
+from glassgrad.ops.reduction import norm
 from glassgrad.ops.registry import OpInfo, Sample, register
 
 
@@ -95,7 +96,26 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
 
 
+def cdist(x1, x2, p=2.0, compute_mode=None):
+    """The p-norm distance of every row of x1 to every row of x2: (*, P, M), (*, R, M) -> (*, P, R)."""
+    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(
+            f"cdist: x1 and x2 must be (*, P, M) and (*, R, M) with the same M, but got shapes "
+            f"{tuple(x1.shape)} and {tuple(x2.shape)}"
+        )
+    if p < 0:
+        raise RuntimeError(f"cdist only supports non-negative p values, but got p={p}")
+    pairs = sub(x1.unsqueeze(-2), x2.unsqueeze(-3))  # (*, P, R, M)
+    return norm(pairs, p, -1)
+
+
 register(
+    OpInfo(
+        "cdist",
+        cdist,
+        [Sample((4, 3), (5, 3)), Sample((2, 3, 2), (2, 4, 2), 1.0), Sample((3, 2), (2, 2), 3.0)],
+        methods=(),
+    ),
     OpInfo("mv", mv, [Sample((3, 4), (4,))]),
     OpInfo("outer", outer, [Sample((3,), (4,))], aliases=("outer", "ger"), methods=("outer", "ger")),
     OpInfo("addmm", addmm, [Sample((3, 2), (3, 4), (4, 2)), Sample((2,), (3, 4), (4, 2), beta=0.5, alpha=2.0)]),
