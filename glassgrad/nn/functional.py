@@ -1009,3 +1009,19 @@ def upsample_nearest(input: Tensor, size: Any = None, scale_factor: Any = None) 
 def upsample_bilinear(input: Tensor, size: Any = None, scale_factor: Any = None) -> Tensor:
     """The deprecated spelling of interpolate(mode='bilinear', align_corners=True)."""
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+def grid_sample(
+    input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mode: str = "zeros", align_corners: bool | None = None
+) -> Tensor:
+    """Sample input (N, C, H, W) at grid (N, H_out, W_out, 2) of normalised (x, y) -> (N, C, H_out, W_out)."""
+    from glassgrad.ops.grid_sample import grid_sample as _grid_sample
+
+    return _grid_sample(input, grid, mode, padding_mode, align_corners)
+
+
+def affine_grid(theta: Tensor, size: Sequence[int], align_corners: bool | None = None) -> Tensor:
+    """The sampling grid (N, H, W, 2) of the affine maps theta (N, 2, 3) for an output of size (N, C, H, W)."""
+    from glassgrad.ops.grid_sample import affine_grid as _affine_grid
+
+    return _affine_grid(theta, size, align_corners)

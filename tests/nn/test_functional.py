@@ -103,3 +103,17 @@ def test_other_spellings_match_their_functions():
         F.upsample_bilinear(x, size=(3, 5)).numpy(),
         F.interpolate(x, size=(3, 5), mode="bilinear", align_corners=True).numpy(),
     )
+
+
+def test_identity_affine_grid_resamples_the_image_exactly():
+    image = glassgrad.tensor(np.random.default_rng(0).normal(size=(2, 3, 5, 4)), requires_grad=True)
+    theta = glassgrad.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]] * 2, dtype=glassgrad.float64, requires_grad=True)
+    for align in (False, True):
+        grid = F.affine_grid(theta, image.shape, align_corners=align)
+        out = F.grid_sample(image, grid, align_corners=align)
+        np.testing.assert_allclose(out.detach().numpy(), image.detach().numpy(), atol=1e-12)
+    out.sum().backward()
+    np.testing.assert_allclose(image.grad.numpy(), np.ones((2, 3, 5, 4)), atol=1e-12)
+    assert theta.grad.shape == (2, 2, 3)
+    with pytest.raises(ValueError, match="padding_mode='reflection' is not supported"):
+        F.grid_sample(image, grid, padding_mode="reflection")
