@@ -108,3 +108,4 @@ from glassgrad.nn import parallel  # noqa: E402
 from glassgrad.nn.parallel import DataParallel  # noqa: E402
 from glassgrad.nn.activation import GLU, Hardshrink, Softshrink  # noqa: E402
 from glassgrad.nn.normalization import RMSNorm  # noqa: E402
+from glassgrad.nn.sparse import EmbeddingBag  # noqa: E402

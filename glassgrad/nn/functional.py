@@ -1025,3 +1025,64 @@ def affine_grid(theta: Tensor, size: Sequence[int], align_corners: bool | None =
     from glassgrad.ops.grid_sample import affine_grid as _affine_grid
 
     return _affine_grid(theta, size, align_corners)
+
+
+def embedding_bag(
+    input: Tensor,
+    weight: Tensor,
+    offsets: Tensor | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2,
+    scale_grad_by_freq: bool = False,
+    mode: str = "mean",
+    sparse: bool = False,
+    per_sample_weights: Tensor | None = None,
+    include_last_offset: bool = False,
+    padding_idx: int | None = None,
+) -> Tensor:
+    """The sum, mean or max of each bag of embeddings -> (B, dim).
+
+    Bags: the rows of a 2-D ``input`` (B, N), or the runs of a 1-D ``input`` that start at ``offsets``
+    (B,) (with ``include_last_offset``, (B + 1,) whose last entry ends the last bag). Entries equal to
+    ``padding_idx`` are left out; an empty bag gives zeros.
+    """
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"embedding_bag: mode={mode!r} is not one of 'sum', 'mean', 'max'")
+    indices = input.array
+    if indices.ndim == 2:
+        if offsets is not None:
+            raise ValueError("embedding_bag: offsets must be None when input is 2-D (each row is a bag)")
+        bags, length = indices.shape
+        bag_of = np.repeat(np.arange(bags), length)
+        indices = indices.reshape(-1)
+    elif indices.ndim == 1:
+        if offsets is None:
+            raise ValueError("embedding_bag: a 1-D input needs offsets, the start of each bag (B,)")
+        starts = np.asarray(offsets.array if isinstance(offsets, Tensor) else offsets, dtype=np.int64)
+        if starts.ndim != 1 or (starts.size and (starts[0] != 0 or np.any(np.diff(starts) < 0))):
+            raise ValueError(f"embedding_bag: offsets must be 1-D, start at 0 and not decrease, got {starts.tolist()}")
+        if include_last_offset:
+            indices, starts = indices[: starts[-1]], starts[:-1]
+        bags = starts.size
+        bag_of = np.searchsorted(starts, np.arange(indices.size), side="right") - 1
+    else:
+        raise ValueError(f"embedding_bag: input must be 1-D or 2-D, got shape {tuple(input.shape)}")
+    if per_sample_weights is not None and mode != "sum":
+        raise ValueError(f"embedding_bag: per_sample_weights is only supported for mode='sum', got mode={mode!r}")
+    keep = np.ones(indices.size, dtype=bool)
+    if padding_idx is not None:
+        padding_idx %= weight.shape[0]
+        keep = indices != padding_idx
+    rows = embedding(Tensor._wrap(indices), weight, padding_idx, max_norm, norm_type, scale_grad_by_freq)
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.reshape(-1)[: indices.size].unsqueeze(-1)
+    rows, bag_of = rows[Tensor._wrap(keep)], bag_of[keep]
+    out = Tensor._wrap(np.zeros((bags, weight.shape[1]), dtype=weight.array.dtype))
+    if mode == "max":
+        where = Tensor._wrap(np.broadcast_to(bag_of[:, None], rows.shape).copy())
+        return out.scatter_reduce(0, where, rows, "amax", include_self=False)
+    total = out.index_add(0, Tensor._wrap(bag_of), rows)
+    if mode == "sum":
+        return total
+    counts = np.bincount(bag_of, minlength=bags).astype(weight.array.dtype)
+    return total / Tensor._wrap(np.maximum(counts, 1)[:, None])
