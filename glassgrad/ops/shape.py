@@ -233,6 +233,50 @@ def _at_least(tensors, ndim, op):
     return [reshape(t, (1, -1)) if t.ndim < 2 else t for t in tensors]
 
 
+def _atleast(tensors, ndim, op):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    tensors = _tensors(tensors, op)
+    # PyTorch's (and NumPy's) placements: a vector is a row in 2-D and (1, n, 1) in 3-D.
+    grow = {
+        (1, 0): lambda t: (1,),
+        (2, 0): lambda t: (1, 1),
+        (2, 1): lambda t: (1, t.shape[0]),
+        (3, 0): lambda t: (1, 1, 1),
+        (3, 1): lambda t: (1, t.shape[0], 1),
+        (3, 2): lambda t: (*t.shape, 1),
+    }
+    out = [reshape(t, grow[ndim, t.ndim](t)) if t.ndim < ndim else t for t in tensors]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def atleast_1d(*tensors):
+    """Each tensor with at least 1 dimension (a 0-D one becomes (1,)); one tensor in, one out."""
+    return _atleast(tensors, 1, "atleast_1d")
+
+
+def atleast_2d(*tensors):
+    """Each tensor with at least 2 dimensions: () -> (1, 1), (n,) -> (1, n)."""
+    return _atleast(tensors, 2, "atleast_2d")
+
+
+def atleast_3d(*tensors):
+    """Each tensor with at least 3 dimensions: () -> (1, 1, 1), (n,) -> (1, n, 1), (m, n) -> (m, n, 1)."""
+    return _atleast(tensors, 3, "atleast_3d")
+
+
+def column_stack(tensors):
+    """Stack as columns: 0-D and 1-D tensors become (n, 1) columns, then concatenate along dimension 1."""
+    tensors = _tensors(tensors, "column_stack")
+    return cat([reshape(t, (-1, 1)) if t.ndim < 2 else t for t in tensors], 1)
+
+
+def dstack(tensors):
+    """Stack along the third dimension, after atleast_3d."""
+    tensors = _tensors(tensors, "dstack")
+    return cat([atleast_3d(t) for t in tensors], 2)
+
+
 def hstack(tensors):
     """Concatenate along the columns: 1-D tensors end to end, others along dimension 1."""
     tensors = _at_least(tensors, 1, "hstack")
@@ -488,6 +532,11 @@ register(
     OpInfo("stack", stack, [Sample([_M, _M]), Sample([_M, _M, _M], dim=2)], methods=()),
     OpInfo("broadcast_tensors", broadcast_tensors, [Sample(_M, (4,)), Sample((3, 1), (1, 5), (5,))], methods=()),
     OpInfo("diff", diff, [Sample((5,)), Sample(_M, 2, 0), Sample(_M, 1, 1, (3, 1), (3, 2))]),
+    OpInfo("atleast_1d", atleast_1d, [Sample(()), Sample(_M), Sample((), (2,))], methods=()),
+    OpInfo("atleast_2d", atleast_2d, [Sample(()), Sample((4,)), Sample(_C)], methods=()),
+    OpInfo("atleast_3d", atleast_3d, [Sample(()), Sample((4,)), Sample(_M), Sample(_C), Sample((2,), _M)], methods=()),
+    OpInfo("column_stack", column_stack, [Sample([(3,), _M[:1] + (2,)]), Sample([(4,), (4,)])], methods=()),
+    OpInfo("dstack", dstack, [Sample([_M, _M]), Sample([(4,), (4,)])], methods=()),
     OpInfo("hstack", hstack, [Sample([_M, (3, 2)]), Sample([(4,), (2,)])], methods=()),
     OpInfo("vstack", vstack, [Sample([_M, (2, 4)]), Sample([(4,), (4,)]), Sample([(4,), _M])], methods=()),
     OpInfo(
