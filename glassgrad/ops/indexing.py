@@ -177,6 +177,25 @@ def index_select(a, dim, index):
     return IndexSelect.apply(a, index=idx.astype(np.int64, copy=False), axis=axis)
 
 
+def index_fill(input, dim, index, value):
+    """input with ``value`` at the positions ``index`` (1-D or 0-D int) along ``dim``; no gradient there."""
+    (axis,) = normalize_dims(dim, input.ndim, "index_fill") if input.ndim else (0,)
+    idx = index.array if isinstance(index, Tensor) else np.asarray(index)
+    if idx.ndim > 1 or idx.dtype.kind not in "iu":
+        raise RuntimeError(
+            f"index_fill: index must be a 0-D or 1-D integer tensor, got {idx.dtype} of shape {idx.shape}"
+        )
+    size = input.shape[axis] if input.ndim else 1
+    if idx.size and (idx.min() < -size or idx.max() >= size):
+        raise IndexError(f"index_fill: index {idx.tolist()} is out of range for dimension {dim} of size {size}")
+    chosen = np.zeros(size, dtype=bool)
+    chosen[idx] = True
+    shape = [1] * input.ndim
+    if input.ndim:
+        shape[axis] = size
+    return input.masked_fill(Tensor._wrap(chosen.reshape(shape)), value)
+
+
 def masked_select(a, mask):
     """The 1-D tensor of a's values where the bool ``mask`` is True, both broadcast together."""
     from glassgrad.ops.shape import expand
@@ -233,6 +252,16 @@ register(
         "gather",
         gather,
         [Sample((3, 4), 1, np.array([[0, 1], [2, 3], [1, 1]])), Sample((3, 4), 0, np.zeros((1, 4), np.int64))],
+    ),
+    OpInfo(
+        "index_fill",
+        index_fill,
+        [
+            Sample((3, 4), 1, np.array([0, 2]), -1.5),
+            Sample((3, 4), 0, np.array([2, -3]), 0.5),
+            Sample((3, 4), -1, np.array(1), 2.0),
+        ],
+        inplace=("index_fill_",),
     ),
     OpInfo(
         "masked_select",
