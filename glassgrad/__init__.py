@@ -25,7 +25,8 @@ from glassgrad._dtype import (  # noqa: I001  (dtypes and Tensor load before the
     set_default_dtype,
     uint8,
 )
-from glassgrad.tensor import Size, Tensor, device
+from glassgrad.tensor import Size, Tensor, device, set_printoptions
+from glassgrad.ops.shape import broadcast_shapes
 from glassgrad import autograd, backends, cuda, ops, random
 from glassgrad.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from glassgrad.creation import (
@@ -71,6 +72,16 @@ from glassgrad.summary import summary
 
 def is_tensor(obj):
     return isinstance(obj, Tensor)
+
+
+def is_floating_point(t):
+    """True if ``t`` holds floating-point numbers."""
+    return t.is_floating_point()
+
+
+def is_complex(t):
+    """True if ``t`` holds complex numbers."""
+    return t.is_complex()
 
 
 def numel(t):

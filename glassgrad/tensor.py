@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -23,6 +24,36 @@ else:
     # The methods of the op registry are bound at import (glassgrad/ops/registry.py); for type
     # checkers glassgrad/_tensor_methods.pyi declares them. At runtime Tensor derives from object only.
     _Methods = object
+
+
+# What ``repr`` passes to np.array2string; ``set_printoptions`` changes it.
+_DEFAULT_PRINT = {"precision": 4, "threshold": 1000, "edgeitems": 3}
+PRINT_OPTIONS: dict = dict(_DEFAULT_PRINT)
+_PROFILES = {"default": _DEFAULT_PRINT, "short": {"precision": 2, "threshold": 1000, "edgeitems": 2}}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):
+    """How tensors print: decimals, the element count above which a summary is shown, the items kept at
+    each end of a summary, the line width; ``profile`` 'default', 'short' or 'full' resets them first."""
+    if sci_mode is not None:
+        raise ValueError(
+            f"set_printoptions: sci_mode={sci_mode!r} is not supported (glassgrad chooses the notation as "
+            "NumPy does); leave it out"
+        )
+    if profile is not None:
+        if profile == "full":
+            chosen = {**_DEFAULT_PRINT, "threshold": sys.maxsize}
+        elif profile in _PROFILES:
+            chosen = dict(_PROFILES[profile])
+        else:
+            raise ValueError(f"set_printoptions: profile={profile!r} is not one of 'default', 'short', 'full'")
+        PRINT_OPTIONS.clear()
+        PRINT_OPTIONS.update(chosen)
+    for key, value in (("precision", precision), ("threshold", threshold), ("edgeitems", edgeitems)):
+        if value is not None:
+            PRINT_OPTIONS[key] = int(value)
+    if linewidth is not None:
+        PRINT_OPTIONS["max_line_width"] = int(linewidth)
 
 
 class Tensor(_Methods):
@@ -180,6 +211,31 @@ class Tensor(_Methods):
     def element_size(self) -> builtins.int:
         return self.array.itemsize
 
+    ndimension = dim
+
+    @property
+    def itemsize(self) -> builtins.int:
+        return self.array.itemsize
+
+    @property
+    def nbytes(self) -> builtins.int:
+        return self.array.nbytes
+
+    def is_complex(self) -> builtins.bool:
+        return self.array.dtype.kind == "c"
+
+    def is_signed(self) -> builtins.bool:
+        return self.array.dtype.kind in "fic"
+
+    def get_device(self) -> builtins.int:
+        """-1, PyTorch's answer for a tensor in host memory."""
+        return -1
+
+    @property
+    def retains_grad(self) -> builtins.bool:
+        """True for a non-leaf tensor on which ``retain_grad()`` was called."""
+        return self._retains_grad
+
     def __len__(self) -> builtins.int:
         if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -193,7 +249,7 @@ class Tensor(_Methods):
             # PyTorch prints 4 decimals unless every value is a whole number (then "1.").
             if finite.size and np.any(finite != np.round(finite)):
                 mode = "fixed"
-        body = np.array2string(array, separator=", ", prefix="tensor(", precision=4, floatmode=mode)
+        body = np.array2string(array, separator=", ", prefix="tensor(", floatmode=mode, **PRINT_OPTIONS)
         extras = []
         if self.array.dtype not in (np.float32, np.int64, np.bool_):
             extras.append(f"dtype={self.dtype}")

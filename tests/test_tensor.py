@@ -168,3 +168,32 @@ def test_type_as_square_and_copying_to():
     z = x.detach().to("cpu", copy=True)
     z.zero_()
     assert x.tolist() == [1.0, -2.0]
+
+
+def test_set_printoptions_precision_edgeitems_and_profiles():
+    x = glassgrad.tensor([1 / 3, 2 / 3])
+    try:
+        glassgrad.set_printoptions(precision=2)
+        assert repr(x) == "tensor([0.33, 0.67])"
+        glassgrad.set_printoptions(threshold=5, edgeitems=1)
+        assert repr(glassgrad.arange(10)) == "tensor([0, ..., 9])"
+        glassgrad.set_printoptions(profile="full")
+        assert "..." not in repr(glassgrad.arange(2000))
+        with pytest.raises(ValueError, match="profile='long'"):
+            glassgrad.set_printoptions(profile="long")
+        with pytest.raises(ValueError, match="sci_mode=True is not supported"):
+            glassgrad.set_printoptions(sci_mode=True)
+    finally:
+        glassgrad.set_printoptions(profile="default")
+    assert repr(x) == "tensor([0.3333, 0.6667])"
+
+
+def test_size_and_kind_queries_match_torch_names():
+    x = glassgrad.zeros(3, 4, dtype=glassgrad.float64, requires_grad=True)
+    assert (x.nbytes, x.itemsize, x.ndimension(), x.get_device()) == (96, 8, 2, -1)
+    assert x.is_signed() and not glassgrad.tensor([1], dtype=glassgrad.uint8).is_signed()
+    assert glassgrad.is_floating_point(x) and not glassgrad.is_complex(x)
+    y = x * 2
+    assert not y.retains_grad
+    y.retain_grad()
+    assert y.retains_grad and not x.retains_grad

@@ -71,16 +71,22 @@ LISTED = (
     "torch.nn.functional",
     "torch.nn.init",
     "torch.nn.utils",
+    "torch.nn.utils.rnn",
+    "torch.nn.utils.parametrizations",
+    "torch.nn.utils.fusion",
     "torch.nn.parallel",
     "torch.nn.modules.utils",
     "torch.optim",
     "torch.optim.lr_scheduler",
     "torch.optim.swa_utils",
     "torch.autograd",
+    "torch.linalg",
+    "torch.serialization",
     "torch.distributions",
     "torch.special",
     "torch.amp",
     "torch.utils.data",
+    "torch.utils.data.distributed",
     "torch.utils.checkpoint",
     "torch.cuda",
     "torch.accelerator",
@@ -96,6 +102,8 @@ LISTED = (
     "torchvision.datasets",
     "torchvision.transforms",
     "torchvision.transforms.functional",
+    "torchvision.transforms.v2",
+    "torchvision.transforms.v2.functional",
     "torchvision.models",
     "torchvision.utils",
 )
@@ -350,7 +358,8 @@ def uninstall() -> None:
 def provided_names(prefix: str = "") -> list:
     """The PyTorch names glassgrad provides, as ``torch.nn.Linear``, for the namespaces in ``LISTED``.
 
-    Only names defined by glassgrad count (not ``np`` or ``math`` imported into a module);
+    Only names defined by glassgrad count (not ``np`` or ``math`` imported into a module, nor a glassgrad
+    module imported for the file's own use);
     ``prefix`` keeps those starting with it.
     """
     names = []
@@ -363,11 +372,13 @@ def provided_names(prefix: str = "") -> list:
         for attr in dir(module):
             if attr.startswith("__"):
                 continue
-            if attr.startswith("_") and torch_name != "torch.nn.modules.utils":
+            if (attr.startswith("_") and torch_name != "torch.nn.modules.utils") or attr == "TYPE_CHECKING":
                 continue
             value = getattr(module, attr, None)
             if isinstance(value, types.ModuleType):
-                if not value.__name__.startswith("glassgrad."):
+                # A module counts only as a namespace of its own (torch.nn.functional), not as one
+                # that a file imported for its own use (glassgrad.ops inside nn.functional).
+                if not value.__name__.startswith(module.__name__ + "."):
                     continue
             elif (getattr(value, "__module__", None) or "glassgrad").split(".")[0] != "glassgrad":
                 continue

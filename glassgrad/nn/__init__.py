@@ -106,3 +106,6 @@ from glassgrad.nn.pooling import AdaptiveAvgPool1d, AdaptiveMaxPool1d, AvgPool1d
 from glassgrad.nn.sync_batchnorm import SyncBatchNorm
 from glassgrad.nn import parallel  # noqa: E402
 from glassgrad.nn.parallel import DataParallel  # noqa: E402
+from glassgrad.nn.activation import GLU, Hardshrink, Softshrink  # noqa: E402
+from glassgrad.nn.normalization import RMSNorm  # noqa: E402
+from glassgrad.nn.sparse import EmbeddingBag  # noqa: E402

@@ -153,6 +153,30 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     return _act.PReLU.apply(input, weight)
 
 
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """input where |input| > lambd, else 0."""
+    return _act.Hardshrink.apply(input, lambd=lambd)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """input shrunk towards 0 by lambd, 0 within [-lambd, lambd]."""
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be at least 0, but got {lambd}")
+    return _act.Softshrink.apply(input, lambd=lambd)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """The gated linear unit: a * sigmoid(b), a and b the two halves of input along dim (even size)."""
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support 0-D (scalar) tensors")
+    if input.shape[dim] % 2:
+        raise RuntimeError(
+            f"glu: halving dimension {dim} needs an even size, but the input has shape {tuple(input.shape)}"
+        )
+    a, b = ops.chunk(input, 2, dim)
+    return a * sigmoid(b)
+
+
 def tanhshrink(input: Tensor) -> Tensor:
     return input - tanh(input)
 
@@ -364,6 +388,31 @@ def layer_norm(
             f"normalized_shape {normalized_shape}"
         )
     return _norm.LayerNorm.apply(input, weight, bias, n_dims=len(normalized_shape), eps=eps)
+
+
+def rms_norm(
+    input: Tensor,
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | None = None,
+    eps: float | None = None,
+) -> Tensor:
+    """input / sqrt(mean(input^2) + eps) over the last len(normalized_shape) dimensions, times weight.
+
+    eps None: the machine epsilon of input's dtype, as PyTorch.
+    """
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(normalized_shape) :]) != normalized_shape:
+        raise RuntimeError(
+            f"rms_norm: the input's last dimensions {tuple(input.shape)} do not end with "
+            f"normalized_shape {normalized_shape}"
+        )
+    if eps is None:
+        eps = float(np.finfo(input.array.dtype).eps)
+    dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    out = input * ops.rsqrt((input * input).mean(dim=dims, keepdim=True) + eps)
+    return out if weight is None else out * weight
 
 
 def group_norm(
@@ -903,3 +952,137 @@ from glassgrad.nn._functional_layers import (  # noqa: E402, F401  (re-exported;
     triplet_margin_loss,
     unfold,
 )
+
+# -- PyTorch's other spellings of the functions above -------------------------------------
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return elu(input, alpha, inplace=True)
+
+
+def selu_(input: Tensor) -> Tensor:
+    return selu(input, inplace=True)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return celu(input, alpha, inplace=True)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    return _result(input, _act.Threshold.apply(input, threshold=threshold, value=value), True, "threshold_")
+
+
+def max_pool1d_with_indices(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = True) -> Any:  # fmt: skip
+    """max_pool1d that returns (output, indices)."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+
+
+def max_pool2d_with_indices(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = True) -> Any:  # fmt: skip
+    """max_pool2d that returns (output, indices)."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+
+
+def max_pool3d_with_indices(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = True) -> Any:  # fmt: skip
+    """max_pool3d that returns (output, indices)."""
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+
+
+def adaptive_max_pool1d_with_indices(input: Tensor, output_size: Any, return_indices: bool = True) -> Any:
+    """adaptive_max_pool1d that returns (output, indices)."""
+    return adaptive_max_pool1d(input, output_size, return_indices=True)
+
+
+def adaptive_max_pool2d_with_indices(input: Tensor, output_size: Any, return_indices: bool = True) -> Any:
+    """adaptive_max_pool2d that returns (output, indices)."""
+    return adaptive_max_pool2d(input, output_size, return_indices=True)
+
+
+def upsample_nearest(input: Tensor, size: Any = None, scale_factor: Any = None) -> Tensor:
+    """The deprecated spelling of interpolate(mode='nearest')."""
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input: Tensor, size: Any = None, scale_factor: Any = None) -> Tensor:
+    """The deprecated spelling of interpolate(mode='bilinear', align_corners=True)."""
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+def grid_sample(
+    input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mode: str = "zeros", align_corners: bool | None = None
+) -> Tensor:
+    """Sample input (N, C, H, W) at grid (N, H_out, W_out, 2) of normalised (x, y) -> (N, C, H_out, W_out)."""
+    from glassgrad.ops.grid_sample import grid_sample as _grid_sample
+
+    return _grid_sample(input, grid, mode, padding_mode, align_corners)
+
+
+def affine_grid(theta: Tensor, size: Sequence[int], align_corners: bool | None = None) -> Tensor:
+    """The sampling grid (N, H, W, 2) of the affine maps theta (N, 2, 3) for an output of size (N, C, H, W)."""
+    from glassgrad.ops.grid_sample import affine_grid as _affine_grid
+
+    return _affine_grid(theta, size, align_corners)
+
+
+def embedding_bag(
+    input: Tensor,
+    weight: Tensor,
+    offsets: Tensor | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2,
+    scale_grad_by_freq: bool = False,
+    mode: str = "mean",
+    sparse: bool = False,
+    per_sample_weights: Tensor | None = None,
+    include_last_offset: bool = False,
+    padding_idx: int | None = None,
+) -> Tensor:
+    """The sum, mean or max of each bag of embeddings -> (B, dim).
+
+    Bags: the rows of a 2-D ``input`` (B, N), or the runs of a 1-D ``input`` that start at ``offsets``
+    (B,) (with ``include_last_offset``, (B + 1,) whose last entry ends the last bag). Entries equal to
+    ``padding_idx`` are left out; an empty bag gives zeros.
+    """
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"embedding_bag: mode={mode!r} is not one of 'sum', 'mean', 'max'")
+    indices = input.array
+    if indices.ndim == 2:
+        if offsets is not None:
+            raise ValueError("embedding_bag: offsets must be None when input is 2-D (each row is a bag)")
+        bags, length = indices.shape
+        bag_of = np.repeat(np.arange(bags), length)
+        indices = indices.reshape(-1)
+    elif indices.ndim == 1:
+        if offsets is None:
+            raise ValueError("embedding_bag: a 1-D input needs offsets, the start of each bag (B,)")
+        starts = np.asarray(offsets.array if isinstance(offsets, Tensor) else offsets, dtype=np.int64)
+        if starts.ndim != 1 or (starts.size and (starts[0] != 0 or np.any(np.diff(starts) < 0))):
+            raise ValueError(f"embedding_bag: offsets must be 1-D, start at 0 and not decrease, got {starts.tolist()}")
+        if include_last_offset:
+            indices, starts = indices[: starts[-1]], starts[:-1]
+        bags = starts.size
+        bag_of = np.searchsorted(starts, np.arange(indices.size), side="right") - 1
+    else:
+        raise ValueError(f"embedding_bag: input must be 1-D or 2-D, got shape {tuple(input.shape)}")
+    if per_sample_weights is not None and mode != "sum":
+        raise ValueError(f"embedding_bag: per_sample_weights is only supported for mode='sum', got mode={mode!r}")
+    keep = np.ones(indices.size, dtype=bool)
+    if padding_idx is not None:
+        padding_idx %= weight.shape[0]
+        keep = indices != padding_idx
+    rows = embedding(Tensor._wrap(indices), weight, padding_idx, max_norm, norm_type, scale_grad_by_freq)
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.reshape(-1)[: indices.size].unsqueeze(-1)
+    rows, bag_of = rows[Tensor._wrap(keep)], bag_of[keep]
+    out = Tensor._wrap(np.zeros((bags, weight.shape[1]), dtype=weight.array.dtype))
+    if mode == "max":
+        where = Tensor._wrap(np.broadcast_to(bag_of[:, None], rows.shape).copy())
+        return out.scatter_reduce(0, where, rows, "amax", include_self=False)
+    total = out.index_add(0, Tensor._wrap(bag_of), rows)
+    if mode == "sum":
+        return total
+    counts = np.bincount(bag_of, minlength=bags).astype(weight.array.dtype)
+    return total / Tensor._wrap(np.maximum(counts, 1)[:, None])

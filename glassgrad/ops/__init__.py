@@ -15,6 +15,7 @@ from glassgrad.ops import (
     cumulative,
     decompositions,
     elementwise,
+    grid_sample,
     indexing,
     linalg,
     math_extra,

@@ -232,6 +232,28 @@ class Hardtanh(Function):
         return grad * ((a > self.low) & (a < self.high))
 
 
+class Hardshrink(Function):
+    """x where |x| > lambd, else 0; the gradient passes where x is kept."""
+
+    def forward(self, a, lambd=0.5):
+        self.keep = np.abs(a) > lambd
+        return np.where(self.keep, a, a.dtype.type(0))
+
+    def backward(self, grad):
+        return grad * self.keep
+
+
+class Softshrink(Function):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between; the gradient is 1 outside."""
+
+    def forward(self, a, lambd=0.5):
+        self.keep = np.abs(a) > lambd
+        return np.where(self.keep, a - np.sign(a) * a.dtype.type(lambd), a.dtype.type(0))
+
+    def backward(self, grad):
+        return grad * self.keep
+
+
 class Hardsigmoid(Function):
     """relu6(x + 3) / 6."""
 

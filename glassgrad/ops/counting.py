@@ -1,7 +1,9 @@
-"""Counting and grids: unique, unique_consecutive, bincount, histc (no gradient) and meshgrid."""
+"""Counting and grids: unique, unique_consecutive, bincount, histc, searchsorted, bucketize,
+tril_indices and triu_indices (no gradient), and meshgrid."""
 
 import numpy as np
 
+from glassgrad import _dtype
 from glassgrad.ops.registry import OpInfo, Sample, register
 from glassgrad.ops.utils import normalize_dims
 from glassgrad.tensor import Tensor
@@ -120,7 +122,92 @@ def meshgrid(*tensors, indexing=None):
 _INTS = np.array([[3, 1, 3], [1, 2, 2]])
 _ROWS = np.array([[1, 2], [1, 2], [0, 5], [1, 2]])
 
+
+def _side(right, side, op):
+    if side is not None:
+        if side not in ("left", "right"):
+            raise ValueError(f"{op}: side={side!r} is not 'left' or 'right'")
+        if right and side == "left":
+            raise ValueError(f"{op}: right=True and side='left' contradict each other; give one")
+        return side
+    return "right" if right else "left"
+
+
+def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None, sorter=None):
+    """Where each of ``values`` would be inserted into the sorted last dimension of ``sorted_sequence``
+    to keep it sorted (the first such place, or the last with ``right``); int64 (int32 with out_int32)."""
+    how = _side(right, side, "searchsorted")
+    seq = sorted_sequence.array
+    if sorter is not None:
+        seq = np.take_along_axis(seq, sorter.array if isinstance(sorter, Tensor) else np.asarray(sorter), axis=-1)
+    vals = values.array if isinstance(values, Tensor) else np.asarray(values)
+    if seq.ndim == 1:
+        found = np.searchsorted(seq, vals, side=how)
+    else:
+        if vals.shape[:-1] != seq.shape[:-1]:
+            raise RuntimeError(
+                f"searchsorted: the leading dimensions of the sequence {seq.shape} and the values {vals.shape} "
+                "must match (or give a 1-D sequence)"
+            )
+        rows = seq.reshape(-1, seq.shape[-1])
+        wanted = vals.reshape(rows.shape[0], -1)
+        found = np.stack([np.searchsorted(r, v, side=how) for r, v in zip(rows, wanted)]).reshape(vals.shape)
+    return Tensor._wrap(np.asarray(found, dtype=np.int32 if out_int32 else np.int64))
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False):
+    """The bucket of each input value among the sorted 1-D ``boundaries``: i with
+    boundaries[i-1] < x <= boundaries[i] (``right``: boundaries[i-1] <= x < boundaries[i])."""
+    if boundaries.ndim != 1:
+        raise RuntimeError(f"bucketize: boundaries must be 1-D, got shape {tuple(boundaries.shape)}")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def _triangle_indices(rows, cols, offset, dtype, lower):
+    r, c = np.indices((rows, cols)).reshape(2, -1)
+    keep = (c - r <= offset) if lower else (c - r >= offset)
+    return Tensor._wrap(np.stack([r[keep], c[keep]]).astype(_dtype.to_dtype(dtype).numpy if dtype else np.int64))
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """The (2, N) row and column indices of the lower triangle of a row x col matrix (diagonal ``offset``)."""
+    return _triangle_indices(row, col, offset, dtype, lower=True)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """The (2, N) row and column indices of the upper triangle of a row x col matrix (diagonal ``offset``)."""
+    return _triangle_indices(row, col, offset, dtype, lower=False)
+
+
+_SORTED = np.array([1.0, 3.0, 3.0, 5.0, 9.0])
+_PROBES = np.array([[0.0, 3.0, 4.0], [9.0, 10.0, 5.0]])
+
 register(
+    OpInfo(
+        "searchsorted",
+        searchsorted,
+        [
+            Sample(_SORTED, _PROBES),
+            Sample(_SORTED, _PROBES, right=True),
+            Sample(np.array([[1.0, 2.0, 4.0], [0.0, 5.0, 6.0]]), np.array([[2.0, 5.0], [5.0, -1.0]]), side="right"),
+            Sample(_SORTED, 3.0, out_int32=True),
+        ],
+        methods=(),
+        gradcheck=False,
+    ),
+    OpInfo(
+        "bucketize",
+        bucketize,
+        [Sample(_PROBES, _SORTED), Sample(_PROBES, _SORTED, right=True)],
+        methods=(),
+        gradcheck=False,
+    ),
+    OpInfo(
+        "tril_indices", tril_indices, [Sample(3, 4), Sample(4, 3, -1), Sample(3, 3, 1)], methods=(), gradcheck=False
+    ),
+    OpInfo(
+        "triu_indices", triu_indices, [Sample(3, 4), Sample(4, 3, 1), Sample(3, 5, -2)], methods=(), gradcheck=False
+    ),
     OpInfo(
         "unique",
         unique,

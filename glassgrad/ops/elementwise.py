@@ -628,6 +628,44 @@ def equal(a, b):
     return a.array.shape == b.array.shape and bool(np.array_equal(a.array, b.array))
 
 
+class NanToNum(Function):
+    def forward(self, a, nan=0.0, posinf=None, neginf=None):
+        self.finite = np.isfinite(a)
+        return np.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
+
+    def backward(self, grad):
+        return grad * self.finite
+
+
+def nan_to_num(a, nan=0.0, posinf=None, neginf=None):
+    """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (default: the dtype's largest and
+    smallest values); the gradient is 0 where a value was replaced. Integers pass through."""
+    if a.array.dtype.kind != "f":
+        return clone(a)
+    return NanToNum.apply(a, nan=nan, posinf=posinf, neginf=neginf)
+
+
+def square(a):
+    """input * input."""
+    return mul(a, a)
+
+
+def clamp_min(a, min):
+    """clamp(input, min=min)."""
+    return clamp(a, min=min)
+
+
+def clamp_max(a, max):
+    """clamp(input, max=max)."""
+    return clamp(a, max=max)
+
+
+def isclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """Elementwise |a - b| <= atol + rtol * |b| as a bool tensor (no gradient)."""
+    other = b.array if isinstance(b, Tensor) else b
+    return Tensor._wrap(np.asarray(np.isclose(a.array, other, rtol=rtol, atol=atol, equal_nan=equal_nan)))
+
+
 def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
     b = b.array if isinstance(b, Tensor) else b
     return bool(np.allclose(a.array, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
@@ -652,20 +690,76 @@ def _binary_samples(**kwargs):
 
 
 def _comparison(name, fn, aliases=None):
-    return OpInfo(name, fn, [Sample(_M, _M), Sample(_M, 0.5)], aliases=aliases, gradcheck=False)
+    return OpInfo(name, fn, [Sample(_M, _M), Sample(_M, 0.5)], aliases=aliases, methods=aliases, gradcheck=False)
 
 
 register(
     OpInfo("add", add, _binary_samples() + [Sample(_M, _B, alpha=2)], inplace=("add_",)),
-    OpInfo("sub", sub, _binary_samples() + [Sample(_M, _M, alpha=-3)], aliases=("sub", "subtract"), inplace=("sub_",)),
-    OpInfo("mul", mul, _binary_samples(), aliases=("mul", "multiply"), inplace=("mul_",)),
-    OpInfo("div", div, _binary_samples(), aliases=("div", "divide"), inplace=("div_",), domain=(0.5, 2.0)),
+    OpInfo(
+        "sub",
+        sub,
+        _binary_samples() + [Sample(_M, _M, alpha=-3)],
+        aliases=("sub", "subtract"),
+        methods=("sub", "subtract"),
+        inplace=("sub_", "subtract_"),
+    ),
+    OpInfo(
+        "mul",
+        mul,
+        _binary_samples(),
+        aliases=("mul", "multiply"),
+        methods=("mul", "multiply"),
+        inplace=("mul_", "multiply_"),
+    ),
+    OpInfo(
+        "div",
+        div,
+        _binary_samples(),
+        aliases=("div", "divide", "true_divide"),
+        methods=("div", "divide", "true_divide"),
+        inplace=("div_", "divide_", "true_divide_"),
+        domain=(0.5, 2.0),
+    ),
     OpInfo("pow", pow, [Sample(_M, 2), Sample(_M, 0.5), Sample(_M, _M)], inplace=("pow_",), domain=(0.5, 2.0)),
     OpInfo("maximum", maximum, [Sample(_M, _M), Sample(_M, _B)]),
     OpInfo("minimum", minimum, [Sample(_M, _M), Sample(_M, _B)]),
     OpInfo("where", where, [Sample(_MASK, _M, _M), Sample(_MASK, _M, _B)], methods=()),
-    OpInfo("neg", neg, [Sample(_M), Sample(())], aliases=("neg", "negative"), inplace=("neg_",)),
-    _unary("abs", abs, inplace=True),
+    OpInfo(
+        "neg",
+        neg,
+        [Sample(_M), Sample(())],
+        aliases=("neg", "negative"),
+        methods=("neg", "negative"),
+        inplace=("neg_", "negative_"),
+    ),
+    OpInfo(
+        "abs",
+        abs,
+        [Sample(_M), Sample(())],
+        aliases=("abs", "absolute"),
+        methods=("abs", "absolute"),
+        inplace=("abs_", "absolute_"),
+    ),
+    OpInfo(
+        "nan_to_num",
+        nan_to_num,
+        [
+            Sample(_M),
+            Sample(_SPECIAL, posinf=1e3, neginf=-1e3),
+            Sample(_SPECIAL, nan=1.5, posinf=9.0, neginf=-9.0),
+            Sample(_SPECIAL, posinf=4.0, neginf=-3.0),
+        ],
+        inplace=("nan_to_num_",),
+    ),
+    OpInfo("square", square, [Sample(_M), Sample(())], methods=(), inplace=("square_",)),
+    OpInfo("clamp_min", clamp_min, [Sample(_M, -0.5), Sample(_M, min=0.25)], inplace=("clamp_min_",)),
+    OpInfo("clamp_max", clamp_max, [Sample(_M, 0.5), Sample(_M, max=-0.25)], inplace=("clamp_max_",)),
+    OpInfo(
+        "isclose",
+        isclose,
+        [Sample(_M, _M), Sample(_M, _M, atol=1.0), Sample(_SPECIAL, _SPECIAL, equal_nan=True)],
+        gradcheck=False,
+    ),
     _unary("exp", exp, inplace=True),
     _unary("log", log, domain=(0.5, 2.0)),
     _unary("sqrt", sqrt, inplace=True, domain=(0.5, 2.0)),
@@ -689,11 +783,11 @@ register(
     _unary("ceil", ceil, gradcheck=False),
     OpInfo("round", round, [Sample(_M), Sample(_M, decimals=1)], gradcheck=False),
     _comparison("eq", eq),
-    _comparison("ne", ne),
+    _comparison("ne", ne, aliases=("ne", "not_equal")),
     _comparison("lt", lt, aliases=("lt", "less")),
-    _comparison("le", le),
+    _comparison("le", le, aliases=("le", "less_equal")),
     _comparison("gt", gt, aliases=("gt", "greater")),
-    _comparison("ge", ge),
+    _comparison("ge", ge, aliases=("ge", "greater_equal")),
     _comparison("floor_divide", floor_divide),
     OpInfo(
         "remainder",

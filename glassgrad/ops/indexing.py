@@ -177,13 +177,105 @@ def index_select(a, dim, index):
     return IndexSelect.apply(a, index=idx.astype(np.int64, copy=False), axis=axis)
 
 
+def index_fill(input, dim, index, value):
+    """input with ``value`` at the positions ``index`` (1-D or 0-D int) along ``dim``; no gradient there."""
+    (axis,) = normalize_dims(dim, input.ndim, "index_fill") if input.ndim else (0,)
+    idx = index.array if isinstance(index, Tensor) else np.asarray(index)
+    if idx.ndim > 1 or idx.dtype.kind not in "iu":
+        raise RuntimeError(
+            f"index_fill: index must be a 0-D or 1-D integer tensor, got {idx.dtype} of shape {idx.shape}"
+        )
+    size = input.shape[axis] if input.ndim else 1
+    if idx.size and (idx.min() < -size or idx.max() >= size):
+        raise IndexError(f"index_fill: index {idx.tolist()} is out of range for dimension {dim} of size {size}")
+    chosen = np.zeros(size, dtype=bool)
+    chosen[idx] = True
+    shape = [1] * input.ndim
+    if input.ndim:
+        shape[axis] = size
+    return input.masked_fill(Tensor._wrap(chosen.reshape(shape)), value)
+
+
+def masked_select(a, mask):
+    """The 1-D tensor of a's values where the bool ``mask`` is True, both broadcast together."""
+    from glassgrad.ops.shape import expand
+
+    m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise RuntimeError(f"masked_select: expected a bool mask, but got {m.dtype}; compare first (x > 0)")
+    shape = np.broadcast_shapes(a.shape, m.shape)
+    return getitem(expand(a, shape), Tensor._wrap(np.broadcast_to(m, shape)))
+
+
+def take_along_dim(a, indices, dim=None):
+    """out = a's values at ``indices`` along ``dim``, the other dimensions broadcast (``gather`` that
+    broadcasts); with no ``dim``, over the flattened input."""
+    from glassgrad.ops.shape import expand, reshape
+
+    idx = indices.array if isinstance(indices, Tensor) else np.asarray(indices)
+    if dim is None:
+        return gather(reshape(a, (-1,)), 0, idx.reshape(-1))
+    (axis,) = normalize_dims(dim, a.ndim, "take_along_dim")
+    if idx.ndim != a.ndim:
+        raise RuntimeError(
+            f"take_along_dim: indices have {idx.ndim} dimensions but the input has {a.ndim}; they must match"
+        )
+    others = list(
+        np.broadcast_shapes(
+            a.shape[:axis] + (1,) + a.shape[axis + 1 :], idx.shape[:axis] + (1,) + idx.shape[axis + 1 :]
+        )
+    )
+    a_shape, idx_shape = list(others), list(others)
+    a_shape[axis], idx_shape[axis] = a.shape[axis], idx.shape[axis]
+    return gather(expand(a, tuple(a_shape)), axis, np.broadcast_to(idx, tuple(idx_shape)))
+
+
 # -- the registry (glassgrad/ops/registry.py): names, methods, samples and tests ----------
 
+
+def masked_fill(input, mask, value):
+    """input with ``value`` where the bool ``mask`` (broadcast to input's shape) is True."""
+    return input.masked_fill(mask, value)
+
+
+_FILL_MASK = np.array([[True, False, False, True], [False, False, True, False], [True, True, False, False]])
+
 register(
+    OpInfo(
+        "masked_fill",
+        masked_fill,
+        [Sample((3, 4), _FILL_MASK, -1.5), Sample((3, 4), _FILL_MASK[0], 0.25)],
+        methods=(),
+        inplace=("masked_fill_",),
+    ),
     OpInfo(
         "gather",
         gather,
         [Sample((3, 4), 1, np.array([[0, 1], [2, 3], [1, 1]])), Sample((3, 4), 0, np.zeros((1, 4), np.int64))],
+    ),
+    OpInfo(
+        "index_fill",
+        index_fill,
+        [
+            Sample((3, 4), 1, np.array([0, 2]), -1.5),
+            Sample((3, 4), 0, np.array([2, -3]), 0.5),
+            Sample((3, 4), -1, np.array(1), 2.0),
+        ],
+        inplace=("index_fill_",),
+    ),
+    OpInfo(
+        "masked_select",
+        masked_select,
+        [Sample((3, 4), _FILL_MASK), Sample((4,), _FILL_MASK), Sample((3, 4), _FILL_MASK[0])],
+    ),
+    OpInfo(
+        "take_along_dim",
+        take_along_dim,
+        [
+            Sample((3, 4), np.array([[0, 3], [1, 1], [2, 0]]), 1),
+            Sample((3, 4), np.array([[2, 0, 1, 1]]), 0),
+            Sample((3, 4), np.array([5, 0, 11])),
+        ],
     ),
     OpInfo("index_select", index_select, [Sample((3, 4), 1, np.array([0, 2, 2])), Sample((3, 4), 0, np.array([1]))]),
 )

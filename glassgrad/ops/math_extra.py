@@ -1,5 +1,5 @@
-"""More elementwise math with PyTorch's names: xlogy, xlog1py, logaddexp(2), hypot, copysign, fmod,
-nextafter, frac, trunc, sinc, logit, entr, polygamma, mvlgamma.
+"""More elementwise math with PyTorch's names: xlogy, xlog1py, logaddexp(2), hypot, atan2, copysign, fmod,
+nextafter, frac, trunc, sinc, logit, entr, polygamma, mvlgamma, addcmul, addcdiv, lerp.
 
 Binary ops broadcast and accept a Python number on either side; the engine sums each gradient
 back to its input's shape.
@@ -11,7 +11,7 @@ import numpy as np
 
 from glassgrad import _dtype
 from glassgrad.autograd.function import Function
-from glassgrad.ops.elementwise import cast, floating
+from glassgrad.ops.elementwise import add, cast, div, floating, mul, sub
 from glassgrad.ops.registry import OpInfo, Sample, register
 from glassgrad.ops.special import digamma_kernel, lgamma
 from glassgrad.tensor import Tensor
@@ -86,6 +86,18 @@ class Hypot(Function):
             return grad * a / out, grad * b / out
 
 
+class Atan2(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return np.arctan2(a, b)
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        r2 = a * a + b * b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad * b / r2, grad * -a / r2
+
+
 class Copysign(Function):
     def forward(self, a, b):
         out = np.copysign(a, b)
@@ -137,6 +149,26 @@ def logaddexp2(input, other):
 def hypot(input, other):
     """sqrt(input^2 + other^2) without overflow."""
     return _binary(Hypot, input, other, "hypot")
+
+
+def atan2(input, other):
+    """The angle of the point (other, input) in (-pi, pi]: atan(input / other) in the right quadrant."""
+    return _binary(Atan2, input, other, "atan2")
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 * tensor2, broadcast together."""
+    return add(input, mul(tensor1, tensor2), alpha=value)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 / tensor2, broadcast together."""
+    return add(input, div(tensor1, tensor2), alpha=value)
+
+
+def lerp(input, end, weight):
+    """input + weight * (end - input); weight a number or a tensor broadcast with both."""
+    return add(input, mul(sub(end, input), weight))
 
 
 def copysign(input, other):
@@ -344,6 +376,18 @@ register(
     ),
     _binary_entry("logaddexp2", logaddexp2, inplace=False, scalar=False),
     _binary_entry("hypot", hypot, domain=_POS, scalar=False),
+    OpInfo(
+        "atan2",
+        atan2,
+        [Sample(_M, _M), Sample(_M, _B), Sample(np.array([1.0, -1.0, 0.5, -2.0]), np.array([-1.0, -1.0, 2.0, 0.3]))],
+        aliases=("atan2", "arctan2"),
+        methods=("atan2", "arctan2"),
+        inplace=("atan2_", "arctan2_"),
+        domain=_POS,
+    ),
+    OpInfo("addcmul", addcmul, [Sample(_M, _M, _M), Sample(_B, _M, _B, value=0.5)]),
+    OpInfo("addcdiv", addcdiv, [Sample(_M, _M, _M), Sample(_M, _B, _M, value=-2.0)], domain=_POS),
+    OpInfo("lerp", lerp, [Sample(_M, _M, 0.3), Sample(_M, _B, _M)]),
     _binary_entry("copysign", copysign, domain=_POS, extra=[Sample(_M, np.array([-1.0, 2.0, -3.0, 0.5]))]),
     _binary_entry(
         "fmod", fmod, domain=(0.3, 3.0), extra=[Sample(np.array([-3.5, 3.5, 7.25]), np.array([2.0, -2.0, 0.75]))]

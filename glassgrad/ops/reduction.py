@@ -6,6 +6,7 @@ import numpy as np
 
 from glassgrad import _dtype
 from glassgrad.autograd.function import Function
+from glassgrad.ops.elementwise import isnan, where
 from glassgrad.ops.registry import OpInfo, Sample, register
 from glassgrad.ops.utils import normalize_dims
 from glassgrad.tensor import Tensor
@@ -252,6 +253,18 @@ def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
     return sqrt(var(a, dim, unbiased=unbiased, keepdim=keepdim, correction=correction))
 
 
+def var_mean(a, dim=None, unbiased=None, keepdim=False, correction=None):
+    """(var, mean) over ``dim`` in one call, with var's arguments."""
+    dim, unbiased = _bool_first(dim, unbiased)
+    return var(a, dim, unbiased=unbiased, keepdim=keepdim, correction=correction), mean(a, dim, keepdim)
+
+
+def std_mean(a, dim=None, unbiased=None, keepdim=False, correction=None):
+    """(std, mean) over ``dim`` in one call, with std's arguments."""
+    dim, unbiased = _bool_first(dim, unbiased)
+    return std(a, dim, unbiased=unbiased, keepdim=keepdim, correction=correction), mean(a, dim, keepdim)
+
+
 def logsumexp(a, dim, keepdim=False):
     """log(sum(exp(a))) over ``dim``, without overflow."""
     return LogSumExp.apply(a, axes=normalize_dims(dim, a.ndim, "logsumexp"), keepdim=keepdim)
@@ -273,6 +286,25 @@ def norm(a, p="fro", dim=None, keepdim=False, dtype=None):
     if p == 1:
         return sum(abs_(a), dim, keepdim)
     return pow_(sum(pow_(abs_(a), p), dim, keepdim), 1.0 / p)
+
+
+def nansum(a, dim=None, keepdim=False, dtype=None):
+    """sum with NaN counted as 0 (its gradient is 0 there)."""
+    return sum(where(isnan(a), 0.0, a), dim, keepdim, dtype=dtype)
+
+
+def nanmean(a, dim=None, keepdim=False, dtype=None):
+    """The mean of the values that are not NaN (NaN where all are)."""
+    if a.array.dtype.kind != "f":
+        raise RuntimeError(f"nanmean(): expected a floating point input, got {a.dtype}")
+    present = Tensor._wrap(np.asarray(~np.isnan(a.array), dtype=a.array.dtype))
+    return nansum(a, dim, keepdim, dtype=dtype) / sum(present, dim, keepdim)
+
+
+def count_nonzero(a, dim=None):
+    """The number of non-zero values, over ``dim`` (an int or a tuple) or all; int64, no gradient."""
+    axes = None if dim is None else normalize_dims(dim, a.ndim, "count_nonzero")
+    return Tensor._wrap(np.asarray(np.count_nonzero(a.array, axis=axes), dtype=np.int64))
 
 
 def argmax(a, dim=None, keepdim=False):
@@ -327,6 +359,35 @@ def sort(a, dim=-1, descending=False):
     return ValuesIndices(gather(a, axis, index), index)
 
 
+def median(a, dim=None, keepdim=False):
+    """The lower median (the ((n - 1) // 2)-th smallest value); NaN where a NaN is present.
+
+    No ``dim``: a 0-D tensor over all values. With ``dim``: (values, indices) along it.
+    The gradient goes to the chosen element.
+    """
+    from glassgrad.ops.indexing import gather
+
+    if dim is None:
+        flat = a.reshape(-1)
+        if flat.shape[0] == 0:
+            raise RuntimeError("median() of an empty tensor is undefined; give a non-empty input")
+        return median(flat, 0).values
+    (axis,) = normalize_dims(dim, a.ndim, "median")
+    values = a.array
+    order = np.argsort(values, axis=axis, kind="stable")
+    middle = (values.shape[axis] - 1) // 2
+    chosen = np.take(order, [middle], axis=axis)
+    if values.dtype.kind == "f":
+        nans = np.isnan(values)
+        has_nan = nans.any(axis=axis, keepdims=True)
+        chosen = np.where(has_nan, np.argmax(nans, axis=axis, keepdims=True), chosen)
+    index = Tensor._wrap(chosen.astype(np.int64, copy=False))
+    out = gather(a, axis, index)
+    if not keepdim:
+        out, index = out.squeeze(axis), index.squeeze(axis)
+    return ValuesIndices(out, index)
+
+
 def argsort(a, dim=-1, descending=False):
     return sort(a, dim, descending).indices
 
@@ -353,6 +414,9 @@ def _reduce_samples(dims=True):
     return samples + [Sample((2, 3, 2), dim=(0, 2))] if dims else samples
 
 
+_WITH_NAN = np.array([[1.0, np.nan, -0.5], [np.nan, 2.0, 0.25]])
+_SPARSE = np.array([[0.0, 1.5, 0.0], [-2.0, 0.0, 3.0]])
+
 register(
     OpInfo("sum", sum, _reduce_samples() + [Sample(())]),
     OpInfo("mean", mean, _reduce_samples()),
@@ -363,8 +427,18 @@ register(
     OpInfo("amin", amin, _reduce_samples()),
     OpInfo("var", var, _reduce_samples() + [Sample(_M, 1, correction=0), Sample(_M, 0, False)]),
     OpInfo("std", std, _reduce_samples() + [Sample(_M, 1, correction=0), Sample(_M, 0, False)]),
+    OpInfo("var_mean", var_mean, [Sample(_M), Sample(_M, 1), Sample(_M, 0, keepdim=True, correction=0)], methods=()),
+    OpInfo("std_mean", std_mean, [Sample(_M), Sample(_M, 1, keepdim=True), Sample(_M, 0, False)], methods=()),
     OpInfo("logsumexp", logsumexp, [Sample(_M, 1), Sample(_M, -1, keepdim=True), Sample((2, 3, 2), dim=(0, 2))]),
     OpInfo("norm", norm, [Sample(_M), Sample(_M, 1), Sample(_M, 3, 1), Sample(_M, float("inf"), 0, keepdim=True)]),
+    OpInfo("nansum", nansum, _reduce_samples() + [Sample(_WITH_NAN), Sample(_WITH_NAN, 1, keepdim=True)]),
+    OpInfo("nanmean", nanmean, _reduce_samples() + [Sample(_WITH_NAN), Sample(_WITH_NAN, 0)]),
+    OpInfo(
+        "count_nonzero",
+        count_nonzero,
+        [Sample(_SPARSE), Sample(_SPARSE, 1), Sample(_SPARSE, dim=(0, 1))],
+        gradcheck=False,
+    ),
     OpInfo("argmax", argmax, _reduce_samples(dims=False), gradcheck=False),
     OpInfo("argmin", argmin, _reduce_samples(dims=False), gradcheck=False),
     OpInfo(
@@ -382,6 +456,16 @@ register(
     OpInfo("softmax", softmax, [Sample(_M, 1), Sample(_M, 0), Sample((2, 3, 2), dim=-1)]),
     OpInfo("log_softmax", log_softmax, [Sample(_M, 1), Sample(_M, 0), Sample((2, 3, 2), dim=-1)]),
     OpInfo("sort", sort, [Sample(_M), Sample(_M, 0), Sample(_M, 1, descending=True)]),
+    OpInfo(
+        "median",
+        median,
+        [
+            Sample(_M),
+            Sample((3, 5), 1),
+            Sample(_M, 0, keepdim=True),
+            Sample(np.array([[1.0, np.nan, 0.5], [2.0, 3.0, 1.0]]), 1),
+        ],
+    ),
     OpInfo("argsort", argsort, [Sample(_M), Sample(_M, 0, descending=True)], gradcheck=False),
     OpInfo("topk", topk, [Sample(_M, 2), Sample(_M, 2, 0, largest=False), Sample(_M, 3, sorted=True)]),
 )

@@ -6,7 +6,7 @@ not reparameterised: no gradient reaches mean or std (use ``mean + std * randn_l
 
 import numpy as np
 
-from glassgrad import _dtype, random
+from glassgrad import _dtype, creation, random
 from glassgrad.ops.registry import OpInfo, Sample, register
 from glassgrad.tensor import Tensor, check_cpu
 
@@ -65,4 +65,13 @@ register(
         gradcheck=False,
         torch=None,  # random: tests/ops/test_sampling.py checks the forms, shapes, dtypes and moments
     ),
+    # Defined with the factories (glassgrad.multinomial, glassgrad.bernoulli); registered for their methods.
+    OpInfo(
+        "multinomial",
+        creation.multinomial,
+        [Sample(np.array([[0.0, 1.0], [1.0, 0.0]]), 3, replacement=True)],  # certain draws: methods compare
+        gradcheck=False,
+        torch=None,
+    ),
+    OpInfo("bernoulli", creation.bernoulli, [Sample(np.array([0.0, 1.0, 1.0]))], gradcheck=False, torch=None),
 )

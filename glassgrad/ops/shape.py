@@ -63,6 +63,26 @@ class Expand(Function):
         return grad  # the engine sums it back to the input's shape
 
 
+class UnfoldDim(Function):
+    """Windows of ``size`` every ``step`` along ``dim``, as a new last dimension (a copy, not a view)."""
+
+    def forward(self, a, dim=0, size=1, step=1):
+        self.shape, self.dim, self.size, self.step = a.shape, dim, size, step
+        windows = np.lib.stride_tricks.sliding_window_view(a, size, axis=dim)
+        picked = [slice(None)] * a.ndim
+        picked[dim] = slice(None, None, step)
+        return np.ascontiguousarray(windows[tuple(picked)])
+
+    def backward(self, grad):
+        out = np.zeros(self.shape, dtype=grad.dtype)
+        count = grad.shape[self.dim]
+        for j in range(self.size):  # position j of every window: distinct targets, so += is exact
+            target = [slice(None)] * len(self.shape)
+            target[self.dim] = slice(j, j + self.step * (count - 1) + 1, self.step)
+            out[tuple(target)] += grad[..., j]
+        return out
+
+
 class Repeat(Function):
     def forward(self, a, repeats=()):
         self.shape = a.shape
@@ -176,6 +196,133 @@ def transpose(a, dim0, dim1):
     dims = list(range(a.ndim))
     dims[d0], dims[d1] = dims[d1], dims[d0]
     return Permute.apply(a, dims=tuple(dims))
+
+
+def t(a):
+    """The transpose of a matrix; a 0-D or 1-D tensor is returned as it is."""
+    return a.t()
+
+
+def broadcast_to(a, shape):
+    """``expand`` by PyTorch's other name: (.., 1, ..) -> shape, without copying."""
+    return expand(a, shape)
+
+
+def unfold(a, dimension, size, step):
+    """Tensor.unfold: (.., n, ..) -> (.., (n - size) // step + 1, .., size), the windows along ``dimension``."""
+    if a.ndim == 0:  # PyTorch: the one window of a scalar is (1,)
+        if size != 1 or dimension not in (0, -1):
+            raise RuntimeError(
+                f"unfold: a 0-D tensor has one window of size 1 at dimension 0, not {size} at {dimension}"
+            )
+        return reshape(a, (1,))
+    (axis,) = normalize_dims(dimension, a.ndim, "unfold")
+    if size > a.shape[axis]:
+        raise RuntimeError(
+            f"unfold: the window size {size} is larger than dimension {dimension} of shape {tuple(a.shape)}"
+        )
+    if step <= 0:
+        raise RuntimeError(f"unfold: step must be positive, but got {step}")
+    return UnfoldDim.apply(a, dim=axis, size=size, step=step)
+
+
+def _at_least(tensors, ndim, op):
+    tensors = _tensors(tensors, op)
+    if ndim == 1:
+        return [reshape(t, (1,)) if t.ndim == 0 else t for t in tensors]
+    return [reshape(t, (1, -1)) if t.ndim < 2 else t for t in tensors]
+
+
+def _atleast(tensors, ndim, op):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    tensors = _tensors(tensors, op)
+    # PyTorch's (and NumPy's) placements: a vector is a row in 2-D and (1, n, 1) in 3-D.
+    grow = {
+        (1, 0): lambda t: (1,),
+        (2, 0): lambda t: (1, 1),
+        (2, 1): lambda t: (1, t.shape[0]),
+        (3, 0): lambda t: (1, 1, 1),
+        (3, 1): lambda t: (1, t.shape[0], 1),
+        (3, 2): lambda t: (*t.shape, 1),
+    }
+    out = [reshape(t, grow[ndim, t.ndim](t)) if t.ndim < ndim else t for t in tensors]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def atleast_1d(*tensors):
+    """Each tensor with at least 1 dimension (a 0-D one becomes (1,)); one tensor in, one out."""
+    return _atleast(tensors, 1, "atleast_1d")
+
+
+def atleast_2d(*tensors):
+    """Each tensor with at least 2 dimensions: () -> (1, 1), (n,) -> (1, n)."""
+    return _atleast(tensors, 2, "atleast_2d")
+
+
+def atleast_3d(*tensors):
+    """Each tensor with at least 3 dimensions: () -> (1, 1, 1), (n,) -> (1, n, 1), (m, n) -> (m, n, 1)."""
+    return _atleast(tensors, 3, "atleast_3d")
+
+
+def column_stack(tensors):
+    """Stack as columns: 0-D and 1-D tensors become (n, 1) columns, then concatenate along dimension 1."""
+    tensors = _tensors(tensors, "column_stack")
+    return cat([reshape(t, (-1, 1)) if t.ndim < 2 else t for t in tensors], 1)
+
+
+def dstack(tensors):
+    """Stack along the third dimension, after atleast_3d."""
+    tensors = _tensors(tensors, "dstack")
+    return cat([atleast_3d(t) for t in tensors], 2)
+
+
+def hstack(tensors):
+    """Concatenate along the columns: 1-D tensors end to end, others along dimension 1."""
+    tensors = _at_least(tensors, 1, "hstack")
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """Stack rows: 1-D tensors of n become (1, n), then concatenate along dimension 0."""
+    return cat(_at_least(tensors, 2, "vstack"), 0)
+
+
+def broadcast_shapes(*shapes):
+    """The shape that ``shapes`` broadcast to, as a Size; an error names them if they do not."""
+    from glassgrad.tensor import Size
+
+    try:
+        return Size(np.broadcast_shapes(*(tuple(s) if isinstance(s, (tuple, list)) else (s,) for s in shapes)))
+    except ValueError:
+        raise RuntimeError(f"broadcast_shapes: the shapes {list(shapes)} cannot be broadcast together") from None
+
+
+def broadcast_tensors(*tensors):
+    """The tensors expanded to their common broadcast shape (views, as expand)."""
+    shape = broadcast_shapes(*(t.shape for t in tensors))
+    return tuple(expand(t, shape) for t in tensors)
+
+
+def diff(a, n=1, dim=-1, prepend=None, append=None):
+    """The n-th forward difference along ``dim``: out[i] = a[i + 1] - a[i], applied n times;
+    ``prepend``/``append`` are joined to a along dim first."""
+    (axis,) = normalize_dims(dim, a.ndim, "diff")
+    parts = [x for x in (prepend, a, append) if x is not None]
+    if len(parts) > 1:
+        a = cat([x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x, a.array.dtype)) for x in parts], axis)
+    for _ in range(n):
+        length = a.shape[axis]
+        if length == 0:
+            break
+        later = [slice(None)] * a.ndim
+        earlier = [slice(None)] * a.ndim
+        later[axis], earlier[axis] = slice(1, None), slice(None, length - 1)
+        if a.array.dtype == np.bool_:
+            a = a[tuple(later)].logical_xor(a[tuple(earlier)])
+        else:
+            a = a[tuple(later)] - a[tuple(earlier)]
+    return a
 
 
 def squeeze(a, dim=None):
@@ -354,7 +501,19 @@ register(
     OpInfo("flatten", flatten, [Sample(_C), Sample(_C, 1), Sample(_C, start_dim=0, end_dim=1), Sample(())]),
     OpInfo("unflatten", unflatten, [Sample((2, 6), 1, Arg((2, 3))), Sample((6,), 0, sizes=(3, -1))]),
     OpInfo("permute", permute, [Sample(_C, dims=(2, 0, 1)), Sample(_M, Arg((1, 0)))], methods=()),
-    OpInfo("transpose", transpose, [Sample(_C, 0, 2), Sample(_M, 1, 0), Sample(_M, -1, -2)]),
+    OpInfo(
+        "transpose",
+        transpose,
+        [Sample(_C, 0, 2), Sample(_M, 1, 0), Sample(_M, -1, -2)],
+        aliases=("transpose", "swapaxes", "swapdims"),
+        methods=("transpose", "swapaxes", "swapdims"),
+    ),
+    OpInfo("t", t, [Sample(_M), Sample((4,)), Sample(())], methods=()),
+    OpInfo(
+        "broadcast_to",
+        broadcast_to,
+        [Sample((4,), Arg((3, 4))), Sample((3, 1), Arg((2, 3, 5))), Sample(_M, Arg((-1, 4)))],
+    ),
     OpInfo("squeeze", squeeze, [Sample((3, 1, 4)), Sample((3, 1, 4), 1), Sample((3, 1, 4), 0)]),
     OpInfo("unsqueeze", unsqueeze, [Sample(_M, 0), Sample(_M, -1), Sample((), 0)]),
     OpInfo(
@@ -371,6 +530,22 @@ register(
         aliases=("cat", "concat", "concatenate"),
     ),
     OpInfo("stack", stack, [Sample([_M, _M]), Sample([_M, _M, _M], dim=2)], methods=()),
+    OpInfo("broadcast_tensors", broadcast_tensors, [Sample(_M, (4,)), Sample((3, 1), (1, 5), (5,))], methods=()),
+    OpInfo("diff", diff, [Sample((5,)), Sample(_M, 2, 0), Sample(_M, 1, 1, (3, 1), (3, 2))]),
+    OpInfo("atleast_1d", atleast_1d, [Sample(()), Sample(_M), Sample((), (2,))], methods=()),
+    OpInfo("atleast_2d", atleast_2d, [Sample(()), Sample((4,)), Sample(_C)], methods=()),
+    OpInfo("atleast_3d", atleast_3d, [Sample(()), Sample((4,)), Sample(_M), Sample(_C), Sample((2,), _M)], methods=()),
+    OpInfo("column_stack", column_stack, [Sample([(3,), _M[:1] + (2,)]), Sample([(4,), (4,)])], methods=()),
+    OpInfo("dstack", dstack, [Sample([_M, _M]), Sample([(4,), (4,)])], methods=()),
+    OpInfo("hstack", hstack, [Sample([_M, (3, 2)]), Sample([(4,), (2,)])], methods=()),
+    OpInfo("vstack", vstack, [Sample([_M, (2, 4)]), Sample([(4,), (4,)]), Sample([(4,), _M])], methods=()),
+    OpInfo(
+        "unfold",
+        unfold,
+        [Sample((7,), 0, 3, 2), Sample(_C, 1, 2, 1), Sample((2, 8), -1, 4, 4), Sample((), 0, 1, 1)],
+        aliases=(),
+        torch="Tensor.unfold",
+    ),
     OpInfo("split", split, [Sample((5, 4), 2), Sample((5, 4), Arg([2, 3])), Sample((5, 4), 3, 1)]),
     OpInfo("chunk", chunk, [Sample((5, 4), 2), Sample((5, 4), 3, 1)]),
     OpInfo("unbind", unbind, [Sample(_M), Sample(_M, 1)]),

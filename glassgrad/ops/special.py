@@ -1,5 +1,6 @@
 """Special functions on NumPy alone: log1p, expm1, the hyperbolic functions and their inverses,
-erf, erfc, erfinv, lgamma, digamma.
+tan and the inverse trigonometric functions, log2, log10, exp2, reciprocal, erf, erfc, erfinv,
+lgamma, digamma.
 
 NumPy has no erf or gamma functions (and SciPy is not a dependency), so they are computed here
 from series, continued fractions and asymptotic expansions to float64 precision, vectorised:
@@ -245,6 +246,89 @@ class Atanh(Function):
             return grad / (1 - a * a)
 
 
+class Tan(Function):
+    def forward(self, a):
+        out = np.tan(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        (out,) = self.saved_tensors
+        return grad * (1 + out * out)
+
+
+class Asin(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        with np.errstate(invalid="ignore"):
+            return np.arcsin(a)
+
+    def backward(self, grad):
+        (a,) = self.saved_tensors
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return grad / np.sqrt(1 - a * a)
+
+
+class Acos(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        with np.errstate(invalid="ignore"):
+            return np.arccos(a)
+
+    def backward(self, grad):
+        (a,) = self.saved_tensors
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return -grad / np.sqrt(1 - a * a)
+
+
+class Atan(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return np.arctan(a)
+
+    def backward(self, grad):
+        (a,) = self.saved_tensors
+        return grad / (1 + a * a)
+
+
+class LogBase(Function):
+    """log2 or log10: d/da log_b(a) = 1 / (a ln b)."""
+
+    def forward(self, a, base):
+        self.save_for_backward(a)
+        self.log_base = math.log(base)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.log2(a) if base == 2 else np.log10(a)
+
+    def backward(self, grad):
+        (a,) = self.saved_tensors
+        with np.errstate(divide="ignore"):
+            return grad / (a * self.log_base)
+
+
+class Exp2(Function):
+    def forward(self, a):
+        out = np.exp2(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        (out,) = self.saved_tensors
+        return grad * out * math.log(2.0)
+
+
+class Reciprocal(Function):
+    def forward(self, a):
+        with np.errstate(divide="ignore"):
+            out = np.reciprocal(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        (out,) = self.saved_tensors
+        return -grad * out * out
+
+
 class Erf(Function):
     def forward(self, a):
         self.save_for_backward(a)
@@ -313,6 +397,24 @@ cosh = _unary_op(Cosh, "cosh", "The hyperbolic cosine.")
 asinh = _unary_op(Asinh, "asinh", "The inverse hyperbolic sine.")
 acosh = _unary_op(Acosh, "acosh", "The inverse hyperbolic cosine (NaN below 1).")
 atanh = _unary_op(Atanh, "atanh", "The inverse hyperbolic tangent (+-inf at +-1, NaN beyond).")
+tan = _unary_op(Tan, "tan", "The tangent (input in radians).")
+asin = _unary_op(Asin, "asin", "The inverse sine, in [-pi/2, pi/2] (NaN outside [-1, 1]).")
+acos = _unary_op(Acos, "acos", "The inverse cosine, in [0, pi] (NaN outside [-1, 1]).")
+atan = _unary_op(Atan, "atan", "The inverse tangent, in (-pi/2, pi/2).")
+exp2 = _unary_op(Exp2, "exp2", "2 ** input.")
+reciprocal = _unary_op(Reciprocal, "reciprocal", "1 / input (+-inf at 0); integers become floating point.")
+
+
+def log2(input):
+    """The base-2 logarithm (-inf at 0, NaN below)."""
+    return LogBase.apply(floating(input, "log2"), base=2)
+
+
+def log10(input):
+    """The base-10 logarithm (-inf at 0, NaN below)."""
+    return LogBase.apply(floating(input, "log10"), base=10)
+
+
 erf = _unary_op(Erf, "erf", "The error function 2/sqrt(pi) * integral of exp(-t^2) from 0 to input.")
 erfc = _unary_op(Erfc, "erfc", "1 - erf(input), exact where erf is close to 1.")
 erfinv = _unary_op(Erfinv, "erfinv", "The inverse of erf on (-1, 1) (+-inf at +-1, NaN beyond).")
@@ -328,6 +430,38 @@ def _entry(name, fn, domain=(-2.0, 2.0), extra=()):
 
 
 register(
+    _entry("tan", tan, domain=(-1.2, 1.2)),
+    OpInfo(
+        "asin",
+        asin,
+        [Sample(_M), Sample(())],
+        aliases=("asin", "arcsin"),
+        methods=("asin", "arcsin"),
+        inplace=("asin_", "arcsin_"),
+        domain=(-0.9, 0.9),
+    ),
+    OpInfo(
+        "acos",
+        acos,
+        [Sample(_M), Sample(())],
+        aliases=("acos", "arccos"),
+        methods=("acos", "arccos"),
+        inplace=("acos_", "arccos_"),
+        domain=(-0.9, 0.9),
+    ),
+    OpInfo(
+        "atan",
+        atan,
+        [Sample(_M), Sample(())],
+        aliases=("atan", "arctan"),
+        methods=("atan", "arctan"),
+        inplace=("atan_", "arctan_"),
+        domain=(-3.0, 3.0),
+    ),
+    _entry("exp2", exp2),
+    _entry("log2", log2, domain=(0.2, 5.0)),
+    _entry("log10", log10, domain=(0.2, 5.0)),
+    _entry("reciprocal", reciprocal, domain=(0.5, 2.0), extra=[Sample(np.array([-0.5, 0.25, 4.0]))]),
     _entry("log1p", log1p, domain=(-0.9, 2.0), extra=[Sample(np.array([1e-10, -1e-12, 0.0]))]),
     _entry("expm1", expm1, extra=[Sample(np.array([1e-10, -1e-12, 0.0]))]),
     _entry("sinh", sinh),

@@ -12,6 +12,7 @@ from glassgrad.optim.nadam import NAdam
 from glassgrad.optim.optimizer import Optimizer
 from glassgrad.optim.radam import RAdam
 from glassgrad.optim.rmsprop import RMSprop
+from glassgrad.optim.rprop import Rprop
 from glassgrad.optim.sgd import SGD
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Adam",
     "AdamW",
     "RMSprop",
+    "Rprop",
     "Adagrad",
     "Adadelta",
     "Adamax",

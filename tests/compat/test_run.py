@@ -160,6 +160,22 @@ def test_list_prints_provided_torch_names(tmp_path):
     everything = _run(["run", "--list"], cwd=tmp_path).stdout.splitlines()
     assert {"torch.nn.Linear", "torch.optim.SGD", "torchvision.transforms.ToTensor"} <= set(everything)
     assert not any(name.startswith("torch.np") for name in everything)
+    # Every namespace glassgrad has is listed, with the names a program reaches in it.
+    assert {
+        "torchvision.transforms.v2.RandomResizedCrop",
+        "torchvision.transforms.v2.functional.resize",
+        "torch.linalg.vector_norm",
+        "torch.serialization.add_safe_globals",
+        "torch.nn.utils.rnn.pack_padded_sequence",
+        "torch.nn.utils.parametrizations.weight_norm",
+        "torch.nn.utils.fusion.fuse_conv_bn_eval",
+        "torch.utils.data.distributed.DistributedSampler",
+        "torch.nn.parallel.DistributedDataParallel",
+    } <= set(everything)
+    # A module imported for a file's own use, or typing's switch, is not an API.
+    assert not {"torch.nn.functional.ops", "torch.nn.utils.rnn.creation", "torch.nn.functional.TYPE_CHECKING"} & set(
+        everything
+    )
 
 
 def test_missing_script_is_a_clear_error(tmp_path):

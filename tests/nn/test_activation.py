@@ -124,3 +124,34 @@ def test_gelu_float32_fast_path_is_accurate():
     xd = glassgrad.tensor(x, dtype=glassgrad.float64, requires_grad=True)
     F.gelu(xd).sum().backward()
     np.testing.assert_allclose(xs.grad.array, xd.grad.array, rtol=2e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "module, formula",
+    [
+        (nn.Hardshrink(0.3), lambda x: np.where(np.abs(x) > 0.3, x, 0.0)),
+        (nn.Softshrink(0.5), lambda x: np.where(x > 0.5, x - 0.5, np.where(x < -0.5, x + 0.5, 0.0))),
+        (nn.GLU(1), lambda x: x[:, :2] / (1 + np.exp(-x[:, 2:]))),
+    ],
+)
+def test_shrink_and_glu_values_and_gradcheck(rng, module, formula):
+    x = rng.uniform(-2, 2, (3, 4))
+    x = np.where(np.abs(np.abs(x) - 0.4) < 0.12, x + 0.3, x)  # off the kinks at +-0.3 and +-0.5
+    np.testing.assert_allclose(module(glassgrad.tensor(x)).numpy(), formula(x), rtol=1e-12)
+    assert gradcheck(module, (glassgrad.tensor(x, dtype=glassgrad.float64, requires_grad=True),))
+
+
+def test_glu_names_an_odd_dimension():
+    with pytest.raises(RuntimeError, match=r"even size.*\(2, 3\)"):
+        F.glu(glassgrad.ones(2, 3))
+
+
+def test_shrink_and_glu_match_torch(rng):
+    torch = pytest.importorskip("torch", reason="PyTorch is the oracle for these activations")
+    x = rng.normal(size=(2, 6, 3)).astype(np.float32)
+    for ours, theirs in [
+        (F.glu(glassgrad.tensor(x), 1), torch.nn.functional.glu(torch.tensor(x), 1)),
+        (F.softshrink(glassgrad.tensor(x), 0.2), torch.nn.functional.softshrink(torch.tensor(x), 0.2)),
+        (F.hardshrink(glassgrad.tensor(x)), torch.nn.functional.hardshrink(torch.tensor(x))),
+    ]:
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-7)

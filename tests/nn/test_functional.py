@@ -79,3 +79,41 @@ def test_pad_mode_errors():
         F.pad(glassgrad.ones(1, 1, 1, 3), (1, 1), mode="replicate")
     with pytest.raises(ValueError, match="not one of"):
         F.pad(glassgrad.ones(1, 1, 3), (1, 1), mode="symmetric")
+
+
+def test_other_spellings_match_their_functions():
+    x = glassgrad.tensor([[[[-2.0, 0.5, 3.0, -0.25], [1.0, -1.5, 0.75, 2.5]]]])
+    for inplace, reference in [
+        (lambda t: F.elu_(t, 0.5), lambda t: F.elu(t, 0.5)),
+        (F.selu_, F.selu),
+        (lambda t: F.celu_(t, 2.0), lambda t: F.celu(t, 2.0)),
+        (lambda t: F.hardtanh_(t, -1.0, 1.0), F.hardtanh),
+        (lambda t: F.threshold_(t, 0.6, -9.0), lambda t: F.threshold(t, 0.6, -9.0)),
+    ]:
+        y = x.clone()
+        assert inplace(y) is y
+        np.testing.assert_array_equal(y.numpy(), reference(x).numpy())
+    out, idx = F.max_pool2d_with_indices(x, 2)
+    expected_out, expected_idx = F.max_pool2d(x, 2, return_indices=True)
+    assert out.tolist() == expected_out.tolist() == [[[[1.0, 3.0]]]] and idx.tolist() == expected_idx.tolist()
+    out, idx = F.adaptive_max_pool2d_with_indices(x, 1)
+    assert out.item() == 3.0 and idx.item() == 2
+    assert F.upsample_nearest(x, scale_factor=2).shape == (1, 1, 4, 8)
+    np.testing.assert_allclose(
+        F.upsample_bilinear(x, size=(3, 5)).numpy(),
+        F.interpolate(x, size=(3, 5), mode="bilinear", align_corners=True).numpy(),
+    )
+
+
+def test_identity_affine_grid_resamples_the_image_exactly():
+    image = glassgrad.tensor(np.random.default_rng(0).normal(size=(2, 3, 5, 4)), requires_grad=True)
+    theta = glassgrad.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]] * 2, dtype=glassgrad.float64, requires_grad=True)
+    for align in (False, True):
+        grid = F.affine_grid(theta, image.shape, align_corners=align)
+        out = F.grid_sample(image, grid, align_corners=align)
+        np.testing.assert_allclose(out.detach().numpy(), image.detach().numpy(), atol=1e-12)
+    out.sum().backward()
+    np.testing.assert_allclose(image.grad.numpy(), np.ones((2, 3, 5, 4)), atol=1e-12)
+    assert theta.grad.shape == (2, 2, 3)
+    with pytest.raises(ValueError, match="padding_mode='reflection' is not supported"):
+        F.grid_sample(image, grid, padding_mode="reflection")

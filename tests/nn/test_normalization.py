@@ -158,3 +158,24 @@ def test_update_running_of_instances_takes_their_mean():
     update_running(rm, rv, 0.5, 2, mean, var, 5)
     np.testing.assert_allclose(rm, 0.5 * np.array([2.0, 3.5]))
     np.testing.assert_allclose(rv, 0.5 + 0.5 * np.array([4.0, 6.0]) * 5 / 4)
+
+
+def test_rms_norm_values_default_eps_and_gradcheck(rng):
+    x = rng.normal(size=(2, 3, 4))
+    rn = nn.RMSNorm((3, 4)).double()
+    eps = np.finfo(np.float64).eps
+    expected = x / np.sqrt((x * x).mean((1, 2), keepdims=True) + eps)
+    np.testing.assert_allclose(rn(_t(x, False)).array, expected, rtol=1e-10, atol=1e-12)
+    assert [name for name, _ in rn.named_parameters()] == ["weight"]
+    w = _t(rng.uniform(0.5, 1.5, 4))
+    assert gradcheck(lambda x, w: F.rms_norm(x, 4, w, eps=1e-3), (_t(x), w))
+    with pytest.raises(RuntimeError, match=r"do not end with normalized_shape \(5,\)"):
+        F.rms_norm(_t(x, False), 5)
+
+
+def test_rms_norm_matches_torch(rng):
+    torch = pytest.importorskip("torch", reason="PyTorch is the oracle for RMSNorm")
+    x = rng.normal(size=(3, 5)).astype(np.float32)
+    ours = nn.RMSNorm(5, eps=1e-6)(glassgrad.tensor(x)).detach().numpy()
+    theirs = torch.nn.RMSNorm(5, eps=1e-6)(torch.tensor(x)).detach().numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)

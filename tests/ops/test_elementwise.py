@@ -181,3 +181,11 @@ def test_integer_and_logical_functions():
     assert glassgrad.logical_and(a, b).tolist() == [True, False, False]
     assert glassgrad.logical_not(a).tolist() == [False, True, False]
     assert glassgrad.concatenate([glassgrad.ones(1), glassgrad.zeros(1)]).tolist() == [1.0, 0.0]
+
+
+def test_nan_to_num_defaults_are_the_dtype_extremes():
+    x = glassgrad.tensor([float("nan"), float("inf"), -float("inf"), 1.5], dtype=glassgrad.float32)
+    out = glassgrad.nan_to_num(x)
+    big = np.finfo(np.float32).max
+    np.testing.assert_array_equal(out.numpy(), np.array([0.0, big, -big, 1.5], dtype=np.float32))
+    assert glassgrad.nan_to_num(glassgrad.tensor([1, 2])).tolist() == [1, 2]

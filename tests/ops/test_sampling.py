@@ -47,3 +47,14 @@ def test_moments_and_seeding():
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_multinomial_and_bernoulli_are_tensor_methods():
+    probs = glassgrad.tensor([[0.0, 1.0, 0.0], [0.5, 0.0, 0.5]])
+    glassgrad.manual_seed(3)
+    by_method = probs.multinomial(5, replacement=True)
+    glassgrad.manual_seed(3)
+    by_function = glassgrad.multinomial(probs, 5, replacement=True)
+    assert by_method.tolist() == by_function.tolist() and by_method.dtype == glassgrad.int64
+    assert by_method[0].tolist() == [1] * 5 and set(by_method[1].tolist()) <= {0, 2}
+    assert glassgrad.tensor([0.0, 1.0, 1.0]).bernoulli().tolist() == [0.0, 1.0, 1.0]

@@ -190,3 +190,13 @@ def test_errors_explain():
         x.split([1, 1], dim=1)
     with pytest.raises(IndexError, match="transpose: dimension 5 is out of range"):
         x.transpose(0, 5)
+
+
+def test_broadcast_shapes_gives_a_size_or_names_the_shapes():
+    assert glassgrad.broadcast_shapes((3, 1), (4,), 4) == glassgrad.Size([3, 4])
+    with pytest.raises(RuntimeError, match=r"\[\(3,\), \(4,\)\] cannot be broadcast"):
+        glassgrad.broadcast_shapes((3,), (4,))
+
+
+def test_diff_of_bools_is_their_xor():
+    assert glassgrad.diff(glassgrad.tensor([True, False, False, True])).tolist() == [True, False, True]

@@ -1,4 +1,4 @@
-"""Adadelta, Adamax, NAdam, RAdam, ASGD and LBFGS without the oracle: they minimise, checkpoint
+"""Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop and LBFGS without the oracle: they minimise, checkpoint
 and refuse bad arguments (the trajectories are checked against PyTorch in tests/parity)."""
 
 import numpy as np
@@ -23,6 +23,7 @@ def _quadratic(seed=0, dtype=np.float64):
         ("NAdam", {"lr": 0.05}, 400),
         ("RAdam", {"lr": 0.05}, 600),
         ("ASGD", {"lr": 0.1}, 400),
+        ("Rprop", {"lr": 0.01}, 200),
     ],
 )
 def test_first_order_optimizers_reach_the_minimum(name, kwargs, steps):
@@ -52,7 +53,7 @@ def test_lbfgs_solves_a_quadratic_in_one_step():
         opt.step(None)
 
 
-@pytest.mark.parametrize("name", ["Adadelta", "Adamax", "NAdam", "RAdam", "ASGD"])
+@pytest.mark.parametrize("name", ["Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop"])
 def test_state_survives_a_checkpoint(name, tmp_path):
     # float32, so that loading does not cast the float32 scalars of the state (NAdam's mu_product,
     # ASGD's eta and mu) to the parameter's dtype, as PyTorch's load_state_dict also does.
@@ -91,6 +92,7 @@ def test_an_update_invalidates_a_graph_that_saved_the_parameter():
         (lambda p: optim.NAdam([p], momentum_decay=-1), "momentum_decay"),
         (lambda p: optim.RAdam([p], lr=-1), "learning rate"),
         (lambda p: optim.LBFGS([p], line_search_fn="armijo"), "strong_wolfe"),
+        (lambda p: optim.Rprop([p], etas=(1.5, 1.2)), "eta_minus < 1 < eta_plus"),
     ],
 )
 def test_bad_arguments_are_named(build, message):

@@ -1,5 +1,5 @@
 """The optimizers PyTorch programs reach for beyond SGD and Adam, against PyTorch: Adadelta,
-Adamax, NAdam, RAdam, ASGD, LBFGS, CyclicLR and the SWA utilities."""
+Adamax, NAdam, RAdam, ASGD, Rprop, LBFGS, CyclicLR and the SWA utilities."""
 
 import numpy as np
 import pytest
@@ -26,6 +26,8 @@ CONFIGS = [
     ("RAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True}),
     ("ASGD", {}),
     ("ASGD", {"lr": 0.05, "lambd": 1e-3, "alpha": 0.5, "t0": 10, "weight_decay": 0.01}),
+    ("Rprop", {}),
+    ("Rprop", {"lr": 0.05, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.2), "maximize": True}),
 ]
 
 

@@ -142,3 +142,32 @@ def test_default_convert_keeps_structure():
     out = default_convert({"a": np.arange(3), "b": [np.zeros(1), "s"]})
     assert isinstance(out["a"], glassgrad.Tensor) and out["a"].tolist() == [0, 1, 2]
     assert isinstance(out["b"][0], glassgrad.Tensor) and out["b"][1] == "s"
+
+
+def test_stack_dataset_positional_and_keyword_forms():
+    from glassgrad.utils.data import DataLoader, StackDataset, TensorDataset
+
+    images = glassgrad.arange(12.0).reshape(4, 3)
+    labels = [10, 11, 12, 13]
+    pair = StackDataset(TensorDataset(images), labels)
+    assert len(pair) == 4
+    (row,), label = pair[2]
+    assert row.tolist() == [6.0, 7.0, 8.0] and label == 12
+    named = StackDataset(image=images, label=labels)
+    batch = next(iter(DataLoader(named, batch_size=2)))
+    assert batch["image"].tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]] and batch["label"].tolist() == [10, 11]
+
+
+def test_stack_dataset_refuses_unequal_lengths_naming_them():
+    from glassgrad.utils.data import StackDataset
+
+    with pytest.raises(ValueError, match=r"one length.*\{'a': 2, 'b': 3\}"):
+        StackDataset(a=[1, 2], b=[1, 2, 3])
+
+
+def test_distributed_sampler_is_under_torch_utils_data_too():
+    from glassgrad.utils.data import DistributedSampler
+    from glassgrad.utils.data.distributed import DistributedSampler as home
+
+    assert DistributedSampler is home
+    assert list(DistributedSampler(range(6), num_replicas=2, rank=1, shuffle=False)) == [1, 3, 5]

@@ -75,6 +75,31 @@ class TensorDataset(Dataset):
         return self.tensors[0].shape[0]
 
 
+class StackDataset(Dataset):
+    """Datasets of one length side by side: ``StackDataset(a, b)[i] == (a[i], b[i])``, and with
+    keywords ``StackDataset(image=a, label=b)[i] == {"image": a[i], "label": b[i]}``."""
+
+    def __init__(self, *args: Dataset, **kwargs: Dataset) -> None:
+        if args and kwargs:
+            raise ValueError("StackDataset takes datasets as positional arguments or as keywords, not both")
+        if not args and not kwargs:
+            raise ValueError("StackDataset needs at least one dataset")
+        self.datasets: Any = args or kwargs
+        named = list(kwargs.items()) if kwargs else list(enumerate(args))
+        lengths = {key: len(d) for key, d in named}  # type: ignore[arg-type]
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"StackDataset: the datasets must have one length, but they have {lengths}")
+        self._length = next(iter(lengths.values()))
+
+    def __getitem__(self, index: int) -> Any:
+        if isinstance(self.datasets, dict):
+            return {key: d[index] for key, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __len__(self) -> int:
+        return self._length
+
+
 class Subset(Dataset):
     """The samples of ``dataset`` at ``indices``, in that order."""
 
