@@ -32,7 +32,14 @@ PRINT_OPTIONS: dict = dict(_DEFAULT_PRINT)
 _PROFILES = {"default": _DEFAULT_PRINT, "short": {"precision": 2, "threshold": 1000, "edgeitems": 2}}
 
 
-def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):
+def set_printoptions(
+    precision: int | None = None,
+    threshold: int | None = None,
+    edgeitems: int | None = None,
+    linewidth: int | None = None,
+    profile: str | None = None,
+    sci_mode: bool | None = None,
+) -> None:
     """How tensors print: decimals, the element count above which a summary is shown, the items kept at
     each end of a summary, the line width; ``profile`` 'default', 'short' or 'full' resets them first."""
     if sci_mode is not None:
