@@ -151,6 +151,13 @@ def _relu_backward(grad, out, result):
 
 
 @_kernel
+def _hardtanh_backward(grad, out, low, high, result):
+    for i in prange(result.size):
+        v = out[i]
+        result[i] = grad[i] if v > low and v < high else 0
+
+
+@_kernel
 def _tanh_backward(grad, out, result, one):
     for i in prange(result.size):
         t = out[i]
@@ -215,6 +222,16 @@ def relu_backward(grad, out):
         return numpy_kernels.relu_backward(grad, out)
     result = memory.empty(out.shape, out.dtype)
     _relu_backward(_flat(grad), _flat(out), result.reshape(-1))
+    return result
+
+
+def hardtanh_backward(grad, out, low, high):
+    # One pass instead of NumPy's three (two comparisons, their and, the select): ReLU6's backward.
+    if not _fits(grad, out):
+        return numpy_kernels.hardtanh_backward(grad, out, low, high)
+    result = memory.empty(out.shape, out.dtype)
+    t = out.dtype.type
+    _hardtanh_backward(_flat(grad), _flat(out), t(low), t(high), result.reshape(-1))
     return result
 
 

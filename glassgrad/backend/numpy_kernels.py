@@ -38,6 +38,12 @@ def relu_backward(grad, out):
     return np.where(out > 0, grad, np.zeros((), dtype=grad.dtype))
 
 
+def hardtanh_backward(grad, out, low, high):
+    """grad where the output lies strictly inside (low, high), else 0 (NaN outputs give 0)."""
+    inside = (out > low) & (out < high)
+    return np.where(inside, grad, np.zeros((), dtype=grad.dtype))
+
+
 def tanh_backward(grad, out):
     """grad * (1 - tanh(x)^2) from the saved output."""
     result = np.multiply(out, out, out=np.empty_like(out))
