@@ -142,6 +142,11 @@ def test_numba_elementwise_equals_reference(dtype, shape):
         (numba_kernels.relu_backward(g, r), ref.relu_backward(g, r)),
         (numba_kernels.tanh_backward(g, t), ref.tanh_backward(g, t)),
     ]
+    # ReLU6's backward from its output, values on both edges included (there the gradient is 0).
+    h = np.clip(x * 4, 0, 6)
+    h.reshape(-1)[3:5] = [0.0, 6.0]
+    want = np.where((h > 0) & (h < 6), g, 0).astype(dtype)
+    pairs += [(numba_kernels.hardtanh_backward(g, h, 0.0, 6.0), want), (ref.hardtanh_backward(g, h, 0.0, 6.0), want)]
     for got, want in pairs:
         assert got.dtype == want.dtype == dtype
         assert np.array_equal(got, want, equal_nan=True)
