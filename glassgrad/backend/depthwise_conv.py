@@ -14,7 +14,7 @@ Three passes, on a padded input ``xp`` (n, C, Hp, Wp) and weights ``w`` (C, kh, 
 - ``weight_grad``: gw[c, i, j] = sum over n, h, w of g[n, c, h, w] * xp[n, c, h*sh + i*dh, w*sw + j*dw]
 
 With numba (``glassgrad.backend.BACKEND == "numba"``) they are compiled loops on the calling
-thread, the GIL released, so that the caller's threads each run one chunk of images; the weight
+thread (3x3 filters with their nine offsets written out, see ``_name``), the GIL released, so that the caller's threads each run one chunk of images; the weight
 gradient adds each output row's products into per-offset rows and sums those in float64. Without numba the NumPy reference computes the same sums, one whole-array operation per
 kernel offset (kh*kw of them, never a loop over pixels).
 """

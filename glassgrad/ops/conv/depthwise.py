@@ -4,7 +4,9 @@ A depthwise layer (MobileNet's 3x3 filters, one per channel) does 2*kh*kw multip
 pixel: im2col would copy kh*kw columns per pixel and run one thin product per channel. Here each
 chunk of images is zero-padded once (NCHW, the border written once per buffer:
 ``workspace.bordered``) and the compiled loops of ``glassgrad.backend.depthwise_conv`` read it
-where it lies, for the forward pass and both gradients; chunks are shared among threads.
+where it lies, for the forward pass and both gradients; chunks are shared among threads. With
+stride 1 the input gradient is itself a forward pass, of the padded output gradient by the
+flipped filters (``flipped_padding``).
 """
 
 import numpy as np
