@@ -314,60 +314,35 @@ def max_pool2d_2x2_backward(grad, offsets, x_shape):
 # -- batch norm in training mode: two passes over the data each way ------------------------------
 
 
-# The statistics are float64 sums, and without fastmath LLVM keeps a sum's additions in order: one
-# running sum is a chain of dependent additions, each waiting out the last one's latency. Four
-# running sums over interleaved elements make four independent chains (the same order on every
-# run and thread count). Forward and backward keep a helper each: one helper taking a shift of 0
-# for backward made both passes slower (a subtraction per element it cannot drop).
-@njit(**_opts)
+# The statistics are float64 sums. Without fastmath LLVM keeps a sum's additions in order: one
+# running sum is a chain of dependent scalar additions. With "reassoc" alone (NaN and infinity
+# keep their meaning) it may split a row's sum into vector lanes: 0.26-0.53x the time of four
+# interleaved scalar chains at MobileNetV2's shapes (benchmarks/README.md, "MobileNetV2 training
+# step"). The lanes depend on the row's length and the machine, not on the thread count: each
+# row is summed by this one helper, whichever thread runs it.
+@njit(fastmath={"reassoc"}, **_opts)
 def _row_shifted_sums(row, shift):
     """float64 sums of (row - shift) and of (row - shift)^2 over a contiguous row."""
-    m = row.size
-    s0 = s1 = s2 = s3 = 0.0
-    q0 = q1 = q2 = q3 = 0.0
-    p = 0
-    while p + 4 <= m:
-        d0, d1, d2, d3 = row[p] - shift, row[p + 1] - shift, row[p + 2] - shift, row[p + 3] - shift
-        s0 += d0
-        s1 += d1
-        s2 += d2
-        s3 += d3
-        q0 += d0 * d0
-        q1 += d1 * d1
-        q2 += d2 * d2
-        q3 += d3 * d3
-        p += 4
-    while p < m:
-        d0 = row[p] - shift
-        s0 += d0
-        q0 += d0 * d0
-        p += 1
-    return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
+    total = 0.0
+    squares = 0.0
+    for p in range(row.size):
+        d = row[p] - shift
+        total += d
+        squares += d * d
+    return total, squares
 
 
-@njit(**_opts)
+@njit(fastmath={"reassoc"}, **_opts)
 def _row_sum_and_dot(g, x, mu, s):
     """float64 sums of g and of g * x_hat over two contiguous rows of equal size, with x_hat =
-    (x - mu) * s rounded as forward rounds it."""
-    m = g.size
-    s0 = s1 = s2 = s3 = 0.0
-    d0 = d1 = d2 = d3 = 0.0
-    p = 0
-    while p + 4 <= m:
-        s0 += g[p]
-        s1 += g[p + 1]
-        s2 += g[p + 2]
-        s3 += g[p + 3]
-        d0 += g[p] * ((x[p] - mu) * s)
-        d1 += g[p + 1] * ((x[p + 1] - mu) * s)
-        d2 += g[p + 2] * ((x[p + 2] - mu) * s)
-        d3 += g[p + 3] * ((x[p + 3] - mu) * s)
-        p += 4
-    while p < m:
-        s0 += g[p]
-        d0 += g[p] * ((x[p] - mu) * s)
-        p += 1
-    return (s0 + s1) + (s2 + s3), (d0 + d1) + (d2 + d3)
+    (x - mu) * s recomputed from the input."""
+    total = 0.0
+    dot = 0.0
+    for p in range(g.size):
+        v = g[p]
+        total += v
+        dot += v * ((x[p] - mu) * s)
+    return total, dot
 
 
 # Batch norm's training passes read the data two or three times per call: worth the threads at any size.
