@@ -23,6 +23,7 @@ NAMES = (
     "relu",
     "relu_backward",
     "tanh_backward",
+    "hardtanh_backward",
     "max_pool2d_2x2",
     "max_pool2d_2x2_backward",
     "batch_norm_train",

@@ -14,7 +14,7 @@ Three passes, on a padded input ``xp`` (n, C, Hp, Wp) and weights ``w`` (C, kh, 
 - ``weight_grad``: gw[c, i, j] = sum over n, h, w of g[n, c, h, w] * xp[n, c, h*sh + i*dh, w*sw + j*dw]
 
 With numba (``glassgrad.backend.BACKEND == "numba"``) they are compiled loops on the calling
-thread, the GIL released, so that the caller's threads each run one chunk of images; the weight
+thread (3x3 filters with their nine offsets written out, see ``_name``), the GIL released, so that the caller's threads each run one chunk of images; the weight
 gradient adds each output row's products into per-offset rows and sums those in float64. Without numba the NumPy reference computes the same sums, one whole-array operation per
 kernel offset (kh*kw of them, never a loop over pixels).
 """
@@ -53,6 +53,13 @@ def _call(name, *args):
     _numba()[name](*args)
 
 
+def _name(name, kernel):
+    # 3x3 filters (MobileNet's) take loops with the nine offsets written out, their sums in
+    # registers: forward 0.34-0.49x the general loops' time, weight gradient 0.46-0.77x, input
+    # gradient 0.6-0.7x (benchmarks/README.md, "MobileNetV2 training step").
+    return name + "3x3" if tuple(kernel) == (3, 3) else name
+
+
 def _compiled_fits(*arrays):
     return _numba() is not None and all(a.dtype in (np.float32, np.float64) for a in arrays)
 
@@ -61,7 +68,7 @@ def forward(xp, w, out, stride, dilation):
     """out (n, C, H_out, W_out) = the depthwise convolution of the padded input xp (n, C, Hp, Wp)
     by w (C, kh, kw); all C-contiguous, of one dtype."""
     if _compiled_fits(xp, w):
-        _call("forward", xp, w, out, *stride, *dilation)
+        _call(_name("forward", w.shape[1:]), xp, w, out, *stride, *dilation)
         return
     out[...] = 0
     for i, j, window in _taps(w.shape[1:], stride, dilation, out.shape[2:]):
@@ -72,7 +79,7 @@ def input_grad(g, w, gxp, stride, dilation):
     """gxp (n, C, Hp, Wp) = the gradient of the padded input, from the output gradient g
     (n, C, H_out, W_out) and w (C, kh, kw); gxp is overwritten."""
     if _compiled_fits(g, w):
-        _call("input_grad", gxp, g, w, *stride, *dilation)
+        _call(_name("input_grad", w.shape[1:]), gxp, g, w, *stride, *dilation)
         return
     gxp[...] = 0
     for i, j, window in _taps(w.shape[1:], stride, dilation, g.shape[2:]):
@@ -84,7 +91,7 @@ def weight_grad(xp, g, kernel, stride, dilation):
     gradient g (n, C, H_out, W_out)."""
     gw = np.empty((g.shape[1], *kernel), dtype=g.dtype)
     if _compiled_fits(xp, g):
-        _call("weight_grad", xp, g, gw, *stride, *dilation)
+        _call(_name("weight_grad", kernel), xp, g, gw, *stride, *dilation)
         return gw
     for i, j, window in _taps(kernel, stride, dilation, g.shape[2:]):
         # Pixels first, then images: pairwise sums along the long contiguous axes.

@@ -151,6 +151,13 @@ def _relu_backward(grad, out, result):
 
 
 @_kernel
+def _hardtanh_backward(grad, out, low, high, result):
+    for i in prange(result.size):
+        v = out[i]
+        result[i] = grad[i] if v > low and v < high else 0
+
+
+@_kernel
 def _tanh_backward(grad, out, result, one):
     for i in prange(result.size):
         t = out[i]
@@ -215,6 +222,16 @@ def relu_backward(grad, out):
         return numpy_kernels.relu_backward(grad, out)
     result = memory.empty(out.shape, out.dtype)
     _relu_backward(_flat(grad), _flat(out), result.reshape(-1))
+    return result
+
+
+def hardtanh_backward(grad, out, low, high):
+    # One pass instead of NumPy's three (two comparisons, their and, the select): ReLU6's backward.
+    if not _fits(grad, out):
+        return numpy_kernels.hardtanh_backward(grad, out, low, high)
+    result = memory.empty(out.shape, out.dtype)
+    t = out.dtype.type
+    _hardtanh_backward(_flat(grad), _flat(out), t(low), t(high), result.reshape(-1))
     return result
 
 
@@ -297,64 +314,40 @@ def max_pool2d_2x2_backward(grad, offsets, x_shape):
 # -- batch norm in training mode: two passes over the data each way ------------------------------
 
 
-# The statistics are float64 sums, and without fastmath LLVM keeps a sum's additions in order: one
-# running sum is a chain of dependent additions, each waiting out the last one's latency. Four
-# running sums over interleaved elements make four independent chains (the same order on every
-# run and thread count). Forward and backward keep a helper each: one helper taking a shift of 0
-# for backward made both passes slower (a subtraction per element it cannot drop).
-@njit(**_opts)
+# The statistics are float64 sums. Without fastmath LLVM keeps a sum's additions in order: one
+# running sum is a chain of dependent scalar additions. With "reassoc" alone (NaN and infinity
+# keep their meaning) it may split a row's sum into vector lanes: 0.26-0.53x the time of four
+# interleaved scalar chains at MobileNetV2's shapes (benchmarks/README.md, "MobileNetV2 training
+# step"). The lanes depend on the row's length and the machine, not on the thread count: each
+# row is summed by this one helper, whichever thread runs it.
+@njit(fastmath={"reassoc"}, **_opts)
 def _row_shifted_sums(row, shift):
     """float64 sums of (row - shift) and of (row - shift)^2 over a contiguous row."""
-    m = row.size
-    s0 = s1 = s2 = s3 = 0.0
-    q0 = q1 = q2 = q3 = 0.0
-    p = 0
-    while p + 4 <= m:
-        d0, d1, d2, d3 = row[p] - shift, row[p + 1] - shift, row[p + 2] - shift, row[p + 3] - shift
-        s0 += d0
-        s1 += d1
-        s2 += d2
-        s3 += d3
-        q0 += d0 * d0
-        q1 += d1 * d1
-        q2 += d2 * d2
-        q3 += d3 * d3
-        p += 4
-    while p < m:
-        d0 = row[p] - shift
-        s0 += d0
-        q0 += d0 * d0
-        p += 1
-    return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
+    total = 0.0
+    squares = 0.0
+    for p in range(row.size):
+        d = row[p] - shift
+        total += d
+        squares += d * d
+    return total, squares
 
 
-@njit(**_opts)
-def _row_sum_and_dot(g, h):
-    """float64 sums of g and of g * h over two contiguous rows of equal size."""
-    m = g.size
-    s0 = s1 = s2 = s3 = 0.0
-    d0 = d1 = d2 = d3 = 0.0
-    p = 0
-    while p + 4 <= m:
-        s0 += g[p]
-        s1 += g[p + 1]
-        s2 += g[p + 2]
-        s3 += g[p + 3]
-        d0 += g[p] * h[p]
-        d1 += g[p + 1] * h[p + 1]
-        d2 += g[p + 2] * h[p + 2]
-        d3 += g[p + 3] * h[p + 3]
-        p += 4
-    while p < m:
-        s0 += g[p]
-        d0 += g[p] * h[p]
-        p += 1
-    return (s0 + s1) + (s2 + s3), (d0 + d1) + (d2 + d3)
+@njit(fastmath={"reassoc"}, **_opts)
+def _row_sum_and_dot(g, x, mu, s):
+    """float64 sums of g and of g * x_hat over two contiguous rows of equal size, with x_hat =
+    (x - mu) * s recomputed from the input."""
+    total = 0.0
+    dot = 0.0
+    for p in range(g.size):
+        v = g[p]
+        total += v
+        dot += v * ((x[p] - mu) * s)
+    return total, dot
 
 
 # Batch norm's training passes read the data two or three times per call: worth the threads at any size.
 @_kernel(parallel_min=COMPILED_MIN)
-def _bn_forward(x3, weight, bias, eps, out3, xhat3, mean, var, invstd):
+def _bn_forward(x3, weight, bias, eps, out3, mean, var, invstd):
     n, c, m = x3.shape
     count = n * m
     for k in prange(c):
@@ -377,20 +370,21 @@ def _bn_forward(x3, weight, bias, eps, out3, xhat3, mean, var, invstd):
         mu32, s32, w, bb = mean[k], invstd[k], weight[k], bias[k]
         for b in range(n):
             for p in range(m):
-                h = (x3[b, k, p] - mu32) * s32
-                xhat3[b, k, p] = h
-                out3[b, k, p] = h * w + bb
+                # x_hat is not stored: backward recomputes it from x with the same two roundings,
+                # and the store took a fifth of the pass's time (0.53-0.82x without it).
+                out3[b, k, p] = (x3[b, k, p] - mu32) * s32 * w + bb
 
 
 @_kernel(parallel_min=COMPILED_MIN)
-def _bn_backward(g3, xhat3, invstd, weight, gx3, grad_w, grad_b):
+def _bn_backward(g3, x3, mean, invstd, weight, gx3, grad_w, grad_b):
     n, c, m = g3.shape
     count = n * m
     for k in prange(c):
         sg = 0.0
         sgx = 0.0
+        mu32, s32 = mean[k], invstd[k]
         for b in range(n):
-            row_sum, row_dot = _row_sum_and_dot(g3[b, k], xhat3[b, k])
+            row_sum, row_dot = _row_sum_and_dot(g3[b, k], x3[b, k], mu32, s32)
             sg += row_sum
             sgx += row_dot
         grad_w[k], grad_b[k] = sgx, sg
@@ -401,7 +395,7 @@ def _bn_backward(g3, xhat3, invstd, weight, gx3, grad_w, grad_b):
         scale = invstd[k] * w
         for b in range(n):
             for p in range(m):
-                gx3[b, k, p] = scale * (g3[b, k, p] - mg - xhat3[b, k, p] * mgx)
+                gx3[b, k, p] = scale * (g3[b, k, p] - mg - (x3[b, k, p] - mu32) * s32 * mgx)
 
 
 def batch_norm_train(x, weight, bias, eps):
@@ -412,20 +406,22 @@ def batch_norm_train(x, weight, bias, eps):
     t = x.dtype.type
     w = np.ones(c, x.dtype) if weight is None else np.ascontiguousarray(weight, dtype=x.dtype)
     b = np.zeros(c, x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype)
-    out, x_hat = memory.empty(x.shape, x.dtype), memory.empty(x.shape, x.dtype)
+    out = memory.empty(x.shape, x.dtype)
     mean, var, invstd = np.empty(c, x.dtype), np.empty(c, x.dtype), np.empty(c, x.dtype)
-    _bn_forward(x3, w, b, float(t(eps)), out.reshape(x3.shape), x_hat.reshape(x3.shape), mean, var, invstd)
-    return out, x_hat, mean, var, invstd
+    _bn_forward(x3, w, b, float(t(eps)), out.reshape(x3.shape), mean, var, invstd)
+    return out, mean, var, invstd
 
 
-def batch_norm_train_backward(grad, x_hat, invstd, weight):
+def batch_norm_train_backward(grad, x, mean, invstd, weight):
     if (
         grad.dtype not in _COMPILED
-        or grad.shape != x_hat.shape
-        or grad.dtype != x_hat.dtype
+        or grad.shape != x.shape
+        or grad.dtype != x.dtype
+        or mean.dtype != x.dtype
+        or invstd.dtype != x.dtype
         or grad.size < COMPILED_MIN
     ):
-        return numpy_kernels.batch_norm_train_backward(grad, x_hat, invstd, weight)
+        return numpy_kernels.batch_norm_train_backward(grad, x, mean, invstd, weight)
     n, c = grad.shape[:2]
     g3 = np.ascontiguousarray(grad).reshape(n, c, -1)
     w = np.ones(c, grad.dtype) if weight is None else np.ascontiguousarray(weight, dtype=grad.dtype)
@@ -433,7 +429,8 @@ def batch_norm_train_backward(grad, x_hat, invstd, weight):
     grad_w, grad_b = np.empty(c, np.float64), np.empty(c, np.float64)
     _bn_backward(
         g3,
-        np.ascontiguousarray(x_hat).reshape(g3.shape),
+        np.ascontiguousarray(x).reshape(g3.shape),
+        np.ascontiguousarray(mean),
         np.ascontiguousarray(invstd),
         w,
         grad_x.reshape(g3.shape),

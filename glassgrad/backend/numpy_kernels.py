@@ -38,6 +38,12 @@ def relu_backward(grad, out):
     return np.where(out > 0, grad, np.zeros((), dtype=grad.dtype))
 
 
+def hardtanh_backward(grad, out, low, high):
+    """grad where the output lies strictly inside (low, high), else 0 (NaN outputs give 0)."""
+    inside = (out > low) & (out < high)
+    return np.where(inside, grad, np.zeros((), dtype=grad.dtype))
+
+
 def tanh_backward(grad, out):
     """grad * (1 - tanh(x)^2) from the saved output."""
     result = np.multiply(out, out, out=np.empty_like(out))
@@ -106,20 +112,23 @@ def scale_shift(out, weight, bias, shape=None):
 
 
 def batch_norm_train(x, weight, bias, eps):
-    """Training-mode batch norm over every axis but 1: ``(out, x_hat, mean, var, invstd)`` with
-    the biased batch variance; mean, var, invstd have shape (C,); weight and bias may be None."""
+    """Training-mode batch norm over every axis but 1: ``(out, mean, var, invstd)`` with the
+    biased batch variance; mean, var, invstd have shape (C,); weight and bias may be None.
+    x_hat = (x - mean) * invstd is not kept: backward recomputes it from x."""
     axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     x_hat, mean, var, invstd = normalize(x, axes, eps)
     out = scale_shift(x_hat, weight, bias, shape)
-    return out.astype(x.dtype, copy=False), x_hat, mean.reshape(-1), var.reshape(-1), invstd.reshape(-1)
+    return out.astype(x.dtype, copy=False), mean.reshape(-1), var.reshape(-1), invstd.reshape(-1)
 
 
-def batch_norm_train_backward(grad, x_hat, invstd, weight):
-    """``(grad_x, grad_weight, grad_bias)`` of training-mode batch norm, from the saved x_hat and
-    invstd (C,), with g' = grad * weight the gradient of x_hat (see ``normalized_backward``)."""
+def batch_norm_train_backward(grad, x, mean, invstd, weight):
+    """``(grad_x, grad_weight, grad_bias)`` of training-mode batch norm, from the input x and its
+    batch mean and invstd (C,), with g' = grad * weight the gradient of x_hat (see
+    ``normalized_backward``)."""
     axes = (0,) + tuple(range(2, grad.ndim))
     shape = (1, grad.shape[1]) + (1,) * (grad.ndim - 2)
+    x_hat = (x - mean.reshape(shape)) * invstd.reshape(shape)
     g_hat = scale_shift(grad, weight, None, shape)
     grad_x = normalized_backward(g_hat, x_hat, invstd.reshape(shape), axes)
     return grad_x, (grad * x_hat).sum(axis=axes), grad.sum(axis=axes)

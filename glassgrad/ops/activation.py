@@ -8,7 +8,9 @@ import math
 
 import numpy as np
 
+from glassgrad import backend
 from glassgrad.autograd.function import Function
+from glassgrad.backend import memory
 
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
@@ -224,12 +226,16 @@ class Hardtanh(Function):
 
     def forward(self, a, min_val=-1.0, max_val=1.0):
         self.low, self.high = min_val, max_val
-        self.save_for_backward(a)
-        return np.clip(a, a.dtype.type(min_val), a.dtype.type(max_val))
+        # Into reused memory: the output is kept for backward, and fresh pages cost a fault each.
+        out = np.clip(a, a.dtype.type(min_val), a.dtype.type(max_val), out=memory.empty(a.shape, a.dtype))
+        # The output, not the input: out lies strictly inside (low, high) exactly where a does, and
+        # an in-place hardtanh_ (ReLU6(inplace=True)) then need not copy the input it overwrites.
+        self.save_for_backward(out)
+        return out
 
     def backward(self, grad):
-        (a,) = self.saved_tensors
-        return grad * ((a > self.low) & (a < self.high))
+        (out,) = self.saved_tensors
+        return backend.hardtanh_backward(grad, out, self.low, self.high)
 
 
 class Hardshrink(Function):

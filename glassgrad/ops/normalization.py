@@ -54,27 +54,29 @@ class BatchNorm(Function):
                 # PyTorch's convention: an empty batch normalises to an empty output, and
                 # leaves the running averages alone.
                 self.empty = True
-                self.save_for_backward(None, None, weight)
+                self.save_for_backward(None, None, None, weight)
                 return np.empty_like(x)
             if count <= 1:
                 raise ValueError(
                     f"batch_norm: expected more than 1 value per channel when training, got input size "
                     f"{tuple(x.shape)}; use a batch of 2 or more, or call model.eval() first"
                 )
-            out, x_hat, mean, var, invstd = backend.batch_norm_train(x, weight, bias, eps)
+            out, mean, var, invstd = backend.batch_norm_train(x, weight, bias, eps)
             if update is not None:
                 update_running(*update, mean, var, count)
-            self.save_for_backward(x_hat, invstd.reshape(shape), weight)
+            # The input rather than x_hat (backward recomputes it): forward skips a store pass.
+            self.save_for_backward(x, mean, invstd, weight)
             return out
         out = backend.batch_norm_eval(x, running_mean, running_var, weight, bias, eps)
         if any(self.needs_input_grad):  # evaluation mode with gradients: keep x_hat and invstd for backward
             invstd = inverse_std(running_var.astype(x.dtype, copy=False).reshape(shape), eps)
             x_hat = (x - running_mean.astype(x.dtype, copy=False).reshape(shape)) * invstd
-            self.save_for_backward(x_hat, invstd, weight)
+            self.save_for_backward(x_hat, None, invstd, weight)
         return out
 
     def backward(self, grad):
-        x_hat, invstd, weight = self.saved_tensors
+        # Training: (x, batch mean, invstd, weight); evaluation: (x_hat, None, invstd, weight).
+        x, mean, invstd, weight = self.saved_tensors
         wants = tuple(self.needs_input_grad[:3]) + (False,) * 3
         if getattr(self, "empty", False):
             zeros = None if weight is None else np.zeros_like(weight)
@@ -86,9 +88,10 @@ class BatchNorm(Function):
                 None,
             )
         if self.training and wants[0]:
-            grad_x, grad_w, grad_b = backend.batch_norm_train_backward(grad, x_hat, invstd.reshape(-1), weight)
+            grad_x, grad_w, grad_b = backend.batch_norm_train_backward(grad, x, mean, invstd.reshape(-1), weight)
             return grad_x, grad_w if wants[1] else None, grad_b if wants[2] else None, None, None
         # Evaluation mode (the statistics are constants), or training without the input's gradient.
+        x_hat = (x - mean.reshape(self.shape)) * invstd.reshape(self.shape) if self.training else x
         grad_x = scale_shift(grad, weight, None, self.shape) * invstd if wants[0] else None
         grad_w = (grad * x_hat).sum(axis=self.axes) if wants[1] else None
         grad_b = grad.sum(axis=self.axes) if wants[2] else None

@@ -155,3 +155,23 @@ def test_shrink_and_glu_match_torch(rng):
         (F.hardshrink(glassgrad.tensor(x)), torch.nn.functional.hardshrink(torch.tensor(x))),
     ]:
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 5), (8, 64, 16, 16)])  # the NumPy and the compiled backward
+def test_relu6_in_place_gradient_from_its_output(shape, rng):
+    # Hardtanh saves its output: in place, the input it overwrites is not needed for backward.
+    x = glassgrad.tensor(rng.standard_normal(shape).astype(np.float32) * 4, requires_grad=True)
+    g = rng.standard_normal(shape).astype(np.float32)
+    grads = []
+    for inplace in (False, True):
+        x.grad = None
+        y = x * 2
+        out = F.relu6(y, inplace=inplace)
+        (out * glassgrad.tensor(g)).sum().backward()
+        np.testing.assert_array_equal(out.detach().numpy(), np.clip(2 * x.detach().numpy(), 0, 6))
+        grads.append(x.grad.numpy().copy())
+    a = 2 * x.detach().numpy()
+    np.testing.assert_array_equal(grads[0], np.where((a > 0) & (a < 6), 2 * g, 0))
+    np.testing.assert_array_equal(grads[1], grads[0])
+    xd = glassgrad.tensor(rng.standard_normal((2, 3, 4)) * 4, requires_grad=True)
+    assert gradcheck(lambda t: F.relu6(t * 1.0, inplace=True), (xd,))

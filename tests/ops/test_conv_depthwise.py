@@ -101,6 +101,29 @@ def test_gradcheck_float64(path, rng):
     assert gradcheck(lambda a, k: conv2d(a, k, padding=2, dilation=2, groups=3), (x, w))
 
 
+@pytest.mark.parametrize("padding, dilation", [(1, 1), (0, 1), (3, 1), (1, 2)])
+def test_gradcheck_float64_stride_1_forced(padding, dilation, path, rng):
+    # Stride 1 runs the input gradient as the forward pass on the padded gradient by the flipped
+    # filters (``depthwise.flipped_padding``) where the padding is within the kernel's reach, and
+    # by the scatter into a padded gradient beyond it (padding 3 with a 3x3 undilated kernel).
+    x = glassgrad.tensor(rng.standard_normal((2, 3, 7, 6)), requires_grad=True)
+    w = glassgrad.tensor(rng.standard_normal((3, 1, 3, 3)), requires_grad=True)
+    with conv_flags.flags(algorithm="depthwise"):
+        assert gradcheck(lambda a, k: conv2d(a, k, padding=padding, dilation=dilation, groups=3), (x, w))
+
+
+def test_flipped_padding_only_within_the_kernels_reach():
+    def geo(stride, padding, dilation=(1, 1)):
+        return Geometry((2, 8, 9, 9), (8, 1, 3, 3), stride, padding, dilation, 8)
+
+    from glassgrad.ops.conv import depthwise
+
+    assert depthwise.flipped_padding(geo((1, 1), ((1, 1), (1, 1)))) == ((1, 1), (1, 1))
+    assert depthwise.flipped_padding(geo((1, 1), ((0, 0), (2, 2)), (2, 1))) == ((4, 4), (0, 0))
+    assert depthwise.flipped_padding(geo((2, 2), ((1, 1), (1, 1)))) is None
+    assert depthwise.flipped_padding(geo((1, 1), ((3, 3), (1, 1)))) is None
+
+
 def test_chunks_shared_among_threads_give_the_same_bits(rng):
     # 64 images make several chunks; the weight gradient sums them in chunk order at any thread count.
     x = rng.standard_normal((64, 32, 16, 16)).astype(np.float32)

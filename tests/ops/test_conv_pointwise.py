@@ -68,6 +68,32 @@ def test_one_sided_gradients(rng):
     np.testing.assert_allclose(gw, want_w, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(5, 4, 3, 3), (3, 6, 9, 8), (33, 8, 8, 8)])  # 1 to 33 images a chunk
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_forced_pointwise_gradients_match_the_float64_definition(shape, dtype, rng):
+    # Forced, every pass runs the per-image products, small maps included.
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((7, shape[1], 1, 1)).astype(dtype)
+    g = rng.standard_normal((shape[0], 7, *shape[2:])).astype(dtype)
+    geo = Geometry(shape, w.shape, (1, 1), ((0, 0), (0, 0)), (1, 1), 1)
+    with conv_flags.flags(algorithm="pointwise"):
+        assert select.select(geo, dtype) == ("pointwise", "pointwise", "pointwise")
+        got = _run(x, w, None, g)
+        _, _, gw_only, _ = _run(x, w, None, g, need_x=False)
+    tol = {"rtol": 1e-5, "atol": 5e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    for name, a, e in zip(("out", "grad_x", "grad_w"), got, definition(x, w, None, g)):
+        assert a.dtype == dtype, name
+        np.testing.assert_allclose(a, e, err_msg=name, **tol)
+    np.testing.assert_array_equal(gw_only, got[2])
+
+
+def test_forced_pointwise_gradcheck_float64(rng):
+    x = glassgrad.tensor(rng.standard_normal((3, 3, 4, 3)), requires_grad=True)
+    w = glassgrad.tensor(rng.standard_normal((5, 3, 1, 1)), requires_grad=True)
+    with conv_flags.flags(algorithm="pointwise"):
+        assert gradcheck(lambda a, k: conv2d(a, k), (x, w))
+
+
 def test_gradcheck_float64(rng):
     x = glassgrad.tensor(rng.standard_normal((2, 3, 4, 3)), requires_grad=True)
     w = glassgrad.tensor(rng.standard_normal((5, 3, 1, 1)), requires_grad=True)
@@ -79,9 +105,9 @@ def test_selector_takes_pointwise_only_for_plain_1x1():
     def plan(w_shape, stride=(1, 1), padding=((0, 0), (0, 0)), groups=1):
         return select.select(Geometry((8, 32, 16, 16), w_shape, stride, padding, (1, 1), groups), np.float32)
 
-    assert plan((64, 32, 1, 1))[:2] == ("pointwise", "pointwise")
+    assert plan((64, 32, 1, 1)) == ("pointwise", "pointwise", "pointwise")
     small = select.select(Geometry((8, 32, 4, 4), (64, 32, 1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1), 1), np.float32)
-    assert small[:2] == ("pointwise", "im2col")  # 16 pixels: the input gradient stays with im2col
+    assert small == ("pointwise", "im2col", "im2col")  # 16 pixels: the gradients stay with im2col
     assert plan((64, 32, 1, 1), stride=(2, 2)).forward != "pointwise"
     assert plan((64, 32, 1, 1), padding=((1, 1), (1, 1))).forward != "pointwise"
     assert plan((64, 16, 1, 1), groups=2).forward != "pointwise"

@@ -4,7 +4,9 @@ A depthwise layer (MobileNet's 3x3 filters, one per channel) does 2*kh*kw multip
 pixel: im2col would copy kh*kw columns per pixel and run one thin product per channel. Here each
 chunk of images is zero-padded once (NCHW, the border written once per buffer:
 ``workspace.bordered``) and the compiled loops of ``glassgrad.backend.depthwise_conv`` read it
-where it lies, for the forward pass and both gradients; chunks are shared among threads.
+where it lies, for the forward pass and both gradients; chunks are shared among threads. With
+stride 1 the input gradient is itself a forward pass, of the padded output gradient by the
+flipped filters (``flipped_padding``).
 """
 
 import numpy as np
@@ -49,6 +51,20 @@ def forward(geo, x, weight, bias):
     return out
 
 
+def flipped_padding(geo):
+    """With stride 1, the input gradient is the depthwise forward pass of the output gradient
+    zero-padded by the kernel's reach less this padding, by the filters flipped in both axes:
+    that padding ((top, bottom), (left, right)), or None (a stride, or a side padded beyond
+    the kernel's reach). It runs the forward pass's register sums instead of scattering into a
+    padded gradient that is then cropped: 0.47-0.62x the time of the scatter at MobileNetV2's
+    shapes (benchmarks/README.md, "MobileNetV2 training step")."""
+    if geo.stride != (1, 1):
+        return None
+    (kh, kw), (dh, dw), ((pt, pb), (pl, pr)) = geo.kernel, geo.dilation, geo.padding
+    pads = (((kh - 1) * dh - pt, (kh - 1) * dh - pb), ((kw - 1) * dw - pl, (kw - 1) * dw - pr))
+    return pads if min(*pads[0], *pads[1]) >= 0 else None
+
+
 def backward(geo, x, weight, grad, need_x, need_w):
     """(grad_x (n, C, H, W) or None, grad_w (C, 1, kh, kw) or None) from the output gradient."""
     n = grad.shape[0]
@@ -58,11 +74,20 @@ def backward(geo, x, weight, grad, need_x, need_w):
     chunks = _chunks(geo, n, grad.itemsize)
     grad_x = memory.empty((n, geo.c_in, h, w_in), grad.dtype) if need_x else None
     partials = np.empty((len(chunks), geo.c_out, *geo.kernel), grad.dtype) if need_w else None
+    flipped = flipped_padding(geo) if need_x else None
     if need_x:
         w = np.ascontiguousarray(weight.reshape(geo.c_out, *geo.kernel))
+        if flipped is not None:
+            w = np.ascontiguousarray(w[:, ::-1, ::-1])
+            (ft, fb), (fl, fr) = flipped
+            padded_grad = (geo.out_hw[0] + ft + fb, geo.out_hw[1] + fl + fr)
 
     def chunk(index, lo, hi):
-        if need_x:
+        if need_x and flipped is not None:
+            gp = workspace.bordered(("depthwise_flipped", flipped), hi - lo, (geo.c_out, *padded_grad), grad.dtype)
+            copy_inside(grad[lo:hi], gp, flipped)
+            depthwise_conv.forward(gp, w, grad_x[lo:hi], (1, 1), geo.dilation)
+        elif need_x:
             gxp = workspace.workspace("depthwise_grad", (hi - lo, geo.c_in, *geo.padded_hw), grad.dtype)
             depthwise_conv.input_grad(grad[lo:hi], w, gxp, geo.stride, geo.dilation)
             np.copyto(grad_x[lo:hi], gxp[:, :, pt : pt + h, pl : pl + w_in])

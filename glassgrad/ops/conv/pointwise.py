@@ -5,16 +5,18 @@ and its input gradient grad_x[i] = weight.T @ grad[i]: both in NCHW as they lie,
 no padded copy and no transpose of the result (the "wide" and im2col paths copy the input once
 into columns and move the product's rows into NCHW after). Chunks of images are shared among
 threads, each product on one BLAS thread (``workspace.each_chunk``), as for the other algorithms.
-The weight gradient stays with im2col: one product over a chunk's pixels, rather than one per
-image with only H*W pixels to sum over.
+The weight gradient is, per chunk, the sum over its images of grad[i] (C_out, H*W) @ x[i].T, also
+as the data lies, instead of im2col's copy of the chunk's gradient into channel-first rows and
+one product over all its pixels; on 4x4 maps each product sums only 16 pixels, and im2col keeps it.
 """
 
 import numpy as np
 
 from glassgrad.backend import memory, workspace
 
-# Pixels per image from which the input gradient's per-image products beat im2col's one product
-# per chunk (on 4x4 maps they did not: benchmarks/README.md, "1x1 convolutions").
+# Pixels per image from which the gradients' per-image products beat im2col's one product per
+# chunk (on 4x4 maps they did not: benchmarks/README.md, "1x1 convolutions" and "MobileNetV2
+# training step").
 MIN_PIXELS = 64
 
 
@@ -61,3 +63,27 @@ def _input_grad(geo, weight, grad):
     matrix = weight.reshape(geo.c_out, geo.c_in).T  # a transposed view: BLAS reads it as it lies
     _products(matrix, images, grad_x.reshape(n, geo.c_in, -1), grad.itemsize)
     return grad_x
+
+
+def weight_grad(geo, x, grad, chunks):
+    """The weight gradient (C_out, C_in, 1, 1) as a pass of ``Convolution.backward``: per chunk,
+    the sum of its images' products grad[i] @ x[i].T; the chunks' partials summed in order."""
+    n = grad.shape[0]
+    partials = np.empty((len(chunks), geo.c_out, geo.c_in), dtype=grad.dtype)
+    images = np.ascontiguousarray(x).reshape(n, geo.c_in, -1)
+    grads = np.ascontiguousarray(grad).reshape(n, geo.c_out, -1)
+
+    def chunk(index, lo, hi, shared):
+        out = partials[index]
+        np.matmul(grads[lo], images[lo].T, out=out)
+        if hi - lo > 1:
+            product = workspace.workspace("pointwise_weight_grad", out.shape, out.dtype)
+            for i in range(lo + 1, hi):
+                np.matmul(grads[i], images[i].T, out=product)
+                out += product
+
+    def result():
+        gw = partials[0] if len(chunks) == 1 else partials.sum(axis=0)
+        return gw.reshape(geo.c_out, geo.c_in, 1, 1)
+
+    return workspace.Job(chunk, result)

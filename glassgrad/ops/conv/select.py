@@ -26,7 +26,7 @@ MODULES = {
 
 class Plan(NamedTuple):
     """The algorithm of each pass of one convolution: "direct", "wide" (forward only), "depthwise"
-    (all three passes), "pointwise" (forward and input gradient), "winograd" (all three; "auto"
+    (all three passes), "pointwise" (all three), "winograd" (all three; "auto"
     takes its forward and input gradient) or "im2col"; None for a gradient no input needs."""
 
     forward: str
@@ -84,10 +84,12 @@ def select(geo, dtype, needs=(True, True)) -> Plan:
             input_grad = "winograd"
     elif forced in ("auto", "pointwise") and pointwise.runs(geo):
         # One product per image on the NCHW data: forward 0.3-0.9x the time of the wide columns'
-        # copy and product; the input gradient too, but not on 4x4 maps, where each image's
-        # product has 16 columns (figures in benchmarks/README.md, "1x1 convolutions").
+        # copy and product; both gradients too, but not on 4x4 maps, where each image's
+        # product has 16 columns (the weight gradient's 0.67-0.94x from 8x8 up, 1.5-1.7x on 4x4:
+        # figures in benchmarks/README.md, "1x1 convolutions" and "MobileNetV2 training step").
         pays = forced == "pointwise" or geo.out_hw[0] * geo.out_hw[1] >= pointwise.MIN_PIXELS
-        forward, input_grad = "pointwise", "pointwise" if pays else "im2col"
+        forward = "pointwise"
+        input_grad = weight_grad = "pointwise" if pays else "im2col"
 
     # A gradient nobody needs runs nothing; with neither, backward returns the bias's alone.
     need_x, need_w = needs
