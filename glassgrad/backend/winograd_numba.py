@@ -16,15 +16,22 @@ _opts = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
 @njit(**_opts)
+def _corners(b, c, h, w, th, tw):
+    """Each tile's top-left offset within channel 0 of a (b, c, h, w) array, tiles 2 apart."""
+    corner = np.empty(b * th * tw, dtype=np.uintp)
+    for n in range(b):
+        for i in range(th):
+            for j in range(tw):
+                corner[(n * th + i) * tw + j] = (n * c * h + 2 * i) * w + 2 * j
+    return corner
+
+
+@njit(**_opts)
 def _input_tiles(xp, dst, stride, th, tw):
     b, c, hp, wp = xp.shape
     tiles = b * th * tw
     src = xp.reshape(-1)
-    corner = np.empty(tiles, dtype=np.uintp)  # each tile's top-left offset within channel 0
-    for n in range(b):
-        for i in range(th):
-            for j in range(tw):
-                corner[(n * th + i) * tw + j] = (n * c * hp + 2 * i) * wp + 2 * j
+    corner = _corners(b, c, hp, wp, th, tw)
     row, plane, stride = np.uintp(wp), np.uintp(hp * wp), np.uintp(stride)
     for ch in range(c):
         shift, out = np.uintp(ch) * plane, np.uintp(ch * tiles)
@@ -74,11 +81,7 @@ def _output_tiles(src, stride, out, bias):
     th, tw = ho // 2, wo // 2
     tiles = b * th * tw
     dst = out.reshape(-1)
-    corner = np.empty(tiles, dtype=np.uintp)  # each tile's top-left offset within channel 0
-    for n in range(b):
-        for i in range(th):
-            for j in range(tw):
-                corner[(n * th + i) * tw + j] = (n * k * ho + 2 * i) * wo + 2 * j
+    corner = _corners(b, k, ho, wo, th, tw)
     row, plane, stride = np.uintp(wo), np.uintp(ho * wo), np.uintp(stride)
     for kk in range(k):
         add, shift, first = bias[kk], np.uintp(kk) * plane, np.uintp(kk * tiles)
@@ -108,11 +111,7 @@ def _grad_tiles(g, dst, stride):
     th, tw = ho // 2, wo // 2
     tiles = b * th * tw
     src = g.reshape(-1)
-    corner = np.empty(tiles, dtype=np.uintp)  # each tile's top-left offset within channel 0
-    for n in range(b):
-        for i in range(th):
-            for j in range(tw):
-                corner[(n * th + i) * tw + j] = (n * k * ho + 2 * i) * wo + 2 * j
+    corner = _corners(b, k, ho, wo, th, tw)
     row, plane, stride = np.uintp(wo), np.uintp(ho * wo), np.uintp(stride)
     for kk in range(k):
         shift, first = np.uintp(kk) * plane, np.uintp(kk * tiles)
