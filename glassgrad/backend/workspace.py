@@ -37,17 +37,20 @@ def workspace(tag, shape, dtype):
 MAX_BORDERED = 32  # geometries kept per thread; a network with more drops the oldest
 
 
-def bordered(key, images, per_image, dtype):
+def bordered(key, images, per_image, dtype, inside):
     """A zero-bordered scratch array for padded inputs: (images, *per_image), one per ``key``
-    (layout and padding), image shape, dtype and thread, grown to the most images asked for.
+    (layout and padding), image shape, the shape ``inside`` of what callers write into each
+    image, dtype and thread, grown to the most images asked for.
 
     Its zeros are written once, when it is made; callers write the inside only, and nothing
-    writes the border after. Zeroing the border again for every chunk (five small strided
+    writes the border after. Hence ``inside`` in the key: where a buffer's shape is rounded up
+    (whole tiles, stride phases), two image sizes can share ``per_image``, and the larger one's
+    values would stay in what is the smaller one's border. Zeroing the border again for every chunk (five small strided
     fills, hundreds of chunks per forward pass) cost a measurable part of ResNet-20's forward
     pass (benchmarks/README.md, "Convolution").
     """
     buffers = _scratch.__dict__.setdefault("bordered", {})
-    key = (key, tuple(per_image), np.dtype(dtype))
+    key = (key, tuple(per_image), tuple(inside), np.dtype(dtype))
     buffer = buffers.get(key)
     if buffer is None or buffer.shape[0] < images:
         buffers.pop(key, None)

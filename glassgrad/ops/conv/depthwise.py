@@ -22,7 +22,7 @@ def runs(geo):
 
 def _padded(geo, x, tag):
     hp, wp = geo.padded_hw
-    xp = workspace.bordered((tag, geo.padding), x.shape[0], (geo.c_in, hp, wp), x.dtype)
+    xp = workspace.bordered((tag, geo.padding), x.shape[0], (geo.c_in, hp, wp), x.dtype, x.shape[1:])
     copy_inside(x, xp, geo.padding)
     return xp
 
@@ -84,7 +84,9 @@ def backward(geo, x, weight, grad, need_x, need_w):
 
     def chunk(index, lo, hi):
         if need_x and flipped is not None:
-            gp = workspace.bordered(("depthwise_flipped", flipped), hi - lo, (geo.c_out, *padded_grad), grad.dtype)
+            gp = workspace.bordered(
+                ("depthwise_flipped", flipped), hi - lo, (geo.c_out, *padded_grad), grad.dtype, grad.shape[1:]
+            )
             copy_inside(grad[lo:hi], gp, flipped)
             depthwise_conv.forward(gp, w, grad_x[lo:hi], (1, 1), geo.dilation)
         elif need_x:

@@ -131,13 +131,13 @@ def _input(geo, x):
     reach = direct_conv.reach(offsets, geo.c_in, channel_stride, pixels, rows)
     images = b + max(1, -(-(reach - image_stride) // image_stride))  # room for reads past the last image
     if geo.stride == (1, 1):
-        padded = workspace.bordered(("nchw", geo.padding), images, (geo.c_in, hp, wp), x.dtype)
+        padded = workspace.bordered(("nchw", geo.padding), images, (geo.c_in, hp, wp), x.dtype, x.shape[1:])
         copy_inside(x, padded[:b], geo.padding)
     else:
         # Straight from x into the phases: the places that hold padding are the same in
         # every chunk, and keep the zeros the buffer was made with.
         per_image = (sh * sw, geo.c_in, -(-hp // sh), width)
-        padded = workspace.bordered(("phases", geo.padding, geo.stride), images, per_image, x.dtype)
+        padded = workspace.bordered(("phases", geo.padding, geo.stride), images, per_image, x.dtype, x.shape[1:])
         (pt, _), (pl, _) = geo.padding
         for row_phase in range(sh):
             top = -(-(pt - row_phase) // sh) if pt > row_phase else 0  # its first row of image data

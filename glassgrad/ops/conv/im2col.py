@@ -115,7 +115,7 @@ def sliding_windows(xp, kernel, stride, dilation, out_hw, groups):
 
 def padded(geo, x):
     """(b, C, H, W) -> a zero-padded NHWC workspace (b, Hp, Wp, C): the one layout change on the way in."""
-    xp = workspace.bordered(("nhwc", geo.padding), x.shape[0], (*geo.padded_hw, geo.c_in), x.dtype)
+    xp = workspace.bordered(("nhwc", geo.padding), x.shape[0], (*geo.padded_hw, geo.c_in), x.dtype, x.shape[1:])
     copy_inside(x, xp.transpose(0, 3, 1, 2), geo.padding)
     return xp
 

@@ -33,7 +33,7 @@ def columns(geo, x):
     b, plane, run = x.shape[0], hp * wp, geo.out_hw[0] * wp
     # One image more than the chunk: the last image's last offsets read up to (kw-1)*dw
     # past its plane (into thrown-away columns only), and this keeps those reads in bounds.
-    padded = workspace.bordered(("nchw", geo.padding), b + 1, (geo.c_in, hp, wp), x.dtype)
+    padded = workspace.bordered(("nchw", geo.padding), b + 1, (geo.c_in, hp, wp), x.dtype, x.shape[1:])
     copy_inside(x, padded[:b], geo.padding)
     flat = padded.reshape(-1)
     item = flat.itemsize

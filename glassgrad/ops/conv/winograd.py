@@ -171,9 +171,7 @@ def _input_tiles(geo, x, th, tw):
     """(b, C, H, W) -> V (16, C, b*th*tw): ``B^T d B`` of every 4x4 tile (stride 2) of the padded images."""
     b, c, dtype = x.shape[0], x.shape[1], x.dtype
     full = (c, 2 * th + 2, 2 * tw + 2)  # whole tiles: zeros past the padding where H_out is odd
-    # Keyed by the image size too: rounded up to whole tiles, a 1x1 and a 2x2 image share ``full``,
-    # and the 2x2 image's inside is the 1x1 image's border, which nothing would zero again.
-    xp = workspace.bordered(("winograd", geo.padding, x.shape[2:]), b, full, dtype)
+    xp = workspace.bordered(("winograd", geo.padding), b, full, dtype, x.shape[1:])
     copy_inside(x, xp, geo.padding)
     v = _positions("winograd v", c, b * th * tw, dtype)
     winograd_tiles.input_tiles(xp, v)
@@ -187,7 +185,7 @@ def _grad_tiles(geo, grad, th, tw):
     if (ho, wo) == full[1:] and grad.flags.c_contiguous:
         g = grad
     else:  # zeros past the border where H_out or W_out is odd
-        g = workspace.bordered(("winograd grad", (0, 2 * th - ho), (0, 2 * tw - wo)), b, full, dtype)
+        g = workspace.bordered(("winograd grad", (0, 2 * th - ho), (0, 2 * tw - wo)), b, full, dtype, grad.shape[1:])
         g[:, :, :ho, :wo] = grad
     dm = _positions("winograd dm", k, b * th * tw, dtype)
     winograd_tiles.grad_tiles(g, dm)
