@@ -3,7 +3,7 @@
     python benchmarks/bench_layers.py [--reps 15] [--json layers.json]
 
 Cases (batch 128): Conv2d(32, 64, 3, padding=1) on (128, 32, 16, 16); MaxPool2d(2) on
-(128, 64, 16, 16); BatchNorm2d(64) in training mode on (128, 64, 16, 16); Linear(2048, 256)
+(128, 64, 16, 16); the ImageNet ResNets' MaxPool2d(3, 2, padding=1) on (8, 64, 112, 112); BatchNorm2d(64) in training mode on (128, 64, 16, 16); Linear(2048, 256)
 on (128, 2048). Both frameworks get identical inputs, weights and upstream gradients, and
 PyTorch runs with glassgrad's thread count. Each repetition times one forward and one
 backward (input and parameter gradients); the two frameworks alternate after warm-up, so
@@ -35,6 +35,7 @@ def _layers(gg, torch):
     cases = [
         ("Conv2d(32, 64, 3, padding=1)", "Conv2d", (32, 64, 3), {"padding": 1}, (BATCH, 32, 16, 16)),
         ("MaxPool2d(2)", "MaxPool2d", (2,), {}, (BATCH, 64, 16, 16)),
+        ("MaxPool2d(3, 2, padding=1) b8", "MaxPool2d", (3, 2), {"padding": 1}, (8, 64, 112, 112)),
         ("BatchNorm2d(64)", "BatchNorm2d", (64,), {}, (BATCH, 64, 16, 16)),
         ("Linear(2048, 256)", "Linear", (2048, 256), {}, (BATCH, 2048)),
     ]

@@ -106,6 +106,97 @@ def test_reference_max_pool_2x2_matches_naive_loop(shape):
     assert np.array_equal(ref.max_pool2d_2x2_backward(grad, offsets, shape), want)
 
 
+def _pool_naive(x, out_hw, kernel, stride, padding, dilation):
+    """Max pooling by its definition, window by window in float64, with PyTorch's rule: start at
+    the first element inside the input, then a greater or NaN value replaces the best so far."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    planes = x.reshape(-1, *x.shape[-2:]).astype(np.float64)
+    out = np.empty((planes.shape[0], *out_hw))
+    offsets = np.empty(out.shape, dtype=np.int64)
+    for p, oi, oj in np.ndindex(out.shape):
+        best, where = None, None
+        for i in range(kh):
+            for j in range(kw):
+                r, q = oi * sh - ph + i * dh, oj * sw - pw + j * dw
+                if 0 <= r < x.shape[-2] and 0 <= q < x.shape[-1]:
+                    v = planes[p, r, q]
+                    if best is None or v > best or np.isnan(v):
+                        best, where = v, i * kw + j
+        out[p, oi, oj], offsets[p, oi, oj] = best, where
+    shape = x.shape[:-2] + tuple(out_hw)
+    return out.reshape(shape), offsets.reshape(shape)
+
+
+def _pool_backward_naive(grad, offsets, x_shape, kernel, stride, padding, dilation):
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    result = np.zeros((int(np.prod(x_shape[:-2])), *x_shape[-2:]))
+    g = grad.reshape(-1, *grad.shape[-2:]).astype(np.float64)
+    o = offsets.reshape(g.shape)
+    for p, oi, oj in np.ndindex(g.shape):
+        i, j = divmod(int(o[p, oi, oj]), kw)
+        result[p, oi * sh - ph + i * dh, oj * sw - pw + j * dw] += g[p, oi, oj]
+    return result.reshape(x_shape)
+
+
+# (shape, out_hw, kernel, stride, padding, dilation): ImageNet's 3x3/2 with padding, windows
+# that overlap, ceil_mode's window past the edge, dilation, and windows that tile the input.
+POOL_CASES = [
+    ((2, 3, 9, 9), (5, 5), (3, 3), (2, 2), (1, 1), (1, 1)),
+    ((1, 2, 7, 8), (6, 7), (2, 2), (1, 1), (0, 0), (1, 1)),
+    ((2, 2, 8, 8), (4, 4), (3, 3), (2, 2), (0, 0), (1, 1)),
+    ((1, 3, 11, 10), (4, 4), (3, 2), (2, 3), (1, 1), (2, 2)),
+    ((2, 3, 9, 6), (3, 2), (3, 3), (3, 3), (0, 0), (1, 1)),
+    ((3, 10, 12), (5, 6), (3, 3), (2, 2), (1, 1), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_reference_max_pool_matches_definition(case):
+    shape, out_hw, *geometry = case
+    rng = np.random.default_rng(4)
+    x = np.round(_rand(rng, shape, np.float64) * 2) / 2  # ties resolve to the first maximum
+    x.reshape(-1)[[1, 5]] = np.nan
+    x[..., 0, :] = -np.inf  # windows whose real values are all -inf point at the first one inside
+    out, offsets = ref.max_pool2d(x, out_hw, *geometry)
+    want_out, want_offsets = _pool_naive(x, out_hw, *geometry)
+    assert np.array_equal(out, want_out, equal_nan=True)
+    assert np.array_equal(offsets, want_offsets)
+    assert np.array_equal(ref.max_pool2d(x, out_hw, *geometry, offsets=False)[0], want_out, equal_nan=True)
+    grad = _rand(rng, out.shape, np.float64)
+    got = ref.max_pool2d_backward(grad, offsets, shape, *geometry)
+    np.testing.assert_allclose(got, _pool_backward_naive(grad, offsets, shape, *geometry), rtol=1e-15, atol=0)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", POOL_CASES + [((8, 64, 56, 56), (28, 28), (3, 3), (2, 2), (1, 1), (1, 1))])
+@pytest.mark.usefixtures("kernel_variant")
+def test_numba_max_pool_matches_definition(dtype, case):
+    """Values and offsets equal the definition's; the input gradient equals its float64 sums
+    (where windows overlap, the compiled kernel adds in window order)."""
+    shape, out_hw, *geometry = case
+    rng = np.random.default_rng(9)
+    x = np.round(_rand(rng, shape, dtype) * 2) / 2
+    x.reshape(-1)[[0, 7, 30]] = np.nan
+    x[..., -1, :] = -np.inf
+    out, offsets = numba_kernels.max_pool2d(x, out_hw, *geometry)
+    want_out, want_offsets = ref.max_pool2d(x, out_hw, *geometry)
+    assert out.dtype == dtype and offsets.dtype == np.int8
+    assert np.array_equal(out, want_out, equal_nan=True)
+    assert np.array_equal(offsets, want_offsets)
+    if x.size < 10_000:
+        assert np.array_equal(offsets, _pool_naive(x, out_hw, *geometry)[1])
+    grad = _rand(rng, out.shape, dtype)
+    got = numba_kernels.max_pool2d_backward(grad, offsets, shape, *geometry)
+    assert got.dtype == dtype
+    want = _pool_backward_naive(grad, offsets, shape, *geometry) if x.size < 10_000 else None
+    if want is None:
+        want = ref.max_pool2d_backward(grad.astype(np.float64), offsets, shape, *geometry)
+    # At most a window's few overlapping gradients meet in one element: a few roundings of them.
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(got, want, rtol=4 * eps, atol=4 * eps * np.abs(grad).max())
+
+
 # -- numba against the reference, bit for bit -------------------------------------------------
 
 

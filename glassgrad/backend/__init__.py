@@ -26,6 +26,8 @@ NAMES = (
     "hardtanh_backward",
     "max_pool2d_2x2",
     "max_pool2d_2x2_backward",
+    "max_pool2d",
+    "max_pool2d_backward",
     "batch_norm_train",
     "batch_norm_train_backward",
     "batch_norm_eval",

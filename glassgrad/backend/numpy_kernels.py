@@ -79,6 +79,135 @@ def max_pool2d_2x2_backward(grad, offsets, x_shape):
     return result
 
 
+# -- pooling windows of any size: one strided view per kernel offset -----------------------------
+
+
+def padded_to_windows(x, out_hw, kernel, stride, padding, dilation, fill):
+    """The (..., H, W) input extended (with ``fill``) or cropped to exactly the rows and columns
+    the windows cover; ``x`` itself (no copy) when nothing needs adding."""
+    h, w = x.shape[-2:]
+    spans = [(o - 1) * s + d * (k - 1) + 1 for o, k, s, d in zip(out_hw, kernel, stride, dilation)]
+    (ph, pw), (sh, sw) = padding, spans
+    if ph == 0 and pw == 0 and sh <= h and sw <= w:
+        return x
+    buffer = np.full(x.shape[:-2] + (sh, sw), fill, dtype=x.dtype)
+    rows, cols = min(h, sh - ph), min(w, sw - pw)
+    buffer[..., ph : ph + rows, pw : pw + cols] = x[..., :rows, :cols]
+    return buffer
+
+
+def window_views(xp, out_hw, kernel, stride, dilation):
+    """For each kernel offset (i, j) in row-major order, the (..., H_out, W_out) view of the
+    elements of the padded ``xp`` it picks in every window."""
+    (ho, wo), (kh, kw), (sh, sw), (dh, dw) = out_hw, kernel, stride, dilation
+    n_c = xp.shape[:-2]
+    if (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and xp.shape[-2] >= ho * kh and xp.shape[-1] >= wo * kw:
+        # The windows tile the input: a reshape shows them as (..., H_out, kh, W_out, kw).
+        tiles = xp[..., : ho * kh, : wo * kw].reshape(n_c + (ho, kh, wo, kw))
+        return [tiles[..., :, i, :, j] for i in range(kh) for j in range(kw)]
+    return [
+        xp[..., i * dh : i * dh + (ho - 1) * sh + 1 : sh, j * dw : j * dw + (wo - 1) * sw + 1 : sw]
+        for i in range(kh)
+        for j in range(kw)
+    ]
+
+
+def windows_overlap(kernel, stride, dilation):
+    """Whether two (window, offset) pairs can pick the same input element, so that backward must add."""
+    return any(s < d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
+
+
+def unpad_windows(grad_xp, x_shape, padding):
+    """The gradient of the unpadded input from that of the padded (or cropped) one."""
+    h, w = x_shape[-2:]
+    if grad_xp.shape == tuple(x_shape):
+        return grad_xp
+    ph, pw = padding
+    inner = grad_xp[..., ph : ph + h, pw : pw + w]
+    if inner.shape == tuple(x_shape):
+        return np.ascontiguousarray(inner)
+    # The windows did not reach the last rows or columns: those get no gradient.
+    grad_x = np.zeros(x_shape, dtype=grad_xp.dtype)
+    grad_x[..., : inner.shape[-2], : inner.shape[-1]] = inner
+    return grad_x
+
+
+def pool_offset_dtype(kernel):
+    """The dtype of max pooling's offsets: int8 while a window's kh*kw offsets fit."""
+    return np.int8 if kernel[0] * kernel[1] < 128 else np.int32
+
+
+def _first_valid(out_size, s, p, d):
+    """Per output position along one axis: the first offset inside the unpadded input."""
+    starts = np.arange(out_size) * s - p
+    return np.maximum(0, -(starts // d))  # the smallest i with starts + i*d >= 0
+
+
+def max_pool2d(x, out_hw, kernel, stride, padding, dilation, offsets=True):
+    """Max pooling of (..., H, W) into (..., H_out, W_out) windows of ``kernel`` (padding counts
+    as -inf): (out, offsets), offsets the row-major position i*kw + j of each window's maximum
+    (``pool_offset_dtype``), or None when ``offsets`` is False. PyTorch's rule: a value wins when
+    it is greater or NaN, so the first maximum on ties and the last NaN; a window whose every
+    value is -inf points at its first element inside the input."""
+    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    xp = padded_to_windows(x, out_hw, kernel, stride, padding, dilation, fill)
+    views = window_views(xp, out_hw, kernel, stride, dilation)
+    out = views[0].copy()
+    if not offsets:
+        for view in views[1:]:
+            np.maximum(out, view, out=out)  # propagates NaN, as PyTorch's max does
+        return out, None
+    small = pool_offset_dtype(kernel)
+    if x.dtype.kind == "f" and np.isnan(x).any():
+        where = np.zeros(out.shape, dtype=small)
+        better = np.empty(out.shape, dtype=bool)
+        for k, view in enumerate(views[1:], start=1):
+            np.greater(view, out, out=better)
+            better |= np.isnan(view)
+            np.copyto(out, view, where=better)
+            np.copyto(where, k, where=better)
+    else:
+        # The maximum first, then the first offset equal to it (scanning backwards so the
+        # earliest match is written last): fewer and cheaper passes than tracking as we go.
+        for view in views[1:]:
+            np.maximum(out, view, out=out)
+        where = np.full(out.shape, len(views) - 1, dtype=small)
+        for k in range(len(views) - 2, -1, -1):
+            where = np.where(views[k] == out, small(k), where)
+    if xp is not x and (padding[0] or padding[1]):
+        # Where offset 0 lies in the padding and nothing beat it (all real values -inf),
+        # PyTorch points at the first element inside the input instead.
+        fh = _first_valid(out_hw[0], stride[0], padding[0], dilation[0])
+        fw = _first_valid(out_hw[1], stride[1], padding[1], dilation[1])
+        first = fh[:, None] * kernel[1] + fw[None, :]
+        np.copyto(where, first.astype(where.dtype), where=(where == 0) & (first > 0))
+    return out, where
+
+
+def max_pool2d_backward(grad, offsets, x_shape, kernel, stride, padding, dilation):
+    """The gradient of ``max_pool2d``'s input: each output's gradient to the element its
+    maximum came from (added where windows overlap), zeros elsewhere."""
+    out_hw = grad.shape[-2:]
+    spans = [(o - 1) * s + d * (k - 1) + 1 for o, k, s, d in zip(out_hw, kernel, stride, dilation)]
+    fits = all(span <= n for span, n in zip(spans, x_shape[-2:]))
+    # The shape ``padded_to_windows`` gave the forward pass.
+    xp_shape = tuple(x_shape) if padding == (0, 0) and fits else tuple(x_shape[:-2]) + tuple(spans)
+    add = windows_overlap(kernel, stride, dilation)
+    # When the windows tile the buffer exactly, every element is written once below and
+    # needs no zeroing first; elsewhere, elements no window covers must read zero.
+    tiled = kernel == stride and dilation == (1, 1) and xp_shape[-2:] == tuple(k * o for k, o in zip(kernel, out_hw))
+    grad_xp = np.empty(xp_shape, dtype=grad.dtype) if tiled else np.zeros(xp_shape, dtype=grad.dtype)
+    views = window_views(grad_xp, out_hw, kernel, stride, dilation)
+    zero = np.zeros((), dtype=grad.dtype)
+    for k, view in enumerate(views):
+        if add:
+            view += np.where(offsets == k, grad, zero)
+        else:
+            # Every element of the view belongs to exactly one window: write, don't add.
+            np.copyto(view, np.where(offsets == k, grad, zero))
+    return unpad_windows(grad_xp, x_shape, padding)
+
+
 def inverse_std(var, eps):
     """1 / sqrt(var + eps), in var's dtype."""
     return (1 / np.sqrt(var + var.dtype.type(eps))).astype(var.dtype, copy=False)

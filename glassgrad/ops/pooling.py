@@ -1,18 +1,17 @@
 """Pooling: max and average over windows, fixed and adaptive.
 
-No loop runs over windows or pixels: every window of the output is handled at once by
-looping over the kh*kw offsets inside a window. Offset (i, j) of all windows is one
-strided view of the (padded) input, ``x[..., i*d :: s, j*d :: s]``; when the windows
-tile the input (kernel == stride, no padding) that view is plain reshape indexing of
-(N, C, H_out, kh, W_out, kw). Max pooling keeps, per output element, the offset of the
-first maximum in row-major window order, as PyTorch's kernel does (a NaN wins, the
-last one when several), and backward sends each gradient to that element only.
-"""
+Max pooling runs in glassgrad.backend (one compiled pass per plane, or the NumPy reference),
+which keeps, per output element, the offset of the first maximum in row-major window order,
+as PyTorch's kernel does (a NaN wins, the last one when several); backward sends each
+gradient to that element only. Average pooling loops over the kh*kw offsets inside a window,
+never over windows or pixels: offset (i, j) of all windows is one strided view of the (padded)
+input, ``x[..., i*d :: s, j*d :: s]`` (``numpy_kernels.window_views``)."""
 
 import numpy as np
 
 from glassgrad import backend
 from glassgrad.autograd.function import Function
+from glassgrad.backend import numpy_kernels
 from glassgrad.ops.utils import batched, ntuple
 from glassgrad.tensor import Tensor
 
@@ -49,48 +48,6 @@ def _geometry(x_shape, kernel, stride, padding, dilation, ceil_mode, op, max_pad
     return out
 
 
-def _padded(x, out_hw, kernel, stride, padding, dilation, fill):
-    """The input extended (with ``fill``) or cropped to exactly the rows and columns the windows
-    cover; ``x`` itself (no copy) when nothing needs adding."""
-    h, w = x.shape[-2:]
-    spans = [(o - 1) * s + d * (k - 1) + 1 for o, k, s, d in zip(out_hw, kernel, stride, dilation)]
-    (ph, pw), (sh, sw) = padding, spans
-    if ph == 0 and pw == 0 and sh <= h and sw <= w:
-        return x
-    buffer = np.full(x.shape[:-2] + (sh, sw), fill, dtype=x.dtype)
-    rows, cols = min(h, sh - ph), min(w, sw - pw)
-    buffer[..., ph : ph + rows, pw : pw + cols] = x[..., :rows, :cols]
-    return buffer
-
-
-def _offsets(xp, out_hw, kernel, stride, dilation):
-    """For each kernel offset (i, j) in row-major order, the (N, C, H_out, W_out) view of the
-    elements it picks in every window."""
-    (ho, wo), (kh, kw), (sh, sw), (dh, dw) = out_hw, kernel, stride, dilation
-    n_c = xp.shape[:-2]
-    if (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and xp.shape[-2] >= ho * kh and xp.shape[-1] >= wo * kw:
-        # The windows tile the input: a reshape shows them as (N, C, H_out, kh, W_out, kw).
-        tiles = xp[..., : ho * kh, : wo * kw].reshape(n_c + (ho, kh, wo, kw))
-        return [tiles[..., :, i, :, j] for i in range(kh) for j in range(kw)]
-    return [
-        xp[..., i * dh : i * dh + (ho - 1) * sh + 1 : sh, j * dw : j * dw + (wo - 1) * sw + 1 : sw]
-        for i in range(kh)
-        for j in range(kw)
-    ]
-
-
-def _overlapping(kernel, stride, dilation):
-    """Whether two (window, offset) pairs can pick the same input element, so that backward must add."""
-    return any(s < d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
-
-
-def _first_valid(out_size, s, p, d):
-    """Per output position along one axis: the first offset inside the unpadded input."""
-    starts = np.arange(out_size) * s - p
-    # the smallest i with starts + i*d >= 0
-    return np.maximum(0, -(starts // d))
-
-
 class MaxPool2DWithIndices(Function):
     """Max pooling. Input (N, C, H, W) -> output (N, C, H_out, W_out); ``self.offsets`` holds,
     per output element, the row-major offset i*kw + j of the chosen element in its window."""
@@ -102,92 +59,30 @@ class MaxPool2DWithIndices(Function):
                 # MaxPool2d(2), the common case: values and offsets in one compiled pass, same
                 # offsets and NaN rule as below (glassgrad.backend; figures in benchmarks/README.md).
                 out, offsets = backend.max_pool2d_2x2(x)
-                self.geometry = (x.shape, x.shape, out_hw, kernel, stride, padding, dilation)
+                self.geometry = (x.shape, out_hw, kernel, stride, padding, dilation)
                 if self.needs_input_grad[0] or indices:
                     self.offsets, self.tiled_2x2 = offsets, True
                 return out
-        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        xp = _padded(x, out_hw, kernel, stride, padding, dilation, fill)
-        views = _offsets(xp, out_hw, kernel, stride, dilation)
-        self.geometry = (x.shape, xp.shape, out_hw, kernel, stride, padding, dilation)
-        if not (self.needs_input_grad[0] or indices):
-            # Values only: np.maximum propagates NaN as PyTorch's max does.
-            out = views[0].copy()
-            for view in views[1:]:
-                np.maximum(out, view, out=out)
-            return out
-
-        out = views[0].copy()
-        small = np.int8 if len(views) < 128 else np.int32
-        if x.dtype.kind == "f" and np.isnan(x).any():
-            # PyTorch's rule is (val > max) || isnan(val): a later NaN replaces an earlier one.
-            offsets = np.zeros(out.shape, dtype=small)
-            better = np.empty(out.shape, dtype=bool)
-            for k, view in enumerate(views[1:], start=1):
-                np.greater(view, out, out=better)
-                better |= np.isnan(view)
-                np.copyto(out, view, where=better)
-                np.copyto(offsets, k, where=better)
-        else:
-            # The maximum first, then the first offset equal to it (scanning backwards so the
-            # earliest match is written last): fewer and cheaper passes than tracking as we go.
-            for view in views[1:]:
-                np.maximum(out, view, out=out)
-            offsets = np.full(out.shape, len(views) - 1, dtype=small)
-            for k in range(len(views) - 2, -1, -1):
-                offsets = np.where(views[k] == out, small(k), offsets)
-        if xp is not x and (padding[0] or padding[1]):
-            # Where offset 0 lies in the padding and nothing beat it (all real values -inf),
-            # PyTorch points at the first element inside the input instead.
-            fh = _first_valid(out_hw[0], stride[0], padding[0], dilation[0])
-            fw = _first_valid(out_hw[1], stride[1], padding[1], dilation[1])
-            first = fh[:, None] * kernel[1] + fw[None, :]
-            np.copyto(offsets, first.astype(offsets.dtype), where=(offsets == 0) & (first > 0))
-        self.offsets = offsets
+        self.geometry = (x.shape, out_hw, kernel, stride, padding, dilation)
+        keep = self.needs_input_grad[0] or indices
+        out, offsets = backend.max_pool2d(x, out_hw, kernel, stride, padding, dilation, offsets=keep)
+        if keep:
+            self.offsets = offsets
         return out
 
     def backward(self, grad):
-        x_shape, xp_shape, out_hw, kernel, stride, padding, dilation = self.geometry
+        x_shape, out_hw, kernel, stride, padding, dilation = self.geometry
         if getattr(self, "tiled_2x2", False):
             return backend.max_pool2d_2x2_backward(grad, self.offsets, x_shape)
-        add = _overlapping(kernel, stride, dilation)
-        # When the windows tile the buffer exactly, every element is written once below and
-        # needs no zeroing first; elsewhere, elements no window covers must read zero.
-        tiled = (
-            kernel == stride and dilation == (1, 1) and xp_shape[-2:] == tuple(k * o for k, o in zip(kernel, out_hw))
-        )
-        grad_xp = np.empty(xp_shape, dtype=grad.dtype) if tiled else np.zeros(xp_shape, dtype=grad.dtype)
-        views = _offsets(grad_xp, out_hw, kernel, stride, dilation)
-        for k, view in enumerate(views):
-            if add:
-                view += grad * (self.offsets == k)
-            else:
-                # Every element of the view belongs to exactly one window: write, don't add.
-                np.multiply(grad, self.offsets == k, out=view)
-        return _unpad(grad_xp, x_shape, padding)
+        return backend.max_pool2d_backward(grad, self.offsets, x_shape, kernel, stride, padding, dilation)
 
     def flat_indices(self):
         """PyTorch's indices: the position of each chosen element in its flattened H*W plane."""
-        x_shape, _, (ho, wo), (kh, kw), (sh, sw), (ph, pw), (dh, dw) = self.geometry
+        x_shape, (ho, wo), (kh, kw), (sh, sw), (ph, pw), (dh, dw) = self.geometry
         offsets = self.offsets.astype(np.int64)
         rows = np.arange(ho)[:, None] * sh - ph + (offsets // kw) * dh
         cols = np.arange(wo)[None, :] * sw - pw + (offsets % kw) * dw
         return rows * x_shape[-1] + cols
-
-
-def _unpad(grad_xp, x_shape, padding):
-    """The gradient of the unpadded input from that of the padded (or cropped) one."""
-    h, w = x_shape[-2:]
-    if grad_xp.shape == tuple(x_shape):
-        return grad_xp
-    ph, pw = padding
-    inner = grad_xp[..., ph : ph + h, pw : pw + w]
-    if inner.shape == tuple(x_shape):
-        return np.ascontiguousarray(inner)
-    # The windows did not reach the last rows or columns: those get no gradient.
-    grad_x = np.zeros(x_shape, dtype=grad_xp.dtype)
-    grad_x[..., : inner.shape[-2], : inner.shape[-1]] = inner
-    return grad_x
 
 
 def _max_pad(k, d):
@@ -216,8 +111,8 @@ class AvgPool2D(Function):
         h, w = x.shape[-2:]
         ones = (1, 1)
         out_hw = _geometry(x.shape, kernel, stride, padding, ones, ceil_mode, "avg_pool2d", _avg_pad)
-        xp = _padded(x, out_hw, kernel, stride, padding, ones, 0)
-        views = _offsets(xp, out_hw, kernel, stride, ones)
+        xp = numpy_kernels.padded_to_windows(x, out_hw, kernel, stride, padding, ones, 0)
+        views = numpy_kernels.window_views(xp, out_hw, kernel, stride, ones)
         # Summed in row-major window order, as PyTorch's kernel does, so float32 rounding agrees.
         out = views[0].copy()
         for view in views[1:]:
@@ -235,14 +130,14 @@ class AvgPool2D(Function):
         x_shape, xp_shape, out_hw, kernel, stride, padding = self.geometry
         share = grad / self.divisor
         grad_xp = np.zeros(xp_shape, dtype=grad.dtype)
-        views = _offsets(grad_xp, out_hw, kernel, stride, (1, 1))
-        add = _overlapping(kernel, stride, (1, 1))
+        views = numpy_kernels.window_views(grad_xp, out_hw, kernel, stride, (1, 1))
+        add = numpy_kernels.windows_overlap(kernel, stride, (1, 1))
         for view in views:
             if add:
                 view += share
             else:
                 view[...] = share
-        return _unpad(grad_xp, x_shape, padding)
+        return numpy_kernels.unpad_windows(grad_xp, x_shape, padding)
 
 
 def _divisor(out_hw, hw, kernel, stride, padding, count_include_pad):
