@@ -128,7 +128,7 @@ def _pool_naive(x, out_hw, kernel, stride, padding, dilation):
 
 
 def _pool_backward_naive(grad, offsets, x_shape, kernel, stride, padding, dilation):
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    (_, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
     result = np.zeros((int(np.prod(x_shape[:-2])), *x_shape[-2:]))
     g = grad.reshape(-1, *grad.shape[-2:]).astype(np.float64)
     o = offsets.reshape(g.shape)
