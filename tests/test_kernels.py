@@ -292,6 +292,33 @@ def test_numba_max_pool_2x2_equals_reference(dtype, shape):
     assert np.array_equal(got, ref.max_pool2d_2x2_backward(grad, want_offsets, shape))
 
 
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "options",
+    [(0.9, 0.0, 0.0, False), (0.9, 0.1, 5e-4, False), (0.8, 0.0, 1e-2, True)],
+    ids=["momentum", "dampening+decay", "nesterov+decay"],
+)
+@pytest.mark.usefixtures("kernel_variant")
+def test_numba_sgd_momentum_equals_reference_and_definition(dtype, options):
+    momentum, dampening, weight_decay, nesterov = options
+    rng = np.random.default_rng(12)
+    param, buf, grad = (_rand(rng, (300, 170), dtype) for _ in range(3))
+    want_param, want_buf = param.copy(), buf.copy()
+    ref.sgd_momentum(want_param, want_buf, grad, 0.05, *options)
+    numba_kernels.sgd_momentum(param, buf, grad, 0.05, *options)
+    assert np.array_equal(param, want_param) and np.array_equal(buf, want_buf)
+    # The definition in float64, from the same starting values.
+    rng = np.random.default_rng(12)
+    p0, b0, g0 = (_rand(rng, (300, 170), dtype).astype(np.float64) for _ in range(3))
+    g0 = g0 + weight_decay * p0
+    b1 = momentum * b0 + (1 - dampening) * g0
+    p1 = p0 - 0.05 * (g0 + momentum * b1 if nesterov else b1)
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(buf, b1, rtol=tol, atol=tol)
+    np.testing.assert_allclose(param, p1, rtol=tol, atol=tol)
+
+
 # -- choosing the backend ---------------------------------------------------------------------
 
 

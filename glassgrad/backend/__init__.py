@@ -28,6 +28,7 @@ NAMES = (
     "max_pool2d_2x2_backward",
     "max_pool2d",
     "max_pool2d_backward",
+    "sgd_momentum",
     "batch_norm_train",
     "batch_norm_train_backward",
     "batch_norm_eval",

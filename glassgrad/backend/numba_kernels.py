@@ -391,6 +391,39 @@ def max_pool2d_backward(grad, offsets, x_shape, kernel, stride, padding, dilatio
     return result
 
 
+# -- the SGD step: one pass instead of NumPy's four, and no temporaries ---------------------------
+
+
+@_kernel
+def _sgd_momentum(param, buf, grad, neg_lr, momentum, keep, weight_decay, nesterov):
+    for i in prange(param.size):
+        g = grad[i]
+        if weight_decay != 0:
+            g = g + weight_decay * param[i]
+        b = buf[i] * momentum
+        b = b + keep * g
+        buf[i] = b
+        step = g + momentum * b if nesterov else b
+        param[i] = param[i] + neg_lr * step
+
+
+def sgd_momentum(param, buf, grad, lr, momentum, dampening, weight_decay, nesterov):
+    arrays = (param, buf, grad)
+    if not (_fits(*arrays) and all(a.flags.c_contiguous for a in arrays)):
+        return numpy_kernels.sgd_momentum(param, buf, grad, lr, momentum, dampening, weight_decay, nesterov)
+    t = param.dtype.type  # each scalar rounded to the dtype first, as NumPy does with them
+    _sgd_momentum(
+        param.reshape(-1),
+        buf.reshape(-1),
+        grad.reshape(-1),
+        t(-lr),
+        t(momentum),
+        t(1 - dampening),
+        t(weight_decay),
+        nesterov,
+    )
+
+
 # -- batch norm in training mode: two passes over the data each way ------------------------------
 
 

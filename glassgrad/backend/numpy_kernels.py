@@ -208,6 +208,19 @@ def max_pool2d_backward(grad, offsets, x_shape, kernel, stride, padding, dilatio
     return unpad_windows(grad_xp, x_shape, padding)
 
 
+def sgd_momentum(param, buf, grad, lr, momentum, dampening, weight_decay, nesterov):
+    """One SGD step with momentum after the first, in place on ``param`` and ``buf`` (arrays of
+    one shape and float dtype), PyTorch's order of operations: g = grad + weight_decay * param;
+    buf = momentum * buf + (1 - dampening) * g; param -= lr * (g + momentum * buf if nesterov
+    else buf). The Python scalars act in the arrays' dtype (NumPy's rule for them)."""
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    buf *= momentum
+    buf += (1 - dampening) * grad
+    step = grad + momentum * buf if nesterov else buf
+    param += -lr * step
+
+
 def inverse_std(var, eps):
     """1 / sqrt(var + eps), in var's dtype."""
     return (1 / np.sqrt(var + var.dtype.type(eps))).astype(var.dtype, copy=False)

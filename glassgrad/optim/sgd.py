@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from glassgrad import backend
 from glassgrad.autograd.graph import increment_version
 from glassgrad.optim.optimizer import Optimizer
 from glassgrad.tensor import Tensor
@@ -70,11 +71,17 @@ class SGD(Optimizer):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         weight_decay, nesterov = group["weight_decay"], group["nesterov"]
         for p, grad in self._grads(group):
+            buf = self.state[p].get("momentum_buffer") if momentum != 0 else None
+            if buf is not None and buf.array.shape == p.array.shape and buf.array.dtype == p.array.dtype:
+                # Every step after the first: one compiled pass (glassgrad.backend), same numbers.
+                backend.sgd_momentum(p.array, buf.array, grad, lr, momentum, dampening, weight_decay, nesterov)
+                increment_version(buf, "SGD.step")
+                increment_version(p, "SGD.step")
+                continue
             if weight_decay != 0:
                 grad = grad + weight_decay * p.array
             if momentum != 0:
                 state = self.state[p]
-                buf = state.get("momentum_buffer")
                 if buf is None:
                     buf = state["momentum_buffer"] = Tensor._wrap(np.array(grad, copy=True))
                 else:

@@ -12,7 +12,8 @@ from glassgrad import optim  # noqa: E402
 from glassgrad.nn import Parameter  # noqa: E402
 from glassgrad.optim import lr_scheduler  # noqa: E402
 
-SHAPES = [(4, 3), (5,), ()]
+# (200, 170): large enough for the compiled SGD step (glassgrad.backend, from 32K elements).
+SHAPES = [(4, 3), (5,), (), (200, 170)]
 STEPS = 25
 
 CONFIGS = [
