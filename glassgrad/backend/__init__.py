@@ -132,6 +132,10 @@ col2im.__doc__ = numpy_kernels.col2im.__doc__
 
 # Products between these sizes (in multiply-adds) run on one BLAS thread; see matmul2d.
 SINGLE_THREAD_GEMM = (1 << 19, 1 << 28)
+# From this many multiply-adds on, a product in that band is split in two halves side by side;
+# below, the helper's wake-up costs more than its half saves (an MLP step at batch 16 took 0.69x
+# the time unsplit; figures in benchmarks/README.md, "Backend").
+SPLIT_GEMM_MIN = 1 << 24
 _blas = None
 
 
@@ -182,7 +186,8 @@ def matmul2d(a, b):
     rows, each on one BLAS thread, side by side on glassgrad's pool: they meet once, at the end,
     and take less time than one thread (figures in benchmarks/README.md, "Backend"); after an
     idle pause the helper's wake-up takes most of a single layer's gain. The halves depend on the shapes only, so the result is the same bits
-    whatever the thread count. Large products keep OpenBLAS's own threads; tiny ones run
+    whatever the thread count. Below ``SPLIT_GEMM_MIN`` a product of the band runs whole on one
+    BLAS thread. Large products keep OpenBLAS's own threads; tiny ones run
     single-threaded in OpenBLAS anyway. Without threadpoolctl this is plain ``np.dot``.
     """
     if a.ndim != 2 or b.ndim != 2:
@@ -192,7 +197,7 @@ def matmul2d(a, b):
     # np.dot: BLAS takes a transposed operand as a flag, no copy.
     if not low <= work <= high or not blas_controller():
         return np.dot(a, b)
-    if a.shape[0] < 16:
+    if a.shape[0] < 16 or work < SPLIT_GEMM_MIN:
         with single_threaded_blas():
             return np.dot(a, b)
     out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
