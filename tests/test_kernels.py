@@ -432,7 +432,7 @@ def test_single_threaded_blas_sets_one_thread_and_restores_the_count_after_an_er
         assert counts() == before
 
 
-@pytest.mark.parametrize("m", [16, 17, 128])
+@pytest.mark.parametrize("m", [32, 33, 128])  # from 16.8 M multiply-adds: at least SPLIT_GEMM_MIN
 def test_matmul2d_halves_give_the_same_bits_whatever_the_thread_count(m, monkeypatch):
     from glassgrad import backend
 
@@ -448,6 +448,9 @@ def test_matmul2d_halves_give_the_same_bits_whatever_the_thread_count(m, monkeyp
     assert runs == [2]  # two threads: the halves side by side on the pool
     assert np.array_equal(results[0], results[1])
     np.testing.assert_allclose(results[0], a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
+    small = a[:16]  # 8.4 M multiply-adds: whole, on one BLAS thread, with no helper woken
+    np.testing.assert_allclose(backend.matmul2d(small, b), small.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
+    assert runs == [2]
 
 
 def test_matmul2d_rejects_batches():
