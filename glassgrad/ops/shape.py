@@ -8,6 +8,7 @@ import builtins
 import numpy as np
 
 from glassgrad.autograd.function import Function
+from glassgrad.backend import memory
 from glassgrad.ops.registry import Arg, OpInfo, Sample, register
 from glassgrad.ops.utils import normalize_dims
 from glassgrad.tensor import Tensor
@@ -104,7 +105,14 @@ class Concatenate(Function):
     def forward(self, *arrays, axis=0):
         self.axis = axis
         self.bounds = np.cumsum([a.shape[axis] for a in arrays])[:-1]
-        return np.concatenate(arrays, axis=axis)
+        if len(arrays) < 2 or any(a.ndim != arrays[0].ndim for a in arrays):
+            return np.concatenate(arrays, axis=axis)  # NumPy's own errors for a bad call
+        # The output from the array cache: DenseNet concatenates megabytes per layer, and fresh
+        # memory's page faults took 5x the copy's time (benchmarks/README.md, "Concatenation").
+        shape = list(arrays[0].shape)
+        shape[axis] = sum(a.shape[axis] for a in arrays)
+        out = memory.empty(shape, np.result_type(*arrays))
+        return np.concatenate(arrays, axis=axis, out=out)
 
     def backward(self, grad):
         return tuple(np.split(grad, self.bounds, axis=self.axis))
