@@ -353,7 +353,7 @@ def test_numba_is_chosen_when_installed_and_loaded_only_on_first_use():
     assert lazy.stdout.strip() == "False"
 
 
-# -- mid-sized products as two halves, each on one BLAS thread ---------------------------------
+# -- mid-sized products on one BLAS thread -----------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -432,25 +432,24 @@ def test_single_threaded_blas_sets_one_thread_and_restores_the_count_after_an_er
         assert counts() == before
 
 
-@pytest.mark.parametrize("m", [32, 33, 128])  # from 16.8 M multiply-adds: at least SPLIT_GEMM_MIN
-def test_matmul2d_halves_give_the_same_bits_whatever_the_thread_count(m, monkeypatch):
+@pytest.mark.parametrize("m, threaded", [(16, False), (31, False), (32, True), (128, True)])
+def test_matmul2d_threads_only_large_products(m, threaded, monkeypatch):
+    """Below 16 M multiply-adds one BLAS thread, the same bits as a plain single-threaded
+    product; from there on OpenBLAS's own threads."""
     from glassgrad import backend
 
     pytest.importorskip("threadpoolctl")
     rng = np.random.default_rng(12)
-    a, b = _rand(rng, (m, 2048)), _rand(rng, (2048, 256))
-    runs = []
-    monkeypatch.setattr(backend.pool, "run", lambda jobs, run=backend.pool.run: runs.append(len(jobs)) or run(jobs))
-    results = []
-    for threads in (1, 2):
-        monkeypatch.setattr(backend._threads, "get_num_threads", lambda threads=threads: threads)
-        results.append(backend.matmul2d(a, b))
-    assert runs == [2]  # two threads: the halves side by side on the pool
-    assert np.array_equal(results[0], results[1])
-    np.testing.assert_allclose(results[0], a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
-    small = a[:16]  # 8.4 M multiply-adds: whole, on one BLAS thread, with no helper woken
-    np.testing.assert_allclose(backend.matmul2d(small, b), small.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
-    assert runs == [2]
+    a, b = _rand(rng, (m, 2048)), _rand(rng, (2048, 256))  # 32 rows: 16.8 M multiply-adds
+    entered = []
+    single = backend.single_threaded_blas
+    monkeypatch.setattr(backend, "single_threaded_blas", lambda: entered.append(m) or single())
+    got = backend.matmul2d(a, b)
+    assert entered == ([] if threaded else [m])
+    if not threaded:
+        with single():
+            assert np.array_equal(got, np.dot(a, b))
+    np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
 
 
 def test_matmul2d_rejects_batches():

@@ -131,11 +131,7 @@ col2im.__doc__ = numpy_kernels.col2im.__doc__
 
 
 # Products between these sizes (in multiply-adds) run on one BLAS thread; see matmul2d.
-SINGLE_THREAD_GEMM = (1 << 19, 1 << 28)
-# From this many multiply-adds on, a product in that band is split in two halves side by side;
-# below, the helper's wake-up costs more than its half saves (an MLP step at batch 16 took 0.69x
-# the time unsplit; figures in benchmarks/README.md, "Backend").
-SPLIT_GEMM_MIN = 1 << 24
+SINGLE_THREAD_GEMM = (1 << 19, 1 << 24)
 _blas = None
 
 
@@ -177,36 +173,20 @@ def single_threaded_blas():
 
 
 def matmul2d(a, b):
-    """``a @ b`` for 2-D arrays; mid-sized products as two halves on single BLAS threads.
+    """``a @ b`` for 2-D arrays; mid-sized products on one BLAS thread.
 
-    OpenBLAS threads a product by having its threads meet at a barrier after each block; on a
-    machine whose cores are busy with other work, one descheduled thread stalls the other at
-    every barrier, and mid-sized products took many times longer with two threads than with
-    one. So a mid-sized product runs as two independent products, the two halves of ``a``'s
-    rows, each on one BLAS thread, side by side on glassgrad's pool: they meet once, at the end,
-    and take less time than one thread (figures in benchmarks/README.md, "Backend"); after an
-    idle pause the helper's wake-up takes most of a single layer's gain. The halves depend on the shapes only, so the result is the same bits
-    whatever the thread count. Below ``SPLIT_GEMM_MIN`` a product of the band runs whole on one
-    BLAS thread. Large products keep OpenBLAS's own threads; tiny ones run
-    single-threaded in OpenBLAS anyway. Without threadpoolctl this is plain ``np.dot``.
+    Products of ``SINGLE_THREAD_GEMM`` multiply-adds (512 K up to 16 M) ran faster on one BLAS
+    thread than on OpenBLAS's two, whose threads meet at a barrier after every block; larger
+    ones keep OpenBLAS's own threads, which on a quiet machine beat any split of ours (figures in
+    benchmarks/README.md, "Backend"); tiny ones run single-threaded in OpenBLAS anyway. Without
+    threadpoolctl this is plain ``np.dot``.
     """
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"matmul2d: expects 2-D arrays, got shapes {a.shape} and {b.shape}")
     work = a.shape[0] * a.shape[1] * b.shape[1]
     low, high = SINGLE_THREAD_GEMM
     # np.dot: BLAS takes a transposed operand as a flag, no copy.
-    if not low <= work <= high or not blas_controller():
+    if not low <= work < high or not blas_controller():
         return np.dot(a, b)
-    if a.shape[0] < 16 or work < SPLIT_GEMM_MIN:
-        with single_threaded_blas():
-            return np.dot(a, b)
-    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
-    half = a.shape[0] // 2
-    halves = [lambda: np.dot(a[:half], b, out=out[:half]), lambda: np.dot(a[half:], b, out=out[half:])]
     with single_threaded_blas():
-        if _threads.get_num_threads() > 1:
-            pool.run(halves)
-        else:
-            for product in halves:
-                product()
-    return out
+        return np.dot(a, b)

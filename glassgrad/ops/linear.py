@@ -16,7 +16,7 @@ class Linear(Function):
 
     def forward(self, x, weight, bias=None):
         flat = x.reshape(_rows(x.shape), x.shape[-1])  # not -1: Linear(0, n) has x.shape[-1] == 0
-        # backend.matmul2d: at mid sizes two halves side by side, each on one BLAS thread.
+        # backend.matmul2d: mid-sized products on one BLAS thread, large ones on OpenBLAS's threads.
         out = backend.matmul2d(flat, weight.T)
         if bias is not None:
             out += bias
