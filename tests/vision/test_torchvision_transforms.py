@@ -44,10 +44,16 @@ def _theirs(a):
     return torch.from_numpy(np.array(a))
 
 
-def _same_tensor(ours, theirs, atol=1e-5):
+def _arrays(ours, theirs):
+    """Both results as NumPy arrays, checked to have one shape and dtype."""
     o = ours.numpy() if hasattr(ours, "numpy") else np.asarray(ours)
     t = theirs.numpy()
     assert o.shape == t.shape and o.dtype == t.dtype, (o.shape, t.shape, o.dtype, t.dtype)
+    return o, t
+
+
+def _same_tensor(ours, theirs, atol=1e-5):
+    o, t = _arrays(ours, theirs)
     if o.dtype.kind == "f":
         np.testing.assert_allclose(o, t, atol=atol, rtol=0)
     else:
@@ -63,9 +69,7 @@ def _same_warp(ours, theirs, bilinear, atol=0.0):
     takes the neighbouring pixel, a bilinear uint8 value rounds one level the other way. On the
     machines seen here that is 0 to 5 values of 2139; a wrong warp moves hundreds.
     """
-    o = ours.numpy() if hasattr(ours, "numpy") else np.asarray(ours)
-    t = theirs.numpy() if hasattr(theirs, "numpy") else np.asarray(theirs)
-    assert o.shape == t.shape and o.dtype == t.dtype, (o.shape, t.shape, o.dtype, t.dtype)
+    o, t = _arrays(ours, theirs)
     diff = np.abs(o.astype(np.float64) - t.astype(np.float64))
     off = diff > atol
     assert off.mean() <= 0.005, f"{off.sum()} of {off.size} values differ, by up to {diff.max()}"
@@ -164,10 +168,15 @@ def _ours_kwargs(kwargs):
     return out
 
 
+def _is_bilinear(name, kwargs):
+    """Whether the warp interpolates: perspective does by default, rotate and affine do not."""
+    return kwargs.get("interpolation", "bilinear" if name == "perspective" else "nearest") == "bilinear"
+
+
 @pytest.mark.parametrize("name,args,kwargs", GEOMETRY_CASES)
 def test_warps_equal_torchvision(name, args, kwargs):
     ours, theirs = getattr(F, name), getattr(TF, name)
-    bilinear = kwargs.get("interpolation", "bilinear" if name == "perspective" else "nearest") == "bilinear"
+    bilinear = _is_bilinear(name, kwargs)
     o = ours(_ours(CHW), *args, **_ours_kwargs(kwargs))
     t = theirs(_theirs(CHW), *args, **_tv_kwargs(kwargs))
     _same_warp(o, t, bilinear)
@@ -333,6 +342,6 @@ def test_v2_functional_equals_torchvision_v2(name, args):
 def test_v2_warps_equal_torchvision_v2(name, args, kwargs):
     import torchvision.transforms.v2.functional as TF2
 
-    bilinear = kwargs.get("interpolation", "bilinear" if name == "perspective" else "nearest") == "bilinear"
+    bilinear = _is_bilinear(name, kwargs)
     ours = getattr(v2.functional, name)(_ours(CHW), *args, **_ours_kwargs(kwargs))
     _same_warp(ours, getattr(TF2, name)(_theirs(CHW), *args, **_tv_kwargs(kwargs)), bilinear)
