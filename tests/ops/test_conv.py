@@ -407,6 +407,14 @@ needs_kernel = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(params=[(8, 4), (16, 8)], ids=["8x4", "16x8"])
+def each_tile(request, monkeypatch):
+    """The kernel's tile shapes, (floats per vector, output channels), whatever this CPU takes:
+    16-float vectors compile to two 8-float halves without AVX-512."""
+    monkeypatch.setitem(direct_conv._state, "tile", request.param)
+    return request.param
+
+
 @pytest.fixture
 def always_direct():
     """Every eligible float32 convolution takes the kernel, however many pixels it throws away."""
@@ -430,7 +438,7 @@ CASES_DIRECT = [
 
 @needs_kernel
 @pytest.mark.parametrize("case", CASES_DIRECT)
-def test_matches_the_definition(case, always_direct, rng, monkeypatch):
+def test_matches_the_definition(case, always_direct, each_tile, rng, monkeypatch):
     xs, ws, padding, dilation, bias = case
     x = rng.standard_normal(xs).astype(np.float32)
     w = rng.standard_normal(ws).astype(np.float32)
@@ -461,7 +469,9 @@ def _pads(padding, ws, dilation):
 @needs_kernel
 @pytest.mark.parametrize("width", [10, 16])  # rows computed in full width, or the kept pixels only
 @pytest.mark.parametrize("stride, dilation", [(1, 1), (1, (1, 2)), (2, 1), ((2, 3), 2), (3, 1)])
-def test_reads_past_the_data_feed_only_thrown_away_pixels(stride, dilation, width, always_direct, rng, monkeypatch):
+def test_reads_past_the_data_feed_only_thrown_away_pixels(
+    stride, dilation, width, always_direct, each_tile, rng, monkeypatch
+):
     """NaN wherever the kernel may read but no kept pixel needs (the spare images past the chunk,
     the rows a phase lacks, fresh workspaces): the output is still the definition's."""
     hp, wp = 11 + 2, width + 2  # padding 1
@@ -495,7 +505,7 @@ def test_reads_past_the_data_feed_only_thrown_away_pixels(stride, dilation, widt
 @needs_kernel
 @pytest.mark.parametrize("stride", [2, (2, 1), (1, 3)])
 @pytest.mark.parametrize("padding, kernel", [(1, 3), (2, 5), (0, (2, 3))])
-def test_strided_forward_through_the_phases(stride, padding, kernel, always_direct, rng):
+def test_strided_forward_through_the_phases(stride, padding, kernel, always_direct, each_tile, rng):
     x = rng.standard_normal((2, 4, 13, 12)).astype(np.float32)
     w = rng.standard_normal((6, 4, *_pair(kernel))).astype(np.float32)
     b = rng.standard_normal(6).astype(np.float32)
@@ -510,16 +520,17 @@ def test_reach_is_the_furthest_float_read_from_an_image():
     assert direct_conv.reach(offsets, 3, 100, 33) == 42 + 2 * 100 + 48
 
 
-def test_pack_weight_puts_four_output_channels_side_by_side(rng):
+def test_pack_weight_puts_a_tiles_output_channels_side_by_side(each_tile, rng):
+    k = each_tile[1]
     weight = rng.standard_normal((6, 2, 3, 3)).astype(np.float32)
     packed = direct_conv.pack_weight(weight)
-    assert packed.shape == (2, 2, 9, 4) and packed.flags.c_contiguous
-    for o in range(8):
+    assert packed.shape == (-(-6 // k), 2, 9, k) and packed.flags.c_contiguous
+    for o in range(packed.shape[0] * k):
         for c in range(2):
             for i in range(3):
                 for j in range(3):
                     want = weight[o, c, i, j] if o < 6 else 0
-                    assert packed[o // 4, c, i * 3 + j, o % 4] == want
+                    assert packed[o // k, c, i * 3 + j, o % k] == want
 
 
 @needs_kernel
@@ -539,7 +550,7 @@ def test_same_bits_whatever_the_threads_and_chunks(parts, chunk_bytes, always_di
 
 @needs_kernel
 @pytest.mark.parametrize("case", CASES_DIRECT + [((2, 3, 7, 7), (4, 3, 3, 3), 3, 1, False)])
-def test_input_gradient_by_the_kernel(case, always_direct, rng, monkeypatch):
+def test_input_gradient_by_the_kernel(case, always_direct, each_tile, rng, monkeypatch):
     """grad_x as the kernel's convolution of the padded output gradient with the flipped weight
     (the last case pads beyond the kernel's reach: the columns' path), weight grads by the columns."""
     xs, ws, padding, dilation, _ = case
@@ -602,16 +613,20 @@ def test_float64_never_takes_it(rng, monkeypatch):
     assert conv2d(x, w, padding=1).dtype == glassgrad.float64
 
 
-def test_direct_kernel_refuses_arrays_it_would_overrun():
+def test_direct_kernel_refuses_arrays_it_would_overrun(each_tile):
     packed = direct_conv.pack_weight(np.ones((4, 2, 3, 3), np.float32))
     offsets = np.array([i * 6 + j for i in range(3) for j in range(3)], np.int64)
-    out = np.empty((1, 4, 32), np.float32)
+    channels = each_tile[1]
+    out = np.empty((1, channels, 32), np.float32)
     needed = direct_conv.reach(offsets, 2, 36, 32)
     with pytest.raises(ValueError, match=f"images hold 72 floats, {needed} are read"):
         direct_conv.conv2d(np.zeros(72, np.float32), packed, out, 1, offsets, 36, 72)
     images = np.zeros(needed, np.float32)
     with pytest.raises(ValueError, match="out has shape"):
-        direct_conv.conv2d(images, packed, np.empty((1, 4, 20), np.float32), 1, offsets, 36, 72)
+        direct_conv.conv2d(images, packed, np.empty((1, channels, 20), np.float32), 1, offsets, 36, 72)
+    other = np.ones((1, 2, 9, 12 - channels), np.float32)  # packed for the other tile
+    with pytest.raises(ValueError, match="are not pack_weight's"):
+        direct_conv.conv2d(images, other, out, 1, offsets, 36, 72)
     with pytest.raises(ValueError, match="float32"):
         direct_conv.conv2d(images.astype(np.float64), packed, out, 1, offsets, 36, 72)
     with pytest.raises(ValueError, match="9 non-negative int64 offsets"):

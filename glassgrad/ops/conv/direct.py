@@ -48,9 +48,9 @@ def input_grad(geo, weight, grad, chunks):
 
 def weight_grad(geo, x, grad, chunks):
     """The job whose result is the weight gradient (C_out, C, kh, kw), summed by the kernel in its
-    own layout with its eight lanes apart, chunk by chunk in order (``weight_grad_runs(geo)``)."""
-    taps = geo.kernel[0] * geo.kernel[1]
-    partials = np.zeros((len(chunks), geo.c_out // 4, geo.c_in, taps, 4, 8), dtype=grad.dtype)
+    own layout with its vector lanes apart, chunk by chunk in order (``weight_grad_runs(geo)``)."""
+    taps, per_block, lanes = geo.kernel[0] * geo.kernel[1], direct_conv.CHANNELS, direct_conv.WEIGHT_GRAD_LANES
+    partials = np.zeros((len(chunks), geo.c_out // per_block, geo.c_in, taps, per_block, lanes), dtype=grad.dtype)
 
     def chunk(index, lo, hi, shared):
         _weight_grad_chunk(geo, x[lo:hi], grad[lo:hi], partials[index])
@@ -101,7 +101,7 @@ def _convolve(geo, x, packed, out, bias=None):
     b, (h_out, w_out), width = x.shape[0], geo.out_hw, row_width(geo)
     offsets, channel_stride, image_stride = _layout(geo)
     padded, rows, pixels = _input(geo, x)
-    c_out4 = packed.shape[0] * direct_conv.CHANNELS
+    c_out4 = packed.shape[0] * packed.shape[3]
     in_place = rows is not None and c_out4 == geo.c_out and out.flags.c_contiguous
     if in_place:  # the kept pixels only, straight into ``out``
         target = out.reshape(b, geo.c_out, h_out * w_out)
@@ -154,9 +154,9 @@ def _input(geo, x):
 
 
 def _weight_grad_chunk(geo, x, grad, out):
-    """out (C_out/4, C, kh*kw, 4, 8) += the weight gradient of x (b, C, H, W) and the output
+    """out (C_out/4, C, kh*kw, 4, lanes) += the weight gradient of x (b, C, H, W) and the output
     gradient (b, C_out, H_out, W_out) by ``direct_conv.weight_grad``; the caller sums the
-    last axis (eight partial sums, one per vector lane)."""
+    last axis (one partial sum per vector lane)."""
     images, rows, _ = _input(geo, x)
     offsets, channel_stride, image_stride = _layout(geo)
     grads = np.ascontiguousarray(grad).reshape(grad.shape[0], geo.c_out, -1)

@@ -127,7 +127,11 @@ def direct_pays(geo):
         return False
     if geo.stride != (1, 1) and not direct.whole_rows(geo):
         return False
-    computed = kept if direct.whole_rows(geo) else direct_conv.tiles(geo.out_hw[0] * direct.row_width(geo)) * 16
+    computed = (
+        kept
+        if direct.whole_rows(geo)
+        else direct_conv.tiles(geo.out_hw[0] * direct.row_width(geo)) * direct_conv.PIXELS
+    )
     return computed <= 1.2 * kept
 
 
