@@ -583,6 +583,7 @@ class Tensor(_Methods):
                 f"tensor's dtype {self.dtype}; use the out-of-place form, or convert first (e.g. .float())"
             )
         node = result.grad_fn
+        written = out is target  # the op wrote its result here itself (Function.apply_into)
         if node is not None and grad_mode._grad_enabled:
             if getattr(self, "_base", None) is not None:
                 raise RuntimeError(
@@ -590,14 +591,17 @@ class Tensor(_Methods):
                     "recorded; glassgrad cannot send gradients through it. Change the whole tensor instead "
                     "(base[index] = value works), or .clone() the view first"
                 )
-            # The op may have saved the old values of this very tensor, about to be overwritten.
-            node.replace_saved(self)
-            target[...] = out
+            if not written:
+                # The op may have saved the old values of this very tensor, about to be overwritten.
+                node.replace_saved(self)
+                target[...] = out
             self.grad_fn = node
             self.requires_grad = True
-        else:
+        elif not written:
             target[...] = out
         self._bump_version(op)
+        if written and node is not None:
+            node.watch_output_in(self)
         return self
 
     def _bump_version(self, op: str) -> None:

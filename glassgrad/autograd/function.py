@@ -82,6 +82,14 @@ class Function:
         self._saved_versions = [w for w in self._saved_versions if w[0] is not tensor]
         return True
 
+    def watch_output_in(self, tensor):
+        """After forward wrote its output into ``tensor``'s array (``apply_into``): the saved
+        output is now ``tensor``'s, so later in-place changes of ``tensor`` are what to detect."""
+        watched = getattr(self, "_saved_versions", ())
+        self._saved_versions = [
+            (weakref.ref(tensor), tensor._version, *w[2:]) if w[2] == "output" else w for w in watched
+        ]
+
     def release(self):
         """Free what forward saved; a later backward through this node raises a clear error."""
         self._saved = None
@@ -107,7 +115,23 @@ class Function:
         return cls._apply(inputs, options)
 
     @classmethod
-    def _apply(cls, inputs, options):
+    def apply_into(cls, op, target, *inputs, **options):
+        """``target._inplace(op, cls.apply(target, *inputs, **options))`` without the temporary:
+        forward writes its result straight into ``target``'s array, passed as ``out=``.
+
+        Only for ops whose forward takes ``out=`` (the result has the target's shape and dtype,
+        and may overwrite the input as it is read) and whose backward reads nothing but the
+        output: relu_, hardtanh_. A view, or a tensor whose memory is not contiguous, takes the
+        temporary, and so does every op while a tracer has replaced ``_apply`` (the compiler's
+        recording, ONNX export, graph drawing): they see the op and the in-place write apart.
+        """
+        target._check_inplace(op)
+        if getattr(target, "_base", None) is not None or not target.array.flags.c_contiguous:
+            return target._inplace(op, cls.apply(target, *inputs, **options))
+        return target._inplace(op, cls._apply((target, *inputs), options, target.array)[0])
+
+    @classmethod
+    def _apply(cls, inputs, options, into=None):
         # The hot path of every op: plain loops (cheaper than comprehensions on Python 3.11).
         fn = cls()
         arrays = []
@@ -136,7 +160,7 @@ class Function:
         else:
             record = False
             fn.needs_input_grad = (False,) * len(arrays)
-        out = fn.forward(*arrays, **options)
+        out = fn.forward(*arrays, **options) if into is None else fn.forward(*arrays, out=into, **options)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         result = Tensor._wrap(out)
@@ -247,7 +271,8 @@ def observe_ops(callback, inplace=None):
     original = Function.__dict__["_apply"]
     original_inplace = Tensor.__dict__["_inplace"]
 
-    def _apply(cls, inputs, options):
+    def _apply(cls, inputs, options, into=None):
+        # Without ``into``: the op and the in-place write reach the callbacks apart (Function.apply_into).
         result, fn = original.__func__(cls, inputs, options)
         callback(cls, inputs, options, result)
         return result, fn

@@ -209,10 +209,10 @@ def sigmoid_backward(grad, out):
     return result
 
 
-def relu(x):
-    if not _fits(x):
-        return numpy_kernels.relu(x)
-    result = memory.empty(x.shape, x.dtype)
+def relu(x, out=None):
+    if not _fits(x) or (out is not None and not out.flags.c_contiguous):
+        return numpy_kernels.relu(x, out)
+    result = memory.empty(x.shape, x.dtype) if out is None else out
     _relu(_flat(x), result.reshape(-1))
     return result
 

@@ -28,9 +28,9 @@ def sigmoid_backward(grad, out):
     return np.multiply(result, grad, out=result) if grad.dtype == out.dtype else result * grad
 
 
-def relu(x):
-    """max(x, 0); NaN stays NaN, as in PyTorch."""
-    return np.maximum(x, 0, dtype=x.dtype)
+def relu(x, out=None):
+    """max(x, 0), into ``out`` if given (it may be x itself); NaN stays NaN, as in PyTorch."""
+    return np.maximum(x, 0, dtype=x.dtype, out=out)
 
 
 def relu_backward(grad, out):

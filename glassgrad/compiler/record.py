@@ -294,9 +294,11 @@ def recording(recorder):
     thread = threading.get_ident()
     here = threading.get_ident
 
-    def _apply(cls, inputs, options):
+    def _apply(cls, inputs, options, into=None):
         if here() != thread:
-            return original_apply(cls, inputs, options)
+            return original_apply(cls, inputs, options, into)
+        # Without ``into``: the tape keeps the op and its in-place write apart (Function.apply_into),
+        # as the compiled graph plans its own memory.
         return recorder.apply(original_apply, cls, inputs, options)
 
     def _wrap(cls, array):

@@ -16,6 +16,7 @@ from glassgrad.autograd.graph import increment_version
 from glassgrad.ops import activation as _act
 from glassgrad.ops import conv as _conv
 from glassgrad.ops import dropout as _dropout
+from glassgrad.ops import elementwise as _elementwise
 from glassgrad.ops import embedding as _embedding
 from glassgrad.ops import interpolate as _interp
 from glassgrad.ops import linear as _linear
@@ -64,7 +65,9 @@ def _result(input, out, inplace, name):
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    return _result(input, ops.relu(input), inplace, "relu_")
+    if inplace:
+        return _elementwise.ReLU.apply_into("relu_", input)
+    return ops.relu(input)
 
 
 def relu_(input: Tensor) -> Tensor:
@@ -116,7 +119,9 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
-    return _result(input, _act.Hardtanh.apply(input, min_val=min_val, max_val=max_val), inplace, "hardtanh_")
+    if inplace:
+        return _act.Hardtanh.apply_into("hardtanh_", input, min_val=min_val, max_val=max_val)
+    return _act.Hardtanh.apply(input, min_val=min_val, max_val=max_val)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:

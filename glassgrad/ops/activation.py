@@ -224,12 +224,15 @@ class LogSigmoid(Function):
 class Hardtanh(Function):
     """clip(x, min_val, max_val); the gradient is 1 strictly inside the interval, 0 outside."""
 
-    def forward(self, a, min_val=-1.0, max_val=1.0):
+    def forward(self, a, min_val=-1.0, max_val=1.0, out=None):
         self.low, self.high = min_val, max_val
         # Into reused memory: the output is kept for backward, and fresh pages cost a fault each.
-        out = np.clip(a, a.dtype.type(min_val), a.dtype.type(max_val), out=memory.empty(a.shape, a.dtype))
-        # The output, not the input: out lies strictly inside (low, high) exactly where a does, and
-        # an in-place hardtanh_ (ReLU6(inplace=True)) then need not copy the input it overwrites.
+        # ``out``: hardtanh_ (ReLU6(inplace=True)) clips straight into its tensor (Function.apply_into).
+        if out is None:
+            out = memory.empty(a.shape, a.dtype)
+        np.clip(a, a.dtype.type(min_val), a.dtype.type(max_val), out=out)
+        # The output, not the input: out lies strictly inside (low, high) exactly where a does, so
+        # backward needs nothing that the in-place form overwrites.
         self.save_for_backward(out)
         return out
 

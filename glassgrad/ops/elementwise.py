@@ -295,9 +295,10 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
-    def forward(self, a):
-        # backend: one compiled pass where numba is installed; NaN stays NaN.
-        out = backend.relu(a) if a.dtype.kind == "f" else np.maximum(a, 0)
+    def forward(self, a, out=None):
+        # backend: one compiled pass where numba is installed; NaN stays NaN. ``out``: see
+        # Function.apply_into (relu_ writes straight into its tensor: backward reads the output only).
+        out = backend.relu(a, out) if a.dtype.kind == "f" else np.maximum(a, 0, out=out)
         self.save_for_backward(out)
         return out
 

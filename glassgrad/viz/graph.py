@@ -217,8 +217,8 @@ def trace():
     recorder = Trace()
     original = Function.__dict__["_apply"]
 
-    def _apply(cls, inputs, options):
-        result, fn = original.__func__(cls, inputs, options)
+    def _apply(cls, inputs, options, into=None):
+        result, fn = original.__func__(cls, inputs, options, into)
         if result.grad_fn is fn:
             recorder._record(fn, result)
         return result, fn

@@ -175,3 +175,52 @@ def test_relu6_in_place_gradient_from_its_output(shape, rng):
     np.testing.assert_array_equal(grads[1], grads[0])
     xd = glassgrad.tensor(rng.standard_normal((2, 3, 4)) * 4, requires_grad=True)
     assert gradcheck(lambda t: F.relu6(t * 1.0, inplace=True), (xd,))
+
+
+IN_PLACE = {"relu": (lambda t: F.relu(t, inplace=True), np.inf), "relu6": (lambda t: F.relu6(t, inplace=True), 6.0)}
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (8, 64, 16, 16)])  # the NumPy and the compiled kernels
+@pytest.mark.parametrize("name", list(IN_PLACE))
+def test_in_place_relu_and_relu6_write_into_the_tensor_itself(shape, name, rng):
+    # Function.apply_into: no temporary, and the tensor's own memory holds the result afterwards.
+    act, high = IN_PLACE[name]
+    x = glassgrad.tensor(rng.standard_normal(shape).astype(np.float32) * 4, requires_grad=True)
+    y = x * 2
+    memory, version = y.array, y._version
+    out = act(y)
+    assert out is y and y.array is memory and y._version == version + 1
+    assert y.grad_fn._saved[0] is memory  # backward reads the tensor's own memory: nothing was copied
+    a = 2 * x.detach().numpy()
+    np.testing.assert_array_equal(y.detach().numpy(), np.clip(a, 0, high))
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.where((a > 0) & (a < high), 2, 0))
+    with glassgrad.no_grad():  # and without a graph
+        t = glassgrad.tensor(rng.standard_normal(shape).astype(np.float32))
+        memory = t.array
+        assert act(t) is t and t.array is memory and t.numpy().min() >= 0
+
+
+@pytest.mark.parametrize("name", list(IN_PLACE))
+def test_a_change_after_an_in_place_relu_is_detected_at_backward(name):
+    # Its backward reads the tensor's memory: a later add_ must invalidate it, as in PyTorch.
+    x = glassgrad.tensor([-1.0, 2.0, 3.0], requires_grad=True)
+    y = IN_PLACE[name][0](x * 2)
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation \\(add_\\).*output"):
+        y.sum().backward()
+
+
+def test_in_place_relu_of_a_view_or_a_leaf_keeps_its_errors_and_its_values():
+    x = glassgrad.tensor([[-1.0, 2.0], [3.0, -4.0]], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf tensor"):
+        F.relu(x, inplace=True)
+    with pytest.raises(RuntimeError, match="view"):
+        F.relu6((x * 1)[0], inplace=True)
+    np.testing.assert_array_equal(x.detach().numpy(), [[-1.0, 2.0], [3.0, -4.0]])  # nothing half-written
+    base = glassgrad.tensor([[-1.0, 2.0], [3.0, -4.0]])
+    F.relu(base[:, 1], inplace=True)  # a view without a graph: through the temporary
+    np.testing.assert_array_equal(base.numpy(), [[-1.0, 2.0], [3.0, 0.0]])
+    t = base.t()  # not contiguous
+    F.relu(t, inplace=True)
+    np.testing.assert_array_equal(base.numpy(), [[0.0, 2.0], [3.0, 0.0]])
