@@ -278,7 +278,7 @@ def _compile_module(build, shape, name):
 def _kernel_ir(ir, name, integers, taps, lanes=_VECTOR):
     """A kernel's function ``name`` in a new module, four noalias pointers (images, a second
     float array, out, offsets) then ``integers`` int64 arguments, with what its body is built
-    from: the IR builder ``b``, the 8-float ``vector`` type and ``fma``, ``const(value)``,
+    from: the IR builder ``b``, the ``lanes``-float ``vector`` type and ``fma``, ``const(value)``,
     ``loop(name, trip_count, body, carried)``, ``load_vector(base, offset)`` and the ``taps``
     offsets, loaded once."""
     f32, i64 = ir.FloatType(), ir.IntType(64)
