@@ -121,12 +121,12 @@ class Function:
 
         Only for ops whose forward takes ``out=`` (the result has the target's shape and dtype,
         and may overwrite the input as it is read) and whose backward reads nothing but the
-        output: relu_, hardtanh_. A view, or a tensor whose memory is not contiguous, takes the
-        temporary, and so does every op while a tracer has replaced ``_apply`` (the compiler's
+        output: relu_, hardtanh_. A view takes the temporary (``_inplace`` decides what a view
+        may do), and so does every op while a tracer has replaced ``_apply`` (the compiler's
         recording, ONNX export, graph drawing): they see the op and the in-place write apart.
         """
-        target._check_inplace(op)
-        if getattr(target, "_base", None) is not None or not target.array.flags.c_contiguous:
+        target._check_inplace(op)  # before forward writes anything
+        if getattr(target, "_base", None) is not None:
             return target._inplace(op, cls.apply(target, *inputs, **options))
         return target._inplace(op, cls._apply((target, *inputs), options, target.array)[0])
 

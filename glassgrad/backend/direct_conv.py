@@ -38,6 +38,7 @@ other compiled kernels.
 """
 
 import ctypes
+import importlib.util
 import platform
 import threading
 import types
@@ -72,17 +73,18 @@ def tile():
     vectors by 4 channels. Either way 8 accumulators, enough to hide the fused multiply-add's
     latency on two ports."""
     if "tile" not in _state:
-        _state["tile"] = (16, 8) if _avx512() else (_VECTOR, CHANNELS)
+        _state["tile"] = (16, 8) if _host_features().get("avx512f") else (_VECTOR, CHANNELS)
     return _state["tile"]
 
 
-def _avx512():
+def _host_features():
+    """LLVM's feature flags of this CPU ({} where llvmlite is missing or cannot tell)."""
     try:
         import llvmlite.binding as llvm
 
-        return bool(llvm.get_host_cpu_features().get("avx512f"))
+        return llvm.get_host_cpu_features()
     except (ImportError, RuntimeError):
-        return False
+        return {}
 
 
 def _check():
@@ -90,16 +92,11 @@ def _check():
 
     if backend.BACKEND != "numba":
         return False
-    try:
-        import llvmlite.binding as llvm
-    except ImportError:
+    if importlib.util.find_spec("llvmlite") is None:
         return False
     machine = platform.machine().lower()
     if machine in ("x86_64", "amd64"):
-        try:
-            features = llvm.get_host_cpu_features()
-        except RuntimeError:  # LLVM cannot tell on this system
-            return False
+        features = _host_features()
         # Without hardware FMA, llvm.fma becomes a library call per element.
         return bool(features.get("avx2")) and bool(features.get("fma"))
     return machine in ("aarch64", "arm64")
@@ -181,7 +178,7 @@ def conv2d(images, packed, out, count, offsets, channel_stride, image_stride, ro
     )
 
 
-def kernel(taps, vector=_VECTOR, channels=CHANNELS):
+def kernel(taps, vector, channels):
     """The compiled kernel for ``taps`` kernel offsets and a tile of ``vector``-float vectors by
     ``channels`` output channels (built on first use, then kept)."""
     return _compiled((taps, vector, channels), _build_module, "direct_conv")
@@ -275,7 +272,7 @@ def _compile_module(build, shape, name):
     return signature(engine.get_function_address(name))
 
 
-def _kernel_ir(ir, name, integers, taps, lanes=_VECTOR):
+def _kernel_ir(ir, name, integers, taps, lanes):
     """A kernel's function ``name`` in a new module, four noalias pointers (images, a second
     float array, out, offsets) then ``integers`` int64 arguments, with what its body is built
     from: the IR builder ``b``, the ``lanes``-float ``vector`` type and ``fma``, ``const(value)``,
