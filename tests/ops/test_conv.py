@@ -11,7 +11,7 @@ import glassgrad
 import glassgrad.ops.conv as conv_module
 from glassgrad import nn
 from glassgrad.autograd import gradcheck
-from glassgrad.backend import direct_conv, workspace
+from glassgrad.backend import direct_conv, winograd_tiles, workspace
 from glassgrad.nn import functional as F
 from glassgrad.nn.functional import conv1d, conv2d
 from glassgrad.ops.conv import Convolution, select
@@ -809,11 +809,14 @@ def test_direct_weight_gradient_only_up_to_32_channels(monkeypatch):
     3x3 kernel, and took 2x its time on 64."""
     monkeypatch.setattr(direct_conv, "available", lambda: True)
 
-    def weight_grad(c_in):
-        geo = Geometry((32, c_in, 32, 32), (64, c_in, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
-        return select.select(geo, np.float32).weight_grad
+    def geometry(c_in):
+        return Geometry((32, c_in, 32, 32), (64, c_in, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
 
-    assert [weight_grad(c) for c in (3, 16, 32, 64)] == ["direct", "direct", "direct", "im2col"]
+    assert [select.direct_weight_grad_pays(geometry(c)) for c in (3, 16, 32, 64)] == [True, True, True, False]
+    assert [select.select(geometry(c), np.float32).weight_grad for c in (3, 16, 32)] == ["direct"] * 3
+    # 64 -> 64 takes Winograd's weight gradient where its transforms are compiled, else im2col's
+    wanted = "winograd" if winograd_tiles.compiled() else "im2col"
+    assert select.select(geometry(64), np.float32).weight_grad == wanted
 
 
 @pytest.mark.parametrize("algorithm", ["direct", "im2col", "wide", "winograd"])

@@ -161,6 +161,15 @@ def test_selector_takes_winograd_where_it_was_measured_to_pay(monkeypatch):
     assert _plan((32, 64, 32, 32), (64, 64, 3, 3))[:2] == ("winograd", "winograd")
     assert _plan((32, 512, 4, 4), (512, 512, 3, 3))[:2] == ("winograd", "winograd")
     assert _plan((32, 128, 16, 16), (256, 128, 3, 3))[:2] == ("winograd", "winograd")
+    # all three passes, the weight gradient included
+    assert _plan((32, 64, 32, 32), (64, 64, 3, 3)) == ("winograd", "winograd", "winograd")
+    # few output channels on many input channels (DenseNet's 128 -> 32), and the other way round:
+    # the harmonic mean of the channels decides, 51.2 here against 42.7 for 64 -> 32
+    assert _plan((16, 128, 8, 8), (32, 128, 3, 3)) == ("winograd", "winograd", "winograd")
+    assert _plan((16, 32, 8, 8), (128, 32, 3, 3)) == ("winograd", "winograd", "winograd")
+    assert _plan((16, 256, 8, 8), (32, 256, 3, 3)) == ("winograd", "winograd", "winograd")
+    assert "winograd" not in _plan((16, 64, 16, 16), (32, 64, 3, 3))
+    assert "winograd" not in _plan((16, 256, 16, 16), (16, 256, 3, 3))
     # few channels, strided, 5x5, dilated, grouped, float64: never by "auto"
     assert "winograd" not in _plan((32, 32, 16, 16), (32, 32, 3, 3))
     assert "winograd" not in _plan((32, 3, 32, 32), (64, 3, 3, 3))
@@ -180,8 +189,8 @@ def test_forced_winograd_leaves_what_it_cannot_run_to_auto():
         assert _plan((2, 4, 8, 8), (4, 4, 3, 3), padding=3).input_grad != "winograd"  # beyond the reach
         assert "winograd" not in _plan((2, 4, 8, 8), (4, 4, 3, 3), stride=(2, 2))
         assert "winograd" not in _plan((2, 4, 8, 8), (4, 4, 1, 1), padding=0)
-        assert _plan((2, 4, 8, 8), (4, 4, 3, 3)).weight_grad == "winograd"  # forced only
-    assert _plan((32, 64, 32, 32), (64, 64, 3, 3)).weight_grad != "winograd"
+        assert _plan((2, 4, 8, 8), (4, 4, 3, 3)).weight_grad == "winograd"  # 4 channels: forced only
+    assert _plan((2, 4, 8, 8), (4, 4, 3, 3)).weight_grad != "winograd"
 
 
 def test_a_smaller_image_after_a_larger_one_with_the_same_tiles():

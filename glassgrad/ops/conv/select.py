@@ -26,8 +26,8 @@ MODULES = {
 
 class Plan(NamedTuple):
     """The algorithm of each pass of one convolution: "direct", "wide" (forward only), "depthwise"
-    (all three passes), "pointwise" (all three), "winograd" (all three; "auto"
-    takes its forward and input gradient) or "im2col"; None for a gradient no input needs."""
+    (all three passes), "pointwise" (all three), "winograd" (all three) or "im2col"; None for a
+    gradient no input needs."""
 
     forward: str
     input_grad: str | None
@@ -52,7 +52,8 @@ def select(geo, dtype, needs=(True, True)) -> Plan:
     transposed = geo.input_gradient() if f32 else None  # the input gradient as a forward convolution
 
     # "auto": Winograd where it pays, else the direct kernel where it pays, else the wide rows
-    # where they pay, else im2col.
+    # where they pay (forward only), else im2col; the weight gradient takes Winograd wherever
+    # the forward pass does.
     if f32 and winograd_pays(geo):
         forward = "winograd"
     else:
@@ -61,7 +62,10 @@ def select(geo, dtype, needs=(True, True)) -> Plan:
         input_grad = "winograd"
     else:
         input_grad = "direct" if transposed is not None and direct_pays(transposed) else "im2col"
-    weight_grad = "direct" if f32 and direct_weight_grad_pays(geo) else "im2col"
+    if f32 and winograd_pays(geo):
+        weight_grad = "winograd"
+    else:
+        weight_grad = "direct" if f32 and direct_weight_grad_pays(geo) else "im2col"
 
     if forced == "im2col":
         forward, input_grad, weight_grad = "im2col", "im2col", "im2col"
@@ -135,13 +139,26 @@ def direct_pays(geo):
     return computed <= 1.2 * kept
 
 
+# Channels (the harmonic mean of C_in and C_out) from which Winograd pays: the tile transforms cost
+# C_in + C_out per tile, the products C_in * C_out, so their ratio is half this mean.
+WINOGRAD_MIN_CHANNELS = 48
+
+
 def winograd_pays(geo):
-    """Whether a float32 pass takes Winograd's F(2x2, 3x3) (``winograd.runs``): with 64 channels or
-    more on both sides, and the tile transforms compiled. Against the direct kernel and im2col at
-    batch 32 (2 threads) it took 0.57-0.87x the time on 64 to 512 channels from 32x32 down to 2x2
-    images; on 16 and 32 channels 1.25-1.9x, where the products are small beside the transforms.
-    Figures in benchmarks/README.md, "Winograd"."""
-    return winograd.runs(geo) and min(geo.c_in, geo.c_out) >= 64 and winograd_tiles.compiled()
+    """Whether a float32 pass takes Winograd's F(2x2, 3x3) (``winograd.runs``): with the harmonic
+    mean of C_in and C_out at least ``WINOGRAD_MIN_CHANNELS`` (64 -> 64, 128 -> 32 and 32 -> 128,
+    but not 64 -> 32 or 32 -> 32), and the tile transforms compiled.
+
+    Against the direct kernel and im2col at batch 32 it took 0.57-0.87x the time on 64 to 512
+    channels from 32x32 down to 2x2 images, and 1.25-1.9x on 16 and 32, where the products are
+    small beside the transforms. With few output channels im2col's products run far from BLAS's
+    peak: DenseNet's 128 -> 32 layers (forward and both gradients, batch 64) took 0.63-0.86x the
+    time of the other algorithms from 32x32 down to 4x4, 256 -> 32 0.51-0.75x; 64 -> 32 (a mean of
+    43) took what the direct kernel took. Its weight gradient took 0.65-0.96x im2col's time at
+    batch 32 and 64 on 1 and 2 threads. Figures in benchmarks/README.md, "Winograd"."""
+    if not winograd.runs(geo) or not winograd_tiles.compiled():
+        return False
+    return 2 * geo.c_in * geo.c_out >= WINOGRAD_MIN_CHANNELS * (geo.c_in + geo.c_out)
 
 
 def direct_weight_grad_pays(geo):

@@ -24,8 +24,8 @@ writes (C_out, b, H_out, W_out), which becomes NCHW by moving whole planes (as i
 The input gradient of a stride-1 convolution is again one (``Geometry.input_gradient``), with the
 weight flipped in both spatial axes and its channel axes swapped: the same passes run it. The
 weight gradient (``weight_grad``, the adjoint: the output gradient's tiles ``A y A^T`` times the
-input's, then ``G^T dU G``) runs only when forced: against im2col it took 0.9-1.5x the CPU time
-(benchmarks/README.md, "Winograd").
+input's, then ``G^T dU G``) runs wherever the forward pass does (``select.winograd_pays``;
+benchmarks/README.md, "Winograd").
 """
 
 import numpy as np
@@ -76,7 +76,7 @@ def _weight_grad(geo, x, grad):
     n, dtype = x.shape[0], grad.dtype
     th, tw = tiles(geo)
     image_chunks = chunks(geo, n, x.itemsize)
-    partials = np.empty((len(image_chunks), 16, geo.c_out, geo.c_in), dtype=dtype)
+    partials = memory.empty((len(image_chunks), 16, geo.c_out, geo.c_in), dtype)  # megabytes: no fresh pages
 
     def products(v, dm, out, first, last):
         for p in range(first, last):
@@ -96,7 +96,8 @@ def _weight_grad(geo, x, grad):
     else:
         workspace.each_chunk(image_chunks, work, chunk)
     du = partials[0] if len(image_chunks) == 1 else partials.sum(axis=0)
-    taps = np.matmul(_KRON_G.T.astype(dtype), du.reshape(16, -1))  # (9, C_out*C_in)
+    with backend.single_threaded_blas():  # OpenBLAS's threads would spin on after it, taking a core
+        taps = np.matmul(_KRON_G.T.astype(dtype), du.reshape(16, -1))  # (9, C_out*C_in)
     return np.ascontiguousarray(taps.T).reshape(geo.c_out, geo.c_in, 3, 3)
 
 
