@@ -193,6 +193,18 @@ def test_forced_winograd_leaves_what_it_cannot_run_to_auto():
     assert _plan((2, 4, 8, 8), (4, 4, 3, 3)).weight_grad != "winograd"
 
 
+def test_chunks_are_evened_out():
+    """ImageNet ResNet's 256-channel 14x14 layers at batch 8: six images make the 256 tiles of a
+    chunk, and 6 + 2 images left one of two threads idle for half the pass."""
+    geo = Geometry((8, 256, 14, 14), (256, 256, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    assert winograd.chunks(geo, 8, 4) == [(0, 4), (4, 8)]
+    assert winograd.chunks(geo, 13, 4) == [(0, 4), (4, 8), (8, 13)]  # 6 + 6 + 1 before
+    assert winograd.chunks(geo, 1, 4) == [(0, 1)]
+    for n in range(1, 40):
+        sizes = [hi - lo for lo, hi in winograd.chunks(geo, n, 4)]
+        assert sum(sizes) == n and max(sizes) - min(sizes) <= 1
+
+
 def test_a_smaller_image_after_a_larger_one_with_the_same_tiles():
     """A 2x2 and a 1x1 image both round up to one 4x4 tile; the 2x2 image's values must not stay
     in what is the 1x1 image's border (this gave VGG-11's 1x1 layers relative errors of 3)."""

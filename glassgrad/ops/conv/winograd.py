@@ -157,7 +157,8 @@ MIN_TILES = 256  # columns per product at least: with fewer, each product stream
 
 def chunks(geo, n, itemsize):
     """Image ranges [(lo, hi)]: about ``workspace.CHUNK_BYTES`` of transformed tiles each, but at least
-    ``MIN_TILES`` tiles (the columns of each product), and two chunks where that leaves both enough."""
+    ``MIN_TILES`` tiles (the columns of each product), and two chunks where that leaves both enough;
+    then as many chunks of equal size, give or take an image, so that two threads end together."""
     th, tw = tiles(geo)
     per_image = 16 * max(geo.c_in, geo.c_out) * th * tw * itemsize  # bytes of V (or M) per image
     least = -(-MIN_TILES // (th * tw))
@@ -165,7 +166,8 @@ def chunks(geo, n, itemsize):
     if n >= 2 * least:
         per = min(per, -(-n // 2))
     per = max(1, min(per, n))
-    return [(lo, min(lo + per, n)) for lo in range(0, n, per)]
+    count = -(-n // per)  # as many chunks, evened out: 8 images as 4 + 4, not 6 + 2
+    return [(n * i // count, n * (i + 1) // count) for i in range(count)]
 
 
 def _input_tiles(geo, x, th, tw):
