@@ -54,7 +54,8 @@ def select(geo, dtype, needs=(True, True)) -> Plan:
     # "auto": Winograd where it pays, else the direct kernel where it pays, else the wide rows
     # where they pay (forward only), else im2col; the weight gradient takes Winograd wherever
     # the forward pass does.
-    if f32 and winograd_pays(geo):
+    winograd_runs = f32 and winograd_pays(geo)
+    if winograd_runs:
         forward = "winograd"
     else:
         forward = "direct" if f32 and direct_pays(geo) else "wide" if wide_pays(geo) else "im2col"
@@ -62,7 +63,7 @@ def select(geo, dtype, needs=(True, True)) -> Plan:
         input_grad = "winograd"
     else:
         input_grad = "direct" if transposed is not None and direct_pays(transposed) else "im2col"
-    if f32 and winograd_pays(geo):
+    if winograd_runs:
         weight_grad = "winograd"
     else:
         weight_grad = "direct" if f32 and direct_weight_grad_pays(geo) else "im2col"
