@@ -14,9 +14,14 @@ Three passes, on a padded input ``xp`` (n, C, Hp, Wp) and weights ``w`` (C, kh, 
 - ``weight_grad``: gw[c, i, j] = sum over n, h, w of g[n, c, h, w] * xp[n, c, h*sh + i*dh, w*sw + j*dw]
 
 With numba (``glassgrad.backend.BACKEND == "numba"``) they are compiled loops on the calling
-thread (3x3 filters with their nine offsets written out, see ``_name``), the GIL released, so that the caller's threads each run one chunk of images; the weight
-gradient adds each output row's products into per-offset rows and sums those in float64. Without numba the NumPy reference computes the same sums, one whole-array operation per
-kernel offset (kh*kw of them, never a loop over pixels).
+thread (3x3 filters with their nine offsets written out, see ``_name``), the GIL released, so
+that the caller's threads each run one chunk of images; the weight gradient sums its products in
+float64. Stride 1 has passes of its own, ``forward_stride1`` and ``weight_grad_stride1``, which
+take the unpadded input: they copy each channel's planes into one zero-bordered flat buffer and
+run over all of them at once, a loop long enough to vectorise where an output row (4-16 pixels
+in MobileNetV2's later layers) is not; 0.3-0.6x the time of the row loops, padding included
+(benchmarks/README.md, "Round 2, seventh session"). Without numba the NumPy reference computes the
+same sums, one whole-array operation per kernel offset (kh*kw of them, never a loop over pixels).
 """
 
 import numpy as np
@@ -98,3 +103,34 @@ def weight_grad(xp, g, kernel, stride, dilation):
         products = xp[window] * g
         gw[:, i, j] = products.reshape(*products.shape[:2], -1).sum(axis=2).sum(axis=0)
     return gw
+
+
+def _padded_copy(x, padded_hw, top_left):
+    hp, wp = padded_hw
+    (top, left), (h, w) = top_left, x.shape[2:]
+    xp = np.zeros((*x.shape[:2], hp, wp), dtype=x.dtype)
+    xp[:, :, top : top + h, left : left + w] = x
+    return xp
+
+
+def forward_stride1(x, w, out, padded_hw, top_left, dilation):
+    """out (n, C, H_out, W_out) = the stride-1 depthwise convolution of x (n, C, H, W), placed at
+    ``top_left`` (rows, columns) in zero planes of ``padded_hw``, by w (C, kh, kw).
+
+    Compiled, each channel's planes are padded into one flat buffer and its outputs computed in
+    one vectorised run over all images (see ``depthwise_numba``); x need not be padded by the
+    caller nor be contiguous."""
+    if _compiled_fits(x, w):
+        _call("forward_stride1", x, w, out, *padded_hw, *top_left, *dilation)
+        return
+    forward(_padded_copy(x, padded_hw, top_left), w, out, (1, 1), dilation)
+
+
+def weight_grad_stride1(x, g, kernel, padded_hw, top_left, dilation):
+    """The stride-1 weight gradient (C, kh, kw) from x (n, C, H, W), placed as in
+    ``forward_stride1``, and the output gradient g (n, C, H_out, W_out); products summed in float64."""
+    if _compiled_fits(x, g):
+        gw = np.empty((g.shape[1], *kernel), dtype=g.dtype)
+        _call("weight_grad_stride1", x, g, gw, *padded_hw, *top_left, *dilation)
+        return gw
+    return weight_grad(_padded_copy(x, padded_hw, top_left), g, kernel, (1, 1), dilation)

@@ -112,6 +112,61 @@ def test_gradcheck_float64_stride_1_forced(padding, dilation, path, rng):
         assert gradcheck(lambda a, k: conv2d(a, k, padding=padding, dilation=dilation, groups=3), (x, w))
 
 
+# (images, channels, input hw, kernel, (top, bottom, left, right) padding, dilation)
+STRIDE1 = [
+    (3, 5, (7, 9), (3, 3), (1, 1, 1, 1), (1, 1)),
+    (2, 4, (6, 5), (3, 3), (0, 2, 1, 0), (2, 1)),
+    (1, 3, (8, 8), (5, 3), (2, 2, 0, 0), (1, 2)),
+    (4, 2, (4, 4), (1, 1), (0, 0, 0, 0), (1, 1)),
+    (2, 6, (3, 11), (2, 4), (1, 0, 3, 0), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", STRIDE1, ids=[str(c[3:]) for c in STRIDE1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_stride1_kernels_match_the_float64_definition(case, dtype, path, rng):
+    # The backend's stride-1 passes (each channel's planes padded into one flat run) against a
+    # padded float64 definition, for asymmetric padding, dilation and any kernel; x is not
+    # contiguous, as a caller's tensor need not be.
+    n, c, (h, w), (kh, kw), (pt, pb, pl, pr), (dh, dw) = case
+    x = rng.standard_normal((n, 2 * c, h, w)).astype(dtype)[:, ::2]
+    weight = rng.standard_normal((c, kh, kw)).astype(dtype)
+    hp, wp = h + pt + pb, w + pl + pr
+    ho, wo = hp - (kh - 1) * dh, wp - (kw - 1) * dw
+    g = rng.standard_normal((n, c, ho, wo)).astype(dtype)
+    xp = np.zeros((n, c, hp, wp))
+    xp[:, :, pt : pt + h, pl : pl + w] = x
+    out = np.zeros((n, c, ho, wo))
+    gw = np.zeros((c, kh, kw))
+    for i in range(kh):
+        for j in range(kw):
+            window = xp[:, :, i * dh : i * dh + ho, j * dw : j * dw + wo]
+            out += window * weight[:, i, j].reshape(1, -1, 1, 1)
+            gw[:, i, j] = (window * g).sum(axis=(0, 2, 3))
+    got = np.empty((n, c, ho, wo), dtype=dtype)
+    depthwise_conv.forward_stride1(x, weight, got, (hp, wp), (pt, pl), (dh, dw))
+    got_gw = depthwise_conv.weight_grad_stride1(x, g, (kh, kw), (hp, wp), (pt, pl), (dh, dw))
+    tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    assert got.dtype == got_gw.dtype == dtype
+    np.testing.assert_allclose(got, out, **tol)
+    np.testing.assert_allclose(got_gw, gw, **tol)
+
+
+def test_stride1_forward_gives_the_bits_of_the_row_loops(path, rng):
+    # The flat run sums each output's terms in the order of the row-by-row loops (no FMA, no
+    # reassociation), so switching a layer between them changes no result.
+    x = rng.standard_normal((3, 7, 9, 10)).astype(np.float32)
+    for kernel in ((3, 3), (2, 3)):
+        w = rng.standard_normal((7, *kernel)).astype(np.float32)
+        xp = np.zeros((3, 7, 11, 12), np.float32)
+        xp[:, :, 1:10, 1:11] = x
+        ho, wo = 11 - kernel[0] + 1, 12 - kernel[1] + 1
+        rows, flat = np.empty((3, 7, ho, wo), np.float32), np.empty((3, 7, ho, wo), np.float32)
+        depthwise_conv.forward(xp, w, rows, (1, 1), (1, 1))
+        depthwise_conv.forward_stride1(x, w, flat, (11, 12), (1, 1), (1, 1))
+        np.testing.assert_array_equal(flat, rows)
+
+
 def test_flipped_padding_only_within_the_kernels_reach():
     def geo(stride, padding, dilation=(1, 1)):
         return Geometry((2, 8, 9, 9), (8, 1, 3, 3), stride, padding, dilation, 8)

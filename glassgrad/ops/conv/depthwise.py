@@ -1,13 +1,13 @@
 """The depthwise convolution (groups = input channels = output channels): ``backend.depthwise_conv``.
 
 A depthwise layer (MobileNet's 3x3 filters, one per channel) does 2*kh*kw multiply-adds per output
-pixel: im2col would copy kh*kw columns per pixel and run one thin product per channel. Here each
-chunk of images is zero-padded once (NCHW, the border written once per buffer:
-``workspace.bordered``) and the compiled loops of ``glassgrad.backend.depthwise_conv`` read it
-where it lies, for the forward pass and both gradients; chunks are shared among threads. With
-stride 1 the input gradient is itself a forward pass, of the padded output gradient by the
-flipped filters (``flipped_padding``).
-"""
+pixel: im2col would copy kh*kw columns per pixel and run one thin product per channel. Here the
+compiled loops of ``glassgrad.backend.depthwise_conv`` run the forward pass and both gradients on
+chunks of images shared among threads. With stride 1 they pad each channel's planes themselves,
+into one flat run per channel (``forward_stride1``, ``weight_grad_stride1``), and the input
+gradient is itself such a forward pass, of the output gradient by the flipped filters
+(``flipped_padding``). With other strides each chunk is zero-padded once (NCHW, the border written
+once per buffer: ``workspace.bordered``) and the loops read it where it lies."""
 
 import numpy as np
 
@@ -27,6 +27,11 @@ def _padded(geo, x, tag):
     return xp
 
 
+def _top_left(geo):
+    (pt, _), (pl, _) = geo.padding
+    return pt, pl
+
+
 def _chunks(geo, n, itemsize):
     hp, wp = geo.padded_hw
     return workspace.chunks(n, geo.c_in * hp * wp * itemsize)
@@ -43,7 +48,10 @@ def forward(geo, x, weight, bias):
     w = np.ascontiguousarray(weight.reshape(geo.c_out, *geo.kernel))
 
     def chunk(index, lo, hi):
-        depthwise_conv.forward(_padded(geo, x[lo:hi], "depthwise"), w, out[lo:hi], geo.stride, geo.dilation)
+        if geo.stride == (1, 1):
+            depthwise_conv.forward_stride1(x[lo:hi], w, out[lo:hi], geo.padded_hw, _top_left(geo), geo.dilation)
+        else:
+            depthwise_conv.forward(_padded(geo, x[lo:hi], "depthwise"), w, out[lo:hi], geo.stride, geo.dilation)
         if bias is not None:
             out[lo:hi] += bias.reshape(1, -1, 1, 1)
 
@@ -84,16 +92,16 @@ def backward(geo, x, weight, grad, need_x, need_w):
 
     def chunk(index, lo, hi):
         if need_x and flipped is not None:
-            gp = workspace.bordered(
-                ("depthwise_flipped", flipped), hi - lo, (geo.c_out, *padded_grad), grad.dtype, grad.shape[1:]
-            )
-            copy_inside(grad[lo:hi], gp, flipped)
-            depthwise_conv.forward(gp, w, grad_x[lo:hi], (1, 1), geo.dilation)
+            depthwise_conv.forward_stride1(grad[lo:hi], w, grad_x[lo:hi], padded_grad, (ft, fl), geo.dilation)
         elif need_x:
             gxp = workspace.workspace("depthwise_grad", (hi - lo, geo.c_in, *geo.padded_hw), grad.dtype)
             depthwise_conv.input_grad(grad[lo:hi], w, gxp, geo.stride, geo.dilation)
             np.copyto(grad_x[lo:hi], gxp[:, :, pt : pt + h, pl : pl + w_in])
-        if need_w:
+        if need_w and geo.stride == (1, 1):
+            partials[index] = depthwise_conv.weight_grad_stride1(
+                x[lo:hi], grad[lo:hi], geo.kernel, geo.padded_hw, _top_left(geo), geo.dilation
+            )
+        elif need_w:
             xp = _padded(geo, x[lo:hi], "depthwise")
             partials[index] = depthwise_conv.weight_grad(xp, grad[lo:hi], geo.kernel, geo.stride, geo.dilation)
 
