@@ -626,19 +626,23 @@ def test_a_training_step_is_the_same_with_and_without_numba():
 
 
 @pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+# A batch of 64, and a batch-1 map just above the compiled kernel's threshold (BN_EVAL_MIN).
+@pytest.mark.parametrize("shape", [(64, 8, 12, 10), (1, 8, 6, 6)])
 @pytest.mark.usefixtures("kernel_variant")
-def test_batch_norm_eval_reference_and_numba(affine):
+def test_batch_norm_eval_reference_and_numba(affine, dtype, shape):
     rng = np.random.default_rng(14)
-    x = _rand(rng, (64, 8, 12, 10)) * 3 + 2
-    mean, var = _rand(rng, (8,)), _rand(rng, (8,)) ** 2 + 0.5
-    w = _rand(rng, (8,)) if affine else None
-    b = _rand(rng, (8,)) if affine else None
+    x = (_rand(rng, shape) * 3 + 2).astype(dtype)
+    mean, var = _rand(rng, (8,)).astype(dtype), (_rand(rng, (8,)) ** 2 + 0.5).astype(dtype)
+    w = _rand(rng, (8,)).astype(dtype) if affine else None
+    b = _rand(rng, (8,)).astype(dtype) if affine else None
     want = (x.astype(np.float64) - mean.reshape(1, -1, 1, 1)) / np.sqrt(var.reshape(1, -1, 1, 1) + 1e-5)
     if affine:
         want = want * w.reshape(1, -1, 1, 1) + b.reshape(1, -1, 1, 1)
     got = ref.batch_norm_eval(x, mean, var, w, b, 1e-5)
-    assert got.dtype == np.float32
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert got.dtype == dtype
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
     if numba_kernels is not None:
         assert np.array_equal(numba_kernels.batch_norm_eval(x, mean, var, w, b, 1e-5), got)
 

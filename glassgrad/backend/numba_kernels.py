@@ -563,11 +563,39 @@ def _bn_eval(x3, alpha, beta, out3):
             out3[b, k, p] = x3[b, k, p] * a + s  # float32 x: in float64, rounded once on the store
 
 
+@njit(**_opts)
+def _bn_eval_terms(mean, var, weight, bias, eps, one, alpha, beta, rounded):
+    # numpy_kernels.batch_norm_eval_terms's operations, in its order and dtypes (eps and one are
+    # of the input's dtype, alpha and beta of the wide one; ``rounded`` rounds beta on its store).
+    for k in range(var.size):
+        a = one / np.sqrt(var[k] + eps) * weight[k]
+        alpha[k] = a
+        rounded[k] = bias[k] + -(mean[k] * alpha[k])
+        beta[k] = rounded[k]
+
+
+# Evaluation-mode batch norm is one pass with per-channel terms; the NumPy way takes float64
+# temporaries and a dozen small operations for the terms: 1.5-4x the compiled time at a batch-1
+# network's maps, 256 to 16384 elements (benchmarks/README.md, "Round 2, seventh session").
+BN_EVAL_MIN = 256
+
+
+def _eval_terms(running_mean, running_var, weight, bias, eps, dtype):
+    arrays = (running_mean, running_var, weight, bias)
+    if any(a is None or a.dtype != dtype or a.ndim != 1 for a in arrays):
+        return numpy_kernels.batch_norm_eval_terms(running_mean, running_var, weight, bias, eps, dtype)
+    c, t = running_var.size, dtype.type
+    wide = np.float64 if dtype.itemsize < 8 else dtype
+    alpha, beta = np.empty(c, wide), np.empty(c, wide)
+    _bn_eval_terms(running_mean, running_var, weight, bias, t(eps), t(1), alpha, beta, np.empty(c, dtype))
+    return alpha, beta
+
+
 def batch_norm_eval(x, running_mean, running_var, weight, bias, eps):
-    if x.dtype not in _COMPILED or x.ndim < 2 or x.size < COMPILED_MIN:
+    if x.dtype not in _COMPILED or x.ndim < 2 or x.size < BN_EVAL_MIN:
         return numpy_kernels.batch_norm_eval(x, running_mean, running_var, weight, bias, eps)
     n, c = x.shape[:2]
-    alpha, beta = numpy_kernels.batch_norm_eval_terms(running_mean, running_var, weight, bias, eps, x.dtype)
+    alpha, beta = _eval_terms(running_mean, running_var, weight, bias, eps, x.dtype)
     x3 = np.ascontiguousarray(x).reshape(n, c, -1)
     out = memory.empty(x.shape, x.dtype)
     _bn_eval(x3, alpha, beta, out.reshape(x3.shape))
