@@ -172,9 +172,13 @@ def _gather_planes(x, ch, buf, hp, wp, top, left):
     m, _, h, w = x.shape
     for b in range(m):
         for r in range(h):
+            # Through a slice, indexed from 0: with buf[start + k] the index could be negative as
+            # far as LLVM knows, and the wraparound check kept the copy scalar (0.12 against 0.70
+            # ns per pixel at 32x32).
             row, start = x[b, ch, r], b * hp * wp + (r + top) * wp + left
+            dst = buf[start : start + w]
             for k in range(w):
-                buf[start + k] = row[k]
+                dst[k] = row[k]
 
 
 @njit(**_opts)
@@ -183,8 +187,9 @@ def _scatter_planes(wide, out, ch, hp, wp):
     for b in range(m):
         for r in range(ho):
             row, start = out[b, ch, r], b * hp * wp + r * wp
+            src = wide[start : start + wo]
             for k in range(wo):
-                row[k] = wide[start + k]
+                row[k] = src[k]
 
 
 @njit(**_opts)
