@@ -113,24 +113,30 @@ def _padded_copy(x, padded_hw, top_left):
     return xp
 
 
-def forward_stride1(x, w, out, padded_hw, top_left, dilation):
+def forward_stride1(x, w, out, padded_hw, top_left, dilation, channels=None):
     """out (n, C, H_out, W_out) = the stride-1 depthwise convolution of x (n, C, H, W), placed at
-    ``top_left`` (rows, columns) in zero planes of ``padded_hw``, by w (C, kh, kw).
+    ``top_left`` (rows, columns) in zero planes of ``padded_hw``, by w (C, kh, kw); only the
+    channels in the range ``channels`` (first, last), all by default.
 
     Compiled, each channel's planes are padded into one flat buffer and its outputs computed in
     one vectorised run over all images (see ``depthwise_numba``); x need not be padded by the
     caller nor be contiguous."""
+    first, last = channels or (0, x.shape[1])
     if _compiled_fits(x, w):
-        _call("forward_stride1", x, w, out, *padded_hw, *top_left, *dilation)
+        _call("forward_stride1", x, w, out, *padded_hw, *top_left, *dilation, first, last)
         return
-    forward(_padded_copy(x, padded_hw, top_left), w, out, (1, 1), dilation)
+    part = slice(first, last)
+    forward(_padded_copy(x[:, part], padded_hw, top_left), w[part], out[:, part], (1, 1), dilation)
 
 
-def weight_grad_stride1(x, g, kernel, padded_hw, top_left, dilation):
-    """The stride-1 weight gradient (C, kh, kw) from x (n, C, H, W), placed as in
-    ``forward_stride1``, and the output gradient g (n, C, H_out, W_out); products summed in float64."""
+def weight_grad_stride1(x, g, gw, padded_hw, top_left, dilation, channels=None):
+    """gw (C, kh, kw) = the stride-1 weight gradient from x (n, C, H, W), placed as in
+    ``forward_stride1``, and the output gradient g (n, C, H_out, W_out), for the channels in
+    ``channels`` (first, last), all by default; products summed in float64."""
+    first, last = channels or (0, x.shape[1])
     if _compiled_fits(x, g):
-        gw = np.empty((g.shape[1], *kernel), dtype=g.dtype)
-        _call("weight_grad_stride1", x, g, gw, *padded_hw, *top_left, *dilation)
-        return gw
-    return weight_grad(_padded_copy(x, padded_hw, top_left), g, kernel, (1, 1), dilation)
+        _call("weight_grad_stride1", x, g, gw, *padded_hw, *top_left, *dilation, first, last)
+        return
+    part = slice(first, last)
+    xp = _padded_copy(x[:, part], padded_hw, top_left)
+    gw[part] = weight_grad(xp, g[:, part], gw.shape[1:], (1, 1), dilation)

@@ -193,13 +193,13 @@ def _scatter_planes(wide, out, ch, hp, wp):
 
 
 @njit(**_opts)
-def _forward_stride1(x, w, out, hp, wp, top, left, dh, dw):
+def _forward_stride1(x, w, out, hp, wp, top, left, dh, dw, first, last):
     m, c, ho, wo = out.shape
     kh, kw = w.shape[1], w.shape[2]
     run = m * hp * wp - (kh - 1) * dh * wp - (kw - 1) * dw
     buf = np.zeros(m * hp * wp, dtype=out.dtype)
     wide = np.empty(run, dtype=out.dtype)
-    for ch in range(c):
+    for ch in range(first, last):
         _gather_planes(x, ch, buf, hp, wp, top, left)
         if kh == 3 and kw == 3:
             # The nine terms summed in registers, as _forward3x3 (the same order, so the same bits).
@@ -241,13 +241,13 @@ def _dot(a, b):
 
 
 @njit(**_opts)
-def _weight_grad_stride1(x, g, gw, hp, wp, top, left, dh, dw):
+def _weight_grad_stride1(x, g, gw, hp, wp, top, left, dh, dw, first, last):
     m, c, ho, wo = g.shape
     kh, kw = gw.shape[1], gw.shape[2]
     run = m * hp * wp - (kh - 1) * dh * wp - (kw - 1) * dw
     xbuf = np.zeros(m * hp * wp, dtype=x.dtype)
     gbuf = np.zeros(m * hp * wp, dtype=g.dtype)  # g at f, its border (w >= W_out) zero
-    for ch in range(c):
+    for ch in range(first, last):
         _gather_planes(x, ch, xbuf, hp, wp, top, left)
         _gather_planes(g, ch, gbuf, hp, wp, 0, 0)
         for i in range(kh):

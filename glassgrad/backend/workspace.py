@@ -95,7 +95,7 @@ MIN_CHUNKS = 16  # at least, when the batch allows: threads taking chunks end to
 MIN_SPLIT_WORK = 1 << 22  # multiply-adds; below this, handing chunks out costs more than it saves
 
 
-def _threads_for(work):
+def threads_for(work):
     """How many threads to share ``work`` multiply-adds among (one without threadpoolctl, which
     keeps each thread's BLAS single-threaded)."""
     parts = _parts()
@@ -117,7 +117,7 @@ def chunks(n, image_bytes, least=1):
 
 def each_chunk(chunks, work, job):
     """job(index, lo, hi) for every chunk, each thread taking the next chunk not yet taken."""
-    parts = min(_threads_for(work), len(chunks))
+    parts = min(threads_for(work), len(chunks))
     if parts < 2:
         for index, (lo, hi) in enumerate(chunks):
             job(index, lo, hi)

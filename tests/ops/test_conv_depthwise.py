@@ -145,7 +145,8 @@ def test_stride1_kernels_match_the_float64_definition(case, dtype, path, rng):
             gw[:, i, j] = (window * g).sum(axis=(0, 2, 3))
     got = np.empty((n, c, ho, wo), dtype=dtype)
     depthwise_conv.forward_stride1(x, weight, got, (hp, wp), (pt, pl), (dh, dw))
-    got_gw = depthwise_conv.weight_grad_stride1(x, g, (kh, kw), (hp, wp), (pt, pl), (dh, dw))
+    got_gw = np.empty((c, kh, kw), dtype=dtype)
+    depthwise_conv.weight_grad_stride1(x, g, got_gw, (hp, wp), (pt, pl), (dh, dw))
     tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
     assert got.dtype == got_gw.dtype == dtype
     np.testing.assert_allclose(got, out, **tol)
@@ -167,6 +168,17 @@ def test_stride1_forward_gives_the_bits_of_the_row_loops(path, rng):
         np.testing.assert_array_equal(flat, rows)
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_empty_batch(stride, path):
+    x = glassgrad.zeros(0, 8, 5, 5, requires_grad=True)
+    w = glassgrad.ones(8, 1, 3, 3, requires_grad=True)
+    out = conv2d(x, w, stride=stride, padding=1, groups=8)
+    out.sum().backward()
+    assert out.shape == (0, 8, 3 if stride == 2 else 5, 3 if stride == 2 else 5)
+    assert x.grad.shape == (0, 8, 5, 5)
+    np.testing.assert_array_equal(w.grad.numpy(), np.zeros((8, 1, 3, 3), np.float32))
+
+
 def test_flipped_padding_only_within_the_kernels_reach():
     def geo(stride, padding, dilation=(1, 1)):
         return Geometry((2, 8, 9, 9), (8, 1, 3, 3), stride, padding, dilation, 8)
@@ -179,22 +191,37 @@ def test_flipped_padding_only_within_the_kernels_reach():
     assert depthwise.flipped_padding(geo((1, 1), ((3, 3), (1, 1)))) is None
 
 
-def test_chunks_shared_among_threads_give_the_same_bits(rng):
-    # 64 images make several chunks; the weight gradient sums them in chunk order at any thread count.
-    x = rng.standard_normal((64, 32, 16, 16)).astype(np.float32)
-    w = rng.standard_normal((32, 1, 3, 3)).astype(np.float32)
-    g = rng.standard_normal((64, 32, 16, 16)).astype(np.float32)
+# 64 images at 16x16 make 22 blocks of images; 8 at 4x4 make one range of images, its 64
+# channels split in 16 ranges; stride 2 takes chunks of images.
+@pytest.mark.parametrize("shape, stride", [((64, 32, 16, 16), 1), ((8, 64, 4, 4), 1), ((16, 24, 12, 12), 2)])
+def test_chunks_shared_among_threads_give_the_same_bits(shape, stride, rng):
+    # The weight gradient sums its partials in order at any thread count.
+    from glassgrad.backend import workspace
+    from glassgrad.ops.conv import depthwise
+
     before = glassgrad.get_num_threads()
+    glassgrad.set_num_threads(2)
+    try:
+        if stride == 1 and workspace.threads_for(1 << 30) > 1:  # threads share blocks (with threadpoolctl)
+            geo = Geometry(shape, (shape[1], 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), shape[1])
+            assert len(depthwise._blocks(geo, shape[0], 4, 1 << 30)[0]) >= 16
+    finally:
+        glassgrad.set_num_threads(before)
+    n, c, h, _ = shape
+    out_hw = (h - 1) // stride + 1
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((c, 1, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((n, c, out_hw, out_hw)).astype(np.float32)
     try:
         results = []
         for threads in (1, 2):
             glassgrad.set_num_threads(threads)
-            results.append(_run(x, w, None, g, (1, 1), (1, 1), (1, 1)))
+            results.append(_run(x, w, None, g, (stride, stride), (1, 1), (1, 1)))
     finally:
         glassgrad.set_num_threads(before)
     for a, b in zip(results[0][:3], results[1][:3]):
         np.testing.assert_array_equal(a, b)
-    expected = definition(x, w, None, g, (1, 1), (1, 1), (1, 1))
+    expected = definition(x, w, None, g, (stride, stride), (1, 1), (1, 1))
     for a, e in zip(results[0][:3], expected[:3]):
         np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-4)
 

@@ -3,10 +3,10 @@
 A depthwise layer (MobileNet's 3x3 filters, one per channel) does 2*kh*kw multiply-adds per output
 pixel: im2col would copy kh*kw columns per pixel and run one thin product per channel. Here the
 compiled loops of ``glassgrad.backend.depthwise_conv`` run the forward pass and both gradients on
-chunks of images shared among threads. With stride 1 they pad each channel's planes themselves,
-into one flat run per channel (``forward_stride1``, ``weight_grad_stride1``), and the input
-gradient is itself such a forward pass, of the output gradient by the flipped filters
-(``flipped_padding``). With other strides each chunk is zero-padded once (NCHW, the border written
+parts of the batch shared among threads. With stride 1 they pad each channel's planes themselves,
+into one flat run per channel over a block of images (``forward_stride1``,
+``weight_grad_stride1``; blocks of images and channels: ``_blocks``), and the input gradient is
+itself such a forward pass, of the output gradient by the flipped filters (``flipped_padding``). With other strides each chunk is zero-padded once (NCHW, the border written
 once per buffer: ``workspace.bordered``) and the loops read it where it lies."""
 
 import numpy as np
@@ -41,21 +41,58 @@ def _work(geo, n):
     return n * geo.c_in * geo.out_hw[0] * geo.out_hw[1] * geo.kernel[0] * geo.kernel[1]
 
 
+# Bytes of one channel's padded planes per stride-1 block, 2 images at least: the images of a
+# block make one run. Per call, at batch 32, the best number of images was 32 on 8x8 maps,
+# 2-3 on 16x16, 1-2 on 32x32 (benchmarks/README.md, "Round 2, seventh session").
+RUN_BYTES = 4 << 10
+
+
+def _blocks(geo, n, itemsize, work):
+    """Blocks ((lo, hi) images, (first, last) channels) for the stride-1 passes, and the number
+    of channel ranges: as many images as make ``RUN_BYTES`` of one channel's planes (a longer
+    run per channel), and, where threads share the ``work``, the channels split so that there
+    are ``workspace.MIN_CHUNKS`` blocks or more. Only the image ranges decide how the weight
+    gradient is summed: the same bits at any thread count."""
+    hp, wp = geo.padded_hw
+    per = max(1, min(n, max(2, RUN_BYTES // (hp * wp * itemsize))))
+    images = [(lo, min(lo + per, n)) for lo in range(0, n, per)]
+    parts = 1
+    if workspace.threads_for(work) > 1:  # on one thread, a block per call costs more (batch 1: 1.07x)
+        parts = max(1, min(geo.c_in, -(-workspace.MIN_CHUNKS // max(1, len(images)))))
+    width = -(-geo.c_in // parts)
+    channels = [(first, min(first + width, geo.c_in)) for first in range(0, geo.c_in, width)]
+    return [(i, c) for i in images for c in channels], len(channels)
+
+
+def _weights(geo, weight, flipped=False):
+    w = weight.reshape(geo.c_out, *geo.kernel)
+    return np.ascontiguousarray(w[:, ::-1, ::-1] if flipped else w)
+
+
 def forward(geo, x, weight, bias):
     """(n, C, H, W) by weight (C, 1, kh, kw) and bias (C,) or None -> (n, C, H_out, W_out)."""
     n = x.shape[0]
     out = memory.empty((n, geo.c_out, *geo.out_hw), x.dtype)
-    w = np.ascontiguousarray(weight.reshape(geo.c_out, *geo.kernel))
+    w = _weights(geo, weight)
+    if geo.stride == (1, 1):
 
-    def chunk(index, lo, hi):
-        if geo.stride == (1, 1):
-            depthwise_conv.forward_stride1(x[lo:hi], w, out[lo:hi], geo.padded_hw, _top_left(geo), geo.dilation)
-        else:
-            depthwise_conv.forward(_padded(geo, x[lo:hi], "depthwise"), w, out[lo:hi], geo.stride, geo.dilation)
+        def block(index, images, channels):
+            (lo, hi), (first, last) = images, channels
+            depthwise_conv.forward_stride1(
+                x[lo:hi], w, out[lo:hi], geo.padded_hw, _top_left(geo), geo.dilation, channels
+            )
+            if bias is not None:
+                out[lo:hi, first:last] += bias[first:last].reshape(1, -1, 1, 1)
+
+        workspace.each_chunk(_blocks(geo, n, x.itemsize, _work(geo, n))[0], _work(geo, n), block)
+        return out
+
+    def images(index, lo, hi):
+        depthwise_conv.forward(_padded(geo, x[lo:hi], "depthwise"), w, out[lo:hi], geo.stride, geo.dilation)
         if bias is not None:
             out[lo:hi] += bias.reshape(1, -1, 1, 1)
 
-    workspace.each_chunk(_chunks(geo, n, x.itemsize), _work(geo, n), chunk)
+    workspace.each_chunk(_chunks(geo, n, x.itemsize), _work(geo, n), images)
     return out
 
 
@@ -77,35 +114,63 @@ def backward(geo, x, weight, grad, need_x, need_w):
     """(grad_x (n, C, H, W) or None, grad_w (C, 1, kh, kw) or None) from the output gradient."""
     n = grad.shape[0]
     grad = np.ascontiguousarray(grad)
-    (pt, _), (pl, _) = geo.padding
-    h, w_in = geo.hw
-    chunks = _chunks(geo, n, grad.itemsize)
-    grad_x = memory.empty((n, geo.c_in, h, w_in), grad.dtype) if need_x else None
-    partials = np.empty((len(chunks), geo.c_out, *geo.kernel), grad.dtype) if need_w else None
-    flipped = flipped_padding(geo) if need_x else None
-    if need_x:
-        w = np.ascontiguousarray(weight.reshape(geo.c_out, *geo.kernel))
-        if flipped is not None:
-            w = np.ascontiguousarray(w[:, ::-1, ::-1])
+    grad_x = memory.empty((n, geo.c_in, *geo.hw), grad.dtype) if need_x else None
+    flipped = flipped_padding(geo)
+    if geo.stride == (1, 1) and (flipped is not None or not need_x):
+        work = _work(geo, n) * (need_x + need_w)
+        blocks, per_range = _blocks(geo, n, grad.itemsize, work)
+        # One partial weight gradient per range of images, summed after in order: the same bits
+        # at any thread count.
+        partials = np.empty((len(blocks) // per_range, geo.c_out, *geo.kernel), grad.dtype) if need_w else None
+        if need_x:
+            w = _weights(geo, weight, flipped=True)
             (ft, fb), (fl, fr) = flipped
             padded_grad = (geo.out_hw[0] + ft + fb, geo.out_hw[1] + fl + fr)
 
-    def chunk(index, lo, hi):
-        if need_x and flipped is not None:
-            depthwise_conv.forward_stride1(grad[lo:hi], w, grad_x[lo:hi], padded_grad, (ft, fl), geo.dilation)
-        elif need_x:
+        def block(index, images, channels):
+            lo, hi = images
+            if need_x:
+                depthwise_conv.forward_stride1(
+                    grad[lo:hi], w, grad_x[lo:hi], padded_grad, (ft, fl), geo.dilation, channels
+                )
+            if need_w:
+                depthwise_conv.weight_grad_stride1(
+                    x[lo:hi],
+                    grad[lo:hi],
+                    partials[index // per_range],
+                    geo.padded_hw,
+                    _top_left(geo),
+                    geo.dilation,
+                    channels,
+                )
+
+        workspace.each_chunk(blocks, work, block)
+        grad_w = None
+        if need_w:
+            grad_w = partials[0] if len(partials) == 1 else partials.sum(axis=0)
+            grad_w = grad_w.reshape(geo.c_out, 1, *geo.kernel)
+        return grad_x, grad_w
+    return _backward_by_images(geo, x, weight, grad, grad_x, need_w)
+
+
+def _backward_by_images(geo, x, weight, grad, grad_x, need_w):
+    # Strides, and stride 1 padded beyond the kernel's reach: the input gradient scattered into a
+    # padded gradient and cropped, the weight gradient summed over the chunks of images.
+    n, (pt, _), (pl, _), (h, w_in) = grad.shape[0], *geo.padding, geo.hw
+    chunks = _chunks(geo, n, grad.itemsize)
+    partials = np.empty((len(chunks), geo.c_out, *geo.kernel), grad.dtype) if need_w else None
+    w = _weights(geo, weight) if grad_x is not None else None
+
+    def images(index, lo, hi):
+        if grad_x is not None:
             gxp = workspace.workspace("depthwise_grad", (hi - lo, geo.c_in, *geo.padded_hw), grad.dtype)
             depthwise_conv.input_grad(grad[lo:hi], w, gxp, geo.stride, geo.dilation)
             np.copyto(grad_x[lo:hi], gxp[:, :, pt : pt + h, pl : pl + w_in])
-        if need_w and geo.stride == (1, 1):
-            partials[index] = depthwise_conv.weight_grad_stride1(
-                x[lo:hi], grad[lo:hi], geo.kernel, geo.padded_hw, _top_left(geo), geo.dilation
-            )
-        elif need_w:
+        if need_w:
             xp = _padded(geo, x[lo:hi], "depthwise")
             partials[index] = depthwise_conv.weight_grad(xp, grad[lo:hi], geo.kernel, geo.stride, geo.dilation)
 
-    workspace.each_chunk(chunks, _work(geo, n) * (need_x + need_w), chunk)
+    workspace.each_chunk(chunks, _work(geo, n) * ((grad_x is not None) + need_w), images)
     grad_w = None
     if need_w:
         grad_w = partials[0] if len(chunks) == 1 else partials.sum(axis=0)  # chunk by chunk, in order
