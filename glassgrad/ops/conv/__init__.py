@@ -8,6 +8,8 @@ Layout of the package:
   ``pointwise.py`` (1x1), ``winograd.py`` (F(2x2, 3x3) for 3x3 kernels at stride 1). Each offers
   ``forward(geo, x, weight, bias)`` and, for the gradients it computes, ``input_grad(geo, weight,
   grad, chunks)`` and ``weight_grad(geo, x, grad, chunks)``, which return a ``workspace.Job``;
+  one that prepares its weight (``winograd``, ``direct``) also offers ``forward_inference``, the
+  same pass with the preparation kept between calls that want no gradient (``prepared.py``);
 - ``select.py``: ``select``, the one table of which algorithm runs each pass (forced by
   ``glassgrad.backends.conv.algorithm``, else the measured rules);
 - the chunk scheduler and the workspaces live in ``glassgrad.backend.workspace``.
@@ -46,7 +48,12 @@ class Convolution(Function):
         geo = Geometry(x.shape, weight.shape, stride, padding, dilation, groups)
         self.geo = geo
         self.plan = select.select(geo, x.dtype, self.needs_input_grad[:2])
-        result = select.module(self.plan.forward).forward(geo, x, weight, bias)
+        module = select.module(self.plan.forward)
+        if not any(self.needs_input_grad) and hasattr(module, "forward_inference"):
+            # No gradient wanted: the weight's preparation is kept for the next call (prepared.py).
+            result = module.forward_inference(geo, x, weight, bias)
+        else:
+            result = module.forward(geo, x, weight, bias)
         if any(self.needs_input_grad):  # under no_grad, or for constants, keep nothing alive
             # The input itself, not its padded copy: backward pads each chunk again (a cache-hot
             # copy), and a deep network does not hold a second copy of every activation.

@@ -11,6 +11,7 @@ stays with the columns.
 import numpy as np
 
 from glassgrad.backend import direct_conv, memory, workspace
+from glassgrad.ops.conv import prepared
 from glassgrad.ops.conv.geometry import copy_inside
 
 # -- the passes ------------------------------------------------------------------------------------
@@ -19,9 +20,24 @@ from glassgrad.ops.conv.geometry import copy_inside
 def forward(geo, x, weight, bias):
     """(N, C_out, H_out, W_out): the convolution of x (N, C, H, W) by weight (C_out, C, kh, kw),
     plus bias (C_out,) or None, by the compiled kernel, chunk by chunk (float32, ``runs(geo)``)."""
+    return forward_prepared(geo, x, prepare_weight(weight), bias)
+
+
+def forward_inference(geo, x, weight, bias):
+    """``forward`` where no gradient is wanted: the packed weight kept between calls (its layout
+    depends on the kernel's tile, hence the key)."""
+    return forward_prepared(geo, x, prepared.prepared(("direct", direct_conv.tile()), weight, prepare_weight), bias)
+
+
+def prepare_weight(weight):
+    """The packed weight ``forward_prepared`` takes (``direct_conv.pack_weight``)."""
+    return direct_conv.pack_weight(weight)
+
+
+def forward_prepared(geo, x, packed, bias):
+    """``forward`` with the weight already packed (``prepare_weight``)."""
     n = x.shape[0]
     out = memory.empty((n, geo.c_out, *geo.out_hw), x.dtype)
-    packed = direct_conv.pack_weight(weight)
     bias4 = None if bias is None else bias.reshape(1, -1, 1, 1)
 
     def chunk(index, lo, hi):

@@ -32,6 +32,7 @@ import numpy as np
 
 from glassgrad import backend
 from glassgrad.backend import memory, winograd_tiles, workspace
+from glassgrad.ops.conv import prepared
 from glassgrad.ops.conv.geometry import copy_inside
 
 
@@ -51,7 +52,22 @@ def tiles(geo):
 def forward(geo, x, weight, bias):
     """(N, C_out, H_out, W_out): the convolution of x (N, C, H, W) by weight (C_out, C, 3, 3), plus
     bias (C_out,) or None, tile by tile (``runs(geo)``)."""
-    return _convolve(geo, x, weight_transform(weight), bias)
+    return forward_prepared(geo, x, prepare_weight(weight), bias)
+
+
+def forward_inference(geo, x, weight, bias):
+    """``forward`` where no gradient is wanted: the transformed weight kept between calls."""
+    return forward_prepared(geo, x, prepared.prepared("winograd", weight, prepare_weight), bias)
+
+
+def prepare_weight(weight):
+    """The transformed weight ``forward_prepared`` takes: ``weight_transform(weight)``."""
+    return weight_transform(weight)
+
+
+def forward_prepared(geo, x, u, bias):
+    """``forward`` with the weight already transformed (``prepare_weight``)."""
+    return _convolve(geo, x, u, bias)
 
 
 def input_grad(geo, weight, grad, chunks):
