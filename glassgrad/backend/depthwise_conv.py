@@ -19,9 +19,10 @@ that the caller's threads each run one chunk of images; the weight gradient sums
 float64. Stride 1 has passes of its own, ``forward_stride1`` and ``weight_grad_stride1``, which
 take the unpadded input: they copy each channel's planes into one zero-bordered flat buffer and
 run over all of them at once, a loop long enough to vectorise where an output row (4-16 pixels
-in MobileNetV2's later layers) is not; 0.3-0.6x the time of the row loops, padding included
-(benchmarks/README.md, "Round 2, seventh session"). Without numba the NumPy reference computes the
-same sums, one whole-array operation per kernel offset (kh*kw of them, never a loop over pixels).
+in MobileNetV2's later layers) is not. Padding included, that took 0.4-0.65x the row loops' time
+for the forward pass and 0.4-0.9x for both gradients (benchmarks/README.md, "Round 2, seventh
+session"). Without numba the NumPy reference computes the same sums, one whole-array operation
+per kernel offset (kh*kw of them, never a loop over pixels).
 """
 
 import numpy as np

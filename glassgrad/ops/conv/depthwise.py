@@ -6,8 +6,10 @@ compiled loops of ``glassgrad.backend.depthwise_conv`` run the forward pass and 
 parts of the batch shared among threads. With stride 1 they pad each channel's planes themselves,
 into one flat run per channel over a block of images (``forward_stride1``,
 ``weight_grad_stride1``; blocks of images and channels: ``_blocks``), and the input gradient is
-itself such a forward pass, of the output gradient by the flipped filters (``flipped_padding``). With other strides each chunk is zero-padded once (NCHW, the border written
-once per buffer: ``workspace.bordered``) and the loops read it where it lies."""
+itself such a forward pass, of the output gradient by the flipped filters (``flipped_padding``).
+With other strides each chunk of images is zero-padded once (NCHW, the border written once per
+buffer: ``workspace.bordered``) and the loops read it where it lies.
+"""
 
 import numpy as np
 
