@@ -193,10 +193,15 @@ def _scatter_planes(wide, out, ch, hp, wp):
 
 
 @njit(**_opts)
+def _run_length(m, hp, wp, kh, kw, dh, dw):
+    # The flat positions f whose taps all fall inside the m planes: every output's among them.
+    return m * hp * wp - (kh - 1) * dh * wp - (kw - 1) * dw
+
+
+@njit(**_opts)
 def _forward_stride1(x, w, out, hp, wp, top, left, dh, dw, first, last):
-    m, c, ho, wo = out.shape
-    kh, kw = w.shape[1], w.shape[2]
-    run = m * hp * wp - (kh - 1) * dh * wp - (kw - 1) * dw
+    m, kh, kw = out.shape[0], w.shape[1], w.shape[2]
+    run = _run_length(m, hp, wp, kh, kw, dh, dw)
     buf = np.zeros(m * hp * wp, dtype=out.dtype)
     wide = np.empty(run, dtype=out.dtype)
     for ch in range(first, last):
@@ -242,9 +247,8 @@ def _dot(a, b):
 
 @njit(**_opts)
 def _weight_grad_stride1(x, g, gw, hp, wp, top, left, dh, dw, first, last):
-    m, c, ho, wo = g.shape
-    kh, kw = gw.shape[1], gw.shape[2]
-    run = m * hp * wp - (kh - 1) * dh * wp - (kw - 1) * dw
+    m, kh, kw = g.shape[0], gw.shape[1], gw.shape[2]
+    run = _run_length(m, hp, wp, kh, kw, dh, dw)
     xbuf = np.zeros(m * hp * wp, dtype=x.dtype)
     gbuf = np.zeros(m * hp * wp, dtype=g.dtype)  # g at f, its border (w >= W_out) zero
     for ch in range(first, last):
