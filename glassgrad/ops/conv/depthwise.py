@@ -158,7 +158,8 @@ def backward(geo, x, weight, grad, need_x, need_w):
 def _backward_by_images(geo, x, weight, grad, grad_x, need_w):
     # Strides, and stride 1 padded beyond the kernel's reach: the input gradient scattered into a
     # padded gradient and cropped, the weight gradient summed over the chunks of images.
-    n, (pt, _), (pl, _), (h, w_in) = grad.shape[0], *geo.padding, geo.hw
+    n, (h, w_in) = grad.shape[0], geo.hw
+    (pt, _), (pl, _) = geo.padding
     chunks = _chunks(geo, n, grad.itemsize)
     partials = np.empty((len(chunks), geo.c_out, *geo.kernel), grad.dtype) if need_w else None
     w = _weights(geo, weight) if grad_x is not None else None
