@@ -100,14 +100,36 @@ def test_zeros_clears_a_reused_block():
     assert not z.any()
 
 
-def test_limit_bounds_the_idle_blocks_oldest_first():
+def test_block_sizes_are_powers_of_two():
+    assert memory.block_bytes(1 << 20) == 1 << 20
+    assert memory.block_bytes((1 << 20) + 1) == 1 << 21
+    assert memory.block_bytes(3 << 20) == 1 << 22
+    a = memory.empty((3, 1 << 20), np.uint8)
+    assert a.nbytes == 3 << 20 and a.shape == (3, 1 << 20)
+    where = address(a)
+    del a
+    assert memory.cached_bytes() == 1 << 22
+    b = memory.empty((1 << 20) - 5, np.float32)  # another size that rounds to 4 MiB
+    assert address(b) == where and b.size == (1 << 20) - 5
+
+
+def test_idle_blocks_may_reach_twice_the_peak_in_use():
     block = 4 * BIG[0] * BIG[1]
-    memory.set_limit(2 * block)
+    memory.set_limit(block)
+    held = [memory.empty(BIG, np.float32) for _ in range(3)]  # a peak of 3 blocks in use
+    del held
+    assert memory.cached_bytes() == 3 * block  # within 2 x 3 blocks
+    memory.empty_cache()  # forgets the peak: the limit alone bounds the idle blocks again
+    held = [memory.empty(BIG, np.float32) for _ in range(1)]
+    del held
+    assert memory.cached_bytes() == block
+
+
+def test_limit_zero_turns_the_cache_off():
+    block = 4 * BIG[0] * BIG[1]
     a, b, c = (memory.empty(BIG, np.float32) for _ in range(3))
     del a, b, c
-    assert memory.cached_bytes() == 2 * block
-    memory.set_limit(block)
-    assert memory.cached_bytes() == block
+    assert memory.cached_bytes() == 3 * block
     memory.set_limit(0)
     assert memory.cached_bytes() == 0
     d = memory.empty(BIG, np.float32)

@@ -10,9 +10,10 @@ are none (figures in benchmarks/README.md, "Backend").
 
 How: ``empty`` returns an ordinary ndarray viewing a block kept here. NumPy keeps every view
 alive through the buffer object the array was made from, so a finalizer on that object learns
-when the last view has gone, and puts the block back. Blocks are matched by exact size: a
-network asks for the same sizes on every step. At most ``limit()`` bytes are kept idle; past
-that, the sizes given back least recently are freed first.
+when the last view has gone, and puts the block back. Blocks have power-of-two sizes, and a
+request takes one of the size it rounds up to. At most ``limit()`` bytes, or twice the peak
+of bytes in use if more, are kept idle; past that, the sizes given back least recently are
+freed first.
 
 It plays the part of PyTorch's caching allocator (``empty_cache`` as in ``torch.cuda``) for
 host memory, and touches nothing but glassgrad's own arrays: malloc's settings stay as they are.
@@ -36,6 +37,8 @@ _idle: collections.OrderedDict[int, list] = (
     collections.OrderedDict()
 )  # size in bytes -> [blocks]; the most recently returned sizes last
 _idle_bytes = 0
+_lent_bytes = 0  # bytes of blocks in use by live arrays
+_peak_lent_bytes = 0
 _limit = _DEFAULT_LIMIT
 
 
@@ -59,15 +62,26 @@ def empty(shape, dtype):
     nbytes = math.prod(shape) * dtype.itemsize
     if nbytes < MIN_BYTES:
         return np.empty(shape, dtype)
-    block = _take(nbytes)
+    size = block_bytes(nbytes)
+    block = _take(size)
     if block is None:
-        block = np.empty(nbytes, np.uint8)
-    array = np.frombuffer(memoryview(block), dtype)
+        block = np.empty(size, np.uint8)
+    array = np.frombuffer(memoryview(block), dtype, count=nbytes // dtype.itemsize)
     owner = array.base  # NumPy's own memoryview of the block: every view of ``array`` keeps it alive
     if owner is block or owner is None:  # not so in this NumPy: no reuse, but still correct
         return np.empty(shape, dtype)
+    _lend(size)
     weakref.finalize(owner, _give_back, block).atexit = False
     return array.reshape(shape)
+
+
+def block_bytes(nbytes):
+    """The size of the block that serves a request of ``nbytes``: the next power of two.
+
+    Why: DenseNet asks for a new size at every layer (its concatenations grow), so blocks of
+    exact sizes were never reused within a step, and a step needed more idle blocks than the
+    limit allowed; the pages a request leaves untouched at the block's end cost no memory."""
+    return 1 << (nbytes - 1).bit_length()
 
 
 def zeros(shape, dtype):
@@ -90,23 +104,42 @@ def _take(nbytes):
         return block
 
 
-def _give_back(block):
-    global _idle_bytes
+def _lend(nbytes):
+    global _lent_bytes, _peak_lent_bytes
     with _lock:
-        if block.nbytes > _limit:
+        _lent_bytes += nbytes
+        _peak_lent_bytes = max(_peak_lent_bytes, _lent_bytes)
+
+
+def _idle_budget():
+    """Idle bytes allowed now (lock held): ``_limit``, or twice the most that arrays from here
+    have held at once if that is more, since a training step's backward pass frees blocks of
+    other sizes than its forward pass asks for (0 keeps nothing)."""
+    if _limit == 0:
+        return _limit
+    return max(_limit, 2 * _peak_lent_bytes)
+
+
+def _give_back(block):
+    global _idle_bytes, _lent_bytes
+    with _lock:
+        _lent_bytes -= block.nbytes
+        budget = _idle_budget()
+        if block.nbytes > budget:
             return
-        _evict(_limit - block.nbytes)
+        _evict(budget - block.nbytes)
         _idle.setdefault(block.nbytes, []).append(block)
         _idle.move_to_end(block.nbytes)
         _idle_bytes += block.nbytes
 
 
 def empty_cache():
-    """Free every idle block (arrays in use keep theirs)."""
-    global _idle_bytes
+    """Free every idle block (arrays in use keep theirs) and forget the peak of blocks in use."""
+    global _idle_bytes, _peak_lent_bytes
     with _lock:
         _idle.clear()
         _idle_bytes = 0
+        _peak_lent_bytes = _lent_bytes
 
 
 def cached_bytes():
@@ -120,13 +153,14 @@ def limit():
 
 
 def set_limit(nbytes):
-    """Keep at most ``nbytes`` idle (0 turns the cache off); frees what is over at once."""
+    """Keep at most ``nbytes`` idle, or twice the peak in use if more (0 turns the cache off);
+    frees what is over at once."""
     global _limit
     if nbytes < 0:
         raise ValueError(f"set_limit: nbytes must be >= 0, got {nbytes}")
     with _lock:
         _limit = int(nbytes)
-        _evict(_limit)
+        _evict(_idle_budget())
 
 
 def _evict(budget):
